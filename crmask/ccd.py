@@ -1,0 +1,372 @@
+"""Adaptors between `~astropy.nddata.CCDData` and the arrays detectors work on.
+
+This module owns every decision about units and calibration, so that no
+detector has to make them again:
+
+* gain, read noise and saturation come from an explicit value, else from the
+  header (``GAIN``; ``RDNOISE`` or ``READNOIS``; ``SATURATE``), else a
+  `~crmask.exceptions.MissingCalibrationError` says which one is missing;
+* an image in electrons has an effective gain of 1 and is never multiplied by
+  the gain again; only ``adu`` (or ``count``) and ``electron`` images are
+  accepted;
+* integer, big-endian and masked input become a native-endian float array,
+  with non-finite pixels added to the bad-pixel mask.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import astropy.units as u
+import numpy as np
+from astropy.io.fits import Header
+from astropy.nddata import CCDData
+
+from .exceptions import InvalidImageError, MissingCalibrationError
+
+__all__ = [
+    "PreparedImage",
+    "prepare_image",
+    "image_unit_kind",
+    "FrameStack",
+    "prepare_frames",
+    "GAIN_KEYS",
+    "READNOISE_KEYS",
+    "SATURATION_KEYS",
+]
+
+#: Header keywords searched, in order, for each calibration value.
+GAIN_KEYS = ("GAIN", "EGAIN", "EPERDN")
+READNOISE_KEYS = ("RDNOISE", "READNOIS", "RON")
+SATURATION_KEYS = ("SATURATE", "SATLEVEL")
+
+_COUNT_UNITS = (u.adu, u.count)
+_ELECTRON_UNITS = (u.electron,)
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """A validated 2-D image ready for a detector.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        Native-endian floating-point pixels in the image's own unit; pixels
+        that were not finite are replaced by the median of the finite ones.
+    bad : numpy.ndarray
+        Boolean mask of pixels to ignore: the input mask and non-finite pixels.
+    unit : astropy.units.UnitBase
+        ``adu`` (or ``count``) or ``electron``.
+    gain : float or None
+        Electrons per data unit; exactly 1 for images in electrons, `None`
+        when the detector did not ask for it and the header has none.
+    readnoise : float or None
+        Read noise in electrons, `None` when not needed and not known.
+    saturation : float or None
+        Saturation level in the data unit, `None` when not known.
+    header : astropy.io.fits.Header
+        The image header (a copy).
+    """
+
+    data: np.ndarray
+    bad: np.ndarray
+    unit: u.UnitBase
+    gain: float | None
+    readnoise: float | None
+    saturation: float | None
+    header: Header = field(repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Shape of the image, ``(ny, nx)``."""
+        return self.data.shape  # type: ignore[return-value]
+
+    @property
+    def in_electrons(self) -> np.ndarray:
+        """The pixels converted to electrons (needs a known gain)."""
+        if self.gain is None:
+            raise MissingCalibrationError(_missing_message("gain", GAIN_KEYS))
+        return self.data * np.asarray(self.gain, dtype=self.data.dtype)
+
+    @property
+    def saturated(self) -> np.ndarray:
+        """Pixels at or above the saturation level (all False when unknown)."""
+        if self.saturation is None:
+            return np.zeros(self.shape, dtype=bool)
+        return self.data >= self.saturation
+
+
+def _missing_message(what: str, keys: Iterable[str]) -> str:
+    names = "/".join(keys)
+    return (
+        f"{what} is not known: pass {what}=... explicitly or add a {names} keyword to the header"
+    )
+
+
+def _header_value(header: Header, keys: Iterable[str], what: str) -> float | None:
+    for key in keys:
+        if key in header:
+            value = header[key]
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise MissingCalibrationError(
+                    f"header keyword {key}={value!r} is not a number, so the {what} is unknown"
+                ) from None
+            if not math.isfinite(number) or number <= 0:
+                raise MissingCalibrationError(
+                    f"header keyword {key}={value!r} is not a positive {what}"
+                )
+            return number
+    return None
+
+
+def _as_float(value, unit: u.UnitBase, what: str) -> float:
+    """Return a positive float from a number or Quantity, converted to ``unit``."""
+    if isinstance(value, u.Quantity):
+        try:
+            value = value.to_value(unit)
+        except u.UnitConversionError:
+            raise InvalidImageError(f"{what} has unit {value.unit}, which cannot be converted to {unit}") from None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidImageError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise InvalidImageError(f"{what} must be a positive finite number, got {value!r}")
+    return number
+
+
+def image_unit_kind(unit: u.UnitBase | None) -> str:
+    """Classify ``unit`` as ``"counts"`` or ``"electrons"``, or raise.
+
+    Raises
+    ------
+    InvalidImageError
+        If the unit is neither a count unit (adu, count) nor electron.
+    """
+    if unit is None:
+        raise InvalidImageError("image has no unit; set CCDData.unit to 'adu' or 'electron'")
+    if any(unit == ok for ok in _COUNT_UNITS):
+        return "counts"
+    if any(unit == ok for ok in _ELECTRON_UNITS):
+        return "electrons"
+    raise InvalidImageError(
+        f"image unit {unit} is not supported: cosmic-ray detection needs counts, so use 'adu' "
+        "or 'electron' (multiply rates by the exposure time first)"
+    )
+
+
+def _float_array(data: np.ndarray, what: str = "image") -> np.ndarray:
+    """Return ``data`` as a native-endian float array (a copy)."""
+    array = np.asanyarray(data)
+    if isinstance(array, np.ma.MaskedArray):
+        array = array.filled(np.nan).astype(np.result_type(array.dtype, np.float32))
+    array = np.asarray(array)
+    if array.dtype.kind == "b" or array.dtype.kind not in "uif":
+        raise InvalidImageError(
+            f"{what} data has dtype {array.dtype}; a numeric (integer or float) array is needed"
+        )
+    dtype = np.result_type(array.dtype, np.float32)
+    return np.array(array, dtype=dtype.newbyteorder("="), copy=True)
+
+
+def prepare_image(
+    ccd: CCDData,
+    *,
+    gain=None,
+    readnoise=None,
+    saturation=None,
+    needs: Iterable[str] = (),
+) -> PreparedImage:
+    """Validate ``ccd`` and resolve its calibration values.
+
+    Parameters
+    ----------
+    ccd : `~astropy.nddata.CCDData`
+        A 2-D image in ``adu`` (or ``count``) or ``electron``. Its ``mask``
+        marks bad pixels, which are never reported as cosmic rays.
+    gain : float or `~astropy.units.Quantity`, optional
+        Electrons per adu. Overrides the header. Ignored (taken as 1) for an
+        image already in electrons.
+    readnoise : float or `~astropy.units.Quantity`, optional
+        Read noise in electrons (a Quantity in adu is converted with the gain).
+        Overrides the header.
+    saturation : float or `~astropy.units.Quantity`, optional
+        Saturation level in the image unit. Overrides the header.
+    needs : iterable of str
+        Which of ``"gain"`` and ``"readnoise"`` must be known; a missing one
+        raises `~crmask.exceptions.MissingCalibrationError`.
+
+    Returns
+    -------
+    PreparedImage
+
+    Raises
+    ------
+    InvalidImageError
+        For data that is not 2-D, not numeric, all non-finite, constant, or in
+        an unsupported unit.
+    MissingCalibrationError
+        For a needed calibration value that is neither given nor in the header.
+    """
+    if not isinstance(ccd, CCDData):
+        raise InvalidImageError(
+            f"expected an astropy.nddata.CCDData, got {type(ccd).__name__}; "
+            "wrap arrays as CCDData(data, unit='adu')"
+        )
+    kind = image_unit_kind(ccd.unit)
+    raw = np.asanyarray(ccd.data)
+    if raw.ndim != 2:
+        raise InvalidImageError(f"image must be 2-D, got {raw.ndim}-D data of shape {raw.shape}")
+    if min(raw.shape) < 3:
+        raise InvalidImageError(f"image of shape {raw.shape} is too small: at least 3x3 pixels needed")
+    data = _float_array(raw)
+    finite = np.isfinite(data)
+    bad = ~finite
+    if ccd.mask is not None:
+        mask = np.asarray(ccd.mask)
+        if mask.shape != data.shape:
+            raise InvalidImageError(f"mask shape {mask.shape} does not match image shape {data.shape}")
+        bad |= mask.astype(bool)
+    good_values = data[~bad]
+    if good_values.size == 0:
+        raise InvalidImageError("image has no finite, unmasked pixels")
+    if np.all(good_values == good_values[0]):
+        raise InvalidImageError(
+            f"image is constant (every good pixel is {good_values[0]!r}): nothing to detect; "
+            "is this the right HDU?"
+        )
+    if not finite.all():
+        data[~finite] = np.median(data[finite])
+
+    header = Header(ccd.header) if ccd.header is not None else Header()
+    needs = set(needs)
+    unknown_needs = needs - {"gain", "readnoise"}
+    if unknown_needs:
+        raise ValueError(f"unknown calibration need(s): {sorted(unknown_needs)}")
+
+    gain_value = _resolve_gain(kind, gain, header, "gain" in needs)
+    readnoise_value = _resolve_readnoise(readnoise, header, gain_value, "readnoise" in needs)
+    if saturation is not None:
+        saturation_value = _as_float(saturation, ccd.unit, "saturation")
+    else:
+        saturation_value = _header_value(header, SATURATION_KEYS, "saturation level")
+
+    return PreparedImage(
+        data=data,
+        bad=bad,
+        unit=ccd.unit,
+        gain=gain_value,
+        readnoise=readnoise_value,
+        saturation=saturation_value,
+        header=header,
+    )
+
+
+def _resolve_gain(kind: str, gain, header: Header, needed: bool) -> float | None:
+    if kind == "electrons":
+        # Already in electrons: multiplying by the gain again would be wrong.
+        if gain is not None:
+            given = _as_float(gain, u.electron / u.adu, "gain")
+            if given != 1.0:
+                raise InvalidImageError(
+                    f"image is already in electrons but gain={given} was given; "
+                    "pass the image in adu, or leave the gain out"
+                )
+        return 1.0
+    if gain is not None:
+        return _as_float(gain, u.electron / u.adu, "gain")
+    value = _header_value(header, GAIN_KEYS, "gain")
+    if value is None and needed:
+        raise MissingCalibrationError(_missing_message("gain", GAIN_KEYS))
+    return value
+
+
+def _resolve_readnoise(readnoise, header: Header, gain: float | None, needed: bool) -> float | None:
+    if readnoise is not None:
+        if isinstance(readnoise, u.Quantity) and readnoise.unit in _COUNT_UNITS:
+            if gain is None:
+                raise MissingCalibrationError("read noise given in adu but the gain is unknown")
+            return _as_float(readnoise.value * gain, u.electron, "readnoise")
+        return _as_float(readnoise, u.electron, "readnoise")
+    value = _header_value(header, READNOISE_KEYS, "read noise")
+    if value is None and needed:
+        raise MissingCalibrationError(_missing_message("readnoise", READNOISE_KEYS))
+    return value
+
+
+@dataclass(frozen=True)
+class FrameStack:
+    """A validated stack of equally shaped 2-D frames for an event filter.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        Float array of shape ``(n_frames, ny, nx)``.
+    unit : astropy.units.UnitBase
+        Unit shared by every frame.
+    """
+
+    data: np.ndarray
+    unit: u.UnitBase
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+
+def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
+    """Stack ``frames`` into a `FrameStack`, checking shapes and units.
+
+    Parameters
+    ----------
+    frames : `~astropy.nddata.CCDData`, sequence of CCDData, or `~astropy.units.Quantity`
+        One frame, several frames of one shape, or a 2-D/3-D Quantity.
+    accepted_units : iterable of astropy units
+        Units the filter can work in; the frames are converted to the first
+        one they are equivalent to.
+
+    Raises
+    ------
+    InvalidImageError
+        For an empty sequence, mismatched shapes or units, non-numeric or
+        non-finite data.
+    """
+    accepted = list(accepted_units)
+    if isinstance(frames, (CCDData, u.Quantity)):
+        frames = [frames]
+    frames = list(frames)
+    if not frames:
+        raise InvalidImageError("no frames given")
+    arrays = []
+    units = set()
+    for index, frame in enumerate(frames):
+        if isinstance(frame, CCDData):
+            array, unit = frame.data, frame.unit
+        elif isinstance(frame, u.Quantity):
+            array, unit = frame.value, frame.unit
+        else:
+            raise InvalidImageError(
+                f"frame {index} is a {type(frame).__name__}; give CCDData or a Quantity with a unit"
+            )
+        array = _float_array(array, what=f"frame {index}")
+        if array.ndim == 2:
+            array = array[np.newaxis]
+        if array.ndim != 3:
+            raise InvalidImageError(f"frame {index} must be 2-D (or a 3-D stack), got {array.ndim}-D")
+        if not np.isfinite(array).all():
+            raise InvalidImageError(f"frame {index} has NaN or infinite pixels")
+        arrays.append(array)
+        units.add(unit)
+    shapes = {a.shape[1:] for a in arrays}
+    if len(shapes) > 1:
+        raise InvalidImageError(f"frames have different shapes: {sorted(shapes)}")
+    if len(units) > 1:
+        raise InvalidImageError(f"frames have different units: {sorted(map(str, units))}")
+    unit = units.pop()
+    if unit is None or not any(unit == ok for ok in accepted):
+        allowed = ", ".join(str(a) for a in accepted)
+        raise InvalidImageError(f"frame unit {unit} is not supported; use one of: {allowed}")
+    return FrameStack(data=np.concatenate(arrays, axis=0), unit=unit)

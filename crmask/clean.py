@@ -1,0 +1,99 @@
+"""ccdproc-style cosmic-ray cleaning of a `~astropy.nddata.CCDData`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from astropy.nddata import CCDData
+
+from .detector import Detector
+from .exceptions import InvalidImageError
+from .inpaint import grow_mask, median_inpaint
+from .provenance import write_provenance
+from .registry import get_detector
+
+__all__ = ["cosmicray_clean"]
+
+
+def cosmicray_clean(
+    ccd: CCDData,
+    detector: str | Detector = "lacosmic",
+    *,
+    inpaint: bool = True,
+    grow: int = 0,
+    **params: Any,
+) -> CCDData:
+    """Detect and clean cosmic rays, as `ccdproc.cosmicray_lacosmic` does.
+
+    Parameters
+    ----------
+    ccd : `~astropy.nddata.CCDData`
+        2-D image in adu or electron. Its ``mask`` (bad pixels) is passed to
+        the detector as the input mask; those pixels are never reported as
+        cosmic rays.
+    detector : str or `~crmask.Detector`
+        A registered detector name (see `crmask.list_detectors`) or a
+        configured instance.
+    inpaint : bool
+        Replace cosmic-ray pixels (by the detector's own cleaning, or by the
+        median of clean neighbours); with `False` the data are returned
+        unchanged and only the mask is set.
+    grow : int
+        Dilate the cosmic-ray mask by a disc of this radius in pixels.
+    **params
+        Detector parameters, e.g. ``sigclip=5``, ``gain=1.9``,
+        ``readnoise=5.0``. Not allowed together with a detector instance.
+
+    Returns
+    -------
+    `~astropy.nddata.CCDData`
+        A copy of ``ccd`` with CR pixels OR'ed into ``mask``, data cleaned
+        (unless ``inpaint=False``), unit, uncertainty, WCS and header kept,
+        and the provenance (``CRMDET``, ``CRMVER``, ``CRMNPIX``, ``HISTORY``)
+        added to the header.
+
+    Examples
+    --------
+    >>> import crmask
+    >>> clean = crmask.cosmicray_clean(ccd, detector="lacosmic", sigclip=5)  # doctest: +SKIP
+    >>> clean.header["CRMNPIX"]  # doctest: +SKIP
+    """
+    if isinstance(detector, Detector):
+        if params:
+            raise ValueError(
+                "parameters were given together with a detector instance; "
+                f"configure the instance instead (got {sorted(params)})"
+            )
+        det = detector
+    elif isinstance(detector, str):
+        det = get_detector(detector, **params)
+        if not isinstance(det, Detector):
+            raise InvalidImageError(
+                f"{detector!r} is an event filter, not an image detector; use it on X-ray frames"
+            )
+    else:
+        raise TypeError(f"detector must be a name or a crmask.Detector, got {type(detector).__name__}")
+    if isinstance(grow, bool) or not isinstance(grow, (int, np.integer)) or grow < 0:
+        raise ValueError(f"grow must be a non-negative integer number of pixels, got {grow!r}")
+
+    result = det.detect(ccd)
+    data = np.asarray(ccd.data, dtype=np.result_type(ccd.data.dtype, np.float32))
+    nonfinite = ~np.isfinite(data)
+    bad = nonfinite if ccd.mask is None else (nonfinite | np.asarray(ccd.mask, dtype=bool))
+    crmask = grow_mask(result.mask, int(grow)) & ~bad
+    result.meta["n_cr_pixels"] = int(crmask.sum())
+
+    out = ccd.copy()
+    if inpaint and crmask.any():
+        if result.cleaned is not None and grow == 0:
+            filled = result.cleaned
+        else:
+            filled = median_inpaint(np.where(nonfinite, 0, data), crmask, bad)
+        data = data.copy()
+        data[crmask] = filled[crmask]
+        out.data = data
+    # Non-finite pixels are masked, never propagated silently.
+    out.mask = bad | crmask
+    write_provenance(out.header, {**result.meta, "threshold": result.threshold}, grow=int(grow))
+    return out

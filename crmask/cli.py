@@ -1,0 +1,213 @@
+"""The ``crmask`` command line.
+
+Plugins add commands through the ``register_commands`` hook, called the first
+time the command line is used, never at import time.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .exceptions import CrmaskError
+
+__all__ = ["cli", "main", "parse_params"]
+
+
+class _PluginGroup(click.Group):
+    """A click group that asks plugins for their commands on first use."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if not self._plugins_loaded:
+            self._plugins_loaded = True
+            from .registry import plugin_manager
+
+            plugin_manager().hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def parse_params(detector_name: str, items: tuple[str, ...]) -> dict[str, Any]:
+    """Parse ``key=value`` strings against a detector's declared parameters.
+
+    Raises
+    ------
+    click.BadParameter
+        For an item without ``=``, an unknown name or a value not allowed.
+    """
+    from .registry import get_detector_class
+
+    cls = get_detector_class(detector_name)
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--param")
+        if key not in cls.parameters:
+            valid = ", ".join(sorted(cls.parameters)) or "(none)"
+            raise click.BadParameter(
+                f"unknown parameter {key!r} for detector {detector_name!r}; valid parameters are: {valid}",
+                param_hint="--param",
+            )
+        try:
+            params[key] = cls.parameters[key].parse(key, text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--param") from None
+    return params
+
+
+@click.group(cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="crmask")
+def cli() -> None:
+    """Detect cosmic rays in astronomical images and X-ray frames."""
+
+
+@cli.group()
+def train() -> None:
+    """Train a detector (commands come from plugins)."""
+
+
+def _add_core_groups() -> None:
+    from .bench.cli import bench
+
+    cli.add_command(bench)
+
+
+@cli.command("list")
+@click.option("--kind", type=click.Choice(["mask", "events"]), help="Only detectors of this kind.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list every parameter with its default.")
+def list_command(kind: str | None, verbose: bool) -> None:
+    """List registered detectors: name, kind, needs, availability."""
+    from .registry import get_detector_class, list_detectors
+
+    infos = list_detectors(kind)
+    rows = [("NAME", "KIND", "NEEDS", "AVAILABLE", "PLUGIN", "SUMMARY")]
+    for info in infos:
+        available = "yes" if info.available else "no (missing " + ", ".join(info.missing) + ")"
+        rows.append((info.name, info.kind, ",".join(info.needs) or "-", available, info.plugin, info.summary))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
+        if verbose and row is not rows[0]:
+            for pname, spec in get_detector_class(row[0]).parameters.items():
+                click.echo(f"      {pname} = {spec.default!r}  ({spec.allowed()}) {spec.doc}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-d", "--detector", default="lacosmic", show_default=True, help="Registered detector name.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Detector parameter (repeatable); see `crmask list -v`.")
+@click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--hdu", default=None, help="Image HDU index or EXTNAME (default: first with data).")
+@click.option("--unit", default=None, help="Pixel unit when the file has no BUNIT: adu or electron.")
+@click.option("--gain", type=float, default=None, help="Gain (e-/adu); shortcut for --param gain=...")
+@click.option("--readnoise", type=float, default=None, help="Read noise (e-); shortcut for --param readnoise=...")
+@click.option("--grow", type=click.IntRange(min=0), default=0, show_default=True, help="Grow the CR mask by this radius (pixels).")
+@click.option("--no-inpaint", is_flag=True, help="Only mask CRs; leave the data unchanged.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+def detect(
+    files: tuple[Path, ...],
+    detector: str,
+    params: tuple[str, ...],
+    outdir: Path,
+    hdu: str | None,
+    unit: str | None,
+    gain: float | None,
+    readnoise: float | None,
+    grow: int,
+    no_inpaint: bool,
+    overwrite: bool,
+) -> None:
+    """Detect and clean cosmic rays in FITS FILES, writing OUTDIR/<name>.fits.
+
+    Each output holds the cleaned image with the provenance header, a MASK
+    extension (all masked pixels) and a CRMASK extension (1 = cosmic ray).
+    Existing outputs are never replaced without --overwrite, and a file is
+    never written over its own input.
+    """
+    from .clean import cosmicray_clean
+    from .io import output_path, read_ccd, write_cleaned
+    from .registry import get_detector
+
+    parsed = parse_params(detector, params)
+    for key, value in (("gain", gain), ("readnoise", readnoise)):
+        if value is not None:
+            parsed.update(parse_params(detector, (f"{key}={value}",)))
+    try:
+        det = get_detector(detector, **parsed)
+    except ValueError as exc:
+        _fail(str(exc))
+    if det.kind != "mask":
+        _fail(f"{detector!r} is an event filter; use `crmask wfi filter` for X-ray frames")
+    _prepare_outdir(outdir)
+    hdu_key: int | str | None = int(hdu) if hdu is not None and hdu.isdigit() else hdu
+
+    failures = 0
+    for path in files:
+        target = output_path(path, outdir)
+        try:
+            if target.resolve() == path.resolve():
+                raise CrmaskError(f"{target}: output would replace its own input; choose another --outdir")
+            if target.exists() and not overwrite:
+                raise CrmaskError(f"{target}: exists; use --overwrite to replace it")
+            ccd = read_ccd(path, hdu=hdu_key, unit=unit)
+            clean = cosmicray_clean(ccd, det, inpaint=not no_inpaint, grow=grow)
+            crmask = clean.mask & ~_input_bad(ccd)
+            write_cleaned(clean, crmask, target, overwrite=overwrite)
+        except CrmaskError as exc:
+            failures += 1
+            click.echo(f"crmask: error: {path}: {exc}", err=True)
+            continue
+        click.echo(f"{path} -> {target}: {clean.header['CRMNPIX']} CR pixels ({det.name})")
+    if failures:
+        sys.exit(1)
+
+
+def _input_bad(ccd) -> "np.ndarray":
+    import numpy as np
+
+    bad = ~np.isfinite(np.asarray(ccd.data, dtype=float))
+    if ccd.mask is not None:
+        bad |= np.asarray(ccd.mask, dtype=bool)
+    return bad
+
+
+def _prepare_outdir(outdir: Path) -> None:
+    """Create ``outdir`` and check it is writable before any work starts."""
+    import os
+
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot create output directory {outdir}: {exc.strerror}")
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        _fail(f"output directory {outdir} is not writable")
+
+
+_add_core_groups()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``crmask`` script; turns crmask errors into one-line messages."""
+    try:
+        cli.main(args=argv, prog_name="crmask", standalone_mode=True)
+    except CrmaskError as exc:  # errors raised outside a command's own handling
+        click.echo(f"crmask: error: {exc}", err=True)
+        sys.exit(2)

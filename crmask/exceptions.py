@@ -1,0 +1,53 @@
+"""Exceptions raised by crmask.
+
+Every error a user can cause derives from `CrmaskError`, so a pipeline can
+catch them all in one place; each also derives from the built-in exception a
+Python programmer would expect (`ValueError`, `KeyError`, ...).
+"""
+
+__all__ = [
+    "CrmaskError",
+    "InvalidImageError",
+    "MissingCalibrationError",
+    "UnknownDetectorError",
+    "PluginError",
+    "FITSReadError",
+    "OutputExistsError",
+]
+
+
+class CrmaskError(Exception):
+    """Base class of every error crmask raises on bad input."""
+
+
+class InvalidImageError(CrmaskError, ValueError):
+    """The image cannot be processed: wrong shape, dtype, unit or content."""
+
+
+class MissingCalibrationError(CrmaskError, ValueError):
+    """Gain, read noise or another required calibration value is unknown."""
+
+
+class UnknownDetectorError(CrmaskError, KeyError):
+    """No registered detector has the requested name."""
+
+    def __init__(self, name: str, available: list[str]):
+        self.name = name
+        self.available = sorted(available)
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        valid = ", ".join(self.available) or "(none registered)"
+        return f"unknown detector {self.name!r}; registered detectors are: {valid}"
+
+
+class PluginError(CrmaskError, RuntimeError):
+    """A plugin is broken: bad hook implementation, duplicate or invalid detector."""
+
+
+class FITSReadError(CrmaskError, OSError):
+    """A FITS file is missing, unreadable, corrupt or lacks the requested data."""
+
+
+class OutputExistsError(CrmaskError, FileExistsError):
+    """An output file exists and overwriting was not requested."""

@@ -1,0 +1,50 @@
+"""pluggy hook specifications of crmask.
+
+A plugin is a module named in the ``crmask`` entry-point group that
+implements one or both hooks::
+
+    # pyproject.toml
+    [project.entry-points.crmask]
+    mydetector = "my_package.plugin"
+
+    # my_package/plugin.py
+    import crmask
+
+    @crmask.hookimpl
+    def register_detectors(register):
+        register(MyDetector)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import click
+import pluggy
+
+__all__ = ["hookspec", "hookimpl", "PROJECT_NAME"]
+
+#: Name of the pluggy project and of the entry-point group.
+PROJECT_NAME = "crmask"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_detectors(register: Callable[[type], None]) -> None:
+    """Register detector classes by calling ``register(cls)`` for each.
+
+    ``cls`` must subclass `crmask.Detector` or `crmask.EventFilter` and have
+    a unique ``name``.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add click commands to the ``crmask`` command line.
+
+    Called once, when the command line is first used (never at import).
+    ``cli`` is the root group; ``cli.commands["train"]`` is the group that
+    trainable detectors add their ``crmask train NAME`` command to.
+    """

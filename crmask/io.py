@@ -1,0 +1,172 @@
+"""Reading images from FITS and writing results safely.
+
+Reading turns every way a file can be wrong into a one-line
+`~crmask.exceptions.FITSReadError`; writing is atomic (a temporary file in
+the target directory, then a rename) and never replaces an existing file
+unless asked to.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.nddata import CCDData
+
+from .exceptions import FITSReadError, InvalidImageError, OutputExistsError
+
+__all__ = ["read_ccd", "write_atomic", "write_cleaned", "output_path", "CRMASK_EXTNAME"]
+
+#: Name of the image extension holding the cosmic-ray mask (uint8, 1 = CR).
+CRMASK_EXTNAME = "CRMASK"
+
+_FITS_SUFFIXES = (".fits.gz", ".fits.fz", ".fit.gz", ".fts.gz", ".fits", ".fit", ".fts")
+
+
+_STRUCTURAL_KEYWORDS = {"SIMPLE", "BITPIX", "EXTEND", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "COMMENT", "HISTORY", ""}
+
+
+def _inherit_primary_keywords(header: fits.Header, primary: fits.Header) -> None:
+    """Add the primary header's keywords (GAIN, EXPTIME, ...) that an extension lacks."""
+    for card in primary.cards:
+        if card.keyword not in _STRUCTURAL_KEYWORDS and card.keyword not in header:
+            header.append(card)
+
+
+def _select_hdu(hdul: fits.HDUList, hdu: int | str | None, path: Path) -> int:
+    if hdu is not None:
+        try:
+            return hdul.index_of(hdu)
+        except (KeyError, IndexError):
+            names = ", ".join(f"{i}:{h.name}" for i, h in enumerate(hdul))
+            raise FITSReadError(f"{path}: no HDU {hdu!r}; the file has {names}") from None
+    for index, item in enumerate(hdul):
+        if item.is_image and item.header.get("NAXIS", 0) > 0:
+            return index
+    raise FITSReadError(f"{path}: no HDU holds image data")
+
+
+def read_ccd(path: str | os.PathLike, hdu: int | str | None = None, unit: str | u.UnitBase | None = None) -> CCDData:
+    """Read one image HDU of a FITS file as a `~astropy.nddata.CCDData`.
+
+    Parameters
+    ----------
+    path : path-like
+        FITS file (``.fits``, ``.fits.gz``, ...).
+    hdu : int or str, optional
+        Index or EXTNAME of the image HDU; default: the first HDU with data.
+    unit : str or astropy unit, optional
+        Pixel unit; default: the ``BUNIT`` keyword.
+
+    Returns
+    -------
+    `~astropy.nddata.CCDData`
+        With the HDU's header (primary keywords such as ``GAIN`` added for an
+        extension), and ``mask`` from a ``MASK`` extension when present.
+
+    Raises
+    ------
+    FITSReadError
+        If the file is missing, not FITS, truncated, or lacks the HDU.
+    InvalidImageError
+        If no unit is known.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FITSReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise FITSReadError(f"{path}: is a directory, not a FITS file")
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            index = _select_hdu(hdul, hdu, path)
+            data = hdul[index].data
+            if data is None:
+                raise FITSReadError(f"{path}: HDU {index} ({hdul[index].name}) has no data")
+            data = np.array(data)
+            header = hdul[index].header.copy()
+            if index > 0:
+                _inherit_primary_keywords(header, hdul[0].header)
+            mask = None
+            if "MASK" in hdul and hdul.index_of("MASK") != index:
+                mask = np.asarray(hdul["MASK"].data, dtype=bool)
+    except FITSReadError:
+        raise
+    except (OSError, ValueError, TypeError, EOFError) as exc:
+        raise FITSReadError(f"{path}: not a readable FITS file (corrupt or truncated?): {exc}") from None
+
+    if unit is None:
+        unit = header.get("BUNIT")
+        if unit is None:
+            raise InvalidImageError(
+                f"{path}: no BUNIT keyword; give the unit explicitly (e.g. unit='adu' or --unit adu)"
+            )
+    try:
+        unit = u.Unit(unit)
+    except ValueError:
+        raise InvalidImageError(f"{path}: unit {unit!r} is not a valid unit") from None
+    for key in ("BUNIT", "BSCALE", "BZERO"):
+        header.remove(key, ignore_missing=True)
+    return CCDData(data, unit=unit, header=header, mask=mask)
+
+
+def output_path(input_path: str | os.PathLike, outdir: str | os.PathLike) -> Path:
+    """Return ``OUTDIR/<input name without its FITS suffix>.fits``."""
+    name = Path(input_path).name
+    for suffix in _FITS_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return Path(outdir) / f"{name}.fits"
+
+
+def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write ``hdul`` to ``path`` so that no reader ever sees a partial file.
+
+    The HDUs go to a temporary file in the target directory, which is then
+    renamed into place (``os.replace`` when overwriting, a hard link that
+    fails on an existing target otherwise), so an interrupted write leaves
+    either nothing or the old file.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path}: exists; use --overwrite (overwrite=True) to replace it")
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        hdul.writeto(tmp, overwrite=True, checksum=True)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise OutputExistsError(f"{path}: exists; use --overwrite (overwrite=True) to replace it") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_cleaned(
+    ccd: CCDData, crmask: np.ndarray, path: str | os.PathLike, overwrite: bool = False
+) -> Path:
+    """Write a cleaned image with its masks, atomically.
+
+    The file holds the cleaned data (primary HDU, with the provenance
+    header), ``MASK`` (every masked pixel), ``UNCERT`` when the image has an
+    uncertainty, and ``CRMASK`` (uint8, 1 where a cosmic ray was found).
+    """
+    if crmask.shape != ccd.shape:
+        raise InvalidImageError(f"CR mask shape {crmask.shape} does not match image shape {ccd.shape}")
+    hdul = ccd.to_hdu(hdu_mask="MASK", hdu_uncertainty="UNCERT", hdu_flags=None)
+    hdul.append(fits.ImageHDU(crmask.astype(np.uint8), name=CRMASK_EXTNAME))
+    return write_atomic(hdul, path, overwrite=overwrite)

@@ -1,0 +1,53 @@
+"""Provenance: which detector, of which version, with which parameters."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import metadata
+
+
+@lru_cache(maxsize=None)
+def _top_level_distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def distribution_version(cls: type) -> str:
+    """Return the version of the installed distribution that holds ``cls``'s module.
+
+    Falls back to ``"unknown"`` for classes defined outside any installed
+    distribution (for example in a test module).
+    """
+    top = cls.__module__.split(".")[0]
+    for dist in _top_level_distributions().get(top, []):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def write_provenance(header, meta: dict, grow: int = 0) -> None:
+    """Record a detection's provenance in a FITS header, in place.
+
+    Writes ``CRMDET`` (detector), ``CRMVER`` (its version), ``CRMNPIX``
+    (cosmic-ray pixels flagged), ``CRMGROW`` (grow radius), ``CRMTHR``
+    (probability threshold, where the detector has one) and one ``HISTORY``
+    card listing every parameter, as ccdproc's ``log_to_metadata`` does.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Header to update.
+    meta : dict
+        ``MaskResult.meta`` of the detection (with ``n_cr_pixels``).
+    grow : int
+        Radius the mask was grown by.
+    """
+    header["CRMDET"] = (meta["detector"], "crmask cosmic-ray detector")
+    header["CRMVER"] = (meta["version"], "version of the detector's package")
+    header["CRMNPIX"] = (int(meta["n_cr_pixels"]), "pixels flagged as cosmic rays")
+    header["CRMGROW"] = (int(grow), "radius the cosmic-ray mask was grown by")
+    if meta.get("threshold") is not None:
+        header["CRMTHR"] = (float(meta["threshold"]), "cosmic-ray probability threshold")
+    params = ", ".join(f"{key}={value!r}" for key, value in sorted(meta["params"].items()))
+    header.add_history(f"crmask.cosmicray_clean detector={meta['detector']!r}, {params}, grow={grow}")
