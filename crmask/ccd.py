@@ -236,7 +236,7 @@ def prepare_image(
         raise InvalidImageError("image has no finite, unmasked pixels")
     if np.all(good_values == good_values[0]):
         raise InvalidImageError(
-            f"image is constant (every good pixel is {good_values[0]!r}): nothing to detect; "
+            f"image is constant (every good pixel is {float(good_values[0])!r}): nothing to detect; "
             "is this the right HDU?"
         )
     if not finite.all():

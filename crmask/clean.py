@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from astropy.io.fits import Header
 from astropy.nddata import CCDData
 
 from .detector import Detector
@@ -95,5 +96,6 @@ def cosmicray_clean(
         out.data = data
     # Non-finite pixels are masked, never propagated silently.
     out.mask = bad | crmask
+    out.header = Header(out.header)
     write_provenance(out.header, {**result.meta, "threshold": result.threshold}, grow=int(grow))
     return out

@@ -146,13 +146,10 @@ def detect(
     from .io import output_path, read_ccd, write_cleaned
     from .registry import get_detector
 
-    parsed = parse_params(detector, params)
-    for key, value in (("gain", gain), ("readnoise", readnoise)):
-        if value is not None:
-            parsed.update(parse_params(detector, (f"{key}={value}",)))
+    shortcuts = tuple(f"{key}={value}" for key, value in (("gain", gain), ("readnoise", readnoise)) if value is not None)
     try:
-        det = get_detector(detector, **parsed)
-    except ValueError as exc:
+        det = get_detector(detector, **parse_params(detector, params + shortcuts))
+    except (CrmaskError, ValueError) as exc:
         _fail(str(exc))
     if det.kind != "mask":
         _fail(f"{detector!r} is an event filter; use `crmask wfi filter` for X-ray frames")

@@ -173,7 +173,13 @@ class Detector(_Configurable, ABC):
         runtime = time.perf_counter() - start
         self._check_result(result, image)
         result.mask = result.mask & ~image.bad
-        result.meta = {**self._provenance(runtime), **result.meta, "n_cr_pixels": result.n_cr_pixels}
+        calibration = {"gain": image.gain, "readnoise": image.readnoise, "satlevel": image.saturation}
+        result.meta = {
+            **self._provenance(runtime),
+            "calibration": calibration,
+            **result.meta,
+            "n_cr_pixels": result.n_cr_pixels,
+        }
         return result
 
     @abstractmethod

@@ -31,7 +31,8 @@ def write_provenance(header, meta: dict, grow: int = 0) -> None:
 
     Writes ``CRMDET`` (detector), ``CRMVER`` (its version), ``CRMNPIX``
     (cosmic-ray pixels flagged), ``CRMGROW`` (grow radius), ``CRMTHR``
-    (probability threshold, where the detector has one) and one ``HISTORY``
+    (probability threshold, where the detector has one), ``CRMGAIN`` and
+    ``CRMRDN`` (the gain and read noise actually used) and one ``HISTORY``
     card listing every parameter, as ccdproc's ``log_to_metadata`` does.
 
     Parameters
@@ -49,5 +50,12 @@ def write_provenance(header, meta: dict, grow: int = 0) -> None:
     header["CRMGROW"] = (int(grow), "radius the cosmic-ray mask was grown by")
     if meta.get("threshold") is not None:
         header["CRMTHR"] = (float(meta["threshold"]), "cosmic-ray probability threshold")
+    calibration = meta.get("calibration", {})
+    for key, keyword, comment in (
+        ("gain", "CRMGAIN", "gain used for detection (e-/unit)"),
+        ("readnoise", "CRMRDN", "read noise used for detection (e-)"),
+    ):
+        if calibration.get(key) is not None:
+            header[keyword] = (float(calibration[key]), comment)
     params = ", ".join(f"{key}={value!r}" for key, value in sorted(meta["params"].items()))
     header.add_history(f"crmask.cosmicray_clean detector={meta['detector']!r}, {params}, grow={grow}")

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+from astropy.io import fits
+from click.testing import CliRunner
+
+from crmask.cli import cli
+
+from .conftest import EXAMPLE_FRAME
+
+ARGS = ["--unit", "adu", "--readnoise", "5.7"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_list_shows_lacosmic_with_needs_and_availability(runner):
+    result = runner.invoke(cli, ["list"])
+    assert result.exit_code == 0
+    line = next(line for line in result.output.splitlines() if line.startswith("lacosmic"))
+    assert "mask" in line and "gain,readnoise" in line and "yes" in line
+    verbose = runner.invoke(cli, ["list", "-v"])
+    assert "sigclip = 4.5" in verbose.output
+
+
+def test_detect_writes_crmask_extension_and_refuses_to_overwrite(runner, tmp_path):
+    result = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "v_e_20180810_12_1_0_0.fits"
+    with fits.open(out) as hdul:
+        crmask = hdul["CRMASK"].data
+        assert crmask.shape == (254, 1024) and crmask.sum() == hdul[0].header["CRMNPIX"] > 0
+        assert hdul[0].header["CRMDET"] == "lacosmic" and hdul[0].header["CRMRDN"] == 5.7
+    before = out.read_bytes()
+    again = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "-o", str(tmp_path)])
+    assert again.exit_code == 1
+    assert "exists; use --overwrite" in again.output
+    assert out.read_bytes() == before
+    forced = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "--param", "sigclip=6", "-o", str(tmp_path), "--overwrite"])
+    assert forced.exit_code == 0, forced.output
+    assert "sigclip=6.0" in "".join(fits.getheader(out)["HISTORY"])
+
+
+def test_detect_never_writes_over_its_input(runner, tmp_path):
+    source = tmp_path / "frame.fits"
+    fits.PrimaryHDU(fits.getdata(EXAMPLE_FRAME).astype(np.float32), header=fits.getheader(EXAMPLE_FRAME)).writeto(source)
+    original = source.read_bytes()
+    result = runner.invoke(cli, ["detect", str(source), *ARGS, "-o", str(tmp_path), "--overwrite"])
+    assert result.exit_code == 1 and "would replace its own input" in result.output
+    assert source.read_bytes() == original
+
+
+def test_one_bad_file_does_not_stop_the_others(runner, tmp_path):
+    corrupt = tmp_path / "corrupt.fits"
+    corrupt.write_bytes(b"SIMPLE  = T" + b"\0" * 50)
+    result = runner.invoke(cli, ["detect", str(corrupt), str(EXAMPLE_FRAME), *ARGS, "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "corrupt.fits: not a readable FITS file" in result.output
+    assert (tmp_path / "o" / "v_e_20180810_12_1_0_0.fits").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--detector", "nope"], "unknown detector 'nope'; registered detectors are:"),
+        (["--param", "sigclp=3"], "unknown parameter 'sigclp' for detector 'lacosmic'"),
+        (["--param", "sigclip=-1"], "parameter 'sigclip' must be a float in"),
+        (["--param", "sigclip"], "expected key=value"),
+    ],
+)
+def test_bad_options_exit_non_zero_with_a_one_line_message(runner, tmp_path, extra, message):
+    result = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "-o", str(tmp_path), *extra])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_calibration_and_missing_file_messages(runner, tmp_path):
+    result = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), "--unit", "adu", "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "readnoise is not known" in result.output
+    missing = runner.invoke(cli, ["detect", str(tmp_path / "x.fits"), *ARGS, "-o", str(tmp_path / "out")])
+    assert missing.exit_code == 1 and "x.fits: no such file" in missing.output
+
+
+def test_unwritable_output_directory_fails_before_work(runner, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "-o", str(blocker / "sub")])
+    assert result.exit_code != 0 and "cannot create output directory" in result.output

@@ -1,0 +1,25 @@
+"""Every registered detector passes the conformance suite (crmask.testing)."""
+
+import pytest
+
+import crmask
+from crmask.testing import iter_checks
+
+CASES = [
+    pytest.param(info.name, check_name, id=f"{info.name}-{check_name}")
+    for info in crmask.list_detectors()
+    if info.available
+    for check_name, _ in iter_checks(info.name)
+]
+
+
+@pytest.mark.parametrize(("name", "check_name"), CASES)
+def test_conformance(name, check_name):
+    dict(iter_checks(name))[check_name]()
+
+
+def test_every_registered_detector_is_importable_and_documented():
+    for info in crmask.list_detectors():
+        assert info.available, f"{info.name} requires modules missing here: {info.missing}"
+        cls = crmask.get_detector_class(info.name)
+        assert cls.__doc__ and cls.__doc__.strip(), f"{info.name} has no docstring"

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from crmask.inpaint import grow_mask, median_inpaint
+from crmask.tiling import apply_tiled, iter_tiles
+
+
+@pytest.mark.parametrize("shape", [(100, 130), (64, 64), (7, 300)])
+def test_tile_cores_cover_the_image_exactly_once(shape):
+    count = np.zeros(shape, dtype=int)
+    for tile in iter_tiles(shape, tile=32, overlap=6):
+        count[tile.core] += 1
+        assert tile.read[0].start <= tile.core[0].start and tile.read[1].stop >= tile.core[1].stop
+    assert np.all(count == 1)
+
+
+def test_tiled_filter_equals_whole_image_filter(rng):
+    image = rng.normal(size=(150, 170)).astype(np.float32)
+
+    def smooth(array):
+        return ndimage.uniform_filter(array, size=7, mode="reflect")
+
+    whole = smooth(image)
+    tiled = apply_tiled(smooth, image, tile=40, overlap=4)
+    # A 7x7 filter needs 3 pixels of context: 4 of overlap makes tiles exact inside.
+    np.testing.assert_allclose(tiled[3:-3, 3:-3], whole[3:-3, 3:-3], rtol=1e-6)
+
+
+def test_tiling_rejects_overlap_too_large():
+    with pytest.raises(ValueError, match="tile > 2 \\* overlap"):
+        list(iter_tiles((10, 10), tile=8, overlap=4))
+
+
+def test_median_inpaint_uses_only_good_neighbours():
+    data = np.full((9, 9), 10.0)
+    data[4, 4] = 1000.0  # the CR
+    data[3, 3] = 500.0  # a bad pixel that must not be used
+    mask = np.zeros_like(data, dtype=bool)
+    mask[4, 4] = True
+    bad = np.zeros_like(mask)
+    bad[3, 3] = True
+    cleaned = median_inpaint(data, mask, bad)
+    assert cleaned[4, 4] == 10.0
+    assert cleaned[3, 3] == 500.0  # only masked pixels change
+
+
+def test_median_inpaint_fills_inside_long_tracks():
+    data = np.arange(400, dtype=float).reshape(20, 20)
+    mask = np.zeros_like(data, dtype=bool)
+    mask[:, 5:12] = True  # 7 pixels wide: the 5x5 box of the centre column has no good pixel
+    cleaned = median_inpaint(data, mask)
+    assert np.isfinite(cleaned).all()
+    assert np.all(cleaned[mask] < 400)
+
+
+def test_grow_mask_disc():
+    mask = np.zeros((7, 7), dtype=bool)
+    mask[3, 3] = True
+    grown = grow_mask(mask, 1)
+    assert grown.sum() == 5 and grown[2, 3] and not grown[2, 2]
+    assert grow_mask(mask, 0).sum() == 1
