@@ -122,6 +122,10 @@ def list_command(kind: str | None, verbose: bool) -> None:
 @click.option("--grow", type=click.IntRange(min=0), default=0, show_default=True, help="Grow the CR mask by this radius (pixels).")
 @click.option("--no-inpaint", is_flag=True, help="Only mask CRs; leave the data unchanged.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--scheduler", default=None, metavar="local|ADDRESS",
+              help="Run on Dask: 'local' starts a local cluster, an address (tcp://host:8786) uses that scheduler.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local cluster (--scheduler local); default: one per core.")
 def detect(
     files: tuple[Path, ...],
     detector: str,
@@ -134,13 +138,16 @@ def detect(
     grow: int,
     no_inpaint: bool,
     overwrite: bool,
+    scheduler: str | None,
+    workers: int | None,
 ) -> None:
     """Detect and clean cosmic rays in FITS FILES, writing OUTDIR/<name>.fits.
 
     Each output holds the cleaned image with the provenance header, a MASK
     extension (all masked pixels) and a CRMASK extension (1 = cosmic ray).
     Existing outputs are never replaced without --overwrite, and a file is
-    never written over its own input.
+    never written over its own input. With --scheduler the files are spread
+    over the workers of a Dask cluster (see crmask.batch.detect_many).
     """
     from .clean import cosmicray_clean
     from .io import output_path, read_ccd, write_cleaned
@@ -155,6 +162,12 @@ def detect(
         _fail(f"{detector!r} is an event filter; use `crmask wfi filter` for X-ray frames")
     _prepare_outdir(outdir)
     hdu_key: int | str | None = int(hdu) if hdu is not None and hdu.isdigit() else hdu
+    if workers is not None and scheduler != "local":
+        _fail("--workers applies only with --scheduler local")
+    if scheduler is not None:
+        _detect_on_dask(files, det, outdir, scheduler, workers,
+                        dict(hdu=hdu_key, unit=unit, grow=grow, inpaint=not no_inpaint, overwrite=overwrite))
+        return
 
     failures = 0
     for path in files:
@@ -174,6 +187,23 @@ def detect(
             continue
         click.echo(f"{path} -> {target}: {clean.header['CRMNPIX']} CR pixels ({det.name})")
     if failures:
+        sys.exit(1)
+
+
+def _detect_on_dask(files, det, outdir: Path, scheduler: str, workers: int | None, options: dict) -> None:
+    """``crmask detect --scheduler``: run the files through `crmask.batch.detect_many`."""
+    from .batch import detect_many
+
+    try:
+        result = detect_many(files, det, client=scheduler, outdir=outdir, n_workers=workers, **options)
+    except (CrmaskError, ValueError) as exc:
+        _fail(str(exc))
+    for item in result:
+        if item.ok:
+            click.echo(f"{item.path} -> {item.output}: {item.n_cr_pixels} CR pixels ({result.detector})")
+        else:
+            click.echo(f"crmask: error: {item.path}: {item.error}", err=True)
+    if result.failed:
         sys.exit(1)
 
 
