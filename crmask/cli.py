@@ -119,6 +119,8 @@ def list_command(kind: str | None, verbose: bool) -> None:
 @click.option("--unit", default=None, help="Pixel unit when the file has no BUNIT: adu or electron.")
 @click.option("--gain", type=float, default=None, help="Gain (e-/adu); shortcut for --param gain=...")
 @click.option("--readnoise", type=float, default=None, help="Read noise (e-); shortcut for --param readnoise=...")
+@click.option("--threshold", type=float, default=None, help="Probability threshold; shortcut for --param threshold=...")
+@click.option("--device", default=None, help="auto, cpu or cuda (array models); shortcut for --param device=...")
 @click.option("--grow", type=click.IntRange(min=0), default=0, show_default=True, help="Grow the CR mask by this radius (pixels).")
 @click.option("--no-inpaint", is_flag=True, help="Only mask CRs; leave the data unchanged.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
@@ -135,6 +137,8 @@ def detect(
     unit: str | None,
     gain: float | None,
     readnoise: float | None,
+    threshold: float | None,
+    device: str | None,
     grow: int,
     no_inpaint: bool,
     overwrite: bool,
@@ -153,7 +157,8 @@ def detect(
     from .io import output_path, read_ccd, write_cleaned
     from .registry import get_detector
 
-    shortcuts = tuple(f"{key}={value}" for key, value in (("gain", gain), ("readnoise", readnoise)) if value is not None)
+    given = {"gain": gain, "readnoise": readnoise, "threshold": threshold, "device": device}
+    shortcuts = tuple(f"{key}={value}" for key, value in given.items() if value is not None)
     try:
         det = get_detector(detector, **parse_params(detector, params + shortcuts))
     except (CrmaskError, ValueError) as exc:
