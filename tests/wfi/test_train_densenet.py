@@ -13,14 +13,14 @@ TINY = DenseNetConfig(initial_features=8, growth_rate=4, layers_per_block=(2, 2)
 
 
 def _toy_set(rng, n):
-    """Four classes: empty, one bright pixel (X-ray), a 10-pixel track (CR), both (mixed)."""
-    frames = rng.normal(0, 0.0256, (n, 64, 64)).astype(np.float32)
+    """32x32 frames of four classes: empty, one bright pixel (X-ray), a 10-pixel track (CR), both (mixed)."""
+    frames = rng.normal(0, 0.0256, (n, 32, 32)).astype(np.float32)
     classes = np.arange(n) % 4
     for i, c in enumerate(classes):
         if c in (1, 3):
-            frames[i, rng.integers(64), rng.integers(64)] += rng.uniform(1, 8)
+            frames[i, rng.integers(32), rng.integers(32)] += rng.uniform(1, 8)
         if c in (2, 3):
-            y, x = rng.integers(0, 54, 2)
+            y, x = rng.integers(0, 22, 2)
             frames[i, y:y + 10, x] += 20.0
     return frames, classes
 
