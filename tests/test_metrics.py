@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+
+from crmask.metrics import (
+    Confusion,
+    Curve,
+    confusion,
+    dilate_mask,
+    dilate_score,
+    event_completeness,
+    precision_recall_curve,
+    roc_curve,
+    score_histogram,
+    star_false_positives,
+)
+
+sklearn_metrics = pytest.importorskip("sklearn.metrics")
+
+
+@pytest.fixture
+def scored(rng):
+    truth = rng.random((60, 70)) < 0.1
+    score = np.clip(np.where(truth, 0.7, 0.3) + 0.25 * rng.standard_normal(truth.shape), 0, 1)
+    score = np.round(score, 2)  # ties, as a real probability map has
+    ignore = rng.random(truth.shape) < 0.05
+    return truth, score, ignore
+
+
+def test_roc_matches_sklearn(scored):
+    truth, score, ignore = scored
+    keep = ~ignore
+    fpr, tpr, thr = roc_curve(truth, score, ignore)
+    sk_fpr, sk_tpr, sk_thr = sklearn_metrics.roc_curve(truth[keep], score[keep], drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+    np.testing.assert_allclose(thr[1:], sk_thr[1:])
+
+
+def test_precision_recall_matches_sklearn(scored):
+    truth, score, ignore = scored
+    keep = ~ignore
+    precision, recall, thr = precision_recall_curve(truth, score, ignore)
+    sk_p, sk_r, sk_t = sklearn_metrics.precision_recall_curve(truth[keep], score[keep])
+    np.testing.assert_allclose(thr, sk_t)
+    np.testing.assert_allclose(precision, sk_p[:-1])
+    np.testing.assert_allclose(recall, sk_r[:-1])
+
+
+def test_confusion_scores_match_sklearn(scored):
+    truth, score, ignore = scored
+    pred = score >= 0.5
+    c = confusion(truth, pred, ignore)
+    keep = ~ignore
+    assert c.f1 == pytest.approx(sklearn_metrics.f1_score(truth[keep], pred[keep]))
+    assert c.iou == pytest.approx(sklearn_metrics.jaccard_score(truth[keep], pred[keep]))
+    assert c.precision == pytest.approx(sklearn_metrics.precision_score(truth[keep], pred[keep]))
+    assert c.fdr == pytest.approx(1 - c.precision)
+    tn, fp, fn, tp = sklearn_metrics.confusion_matrix(truth[keep], pred[keep]).ravel()
+    assert c.as_dict() == {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def test_hand_computed_confusion_and_dilation():
+    truth = np.zeros((5, 5), bool)
+    truth[2, 2] = True
+    pred = np.zeros((5, 5), bool)
+    pred[2, 3] = True  # off by one pixel
+    c = confusion(truth, pred)
+    assert c.as_dict() == {"tp": 0, "fp": 1, "fn": 1, "tn": 23}
+    assert c.f1 == 0 and c.fdr == 1
+    d = confusion(truth, pred, dilate=True)  # 3x3 around (2,2) vs 3x3 around (2,3): 6 shared
+    assert d.as_dict() == {"tp": 6, "fp": 3, "fn": 3, "tn": 13}
+    assert d.iou == pytest.approx(6 / 12)
+    assert Confusion(1, 2, 3, 4) + Confusion(1, 1, 1, 1) == Confusion(2, 3, 4, 5)
+
+
+def test_histogram_curve_and_dilated_score(scored):
+    truth, score, ignore = scored
+    thresholds = np.linspace(0, 1, 11)
+    curve = Curve.from_histogram(*score_histogram(truth, score, thresholds, ignore), thresholds)
+    for k, t in enumerate(thresholds):
+        c = confusion(truth, score >= t, ignore)
+        assert (curve.tp[k], curve.fp[k]) == (c.tp, c.fp)
+    # thresholding the 3x3 max of the score equals dilating the thresholded mask
+    dilated = Curve.from_histogram(*score_histogram(truth, score, thresholds, ignore, dilate=True), thresholds)
+    c = confusion(truth, score >= 0.5, ignore, dilate=True)
+    assert (dilated.tp[5], dilated.fp[5]) == (c.tp, c.fp)
+    np.testing.assert_array_equal(dilate_score(score) >= 0.5, dilate_mask(score >= 0.5))
+
+
+def test_tpr_at_fpr_and_precision_at_tpr_hand_computed():
+    # 100 positives, 10000 negatives; three sweep points
+    points = [Confusion(50, 0, 50, 10000), Confusion(80, 10, 20, 9990), Confusion(96, 100, 4, 9900)]
+    curve = Curve.from_points(points)
+    # FPR 1e-4 lies between (0, 0.5) and (1e-3, 0.8): 0.5 + 0.1 * 0.3
+    assert curve.tpr_at_fpr(1e-4) == pytest.approx(0.53)
+    assert curve.tpr_at_fpr(1e-3) == pytest.approx(0.8)
+    assert curve.precision_at_tpr(0.95) == pytest.approx(96 / 196)
+    assert np.isnan(curve.precision_at_tpr(0.99))
+    # a dominated point does not lower the envelope
+    worse = Curve.from_points(points + [Confusion(10, 5, 90, 9995)])
+    assert worse.tpr_at_fpr(1e-4) == pytest.approx(0.53)
+    with pytest.raises(ValueError, match="different pixels"):
+        Curve.from_points([Confusion(1, 0, 0, 5), Confusion(1, 0, 1, 5)])
+
+
+def test_tpr_at_fpr_against_sklearn_curve(scored):
+    truth, score, ignore = scored
+    keep = ~ignore
+    values = np.unique(score[keep])
+    curve = Curve.from_histogram(*score_histogram(truth, score, values, ignore), values)
+    sk_fpr, sk_tpr, _ = sklearn_metrics.roc_curve(truth[keep], score[keep])
+    for target in (0.01, 0.05, 0.2):
+        assert curve.tpr_at_fpr(target) == pytest.approx(np.interp(target, sk_fpr, sk_tpr))
+
+
+def test_event_completeness_hand_computed():
+    truth = np.zeros((10, 10), bool)
+    truth[1, 1:5] = True  # event A, 4 px
+    truth[6:9, 6] = True  # event B, 3 px
+    truth[8, 1] = True  # event C, 1 px, ignored
+    pred = np.zeros_like(truth)
+    pred[1, 1:3] = True  # 2 of 4: exactly half -> found
+    pred[6, 6] = True  # 1 of 3 -> missed
+    ignore = np.zeros_like(truth)
+    ignore[8, 1] = True
+    assert event_completeness(truth, pred, ignore) == (1, 2)
+    assert event_completeness(truth, pred) == (1, 3)
+    assert event_completeness(truth, pred, ignore, min_fraction=0.25) == (2, 2)
+    diagonal = np.eye(4, dtype=bool)  # 8-connected: one event
+    assert event_completeness(diagonal, diagonal) == (1, 1)
+
+
+def test_star_false_positives_hand_computed():
+    truth = np.zeros((6, 6), bool)
+    truth[2, 2] = True
+    star = np.zeros_like(truth)
+    star[1:4, 1:4] = True
+    pred = np.zeros_like(truth)
+    pred[2, 2] = pred[2, 3] = pred[0, 0] = True  # a CR hit, a star pixel, a sky pixel
+    assert star_false_positives(truth, pred, star) == (1, 8)
+
+
+def test_input_errors():
+    truth = np.zeros((4, 4), bool)
+    with pytest.raises(ValueError, match="shape"):
+        confusion(truth, np.zeros((3, 4), bool))
+    with pytest.raises(ValueError, match="boolean"):
+        confusion(truth.astype(np.uint8), truth)
+    with pytest.raises(ValueError, match="ignore shape"):
+        score_histogram(truth, np.zeros((4, 4)), ignore=np.zeros((2, 2), bool))
+    with pytest.raises(ValueError, match="increasing"):
+        score_histogram(truth, np.zeros((4, 4)), thresholds=np.array([0.5, 0.1]))
