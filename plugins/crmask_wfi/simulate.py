@@ -581,7 +581,7 @@ def _cr_for_counts(rng: np.random.Generator, counts: np.ndarray, shape: tuple[in
     ny, nx = shape
     accept = (nx * ny) / ((nx + 2 * CR_MARGIN_PX) * (ny + 2 * CR_MARGIN_PX))
     need = np.asarray(counts, dtype=np.int64).copy()
-    parts = []
+    parts = [_draw_cr_events(rng, np.zeros(0, dtype=np.int64), shape)]
     while need.sum() > 0:
         n_try = np.ceil(need / accept * 1.2 + 2).astype(np.int64) * (need > 0)
         draw = _draw_cr_events(rng, np.repeat(np.arange(len(need)), n_try), shape)

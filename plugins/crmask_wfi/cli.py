@@ -1,0 +1,146 @@
+"""``crmask wfi``: simulate WFI frames, filter X-ray events, compare filters."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from crmask.cli import parse_params
+from crmask.exceptions import CrmaskError
+
+__all__ = ["wfi"]
+
+
+def _event_filter(name: str, params: tuple[str, ...]):
+    from crmask.registry import get_detector
+
+    parsed = parse_params(name, params)
+    try:
+        det = get_detector(name, **parsed)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if det.kind != "events":
+        raise click.ClickException(f"{name!r} is an image detector, not an X-ray event filter; "
+                                   "see `crmask list --kind events`")
+    return det
+
+
+@click.group()
+def wfi() -> None:
+    """Athena-WFI X-ray frames: simulation, event filters, benchmarks."""
+
+
+@wfi.command()
+@click.option("-n", "--frames", "n_frames", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Number of frames.")
+@click.option("--shape", type=(int, int), default=(512, 512), show_default=True, help="Frame shape NY NX.")
+@click.option("--xray-rate", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="X-ray photons per 512x512 pixels per frame.")
+@click.option("--cr-rate", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Cosmic-ray primaries per 512x512 pixels per frame.")
+@click.option("--energy", type=(float, float), default=(0.2, 10.0), show_default=True,
+              help="X-ray energies: log-uniform between these (keV).")
+@click.option("--read-noise", type=click.FloatRange(min=0), default=7.0, show_default=True, help="Electrons RMS.")
+@click.option("--balanced", type=click.IntRange(min=1), default=None,
+              help="Instead: a class-balanced data set with this many frames per class (empty, X-ray, CR, "
+                   "mixed); --shape defaults to 64 64 and --frames is ignored.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output FITS file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def simulate(n_frames, shape, xray_rate, cr_rate, energy, read_noise, balanced, seed, output, overwrite):
+    """Simulate frames with X-rays, cosmic rays and truth, written to OUTPUT (FITS)."""
+    from .dataset import SUBFRAME_SHAPE, build_dataset
+    from .simfile import frame_classes, write_simulation
+    from .simulate import simulate_frames
+
+    common = dict(xray_rate=xray_rate, cr_rate=cr_rate, spectrum=energy, seed=seed, read_noise=read_noise)
+    try:
+        if balanced is not None:
+            sub_shape = SUBFRAME_SHAPE if shape == (512, 512) else shape
+            sim = build_dataset(balanced, shape=sub_shape, **common)
+        else:
+            sim = simulate_frames(n_frames, shape=shape, **common)
+        write_simulation(sim, output, overwrite=overwrite)
+    except (CrmaskError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    import numpy as np
+
+    classes = np.bincount(frame_classes(sim.label), minlength=4)
+    click.echo(f"{output}: {len(sim)} frames of {sim.shape[0]}x{sim.shape[1]}, "
+               f"{int((sim.truth['KIND'] == 'xray').sum())} X-ray photons, "
+               f"{int((sim.truth['PARTICLE'] == 'proton').sum())} CR primaries; "
+               f"frames empty/xray/cr/mixed = {'/'.join(map(str, classes))}")
+
+
+@wfi.command("filter")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("-f", "--filter", "filter_name", default="classic", show_default=True,
+              help="Registered event filter (`crmask list --kind events`).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Filter parameter (repeatable).")
+@click.option("--unit", type=click.Choice(["electron", "keV"]), default=None,
+              help="Pixel unit when INPUT has no BUNIT.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output event file (FITS).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def filter_command(input_path, filter_name, params, unit, output, overwrite):
+    """Find and filter X-ray events in INPUT, writing an event file.
+
+    INPUT is a simulation file from `crmask wfi simulate` (truth columns are
+    added) or any FITS image or cube of frames in electron or keV.
+    """
+    from .events import add_truth, write_events
+    from .simfile import is_simulation_file, read_simulation
+
+    det = _event_filter(filter_name, params)
+    try:
+        if is_simulation_file(input_path):
+            import astropy.units as u
+
+            sim = read_simulation(input_path)
+            events = add_truth(det.filter(sim.signal * u.electron), sim)
+        else:
+            from crmask.io import read_ccd
+
+            events = det.filter(read_ccd(input_path, unit=unit))
+        write_events(events, output, overwrite=overwrite)
+    except CrmaskError as exc:
+        raise click.ClickException(str(exc)) from None
+    n_flag = int(events["CR_FLAG"].sum())
+    click.echo(f"{input_path} -> {output}: {len(events)} events, {n_flag} flagged as cosmic rays ({det.name})")
+
+
+@wfi.command()
+@click.argument("input_path", metavar="[INPUT]", required=False,
+                type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("-f", "--filter", "filters", multiple=True, default=("classic",), show_default=True,
+              help="Event filter to compare (repeatable); the first is the FOR reference.")
+@click.option("-n", "--frames", "n_frames", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Frames to simulate when no INPUT is given.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
+@click.option("-o", "--outdir", type=click.Path(path_type=Path), required=True,
+              help="Directory for metrics.ecsv and background_spectrum.png.")
+def bench(input_path, filters, n_frames, seed, outdir):
+    """Event metrics (CR = positive class) of one or more filters on simulated frames.
+
+    INPUT is a simulation file; without it, N_FRAMES default 512x512 frames are
+    simulated with SEED.
+    """
+    from .bench import filter_simulation, plot_background_spectrum
+    from .metrics import metrics_table
+    from .simfile import read_simulation
+    from .simulate import simulate_frames
+
+    detectors = [_event_filter(name, ()) for name in filters]
+    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        sim = read_simulation(input_path) if input_path else simulate_frames(n_frames, seed=seed)
+        results = {det.name: filter_simulation(det, sim) for det in detectors}
+    except CrmaskError as exc:
+        raise click.ClickException(str(exc)) from None
+    table = metrics_table(results, reference=detectors[0].name)
+    table.write(outdir / "metrics.ecsv", overwrite=True)
+    plot_background_spectrum(results, len(sim), sim.shape, outdir / "background_spectrum.png")
+    table.pprint_all()
+    click.echo(f"wrote {outdir / 'metrics.ecsv'} and {outdir / 'background_spectrum.png'}")
+    sys.stdout.flush()
