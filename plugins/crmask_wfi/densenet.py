@@ -29,10 +29,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .physics import KEV_PER_ELECTRON, READ_NOISE_E
+from .simfile import FRAME_CLASS_NAMES
+
 __all__ = ["FRAME_CLASSES", "DenseNetConfig", "FrameDenseNet"]
 
-#: Class names in the order of the network's outputs.
-FRAME_CLASSES = ("empty", "xray", "cr", "mixed")
+#: Class names in the order of the network's outputs (the sub-frame classes of the data sets).
+FRAME_CLASSES = FRAME_CLASS_NAMES
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class DenseNetConfig:
     layers_per_block: tuple[int, ...] = (5, 5)
     dropout: float = 0.2
     n_classes: int = len(FRAME_CLASSES)
-    input_scale_kev: float = 7 * 3.65e-3
+    input_scale_kev: float = READ_NOISE_E * KEV_PER_ELECTRON
 
     def to_dict(self) -> dict:
         """Return the configuration as JSON-serialisable values."""
