@@ -14,7 +14,10 @@ from .events import add_truth
 from .physics import FRAME_TIME_S, PIXEL_PITCH_UM
 from .simulate import SimulatedFrames
 
-__all__ = ["filter_simulation", "background_spectrum", "plot_background_spectrum"]
+__all__ = ["filter_simulation", "filter_simulated_batches", "background_spectrum", "plot_background_spectrum"]
+
+#: Frames simulated at a time by `filter_simulated_batches` (about 1 GB of 512 x 512 arrays).
+BATCH_FRAMES = 100
 
 
 def filter_simulation(event_filter, sim: SimulatedFrames) -> Table:
@@ -28,6 +31,34 @@ def filter_simulation(event_filter, sim: SimulatedFrames) -> Table:
     """
     events = event_filter.filter(sim.signal * u.electron)
     return add_truth(events, sim)
+
+
+def filter_simulated_batches(
+    event_filters, n_frames: int, seed: int | None = 0, batch: int = BATCH_FRAMES, **simulate_kwargs
+) -> dict[str, Table]:
+    """Simulate ``n_frames`` frames in batches and run every filter on them.
+
+    Memory stays bounded by the batch size; frame numbers in the returned
+    tables run over all batches. The frames depend on ``seed`` and ``batch``.
+
+    Returns
+    -------
+    dict of str to Table
+        Truth-matched event table per filter name.
+    """
+    from astropy.table import vstack
+
+    from .simulate import simulate_frames
+
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[Table]] = {f.name: [] for f in event_filters}
+    for start in range(0, n_frames, batch):
+        sim = simulate_frames(min(batch, n_frames - start), seed=rng, **simulate_kwargs)
+        for event_filter in event_filters:
+            events = filter_simulation(event_filter, sim)
+            events["FRAME"] += start
+            parts[event_filter.name].append(events)
+    return {name: vstack(tables, metadata_conflicts="silent") for name, tables in parts.items()}
 
 
 def background_spectrum(

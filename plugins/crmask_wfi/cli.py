@@ -126,21 +126,26 @@ def bench(input_path, filters, n_frames, seed, outdir):
     INPUT is a simulation file; without it, N_FRAMES default 512x512 frames are
     simulated with SEED.
     """
-    from .bench import filter_simulation, plot_background_spectrum
+    from .bench import filter_simulated_batches, filter_simulation, plot_background_spectrum
     from .metrics import metrics_table
     from .simfile import read_simulation
-    from .simulate import simulate_frames
+    from .simulate import QUADRANT_SHAPE
 
     detectors = [_event_filter(name, ()) for name in filters]
     outdir.mkdir(parents=True, exist_ok=True)
     try:
-        sim = read_simulation(input_path) if input_path else simulate_frames(n_frames, seed=seed)
-        results = {det.name: filter_simulation(det, sim) for det in detectors}
+        if input_path:
+            sim = read_simulation(input_path)
+            results = {det.name: filter_simulation(det, sim) for det in detectors}
+            n_frames, shape = len(sim), sim.shape
+        else:
+            results = filter_simulated_batches(detectors, n_frames, seed=seed)
+            shape = QUADRANT_SHAPE
     except CrmaskError as exc:
         raise click.ClickException(str(exc)) from None
     table = metrics_table(results, reference=detectors[0].name)
     table.write(outdir / "metrics.ecsv", overwrite=True)
-    plot_background_spectrum(results, len(sim), sim.shape, outdir / "background_spectrum.png")
+    plot_background_spectrum(results, n_frames, shape, outdir / "background_spectrum.png")
     table.pprint_all()
     click.echo(f"wrote {outdir / 'metrics.ecsv'} and {outdir / 'background_spectrum.png'}")
     sys.stdout.flush()

@@ -207,17 +207,21 @@ def pixel_fractions(offset: np.ndarray, sigma_px: np.ndarray) -> np.ndarray:
 
 
 def landau_standard(rng: np.random.Generator, size) -> np.ndarray:
-    """Draw from the standard Landau density phi(lambda) (mode -0.2228, median 0.5756).
+    """Draw from Landau's density phi(lambda) (Landau 1944): mode -0.2228, median 1.3558.
 
-    Chambers-Mallows-Stuck generator of the maximally skewed stable law with
-    alpha = 1 (Chambers, Mallows & Stuck 1976, JASA 71, 340), which in this
-    form is Landau's phi(lambda) (Landau 1944), the standard form of
-    `scipy.stats.landau`.
+    phi(lambda) = (1/pi) int_0^inf exp(-t ln t - lambda t) sin(pi t) dt, the
+    form in which the sum of n steps of width xi is a step of width n xi
+    shifted by xi n ln n, so that the PDG most probable loss (which grows as
+    xi ln xi) holds for any step length. It is the maximally skewed stable
+    law with alpha = 1 and scale pi/2, drawn with the Chambers-Mallows-Stuck
+    method (Chambers, Mallows & Stuck 1976, JASA 71, 340); in terms of
+    `scipy.stats.landau` (scale 1), lambda = (pi/2) x + ln(pi/2).
     """
     half_pi = np.pi / 2
     u = rng.uniform(-half_pi, half_pi, size)
     w = rng.standard_exponential(size)
-    return (1 / half_pi) * ((half_pi + u) * np.tan(u) - np.log(half_pi * w * np.cos(u) / (half_pi + u)))
+    unit = (1 / half_pi) * ((half_pi + u) * np.tan(u) - np.log(half_pi * w * np.cos(u) / (half_pi + u)))
+    return half_pi * unit + np.log(half_pi)
 
 
 def landau_most_probable_kev(path_um, betagamma: float = MIP_BETAGAMMA) -> np.ndarray:

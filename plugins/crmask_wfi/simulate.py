@@ -257,27 +257,39 @@ def _spread(rng: np.random.Generator, points: _Points, sigma_full_um: float, fan
 # ----------------------------------------------------------------------------------------------
 
 
-def _draw_energies(rng: np.random.Generator, spectrum: Spectrum, n: int) -> np.ndarray:
+def _check_spectrum(spectrum: Spectrum) -> Spectrum:
+    """Validate the ``spectrum`` argument of `simulate_frames`; return it with None resolved."""
     if spectrum is None:
-        spectrum = DEFAULT_ENERGY_RANGE_KEV
+        return DEFAULT_ENERGY_RANGE_KEV
+    if callable(spectrum):
+        return spectrum
+    if isinstance(spectrum, (int, float, np.integer, np.floating)) and not isinstance(spectrum, bool):
+        if not (np.isfinite(spectrum) and spectrum > 0):
+            raise ValueError(f"spectrum line energy must be positive (keV), got {spectrum!r}")
+        return float(spectrum)
+    if isinstance(spectrum, (tuple, list)) and len(spectrum) == 2:
+        low, high = (float(v) for v in spectrum)
+        if not 0 < low <= high < np.inf:
+            raise ValueError(f"spectrum range must satisfy 0 < low <= high keV, got {tuple(spectrum)}")
+        return (low, high)
+    raise ValueError(
+        f"spectrum must be None, an energy in keV, a (low, high) keV range or a callable(rng, n); got {spectrum!r}"
+    )
+
+
+def _draw_energies(rng: np.random.Generator, spectrum: Spectrum, n: int) -> np.ndarray:
+    """Draw ``n`` photon energies (keV) from a spectrum checked by `_check_spectrum`."""
     if callable(spectrum):
         energies = np.asarray(spectrum(rng, n), dtype=float)
         if energies.shape != (n,):
             raise ValueError(f"spectrum callable must return {n} energies, got shape {energies.shape}")
-    elif np.ndim(spectrum) == 0:
-        energies = np.full(n, float(spectrum))
-    elif np.shape(spectrum) == (2,):
-        low, high = map(float, spectrum)
-        if not 0 < low <= high:
-            raise ValueError(f"spectrum range must satisfy 0 < low <= high keV, got {spectrum}")
-        energies = np.exp(rng.uniform(np.log(low), np.log(high), n))
-    else:
-        raise ValueError(
-            "spectrum must be None, an energy in keV, a (low, high) keV range or a callable(rng, n)"
-        )
-    if np.any(~np.isfinite(energies) | (energies <= 0)):
-        raise ValueError("spectrum energies must be positive and finite (keV)")
-    return energies
+        if np.any(~np.isfinite(energies) | (energies <= 0)):
+            raise ValueError("spectrum callable returned energies that are not positive and finite (keV)")
+        return energies
+    if isinstance(spectrum, float):
+        return np.full(n, spectrum)
+    low, high = spectrum
+    return np.exp(rng.uniform(np.log(low), np.log(high), n))
 
 
 def _absorb_photons(
@@ -679,6 +691,7 @@ def simulate_frames(
                         ("fano", fano), ("diffusion_sigma_um", diffusion_sigma_um)):
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    spectrum = _check_spectrum(spectrum)
     xray_counts = _check_counts("xray_counts", xray_counts, n_frames)
     cr_counts = _check_counts("cr_counts", cr_counts, n_frames)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
