@@ -1,8 +1,27 @@
-"""U-Net cosmic-ray detectors after deepCR and Cosmic-CoNN, with optional attention gates."""
+"""U-Net cosmic-ray detectors after deepCR and Cosmic-CoNN, with optional attention gates.
+
+Registers ``deepcr``, ``att-deepcr``, ``cosmic-conn`` and ``att-cosmic-conn``
+and the ``crmask train unet`` command. torch is imported only when a
+network is built or loaded.
+"""
 
 from crmask import hookimpl
+
+from .detector import AttCosmicCoNN, AttDeepCR, CosmicCoNN, DeepCR, UNetDetector
+
+__all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN"]
 
 
 @hookimpl
 def register_detectors(register):
-    """Register the U-Net detectors (added as they are implemented)."""
+    """Register the four U-Net detectors."""
+    for cls in (DeepCR, AttDeepCR, CosmicCoNN, AttCosmicCoNN):
+        register(cls)
+
+
+@hookimpl
+def register_commands(cli):
+    """Add ``crmask train unet``."""
+    from .cli import train_unet
+
+    cli.commands["train"].add_command(train_unet)

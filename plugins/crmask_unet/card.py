@@ -1,0 +1,80 @@
+"""Model cards: what a shipped or user-trained model is and how it was made."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .model import count_parameters
+from .training import TrainConfig, TrainResult
+from .weights import file_sha256, save_weights
+
+__all__ = ["save_trained"]
+
+
+def save_trained(
+    result: TrainResult,
+    config: TrainConfig,
+    path: str | Path,
+    *,
+    command: str,
+    training_data: dict[str, Any],
+) -> tuple[Path, Path]:
+    """Write a trained model (safetensors) and its JSON model card beside it.
+
+    Parameters
+    ----------
+    result : TrainResult
+    config : TrainConfig
+    path : path
+        Weights file to write (``.safetensors``); the card is ``<stem>.json``.
+    command : str
+        Exact command that reproduces the model.
+    training_data : dict
+        Description of the training and validation data.
+
+    Returns
+    -------
+    weights_path, card_path : Path
+    """
+    import torch
+
+    import crmask
+
+    path = Path(path)
+    detector = ("att-" if config.attention else "") + config.arch
+    norm = config.normalisation()
+    save_weights(path, result.model, config.arch, norm, threshold=result.threshold)
+    card = {
+        "name": path.stem,
+        "detector": detector,
+        "weights_file": path.name,
+        "sha256": file_sha256(path),
+        "architecture": {
+            **result.model.config.to_dict(),
+            "arch": config.arch,
+            "trainable_parameters": count_parameters(result.model),
+            "description": f"UNet-{config.depth}-{config.width}, "
+                           f"{'BatchNorm' if config.arch == 'deepcr' else 'GroupNorm (no affine)'}"
+                           f"{', additive attention gates' if config.attention else ''}",
+        },
+        "normalisation": {
+            "scheme": norm.scheme,
+            "scale": norm.scale,
+            "description": "image in electrons divided by scale" if norm.scheme == "scale"
+            else "image in electrons minus its median, divided by scale",
+        },
+        "training_data": training_data,
+        "training": {**asdict(config), "command": command},
+        "epochs": config.epochs,
+        "validation": {"best_epoch": result.best, "history": result.history},
+        "threshold": result.threshold,
+        "threshold_rule": "maximum F1 on the validation frames (grid 0.05..0.95)",
+        "software": {"crmask": crmask.__version__, "torch": torch.__version__, "python": platform.python_version()},
+    }
+    card_path = path.with_suffix(".json")
+    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    return path, card_path

@@ -1,0 +1,303 @@
+"""Training data for the U-Nets: paired (image, CR mask) patches.
+
+Two sources, both returning `Sample` patches in electrons:
+
+* `DarkFrameSource` builds pairs from clean images and dark frames as
+  Bhavanam et al. (2022, §2.1.1) do: the CR mask of a dark ``D`` is
+  ``D > median(D) + 3 sigma_D``, dilated by 3x3, and the contaminated image
+  is ``C = U + k_c * sigma_U / sigma_D * D * M`` with ``k_c = 1/8``.
+* `FramePool` crops patches from whole frames with exact truth, such as the
+  realistic synthetic frames of `synthetic_pool` (``crmask.synthetic``, with
+  real ITL CR footprints from ``crmask.footprints``).
+
+`augment_sky` is deepCR's sky-level augmentation (Bhavanam et al. §2.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol, Sequence
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = [
+    "Sample",
+    "PatchSource",
+    "robust_sigma",
+    "dark_frame_mask",
+    "inject_dark_crs",
+    "DarkFrameSource",
+    "FramePool",
+    "synthetic_pool",
+    "augment_sky",
+]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training patch.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        Contaminated image in electrons (float32).
+    mask : numpy.ndarray
+        CR truth (bool).
+    ignore : numpy.ndarray
+        Pixels left out of the loss (bool): faint CR charge below the truth
+        threshold, neither clean nor a CR.
+    clean : numpy.ndarray
+        The same patch without cosmic rays (for the median-weighted loss).
+    sky : float
+        Sky level in electrons (for the sky augmentation).
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    ignore: np.ndarray
+    clean: np.ndarray
+    sky: float
+
+    def transformed(self, code: int) -> "Sample":
+        """Apply one of the 8 symmetries of the square (bit 0: flip y, bit 1: flip x, bit 2: transpose)."""
+
+        def op(a: np.ndarray) -> np.ndarray:
+            if code & 1:
+                a = a[::-1]
+            if code & 2:
+                a = a[:, ::-1]
+            if code & 4:
+                a = a.T
+            return np.ascontiguousarray(a)
+
+        return replace(self, image=op(self.image), mask=op(self.mask), ignore=op(self.ignore), clean=op(self.clean))
+
+
+class PatchSource(Protocol):
+    """Anything that draws training patches."""
+
+    def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        """Return one ``size`` x ``size`` `Sample` drawn with ``rng``."""
+
+
+def robust_sigma(values: np.ndarray, nsigma: float = 3.0, iterations: int = 5) -> float:
+    """Standard deviation of ``values`` after iterative ``nsigma`` clipping around the median."""
+    data = np.asarray(values, dtype=np.float64).ravel()
+    data = data[np.isfinite(data)]
+    for _ in range(iterations):
+        median, std = np.median(data), data.std()
+        kept = data[np.abs(data - median) <= nsigma * std]
+        if kept.size == data.size or kept.size < 2:
+            break
+        data = kept
+    return float(data.std())
+
+
+def dark_frame_mask(dark: np.ndarray, nsigma: float = 3.0, dilate: int = 3) -> np.ndarray:
+    """CR mask of a dark frame: ``D > median(D) + nsigma * sigma_D``, dilated by a ``dilate`` square.
+
+    ``sigma_D`` is the clipped standard deviation of the dark, i.e. of its
+    non-CR pixels.
+    """
+    dark = np.asarray(dark, dtype=np.float64)
+    mask = dark > np.median(dark) + nsigma * robust_sigma(dark)
+    if dilate > 1:
+        mask = ndimage.binary_dilation(mask, structure=np.ones((dilate, dilate), dtype=bool))
+    return mask
+
+
+def inject_dark_crs(
+    clean: np.ndarray, dark: np.ndarray, k_c: float = 1 / 8, nsigma: float = 3.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contaminate ``clean`` with the cosmic rays of ``dark`` (Bhavanam et al. 2022, §2.1.1).
+
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        CR-free image ``U``.
+    dark : numpy.ndarray
+        Dark frame ``D`` of the same shape.
+    k_c : float
+        Scaling factor (1/8 in the paper).
+    nsigma : float
+        Detection threshold on the dark, in units of ``sigma_D``.
+
+    Returns
+    -------
+    image, mask : numpy.ndarray
+        ``C = U + k_c * sigma_U / sigma_D * D * M`` and the dilated mask ``M``.
+    """
+    clean = np.asarray(clean, dtype=np.float32)
+    dark = np.asarray(dark, dtype=np.float32)
+    if clean.shape != dark.shape:
+        raise ValueError(f"clean image {clean.shape} and dark frame {dark.shape} differ in shape")
+    mask = dark_frame_mask(dark, nsigma)
+    sigma_d = robust_sigma(dark[~mask]) if (~mask).any() else 0.0
+    sigma_u = robust_sigma(clean)
+    if sigma_d <= 0 or sigma_u <= 0:
+        raise ValueError("clean image and dark frame need non-zero background noise")
+    image = clean + np.float32(k_c * sigma_u / sigma_d) * dark * mask
+    return image.astype(np.float32), mask
+
+
+def _crop_origin(rng: np.random.Generator, shape: tuple[int, ...], size: int) -> tuple[int, int]:
+    ny, nx = shape
+    if ny < size or nx < size:
+        raise ValueError(f"frame of shape {shape} is smaller than the patch size {size}")
+    return int(rng.integers(0, ny - size + 1)), int(rng.integers(0, nx - size + 1))
+
+
+class DarkFrameSource:
+    """Random patches of clean images contaminated with random dark-frame patches.
+
+    Parameters
+    ----------
+    clean_images : sequence of numpy.ndarray
+        CR-free images in electrons (e.g. cleaned science frames).
+    darks : sequence of numpy.ndarray
+        Dark frames with cosmic rays.
+    k_c : float
+        See `inject_dark_crs`.
+    """
+
+    def __init__(self, clean_images: Sequence[np.ndarray], darks: Sequence[np.ndarray], k_c: float = 1 / 8):
+        if not clean_images or not darks:
+            raise ValueError("DarkFrameSource needs at least one clean image and one dark frame")
+        self.clean_images = [np.asarray(c, dtype=np.float32) for c in clean_images]
+        self.darks = [np.asarray(d, dtype=np.float32) for d in darks]
+        self.k_c = k_c
+
+    @staticmethod
+    def _crop(rng: np.random.Generator, array: np.ndarray, size: int) -> np.ndarray:
+        y, x = _crop_origin(rng, array.shape, size)
+        return array[y : y + size, x : x + size]
+
+    def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        clean = self._crop(rng, self.clean_images[rng.integers(len(self.clean_images))], size)
+        dark = self._crop(rng, self.darks[rng.integers(len(self.darks))], size)
+        image, mask = inject_dark_crs(clean, dark, self.k_c)
+        return Sample(image=image, mask=mask, ignore=np.zeros_like(mask), clean=clean.copy(),
+                      sky=float(np.median(clean)))
+
+
+class FramePool:
+    """Random, randomly flipped patches of whole frames with known truth.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+        Whole frames in electrons with their truth.
+    """
+
+    def __init__(self, samples: Sequence[Sample]):
+        if not samples:
+            raise ValueError("FramePool needs at least one frame")
+        self.samples = list(samples)
+
+    def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        frame = self.samples[rng.integers(len(self.samples))]
+        y, x = _crop_origin(rng, frame.image.shape, size)
+        window = (slice(y, y + size), slice(x, x + size))
+        patch = Sample(image=frame.image[window], mask=frame.mask[window], ignore=frame.ignore[window],
+                       clean=frame.clean[window], sky=frame.sky)
+        return patch.transformed(int(rng.integers(8)))
+
+
+def synthetic_pool(
+    n_frames: int,
+    shape: tuple[int, int],
+    seed: int,
+    footprints=None,
+    cr_density: float = 1000.0,
+) -> FramePool:
+    """A `FramePool` of realistic synthetic frames (``crmask.synthetic.make_frame``).
+
+    Every frame draws its own instrument and sky: seeing 1.5-5 px (Moffat or
+    Gaussian PSF), sky 30-3000 e-, gain 1-4 e-/adu, read noise 3-10 e-, so
+    that the network sees a wide range of contrast between sources, noise
+    and cosmic rays. The CR-free ``clean`` image replaces truth pixels by a
+    5x5 median of their surroundings.
+
+    Parameters
+    ----------
+    n_frames : int
+        Number of frames.
+    shape : tuple of int
+        Frame shape.
+    seed : int
+        Seed of the frames (the same seed gives the same pool).
+    footprints : crmask.footprints.FootprintLibrary, optional
+        Real CR footprints to inject (use the training split only).
+    cr_density : float
+        Cosmic rays per megapixel; higher than real exposures to ease the
+        class imbalance.
+    """
+    from crmask.synthetic import FrameSpec, make_frame
+
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n_frames):
+        spec = FrameSpec(
+            seeing=float(rng.uniform(1.5, 5.0)),
+            psf=str(rng.choice(["moffat", "gaussian"])),
+            sky=float(np.exp(rng.uniform(np.log(30.0), np.log(3000.0)))),
+            gain=float(rng.uniform(1.0, 4.0)),
+            readnoise=float(rng.uniform(3.0, 10.0)),
+            cr_density=cr_density,
+        )
+        frame = make_frame(shape, spec, rng=rng, footprints=footprints)
+        electrons = np.asarray(frame.ccd.data, dtype=np.float32) * np.float32(spec.gain)
+        touched = frame.crmask | frame.faint
+        clean = electrons.copy()
+        clean[touched] = ndimage.median_filter(electrons, size=5)[touched]
+        samples.append(Sample(image=electrons, mask=frame.crmask, ignore=frame.faint, clean=clean,
+                              sky=float(spec.sky + spec.dark)))
+    return FramePool(samples)
+
+
+def augment_sky(sample: Sample, rng: np.random.Generator, low: float = -0.9, high: float = 3.0) -> Sample:
+    """deepCR's sky augmentation: add ``a * sky`` with ``a`` uniform in [``low``, ``high``].
+
+    Emulates an exposure ``(1 + a)`` times as long with sources ``1 + a``
+    times fainter (Zhang & Bloom 2020; Bhavanam et al. 2022, §2.3).
+    """
+    offset = np.float32(rng.uniform(low, high) * sample.sky)
+    return replace(sample, image=sample.image + offset, clean=sample.clean + offset, sky=sample.sky + float(offset))
+
+
+def split_footprints(path: str, part: str):
+    """Training or validation footprints of a catalogue, never the reserved test ones.
+
+    Footprints with ``fp_id % 5 == 0`` are reserved for benchmarks
+    (``crmask.footprints``); of the others, ``fp_id % 5 == 1`` validate
+    (``part="val"``) and the rest train (``part="train"``).
+    """
+    from crmask.footprints import load_footprints
+
+    if part not in ("train", "val"):
+        raise ValueError(f"part must be 'train' or 'val', got {part!r}")
+    library = load_footprints(path, subset="train")
+    is_val = library.fp_id % 5 == 1
+    return library.select(np.flatnonzero(is_val if part == "val" else ~is_val))
+
+
+def synthetic_training_data(
+    footprints_path: str,
+    seed: int,
+    n_train: int = 32,
+    n_val: int = 8,
+    frame_size: int = 512,
+    cr_density: float = 1000.0,
+) -> tuple[FramePool, list[Sample]]:
+    """Synthetic training pool and validation frames with disjoint real CR footprints.
+
+    The validation frames use seed ``seed + 1`` and the validation
+    footprints (see `split_footprints`), at a quarter of the training CR
+    density, closer to real exposures.
+    """
+    pool = synthetic_pool(n_train, (frame_size, frame_size), seed,
+                          split_footprints(footprints_path, "train"), cr_density)
+    val = synthetic_pool(n_val, (frame_size, frame_size), seed + 1,
+                         split_footprints(footprints_path, "val"), cr_density / 4)
+    return pool, val.samples

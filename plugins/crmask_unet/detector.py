@@ -1,0 +1,230 @@
+"""The four U-Net detectors: ``deepcr``, ``att-deepcr``, ``cosmic-conn``, ``att-cosmic-conn``.
+
+They share one implementation, `UNetDetector`; the subclasses only name the
+architecture they accept and the shipped model they load by default.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from crmask import Detector, MaskResult, Param, PreparedImage
+from crmask.detector import CALIBRATION_PARAMS
+from crmask.tiling import apply_tiled
+
+from .weights import LoadedWeights, WeightsError, load_weights
+
+__all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise"]
+
+
+def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float) -> np.ndarray:
+    """Turn an image in electrons into network input, as the original detector does.
+
+    Bad pixels are first set to the median of the good ones, so that they
+    look like empty sky. ``scheme="scale"`` (deepCR) divides by ``scale``;
+    ``scheme="median"`` (Cosmic-CoNN) subtracts the median of the good
+    pixels first. The median is that of the whole image, so tiles of one
+    image see the same offset.
+    """
+    data = np.array(electrons, dtype=np.float32)
+    good = ~bad
+    median = np.float32(np.median(data[good])) if good.any() else np.float32(0.0)
+    data[bad] = median
+    if scheme == "median":
+        data -= median
+    data /= np.float32(scale)
+    return data
+
+
+class UNetDetector(Detector):
+    """Cosmic-ray detection with a U-Net (deepCR / Cosmic-CoNN, optional attention gates).
+
+    The image is converted to electrons, normalised as the original detector
+    does it (see `normalise`), and passed through the network tile by tile
+    (``tile`` pixels square with ``overlap`` pixels of context on every side,
+    so memory is bounded by the tile size). The result holds the CR
+    probability map and the mask ``probability >= threshold``.
+
+    With batch normalisation (deepCR) the network is local, so tiled and
+    whole-image inference agree exactly away from the image border. Group
+    normalisation (Cosmic-CoNN) normalises with statistics of each tile, as
+    Cosmic-CoNN's own stamp-wise inference does, so results depend slightly
+    on the tile size.
+
+    References
+    ----------
+    Zhang, K. & Bloom, J. S. 2020, ApJ, 889, 24 (deepCR).
+    Xu, C., McCully, C., Dong, B., Howell, D. A. & Sen, P. 2023, PASP, 135, 024504 (Cosmic-CoNN).
+    Bhavanam, S. R. et al. 2022, Astronomy and Computing, 40, 100625 (attention gates).
+    """
+
+    summary = "U-Net cosmic-ray detector"
+    requires = ("torch", "safetensors")
+    needs = ("gain",)
+    #: Architecture (``deepcr`` or ``cosmic-conn``) and attention the weights must have.
+    arch: ClassVar[str] = ""
+    attention: ClassVar[bool] = False
+    #: Shipped model loaded when ``weights`` is not given.
+    default_weights: ClassVar[str] = ""
+
+    parameters: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.default_weights:
+            cls.parameters = cls._declare()
+
+    @classmethod
+    def _declare(cls) -> dict[str, Param]:
+        """Parameter declarations, with the subclass's default weights."""
+        return {
+            "weights": Param(cls.default_weights, "Shipped model name or path to a .safetensors file", type=str),
+            "threshold": Param(None, "CR probability threshold; default: the model card's threshold",
+                               low=0.0, high=1.0, allow_none=True),
+            "tile": Param(512, "Tile side in pixels (a multiple of 16)", type=int, low=32, high=8192),
+            "overlap": Param(32, "Context pixels on each tile side (a multiple of 16)", type=int, low=0, high=1024),
+            "device": Param("auto", "Where the network runs", type=str, choices=("auto", "cpu", "cuda")),
+            "threads": Param(None, "CPU threads for inference; default: torch's setting",
+                             type=int, low=1, high=1024, allow_none=True),
+            "gain": CALIBRATION_PARAMS["gain"],
+        }
+
+    def __init__(self, **params: Any) -> None:
+        self._loaded: tuple[LoadedWeights, Any] | None = None
+        super().__init__(**params)
+
+    def _check_params(self) -> None:
+        p = self._params
+        for key in ("tile", "overlap"):
+            if p[key] % 16:
+                raise ValueError(f"parameter {key!r} must be a multiple of 16, got {p[key]}")
+        if p["tile"] <= 2 * p["overlap"]:
+            raise ValueError(f"parameters 'tile' ({p['tile']}) and 'overlap' ({p['overlap']}) need tile > 2 * overlap")
+        if p["device"] == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("parameter 'device' is 'cuda' but torch finds no CUDA device; use 'cpu' or 'auto'")
+        self._loaded = None
+
+    def _device(self):
+        import torch
+
+        choice = self._params["device"]
+        if choice == "auto":
+            choice = "cuda" if torch.cuda.is_available() else "cpu"
+        return torch.device(choice)
+
+    def model(self):
+        """Return ``(weights, network)``: the loaded weights and the network in evaluation mode."""
+        if self._loaded is None:
+            from .model import UNet
+
+            loaded = load_weights(self._params["weights"])
+            if loaded.arch != self.arch or loaded.config.attention != self.attention:
+                kind = ("att-" if loaded.config.attention else "") + loaded.arch
+                raise WeightsError(
+                    f"weights {self._params['weights']!r} are a {kind!r} model; detector {self.name!r} "
+                    f"needs {self.name!r} weights"
+                )
+            network = UNet(loaded.config)
+            try:
+                network.load_state_dict(loaded.state_dict)
+            except RuntimeError as exc:
+                raise WeightsError(f"weights {loaded.source} do not fit their configuration: {exc}") from None
+            network.to(self._device()).eval()
+            self._loaded = (loaded, network)
+        return self._loaded
+
+    def probability(self, electrons: np.ndarray, bad: np.ndarray | None = None) -> np.ndarray:
+        """CR probability map of an image in electrons (float32, image shape).
+
+        Parameters
+        ----------
+        electrons : numpy.ndarray
+            2-D image in electrons.
+        bad : numpy.ndarray, optional
+            Boolean mask of pixels to ignore.
+        """
+        import torch
+
+        loaded, network = self.model()
+        multiple = loaded.config.multiple
+        p = self._params
+        for key in ("tile", "overlap"):
+            if p[key] % multiple:
+                raise ValueError(f"parameter {key!r} must be a multiple of {multiple} for this model, got {p[key]}")
+        if bad is None:
+            bad = np.zeros(electrons.shape, dtype=bool)
+        data = normalise(electrons, bad, loaded.normalisation.scheme, loaded.normalisation.scale)
+        device = next(network.parameters()).device
+
+        def run(tile: np.ndarray) -> np.ndarray:
+            ny, nx = tile.shape
+            pad = ((0, -ny % multiple), (0, -nx % multiple))
+            padded = np.pad(tile, pad, mode="reflect" if min(ny, nx) > 1 else "edge")
+            tensor = torch.from_numpy(np.ascontiguousarray(padded)).to(device)[None, None]
+            return network.predict_proba(tensor)[0, 0, :ny, :nx].float().cpu().numpy()
+
+        previous = torch.get_num_threads()
+        if p["threads"] is not None:
+            torch.set_num_threads(p["threads"])
+        try:
+            return apply_tiled(run, data, p["tile"], p["overlap"])
+        finally:
+            torch.set_num_threads(previous)
+
+    def _detect(self, image: PreparedImage) -> MaskResult:
+        loaded, _ = self.model()
+        threshold = self._params["threshold"]
+        if threshold is None:
+            threshold = loaded.threshold if loaded.threshold is not None else 0.5
+        prob = self.probability(image.in_electrons, image.bad)
+        prob[image.bad] = 0.0
+        return MaskResult(
+            mask=prob >= threshold,
+            probability=prob,
+            threshold=float(threshold),
+            meta={"threshold": float(threshold), "weights": loaded.source,
+                  "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
+        )
+
+
+class DeepCR(UNetDetector):
+    """deepCR (Zhang & Bloom 2020): U-Net with batch normalisation."""
+
+    name = "deepcr"
+    summary = "deepCR U-Net (batch norm), tiled CPU/GPU inference"
+    arch = "deepcr"
+    default_weights = "deepcr-synthetic"
+
+
+class AttDeepCR(UNetDetector):
+    """deepCR with an attention gate at every skip connection (Bhavanam et al. 2022)."""
+
+    name = "att-deepcr"
+    summary = "deepCR U-Net with attention gates"
+    arch = "deepcr"
+    attention = True
+    default_weights = "att-deepcr-synthetic"
+
+
+class CosmicCoNN(UNetDetector):
+    """Cosmic-CoNN (Xu et al. 2023): U-Net with group normalisation."""
+
+    name = "cosmic-conn"
+    summary = "Cosmic-CoNN U-Net (group norm), tiled CPU/GPU inference"
+    arch = "cosmic-conn"
+    default_weights = "cosmic-conn-synthetic"
+
+
+class AttCosmicCoNN(UNetDetector):
+    """Cosmic-CoNN with an attention gate at every skip connection (Bhavanam et al. 2022)."""
+
+    name = "att-cosmic-conn"
+    summary = "Cosmic-CoNN U-Net with attention gates"
+    arch = "cosmic-conn"
+    attention = True
+    default_weights = "att-cosmic-conn-synthetic"

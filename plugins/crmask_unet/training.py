@@ -1,0 +1,343 @@
+"""Training loop of the U-Net detectors.
+
+`train` follows Bhavanam et al. (2022, appendix) and the originals: Adam,
+learning rate divided by 10 when the validation loss has not improved by
+0.1 % for ``patience`` epochs, binary cross-entropy (or Cosmic-CoNN's
+median-weighted BCE), deepCR's sky augmentation and, for batch
+normalisation, deepCR's two phases (running statistics frozen for the last
+60 % of the epochs). Each epoch ends with a validation ROC (TPR at FPR 1e-4
+and 1e-3) and a checkpoint from which training resumes exactly: the batches
+of step ``s`` of epoch ``e`` are drawn from ``default_rng([seed, e, s])``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .data import PatchSource, Sample, augment_sky
+from .detector import normalise
+from .losses import median_weights, weighted_bce
+from .model import ARCHITECTURES, UNet, UNetConfig
+from .weights import Normalisation
+
+__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "tpr_key", "roc_points", "best_f1_threshold"]
+
+#: False-positive rates at which validation reports the true-positive rate.
+FPR_POINTS = (1e-4, 1e-3)
+_CHECKPOINT = "checkpoint.pt"
+
+
+def tpr_key(fpr: float) -> str:
+    """History key of the TPR at ``fpr``, e.g. ``"tpr@1e-4"``."""
+    return f"tpr@{fpr:.0e}".replace("e-0", "e-")
+
+
+_MAIN = tpr_key(FPR_POINTS[0])
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (recorded in the model card).
+
+    Attributes
+    ----------
+    arch : {"deepcr", "cosmic-conn"}
+        Batch-norm (deepCR) or group-norm (Cosmic-CoNN) U-Net.
+    attention : bool
+        Attention gates at the skip connections.
+    depth, width : int
+        U-Net shape (UNet-3-32 is the published one).
+    patch, batch_size : int
+        Training patch side and patches per step.
+    epochs, steps_per_epoch : int
+        Length of training; validation and checkpoints happen once per epoch.
+    lr : float
+        Initial Adam learning rate (0.005 in the paper).
+    loss : {"bce", "median-bce"}
+        Plain BCE, or Cosmic-CoNN's median-weighted BCE whose weight floor
+        rises linearly to 1 over ``alpha_epochs``.
+    alpha_epochs : int
+        Epochs over which the median-weighted loss becomes plain BCE.
+    scale : float
+        Electrons per unit of network input (the normalisation's scale).
+    bn_momentum : float
+        Batch-norm running-statistics momentum (0.005 in deepCR).
+    bn_train_fraction : float
+        Fraction of epochs with batch statistics before they are frozen.
+    sky_low, sky_high : float
+        Range of deepCR's sky augmentation factor.
+    patience : int
+        Epochs without 0.1 % validation-loss improvement before the learning
+        rate drops tenfold.
+    seed : int
+        Seed of weights initialisation and of every batch.
+    """
+
+    arch: str = "deepcr"
+    attention: bool = False
+    depth: int = 3
+    width: int = 32
+    patch: int = 128
+    batch_size: int = 8
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    lr: float = 0.005
+    loss: str = "bce"
+    alpha_epochs: int = 5
+    scale: float = 100.0
+    bn_momentum: float = 0.005
+    bn_train_fraction: float = 0.4
+    sky_low: float = -0.9
+    sky_high: float = 3.0
+    patience: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {self.arch!r}")
+        if self.loss not in ("bce", "median-bce"):
+            raise ValueError(f"loss must be 'bce' or 'median-bce', got {self.loss!r}")
+        for name in ("patch", "batch_size", "epochs", "steps_per_epoch", "alpha_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.patch % self.unet_config().multiple:
+            raise ValueError(f"patch {self.patch} must be a multiple of {self.unet_config().multiple}")
+        if not (self.lr > 0 and self.scale > 0):
+            raise ValueError("lr and scale must be positive")
+
+    def unet_config(self) -> UNetConfig:
+        """The U-Net configuration this training builds."""
+        return UNetConfig(depth=self.depth, width=self.width, norm=ARCHITECTURES[self.arch],
+                          attention=self.attention, bn_momentum=self.bn_momentum)
+
+    def normalisation(self) -> Normalisation:
+        """deepCR divides by a scale; Cosmic-CoNN also subtracts the image median."""
+        return Normalisation("scale" if self.arch == "deepcr" else "median", self.scale)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of `train`.
+
+    Attributes
+    ----------
+    model : crmask_unet.model.UNet
+        The network of the best epoch (highest validation TPR at FPR 1e-4,
+        then lowest validation loss), in evaluation mode.
+    threshold : float
+        Probability threshold with the best F1 on the validation set.
+    history : list of dict
+        Per epoch: train loss, validation loss, TPR at each FPR point, learning rate.
+    best : dict
+        The history entry of the selected epoch, with F1/precision/recall at ``threshold``.
+    """
+
+    model: Any
+    threshold: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: dict[str, float] = field(default_factory=dict)
+
+
+def roc_points(prob: np.ndarray, truth: np.ndarray, fprs: Sequence[float] = FPR_POINTS) -> dict[float, float]:
+    """True-positive rate at each false-positive rate in ``fprs``.
+
+    The threshold for FPR ``f`` is the ``ceil(f * n_neg)``-th highest
+    probability among negatives; pixels strictly above it count as
+    detections, so the realised FPR never exceeds ``f``.
+    """
+    prob, truth = np.ravel(prob), np.ravel(truth).astype(bool)
+    negatives = np.sort(prob[~truth])[::-1]
+    positives = prob[truth]
+    out = {}
+    for fpr in fprs:
+        k = min(max(int(math.floor(fpr * negatives.size)), 0), negatives.size - 1)
+        cut = negatives[k] if negatives.size else 0.0
+        out[fpr] = float(np.mean(positives > cut)) if positives.size else float("nan")
+    return out
+
+
+def best_f1_threshold(prob: np.ndarray, truth: np.ndarray) -> tuple[float, dict[str, float]]:
+    """Threshold in 0.05..0.95 that maximises F1, and precision/recall/F1 there."""
+    prob, truth = np.ravel(prob), np.ravel(truth).astype(bool)
+    best = (0.5, {"f1": -1.0})
+    for t in np.round(np.arange(0.05, 0.96, 0.05), 2):
+        flagged = prob >= t
+        tp = np.count_nonzero(flagged & truth)
+        fp = np.count_nonzero(flagged & ~truth)
+        fn = np.count_nonzero(~flagged & truth)
+        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+        if f1 > best[1]["f1"]:
+            best = (float(t), {"f1": float(f1), "precision": float(tp / max(tp + fp, 1)),
+                               "recall": float(tp / max(tp + fn, 1))})
+    return best
+
+
+def _network_input(image: np.ndarray, norm: Normalisation) -> np.ndarray:
+    return normalise(image, np.zeros(image.shape, dtype=bool), norm.scheme, norm.scale)
+
+
+def evaluate(model, samples: Sequence[Sample], norm: Normalisation, device="cpu") -> dict[str, Any]:
+    """Validation loss, ROC points and the probability maps of whole frames.
+
+    Pixels in ``sample.ignore`` are left out. Frames are cropped to a
+    multiple of the model's pooling factor.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    m = model.config.multiple
+    probs, truths, losses = [], [], []
+    for sample in samples:
+        ny, nx = (s - s % m for s in sample.image.shape)
+        x = torch.from_numpy(_network_input(sample.image[:ny, :nx], norm)).to(device)[None, None]
+        model.eval()
+        with torch.inference_mode():
+            logits = model(x)[0, 0].float().cpu()
+        keep = ~sample.ignore[:ny, :nx]
+        target = torch.from_numpy(sample.mask[:ny, :nx].astype(np.float32))
+        valid = torch.from_numpy(keep)
+        losses.append(F.binary_cross_entropy_with_logits(logits[valid], target[valid]).item())
+        probs.append(torch.sigmoid(logits).numpy()[keep])
+        truths.append(sample.mask[:ny, :nx][keep])
+    prob, truth = np.concatenate(probs), np.concatenate(truths)
+    return {"loss": float(np.mean(losses)), "tpr": roc_points(prob, truth), "prob": prob, "truth": truth}
+
+
+def _batch(config: TrainConfig, source: PatchSource, epoch: int, step: int, alpha: float):
+    import torch
+
+    rng = np.random.default_rng([config.seed, epoch, step])
+    norm = config.normalisation()
+    xs, ys, ws, vs = [], [], [], []
+    for _ in range(config.batch_size):
+        sample = augment_sky(source.sample(rng, config.patch), rng, config.sky_low, config.sky_high)
+        xs.append(_network_input(sample.image, norm))
+        ys.append(sample.mask.astype(np.float32))
+        ws.append(median_weights(sample.clean, alpha) if config.loss == "median-bce"
+                  else np.ones(sample.mask.shape, np.float32))
+        vs.append((~sample.ignore).astype(np.float32))
+    return tuple(torch.from_numpy(np.stack(a)[:, None]) for a in (xs, ys, ws, vs))
+
+
+def _resolve_device(device: str):
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but torch finds no CUDA device")
+    return torch.device(device)
+
+
+def train(
+    config: TrainConfig,
+    source: PatchSource,
+    validation: Sequence[Sample],
+    *,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train a U-Net on patches of ``source``, validating on ``validation`` frames.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    source : PatchSource
+        Training patches (e.g. `~crmask_unet.data.FramePool`).
+    validation : sequence of Sample
+        Whole validation frames with truth (never trained on).
+    checkpoint_dir : path, optional
+        Where ``checkpoint.pt`` is written after every epoch.
+    resume : bool
+        Continue from the checkpoint in ``checkpoint_dir``; the configuration
+        must be the same except for ``epochs``, which may grow.
+    device : {"auto", "cpu", "cuda"}
+    progress : bool
+        Show a tqdm progress bar.
+    log : callable, optional
+        Receives one line per epoch.
+
+    Returns
+    -------
+    TrainResult
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if not validation:
+        raise ValueError("train needs at least one validation frame")
+    dev = _resolve_device(device)
+    torch.manual_seed(config.seed)
+    model = UNet(config.unet_config()).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=0.1, patience=config.patience, threshold=1e-3)
+    history: list[dict[str, float]] = []
+    best_state, best_key, start = None, None, 0
+    ckpt = Path(checkpoint_dir) / _CHECKPOINT if checkpoint_dir is not None else None
+    if resume:
+        if ckpt is None or not ckpt.is_file():
+            raise FileNotFoundError(f"cannot resume: no {_CHECKPOINT} in {checkpoint_dir}")
+        state = torch.load(ckpt, map_location=dev, weights_only=True)
+        changed = sorted(k for k, v in asdict(config).items() if k != "epochs" and state["config"].get(k) != v)
+        if changed:
+            raise ValueError(f"cannot resume from {ckpt}: it was written with different {', '.join(changed)}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, best_state, start = state["history"], state["best_model"], state["epoch"]
+        best_key = (history[state["best_epoch"]][_MAIN], -history[state["best_epoch"]]["val_loss"])
+    frozen_from = math.ceil(config.bn_train_fraction * config.epochs) if model.config.norm == "batch" else None
+    norm = config.normalisation()
+
+    for epoch in range(start, config.epochs):
+        alpha = min(epoch / config.alpha_epochs, 1.0)
+        model.train()
+        if frozen_from is not None and epoch >= frozen_from:
+            model.eval()  # deepCR phase two: frozen batch-norm statistics
+        losses = []
+        steps = range(config.steps_per_epoch)
+        bar = tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        for step in bar:
+            x, y, w, v = (t.to(dev) for t in _batch(config, source, epoch, step, alpha))
+            optimizer.zero_grad()
+            loss = weighted_bce(model(x), y, w, v)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        val = evaluate(model, validation, norm, dev)
+        scheduler.step(val["loss"])
+        entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val["loss"],
+                 **{tpr_key(f): t for f, t in val["tpr"].items()}, "lr": optimizer.param_groups[0]["lr"]}
+        history.append(entry)
+        key = (entry[_MAIN], -entry["val_loss"])
+        if best_key is None or key > best_key:
+            best_key = key
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if log is not None:
+            rates = ", ".join(f"TPR@{f:g} {entry[tpr_key(f)]:.4f}" for f in FPR_POINTS)
+            log(f"epoch {epoch + 1}: train loss {entry['train_loss']:.4f}, "
+                f"val loss {entry['val_loss']:.4f}, {rates}, lr {entry['lr']:.2g}")
+        if ckpt is not None:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            best_epoch = max(range(len(history)), key=lambda i: (history[i][_MAIN], -history[i]["val_loss"]))
+            torch.save({"config": asdict(config), "epoch": epoch + 1, "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "history": history, "best_model": best_state, "best_epoch": best_epoch}, ckpt)
+
+    model.load_state_dict(best_state)
+    model.eval()
+    val = evaluate(model, validation, norm, dev)
+    threshold, at_threshold = best_f1_threshold(val["prob"], val["truth"])
+    best = max(history, key=lambda h: (h[_MAIN], -h["val_loss"]))
+    return TrainResult(model=model.cpu(), threshold=threshold, history=history,
+                       best={**best, "threshold": threshold, **at_threshold})

@@ -1,0 +1,195 @@
+"""Saving and loading U-Net weights without pickle.
+
+A weights file is a ``.safetensors`` file whose metadata holds the U-Net
+configuration and the input normalisation, so the file alone rebuilds the
+model. Shipped models live in this package's ``weights/`` folder, each with
+a JSON model card (``<name>.json``) that records how it was trained and the
+SHA-256 of its weights file, checked on every load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crmask.exceptions import CrmaskError
+
+__all__ = [
+    "WeightsError",
+    "Normalisation",
+    "LoadedWeights",
+    "WEIGHTS_DIR",
+    "shipped_models",
+    "resolve_weights",
+    "save_weights",
+    "load_weights",
+    "file_sha256",
+]
+
+#: Folder of the shipped models.
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+_FORMAT = "crmask-unet/1"
+
+
+class WeightsError(CrmaskError, ValueError):
+    """A weights file is missing, corrupt, tampered with, pickled or does not fit the detector."""
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """How an image in electrons becomes network input.
+
+    Attributes
+    ----------
+    scheme : {"scale", "median"}
+        ``"scale"`` (deepCR): divide by ``scale``. ``"median"``
+        (Cosmic-CoNN): subtract the image median, then divide by ``scale``
+        (1 in Cosmic-CoNN).
+    scale : float
+        Electrons per unit of network input.
+    """
+
+    scheme: str
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.scheme not in ("scale", "median"):
+            raise ValueError(f"normalisation scheme must be 'scale' or 'median', got {self.scheme!r}")
+        if not self.scale > 0:
+            raise ValueError(f"normalisation scale must be positive, got {self.scale!r}")
+
+
+@dataclass(frozen=True)
+class LoadedWeights:
+    """A model read from a weights file: configuration, tensors and metadata."""
+
+    config: Any  # UNetConfig
+    normalisation: Normalisation
+    arch: str
+    state_dict: dict
+    threshold: float | None
+    source: str
+
+
+def shipped_models() -> dict[str, dict[str, Any]]:
+    """Model cards of the shipped models, by model name."""
+    cards = {}
+    for path in sorted(WEIGHTS_DIR.glob("*.json")):
+        cards[path.stem] = json.loads(path.read_text())
+    return cards
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_weights(weights: str) -> tuple[Path, dict[str, Any] | None]:
+    """Turn a shipped model name or a file path into a path and its model card.
+
+    Raises
+    ------
+    WeightsError
+        If ``weights`` is neither a shipped model nor an existing file.
+    """
+    card_path = WEIGHTS_DIR / f"{weights}.json"
+    if "/" not in weights and "\\" not in weights and card_path.is_file():
+        card = json.loads(card_path.read_text())
+        return WEIGHTS_DIR / card["weights_file"], card
+    path = Path(weights).expanduser()
+    if path.is_file():
+        sidecar = path.with_suffix(".json")
+        return path, json.loads(sidecar.read_text()) if sidecar.is_file() else None
+    names = ", ".join(sorted(shipped_models())) or "(none)"
+    raise WeightsError(f"weights {weights!r} is neither a shipped model ({names}) nor an existing file")
+
+
+def save_weights(
+    path: str | Path,
+    model,
+    arch: str,
+    normalisation: Normalisation,
+    threshold: float | None = None,
+    extra: dict[str, str] | None = None,
+) -> Path:
+    """Write ``model``'s weights and configuration to a safetensors file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file (``.safetensors``).
+    model : crmask_unet.model.UNet
+    arch : {"deepcr", "cosmic-conn"}
+    normalisation : Normalisation
+    threshold : float, optional
+        Default probability threshold to record.
+    extra : dict of str, optional
+        More metadata (strings).
+    """
+    from safetensors.torch import save_file
+
+    metadata = {
+        "format": _FORMAT,
+        "arch": arch,
+        "config": json.dumps(model.config.to_dict()),
+        "normalisation": json.dumps({"scheme": normalisation.scheme, "scale": normalisation.scale}),
+        **({"threshold": repr(float(threshold))} if threshold is not None else {}),
+        **(extra or {}),
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+def load_weights(weights: str) -> LoadedWeights:
+    """Read a shipped model (by name) or a safetensors file, refusing anything else.
+
+    Raises
+    ------
+    WeightsError
+        For a missing file, a file that is not safetensors (a pickled
+        PyTorch checkpoint, for instance: pickle is never executed), a
+        shipped file whose checksum differs from its model card, or missing
+        metadata.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    from .model import UNetConfig
+
+    path, card = resolve_weights(weights)
+    if card is not None and "sha256" in card:
+        actual = file_sha256(path)
+        if actual != card["sha256"]:
+            raise WeightsError(
+                f"weights file {path} does not match its model card (sha256 {actual[:12]}... expected "
+                f"{card['sha256'][:12]}...): it was modified or corrupted; reinstall or retrain it"
+            )
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(
+            f"{path} is not a valid safetensors weights file ({exc}); pickled checkpoints (.pt/.pth) "
+            "are refused because loading them can run arbitrary code"
+        ) from None
+    if metadata.get("format") != _FORMAT:
+        raise WeightsError(f"{path} lacks crmask U-Net metadata (format {_FORMAT!r}); save it with save_weights")
+    try:
+        config = UNetConfig.from_dict(json.loads(metadata["config"]))
+        norm = Normalisation(**json.loads(metadata["normalisation"]))
+        threshold = float(metadata["threshold"]) if "threshold" in metadata else None
+        arch = metadata["arch"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(f"{path} has invalid crmask U-Net metadata: {exc}") from None
+    return LoadedWeights(config=config, normalisation=norm, arch=arch, state_dict=state,
+                         threshold=threshold, source=str(path))

@@ -1,0 +1,129 @@
+"""Tiled inference, normalisation, bad pixels, devices and parameters of the U-Net detectors."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.nddata import CCDData
+
+torch = pytest.importorskip("torch")
+
+import crmask  # noqa: E402
+from crmask_unet.detector import normalise  # noqa: E402
+from crmask_unet.weights import WeightsError  # noqa: E402
+
+
+def _sky_image(rng, shape=(160, 200)):
+    image = rng.normal(500.0, 20.0, shape).astype(np.float32)
+    image[50, 60] += 5000.0
+    image[120:126, 150] += 3000.0
+    return image
+
+
+def test_tiled_equals_whole_image_inference(deepcr_weights, rng):
+    path, model = deepcr_weights
+    image = _sky_image(rng)
+    bad = np.zeros(image.shape, dtype=bool)
+    whole = crmask.get_detector("att-deepcr", weights=str(path), tile=512, overlap=32, threads=1)
+    tiled = crmask.get_detector("att-deepcr", weights=str(path), tile=96, overlap=32, threads=1)
+    assert tiled.model()[1].config.receptive_radius <= 32
+    p_whole, p_tiled = whole.probability(image, bad), tiled.probability(image, bad)
+    # 96-pixel tiles with 32-pixel cores: 5 x 7 tiles, every seam inside the compared area
+    np.testing.assert_allclose(p_tiled, p_whole, atol=2e-6, rtol=0)
+    # and the stitched map is the network applied to the whole normalised image
+    x = torch.from_numpy(image / 100.0)[None, None]
+    direct = model.eval()(x.float()).sigmoid()[0, 0].detach().numpy()
+    np.testing.assert_allclose(p_whole, direct, atol=2e-6, rtol=0)
+
+
+def test_normalisation_follows_the_originals(rng):
+    image = rng.normal(1000.0, 10.0, (32, 32))
+    bad = np.zeros(image.shape, dtype=bool)
+    bad[3, 4] = True
+    image[3, 4] = 1e9
+    scaled = normalise(image, bad, "scale", 100.0)
+    centred = normalise(image, bad, "median", 1.0)
+    good_median = np.median(image[~bad])
+    np.testing.assert_allclose(scaled[~bad], image[~bad] / 100.0, rtol=1e-6)
+    np.testing.assert_allclose(centred[~bad], image[~bad] - good_median, atol=1e-3)
+    assert scaled[3, 4] == pytest.approx(good_median / 100.0, rel=1e-6)  # bad pixel looks like sky
+    assert centred[3, 4] == 0.0
+
+
+def test_result_records_threshold_probability_and_mask(cosmic_weights, rng):
+    path, _ = cosmic_weights
+    ccd = CCDData(_sky_image(rng), unit=u.electron)
+    result = crmask.get_detector("cosmic-conn", weights=str(path), threshold=0.3).detect(ccd)
+    assert result.threshold == 0.3 and result.meta["threshold"] == 0.3
+    assert result.probability.dtype == np.float32 and result.probability.shape == ccd.shape
+    np.testing.assert_array_equal(result.mask, result.probability >= 0.3)
+    assert result.meta["weights"] == str(path)
+
+
+def test_threshold_defaults_to_the_model_card(cosmic_weights, rng):
+    path, _ = cosmic_weights
+    result = crmask.get_detector("cosmic-conn", weights=str(path)).detect(
+        CCDData(_sky_image(rng), unit=u.electron))
+    assert result.threshold == 0.5  # recorded in the weights file's metadata
+
+
+def test_bad_and_nan_pixels_are_never_flagged(cosmic_weights, rng):
+    path, _ = cosmic_weights
+    image = _sky_image(rng)
+    image[10, 10] = np.nan
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[118:128, 145:155] = True
+    result = crmask.get_detector("cosmic-conn", weights=str(path), threshold=0.0).detect(
+        CCDData(image, unit=u.electron, mask=mask))
+    assert not result.mask[10, 10] and not (result.mask & mask).any()
+    assert result.probability[10, 10] == 0.0 and np.isfinite(result.probability).all()
+
+
+def test_images_in_adu_are_converted_with_the_gain(deepcr_weights, rng):
+    path, _ = deepcr_weights
+    electrons = _sky_image(rng)
+    det = crmask.get_detector("att-deepcr", weights=str(path))
+    in_e = det.detect(CCDData(electrons, unit=u.electron)).probability
+    in_adu = det.detect(CCDData(electrons / 2.5, unit=u.adu, header={"GAIN": 2.5})).probability
+    np.testing.assert_allclose(in_adu, in_e, atol=1e-5)
+
+
+def test_missing_gain_is_a_clear_error(deepcr_weights, rng):
+    path, _ = deepcr_weights
+    with pytest.raises(crmask.MissingCalibrationError, match="gain"):
+        crmask.get_detector("att-deepcr", weights=str(path)).detect(CCDData(_sky_image(rng), unit=u.adu))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_clear_error():
+    with pytest.raises(ValueError, match="'device' is 'cuda'.*no CUDA device"):
+        crmask.get_detector("deepcr", device="cuda")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"tile": 100}, "'tile' must be a multiple of 16"),
+     ({"tile": 64, "overlap": 32}, "tile > 2 \\* overlap"),
+     ({"threshold": 1.5}, "'threshold'"),
+     ({"device": "tpu"}, "'device'")],
+)
+def test_invalid_parameters_name_the_problem(params, message):
+    with pytest.raises(ValueError, match=message):
+        crmask.get_detector("deepcr", **params)
+
+
+def test_weights_of_another_architecture_are_refused(cosmic_weights, rng):
+    path, _ = cosmic_weights
+    det = crmask.get_detector("att-deepcr", weights=str(path))
+    with pytest.raises(WeightsError, match="'cosmic-conn' model.*needs 'att-deepcr' weights"):
+        det.detect(CCDData(_sky_image(rng), unit=u.electron))
+
+
+def test_importing_the_plugin_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, crmask, crmask_unet; crmask.list_detectors(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,102 @@
+"""Weights files: round trip, shipped model cards, refusal of tampered and pickled files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import crmask  # noqa: E402
+from crmask_unet import weights as weights_module  # noqa: E402
+from crmask_unet.model import UNet  # noqa: E402
+from crmask_unet.weights import WeightsError, file_sha256, load_weights, shipped_models  # noqa: E402
+
+DETECTORS = ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn")
+
+
+def test_round_trip_restores_configuration_and_outputs(deepcr_weights):
+    path, model = deepcr_weights
+    loaded = load_weights(str(path))
+    assert loaded.config == model.config and loaded.arch == "deepcr" and loaded.threshold == 0.5
+    assert (loaded.normalisation.scheme, loaded.normalisation.scale) == ("scale", 100.0)
+    restored = UNet(loaded.config)
+    restored.load_state_dict(loaded.state_dict)
+    x = torch.randn(1, 1, 32, 32)
+    torch.testing.assert_close(restored.predict_proba(x), model.predict_proba(x))
+
+
+def test_pickled_checkpoint_is_refused_without_unpickling(tmp_path, deepcr_weights):
+    _, model = deepcr_weights
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "model.pt"
+    torch.save({"state_dict": model.state_dict(), "payload": Payload()}, path)
+    with pytest.raises(WeightsError, match="not a valid safetensors.*pickled checkpoints"):
+        load_weights(str(path))
+    assert not marker.exists()
+
+
+def test_truncated_file_is_refused(tmp_path, deepcr_weights):
+    path, _ = deepcr_weights
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(WeightsError, match="not a valid safetensors"):
+        load_weights(str(broken))
+
+
+def test_tampered_file_fails_its_model_card_checksum(tmp_path, deepcr_weights):
+    path, _ = deepcr_weights
+    (tmp_path / "att-deepcr-random.json").write_text(json.dumps({"sha256": file_sha256(path)}))
+    load_weights(str(path))  # intact: loads
+    data = bytearray(path.read_bytes())
+    data[-4] ^= 0xFF  # flip bits of one weight
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="does not match its model card"):
+        load_weights(str(path))
+
+
+def test_unknown_weights_name_lists_the_shipped_models():
+    with pytest.raises(WeightsError, match="neither a shipped model.*deepcr-synthetic"):
+        load_weights("no-such-model")
+
+
+def test_safetensors_without_crmask_metadata_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(3)}, str(path))
+    with pytest.raises(WeightsError, match="lacks crmask U-Net metadata"):
+        load_weights(str(path))
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_every_detector_ships_default_weights_with_a_model_card(name):
+    cls = crmask.get_detector_class(name)
+    card = shipped_models()[cls.default_weights]
+    for key in ("architecture", "normalisation", "training_data", "training", "epochs", "validation",
+                "threshold", "sha256"):
+        assert key in card, f"model card of {name} lacks {key}"
+    assert card["detector"] == name and "crmask train unet" in card["training"]["command"]
+    loaded = load_weights(cls.default_weights)
+    assert loaded.threshold == card["threshold"]
+
+
+def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch):
+    shipped = weights_module.WEIGHTS_DIR
+    copy = tmp_path / "weights"
+    shutil.copytree(shipped, copy)
+    monkeypatch.setattr(weights_module, "WEIGHTS_DIR", copy)
+    target = copy / "deepcr-synthetic.safetensors"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="modified or corrupted"):
+        crmask.get_detector("deepcr").model()
