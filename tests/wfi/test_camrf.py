@@ -1,0 +1,130 @@
+"""The wfi-cam-rf event filter on a small model built here (random DenseNet, small forest)."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.nddata import CCDData
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("imblearn")
+
+from crmask_wfi import camrf  # noqa: E402
+from crmask_wfi.camrf import CamRandomForestFilter, cam_event_features  # noqa: E402
+from crmask_wfi.densenet import DenseNetConfig, FrameDenseNet  # noqa: E402
+from crmask_wfi.features import FEATURE_NAMES  # noqa: E402
+from crmask_wfi.forest import ForestModel, fit_balanced_forest  # noqa: E402
+from crmask_wfi.model_io import (  # noqa: E402
+    DENSENET_FILE, FOREST_FILE, SHIPPED_MODEL_DIR, load_densenet, save_densenet, write_model_card,
+)
+from crmask_wfi.physics import ELECTRONS_PER_KEV  # noqa: E402
+from crmask_wfi.simulate import electrons_to_kev, simulate_frames  # noqa: E402
+
+TINY = DenseNetConfig(initial_features=8, growth_rate=4, layers_per_block=(2, 2))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cam_rf")
+    torch.manual_seed(0)
+    net = FrameDenseNet(TINY)
+    with torch.no_grad():  # give BatchNorm non-trivial running statistics
+        net.train()
+        net(torch.rand(16, 1, 64, 64))
+    save_densenet(net.eval(), directory / DENSENET_FILE)
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(600, len(FEATURE_NAMES))).astype(np.float32)
+    x[:, 0] = rng.uniform(0.3, 10, 600)
+    is_cr = x[:, 0] + rng.normal(0, 2, 600) > 8
+    forest = fit_balanced_forest(x, is_cr, n_trees=25, seed=0)
+    ForestModel.from_sklearn(forest, FEATURE_NAMES).save(directory / FOREST_FILE)
+    write_model_card(directory, {"name": "wfi-cam-rf", "threshold": 0.5})
+    return directory
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Three 128x128 frames with ~10 X-rays and a cosmic ray or two each, in electrons."""
+    return simulate_frames(3, shape=(128, 128), xray_rate=160.0, cr_rate=40.0, seed=4).signal
+
+
+def test_table_has_classic_columns_and_scores(model_dir, frames):
+    filt = CamRandomForestFilter(weights=str(model_dir))
+    table = filt.filter(frames * u.electron)
+    for column in ("FRAME", "X", "Y", "ENERGY", "GRADE", "PHAS", "IN_BAND", "P_CR", "CR_FLAG"):
+        assert column in table.colnames
+    energy, p_cr, in_band = (np.asarray(table[c]) for c in ("ENERGY", "P_CR", "IN_BAND"))
+    assert in_band.sum() >= 10
+    np.testing.assert_array_equal(in_band, (energy >= 0.3) & (energy < 10.0))
+    assert np.all((p_cr[in_band] >= 0) & (p_cr[in_band] <= 1))
+    assert np.all(p_cr[energy >= 10.0] == 1.0) and np.all(np.isnan(p_cr[energy < 0.3]))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(table["CR_FLAG"], p_cr >= 0.5)
+    assert table.meta["threshold"] == 0.5 and filt.threshold == 0.5
+
+
+def test_threshold_change_reflags_without_running_the_model(model_dir, frames, monkeypatch):
+    filt = CamRandomForestFilter(weights=str(model_dir))
+    table = filt.filter(frames * u.electron)
+    in_band = np.asarray(table["IN_BAND"])
+    p_cr = np.asarray(table["P_CR"])
+    low = float(np.quantile(p_cr[in_band], 0.25))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("flag() must not run the network")
+
+    monkeypatch.setattr(camrf, "cam_event_features", no_network)
+    lowered = filt.flag(table, low)
+    assert lowered["CR_FLAG"][in_band].sum() > table["CR_FLAG"][in_band].sum()
+    np.testing.assert_array_equal(lowered["P_CR"], table["P_CR"])
+    np.testing.assert_array_equal(lowered["CR_FLAG"][in_band], p_cr[in_band] >= low)
+    assert lowered.meta["threshold"] == low
+    # The default re-applies the model card's threshold.
+    np.testing.assert_array_equal(filt.flag(lowered)["CR_FLAG"], table["CR_FLAG"])
+    with pytest.raises(ValueError, match="threshold"):
+        filt.flag(table, 1.5)
+
+
+def test_threshold_parameter_equals_flagging_afterwards(model_dir, frames):
+    table = CamRandomForestFilter(weights=str(model_dir), threshold=0.3).filter(frames * u.electron)
+    again = CamRandomForestFilter(weights=str(model_dir)).filter(frames * u.electron)
+    np.testing.assert_array_equal(table["CR_FLAG"], CamRandomForestFilter(weights=str(model_dir)).flag(again, 0.3)["CR_FLAG"])
+
+
+def test_loaded_model_reproduces_in_memory_predictions(model_dir, frames):
+    """Save/load round trip: the filter (reading the files) equals the in-memory pipeline."""
+    table = CamRandomForestFilter(weights=str(model_dir)).filter(frames * u.electron)
+    band = table[np.asarray(table["IN_BAND"])]
+    net = load_densenet(model_dir / DENSENET_FILE)
+    forest = ForestModel.load(model_dir / FOREST_FILE)
+    frames_kev = np.asarray(electrons_to_kev(frames), dtype=np.float32)
+    features = cam_event_features(net, frames_kev, np.asarray(band["FRAME"]), np.asarray(band["Y"]),
+                                  np.asarray(band["X"]), np.asarray(band["ENERGY"]))
+    np.testing.assert_array_equal(forest.predict_proba(features), np.asarray(band["P_CR"]))
+
+
+def test_electrons_and_kev_give_the_same_events(model_dir, frames):
+    filt = CamRandomForestFilter(weights=str(model_dir))
+    in_e = filt.filter([CCDData(f, unit=u.electron) for f in frames])
+    in_kev = filt.filter((frames / ELECTRONS_PER_KEV) * u.keV)
+    np.testing.assert_array_equal(in_e["X"], in_kev["X"])
+    np.testing.assert_allclose(in_e["P_CR"], in_kev["P_CR"], equal_nan=True)
+
+
+def test_bad_parameters_and_missing_weights(tmp_path):
+    with pytest.raises(ValueError, match="emin"):
+        CamRandomForestFilter(emin=10.0, emax=5.0)
+    with pytest.raises(ValueError, match="split_threshold"):
+        CamRandomForestFilter(split_threshold=0.5, event_threshold=0.26)
+    filt = CamRandomForestFilter(weights=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="densenet.safetensors"):
+        filt.filter(np.zeros((64, 64)) * u.keV + 2.0 * u.keV)
+
+
+def test_shipped_model_has_a_card_with_an_operating_threshold():
+    if not (SHIPPED_MODEL_DIR / "model_card.json").is_file():
+        pytest.skip("no shipped wfi-cam-rf weights in this checkout")
+    filt = CamRandomForestFilter()
+    card = filt.model()["card"]
+    assert 0.0 <= filt.threshold <= 1.0 and filt.threshold == card["threshold"]
+    for key in ("architecture", "training_data", "training", "heldout_metrics_percent"):
+        assert key in card
