@@ -16,10 +16,9 @@ __all__ = ["wfi"]
 def _event_filter(name: str, params: tuple[str, ...]):
     from crmask.registry import get_detector
 
-    parsed = parse_params(name, params)
     try:
-        det = get_detector(name, **parsed)
-    except ValueError as exc:
+        det = get_detector(name, **parse_params(name, params))
+    except (CrmaskError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if det.kind != "events":
         raise click.ClickException(f"{name!r} is an image detector, not an X-ray event filter; "
@@ -129,7 +128,7 @@ def bench(input_path, filters, n_frames, seed, outdir):
     from .bench import filter_simulated_batches, filter_simulation, plot_background_spectrum
     from .metrics import metrics_table
     from .simfile import read_simulation
-    from .simulate import QUADRANT_SHAPE
+    from .physics import QUADRANT_SHAPE
 
     detectors = [_event_filter(name, ()) for name in filters]
     outdir.mkdir(parents=True, exist_ok=True)

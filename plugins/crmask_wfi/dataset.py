@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from .simfile import FRAME_CLASS_NAMES, FRAME_CR, FRAME_MIXED, FRAME_XRAY, concat_simulations, frame_classes
-from .simulate import QUADRANT_SHAPE, SimulatedFrames, Spectrum, simulate_frames
+from .physics import QUADRANT_SHAPE
+from .simulate import SimulatedFrames, Spectrum, simulate_frames
 
 __all__ = ["SUBFRAME_SHAPE", "build_dataset", "conditioned_counts"]
 

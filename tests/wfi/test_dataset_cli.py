@@ -1,0 +1,112 @@
+"""Balanced sub-frame data sets, simulation files and the ``crmask wfi`` commands."""
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from click.testing import CliRunner
+
+from crmask.cli import cli
+from crmask.exceptions import FITSReadError
+from crmask_wfi.dataset import build_dataset, conditioned_counts
+from crmask_wfi.events import read_events
+from crmask_wfi.simfile import (
+    FRAME_CLASS_NAMES,
+    concat_simulations,
+    frame_classes,
+    read_simulation,
+    write_simulation,
+)
+from crmask_wfi.simulate import simulate_frames
+
+
+def test_frame_classes():
+    label = np.zeros((4, 3, 3), dtype=np.uint8)
+    label[1, 0, 0] = 1
+    label[2, 1, 1] = 2
+    label[3, 0, 0], label[3, 2, 2] = 1, 2
+    assert frame_classes(label).tolist() == [0, 1, 2, 3]
+    assert FRAME_CLASS_NAMES == ("empty", "xray", "cr", "mixed")
+
+
+def test_conditioned_counts():
+    counts = conditioned_counts(np.random.default_rng(0), 1 / 64, np.arange(20000) % 2 == 0)
+    assert np.all(counts[1::2] == 0) and np.all(counts[::2] >= 1)
+    # Zero-truncated Poisson with lambda = 1/64: P(2) / P(1) = lambda / 2.
+    assert np.mean(counts[::2] == 2) == pytest.approx(1 / 128, abs=0.003)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return build_dataset(30, seed=1)
+
+
+def test_dataset_is_balanced(dataset):
+    assert dataset.signal.shape == (120, 64, 64)
+    assert np.bincount(frame_classes(dataset.label), minlength=4).tolist() == [30, 30, 30, 30]
+    ids = np.unique(dataset.truth["ID"])
+    primaries = np.isin(dataset.truth["PARTICLE"], ["photon", "proton"])
+    assert len(ids) == primaries.sum()  # one ID per sky photon and per CR event
+    assert set(np.unique(dataset.event_id)) - {0} <= set(ids.tolist())
+
+
+def test_dataset_is_reproducible(dataset):
+    again = build_dataset(30, seed=1)
+    np.testing.assert_array_equal(again.signal, dataset.signal)
+
+
+def test_simulation_file_round_trip(dataset, tmp_path):
+    path = write_simulation(dataset, tmp_path / "set.fits")
+    back = read_simulation(path)
+    np.testing.assert_array_equal(back.signal, dataset.signal)
+    np.testing.assert_array_equal(back.label, dataset.label)
+    np.testing.assert_array_equal(back.event_id, dataset.event_id)
+    assert back.truth["ID"].tolist() == dataset.truth["ID"].tolist()
+    assert back.meta["seed"] == 1
+    frames = Table.read(path, hdu="FRAMES")
+    assert frames["CLASS"].tolist() == frame_classes(dataset.label).tolist()
+    assert np.all(frames["N_XRAY"][frames["CLASS"] == 1] >= 1)
+    with pytest.raises(FITSReadError, match="no such file"):
+        read_simulation(tmp_path / "missing.fits")
+
+
+def test_concat_keeps_ids_unique():
+    a = simulate_frames(2, shape=(64, 64), xray_rate=256.0, cr_rate=0.0, seed=1)
+    b = simulate_frames(2, shape=(64, 64), xray_rate=256.0, cr_rate=0.0, seed=2)
+    both = concat_simulations([a, b])
+    assert len(both) == 4 and len(np.unique(both.truth["ID"])) == len(both.truth)
+    assert both.truth["FRAME"].max() == 3
+
+
+def test_cli_simulate_filter_bench(tmp_path):
+    runner = CliRunner()
+    sim_path = tmp_path / "sim.fits"
+    result = runner.invoke(cli, ["wfi", "simulate", "-n", "3", "--shape", "128", "128", "--xray-rate", "64",
+                                 "--seed", "2", "-o", str(sim_path)])
+    assert result.exit_code == 0, result.output
+    assert "3 frames of 128x128" in result.output
+
+    events_path = tmp_path / "events.fits"
+    result = runner.invoke(cli, ["wfi", "filter", str(sim_path), "--filter", "classic", "-o", str(events_path)])
+    assert result.exit_code == 0, result.output
+    events = read_events(events_path)
+    assert {"TRUE_CLASS", "VALID", "GRADE", "PHAS"} <= set(events.colnames)
+
+    result = runner.invoke(cli, ["wfi", "bench", str(sim_path), "-o", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    assert "0.3-10 keV" in result.output
+    assert (tmp_path / "report" / "background_spectrum.png").stat().st_size > 0
+    table = Table.read(tmp_path / "report" / "metrics.ecsv")
+    assert table["FILTER"].tolist() == ["classic", "classic"]
+
+
+def test_cli_balanced_and_errors(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["wfi", "simulate", "--balanced", "2", "-o", str(tmp_path / "b.fits")])
+    assert result.exit_code == 0, result.output
+    assert "8 frames of 64x64" in result.output and "2/2/2/2" in result.output
+    result = runner.invoke(cli, ["wfi", "filter", str(tmp_path / "b.fits"), "--filter", "nope", "-o",
+                                 str(tmp_path / "e.fits")])
+    assert result.exit_code != 0 and "nope" in result.output
+    result = runner.invoke(cli, ["wfi", "filter", str(tmp_path / "b.fits"), "-p", "mip_threshold=-3",
+                                 "-o", str(tmp_path / "e.fits")])
+    assert result.exit_code != 0 and "mip_threshold" in result.output
