@@ -25,6 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from astropy.table import Table, vstack
@@ -35,7 +36,7 @@ from .features import FEATURE_NAMES
 from .metrics import BANDS_KEV, metrics_table
 from .simulate import QUADRANT_SHAPE, electrons_to_kev, simulate_frames
 
-__all__ = ["collect_events", "in_band_training_data", "main"]
+__all__ = ["collect_events", "in_band_training_data", "run_training", "train_command", "main"]
 
 #: Columns of the cached event tables (the 3x3/5x5 pixel arrays are dropped to save space).
 _KEPT = ("FRAME", "X", "Y", "ENERGY", "GRADE", "SHAPE_OK", "RING_REJECT", "TRUE_CLASS", "VALID")
@@ -130,40 +131,65 @@ def _subframes(n_per_class: int, seed: np.random.SeedSequence) -> tuple[np.ndarr
     return np.asarray(electrons_to_kev(data.signal), dtype=np.float32), frame_classes(data.label)
 
 
+def _options(function):
+    """The training options, shared by ``python -m crmask_wfi.train`` and a ``crmask train`` command."""
+    import click
+
+    options = [
+        click.option("--out", type=click.Path(path_type=Path), required=True, help="Model directory to write."),
+        click.option("--work", type=click.Path(path_type=Path), required=True,
+                     help="Cache directory (checkpoints, event tables); a rerun resumes from it."),
+        click.option("--report", type=click.Path(path_type=Path), default=None,
+                     help="Where plots and metrics go (default: --work)."),
+        click.option("--seed", type=int, default=2024, show_default=True),
+        click.option("--subframes-per-class", type=int, default=4000, show_default=True),
+        click.option("--val-subframes-per-class", type=int, default=500, show_default=True),
+        click.option("--epochs", type=int, default=3, show_default=True),
+        click.option("--batch-size", type=int, default=64, show_default=True),
+        click.option("--lr", type=float, default=0.007, show_default=True),
+        click.option("--lr-decay", type=float, default=0.95, show_default=True),
+        click.option("--forest-frames", type=int, default=16000, show_default=True),
+        click.option("--roc-frames", type=int, default=8000, show_default=True),
+        click.option("--test-frames", type=int, default=16000, show_default=True),
+        click.option("--n-trees", type=int, default=1000, show_default=True),
+        click.option("--max-features", type=int, default=3, show_default=True),
+        click.option("--max-lost-xray", type=float, default=0.015, show_default=True,
+                     help="Largest lost X-ray fraction allowed at the operating threshold (validation ROC)."),
+        click.option("--threads", type=int, default=1, show_default=True),
+        click.option("--device", default="cpu", show_default=True),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def train_command():
+    """The ``wfi-cam-rf`` click command (for ``crmask train wfi-cam-rf``)."""
+    import click
+
+    @click.command("wfi-cam-rf")
+    @_options
+    def train_cam_rf(**kwargs) -> None:
+        """Train the wfi-cam-rf DenseNet and random forest, choose the threshold, evaluate held out."""
+        run_training(SimpleNamespace(**kwargs))
+
+    return train_cam_rf
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point; ``python -m crmask_wfi.train --help`` lists the options."""
-    import argparse
+    train_command().main(args=argv, prog_name="python -m crmask_wfi.train", standalone_mode=True)
 
+
+def run_training(args) -> None:
+    """Run the whole training and evaluation; ``args`` holds the command-line options."""
     import torch
 
-    from .densenet import DenseNetConfig
     from .forest import ForestModel, fit_balanced_forest
     from .model_io import DENSENET_FILE, FOREST_FILE, load_densenet, save_densenet, write_model_card
     from .report import plot_filter_comparison
     from .roc import choose_threshold, plot_roc, roc_curve
     from .train_densenet import train_densenet
-
-    parser = argparse.ArgumentParser(prog="python -m crmask_wfi.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="model directory to write")
-    parser.add_argument("--work", type=Path, required=True, help="cache directory (checkpoints, event tables)")
-    parser.add_argument("--report", type=Path, default=None, help="where plots and metrics go (default: --work)")
-    parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--subframes-per-class", type=int, default=3000)
-    parser.add_argument("--val-subframes-per-class", type=int, default=500)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.007)
-    parser.add_argument("--lr-decay", type=float, default=0.95)
-    parser.add_argument("--forest-frames", type=int, default=16000)
-    parser.add_argument("--roc-frames", type=int, default=8000)
-    parser.add_argument("--test-frames", type=int, default=16000)
-    parser.add_argument("--n-trees", type=int, default=1000)
-    parser.add_argument("--max-features", type=int, default=3)
-    parser.add_argument("--max-lost-xray", type=float, default=0.015,
-                        help="largest lost X-ray fraction allowed at the operating threshold (validation ROC)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     started = time.time()
