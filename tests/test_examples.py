@@ -1,0 +1,83 @@
+"""The scripts in examples/ run as documented and produce what they say (smoke tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+import crmask
+
+from .conftest import EXAMPLE_FRAME, shared_path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``examples/NAME`` with ``args`` in ``cwd``; fail with its output if it fails."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _require_detector(name: str) -> None:
+    names = [d.name for d in crmask.list_detectors()]
+    if name not in names:
+        pytest.skip(f"example needs detector {name!r}, which is not registered here (registered: {names})")
+
+
+@pytest.fixture(scope="module")
+def reduced_sprat(tmp_path_factory) -> tuple[Path, str]:
+    cwd = tmp_path_factory.mktemp("reduce")
+    proc = run_example("reduce_sprat.py", "-o", "reduced.fits", cwd=cwd)
+    return cwd / "reduced.fits", proc.stdout
+
+
+def test_reduce_sprat_writes_a_cleaned_frame_in_electrons(reduced_sprat):
+    path, stdout = reduced_sprat
+    raw = fits.getdata(EXAMPLE_FRAME).astype(float)
+    with fits.open(path) as hdul:
+        header = hdul[0].header
+        data = hdul[0].data
+        mask = hdul["MASK"].data.astype(bool)
+        uncert = hdul["UNCERT"].data
+    assert header["BUNIT"] == "electron"
+    assert header["CRMDET"] == "lacosmic" and header["CRMRDN"] == 5.7
+    assert header["CRMGAIN"] == 1.0, "an image in electrons is not multiplied by the gain again"
+    assert header["INSTRUME"] == "SPRAT", "the raw header survives the reduction"
+    assert 0 < header["CRMNPIX"] == mask.sum()
+    assert f"{header['CRMNPIX']} cosmic-ray pixels" in stdout
+    # Outside the cosmic rays the data are the raw frame, pedestal-subtracted, times the gain.
+    expected = (raw - header["PEDESTAL"]) * 2.45
+    np.testing.assert_allclose(data[~mask], expected[~mask], rtol=1e-6, atol=1e-6)
+    # Cleaning removes the cosmic-ray charge: almost all of it (the frame has no other bright compact source).
+    assert data[mask].sum() < 0.1 * expected[mask].sum()
+    assert np.all(uncert > 0)
+
+
+def test_reduce_sprat_finds_the_cosmic_rays_seen_in_the_repeats(reduced_sprat):
+    truth_path = shared_path("sprat_lhs6328", "v_e_20180810_12_1_0_0_crmask.fits.gz")
+    truth = fits.getdata(truth_path).astype(bool)
+    with fits.open(reduced_sprat[0]) as hdul:
+        found = hdul["MASK"].data.astype(bool)
+    # The truth masks come from comparing five repeated exposures.
+    assert (found & truth).sum() / truth.sum() > 0.6
+
+
+def test_wfi_simulate_filter_compare(tmp_path):
+    _require_detector("classic")
+    proc = run_example("wfi_simulate_filter.py", "--frames", "40", "-o", "cmp", cwd=tmp_path)
+    table = Table.read(tmp_path / "cmp" / "metrics.ecsv")
+    assert "classic" in set(table["FILTER"])
+    assert {"RECALL", "PRECISION", "LOST_XRAY", "FOR", "FOR_IMPROVEMENT"} <= set(table.colnames)
+    assert "simulated 40 frames of 512x512" in proc.stdout
+    assert table["N_XRAY"][0] > 0, "X-rays were simulated, reconstructed and matched to the truth"
+    assert (tmp_path / "cmp" / "comparison.png").stat().st_size > 0
