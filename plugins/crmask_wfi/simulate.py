@@ -107,14 +107,18 @@ ELECTRON_STEP_UM = 5.0
 #: Mean number of secondary particles per primary reaching the sensor: the Geant4 WFI runs have
 #: 4.7% of primaries making more than one pixel island (WFI_PHYSICS.md), 1 - exp(-0.048) = 4.7%.
 SECONDARY_MEAN_PER_PRIMARY = 0.048
-#: Fraction of secondaries that are electrons (the rest are photons). Knock-on and Compton electrons
-#: and fluorescence/bremsstrahlung photons are both present in the Geant4 step log; even split adopted.
-SECONDARY_ELECTRON_FRACTION = 0.5
-#: Secondary electrons: kinetic energy log-uniform over this range, keV.
-SECONDARY_ELECTRON_ENERGY_KEV = (1.0, 10000.0)
-#: Secondary photons: energy log-uniform over this range, keV (fluorescence lines of the camera
-#: materials and soft bremsstrahlung; harder photons mostly cross 450 um of Si).
-SECONDARY_PHOTON_ENERGY_KEV = (1.0, 20.0)
+#: Fraction of secondaries that deposit an X-ray-like 0.2-10 keV island: in the Geant4 WFI runs 0.74%
+#: of primaries make a valid 0.2-10 keV single-pixel-like event and 4.7% more than one island
+#: (WFI_PHYSICS.md), so 0.74 / 4.7 of the secondary islands are soft.
+SECONDARY_SOFT_FRACTION = 0.74 / 4.7
+#: Soft secondaries: energy log-uniform over this range (keV); half are photons (fluorescence of the
+#: camera materials), half low-energy electrons, both stopping within a few um.
+SECONDARY_SOFT_ENERGY_KEV = (0.2, 10.0)
+SECONDARY_SOFT_PHOTON_FRACTION = 0.5
+#: Hard secondaries: electrons (knock-on and Compton electrons; photons of these energies mostly
+#: cross the sensor) with kinetic energy log-uniform over this range (keV). In the Geant4 run their
+#: islands carry tens to hundreds of keV.
+SECONDARY_HARD_ENERGY_KEV = (10.0, 10000.0)
 #: Distance (pixels) from the primary track's centre to where a secondary lands, along the
 #: projected track or its extension: log-normal with median 73 px and log-sigma 0.73, so that
 #: 35-152 px (the "typical" range of the Geant4 WFI runs, WFI_PHYSICS.md) is the central 68%.
@@ -433,10 +437,11 @@ def _draw_cr_events(rng: np.random.Generator, frame: np.ndarray, shape: tuple[in
     n_sec = rng.poisson(SECONDARY_MEAN_PER_PRIMARY, n)
     sec_event = np.repeat(np.arange(n), n_sec)
     m = len(sec_event)
-    is_electron = rng.uniform(size=m) < SECONDARY_ELECTRON_FRACTION
-    e_lo, e_hi = np.where(is_electron, SECONDARY_ELECTRON_ENERGY_KEV[0], SECONDARY_PHOTON_ENERGY_KEV[0]), \
-        np.where(is_electron, SECONDARY_ELECTRON_ENERGY_KEV[1], SECONDARY_PHOTON_ENERGY_KEV[1])
-    sec_energy = np.exp(rng.uniform(np.log(e_lo), np.log(e_hi)))
+    soft = rng.uniform(size=m) < SECONDARY_SOFT_FRACTION
+    is_gamma = soft & (rng.uniform(size=m) < SECONDARY_SOFT_PHOTON_FRACTION)
+    low = np.where(soft, SECONDARY_SOFT_ENERGY_KEV[0], SECONDARY_HARD_ENERGY_KEV[0])
+    high = np.where(soft, SECONDARY_SOFT_ENERGY_KEV[1], SECONDARY_HARD_ENERGY_KEV[1])
+    sec_energy = np.exp(rng.uniform(np.log(low), np.log(high)))
     distance = SECONDARY_DISTANCE_MEDIAN_PX * np.exp(SECONDARY_DISTANCE_LOG_SIGMA * rng.standard_normal(m))
     along = distance * rng.choice([-1.0, 1.0], m)
     across = SECONDARY_PERPENDICULAR_FRACTION * distance * rng.standard_normal(m)
@@ -446,7 +451,7 @@ def _draw_cr_events(rng: np.random.Generator, frame: np.ndarray, shape: tuple[in
     return _CREvents(
         frame=frame, x0=x0, y0=y0, x1=x1, y1=y1, theta=theta, z_entry=z_entry, t0=t0, t1=t1,
         sec_event=sec_event,
-        sec_kind=np.where(is_electron, "electron", "gamma"),
+        sec_kind=np.where(is_gamma, "gamma", "electron"),
         sec_energy=sec_energy,
         sec_x=cx + along * ux - across * uy,
         sec_y=cy + along * uy + across * ux,
