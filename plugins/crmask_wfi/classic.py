@@ -17,21 +17,21 @@ from astropy.table import Table
 from crmask import EventFilter, Param
 from crmask.ccd import FrameStack
 
-from .events import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_events
+from .events import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_scaled
 from .physics import KEV_PER_ELECTRON
 
-__all__ = ["ClassicGradeFilter", "MIP_THRESHOLD_KEV", "apply_classic_cuts", "frames_in_kev"]
+__all__ = ["ClassicGradeFilter", "MIP_THRESHOLD_KEV", "apply_classic_cuts", "kev_per_unit"]
 
 #: Minimum-ionising-particle threshold (seed 000 §3.1): events at or above it are rejected.
 MIP_THRESHOLD_KEV = 10.0
 
 
-def frames_in_kev(frames: FrameStack) -> np.ndarray:
-    """Return a validated frame stack in keV (float32), converting electrons at 3.65 eV per pair."""
+def kev_per_unit(frames: FrameStack) -> float:
+    """keV per unit of a validated frame stack: 1 for keV, 3.65 eV per pair for electrons."""
     if frames.unit == u.keV:
-        return np.asarray(frames.data, dtype=np.float32)
+        return 1.0
     if frames.unit == u.electron:
-        return np.asarray(frames.data * KEV_PER_ELECTRON, dtype=np.float32)
+        return KEV_PER_ELECTRON
     raise ValueError(f"frames in {frames.unit} cannot be converted to keV; give electron or keV")
 
 
@@ -101,7 +101,8 @@ class ClassicGradeFilter(EventFilter):
 
     def _filter(self, frames: FrameStack) -> Table:
         p = self._params
-        events = reconstruct_events(
-            frames_in_kev(frames), event_threshold=p["event_threshold"], split_threshold=p["split_threshold"]
+        events = reconstruct_scaled(
+            frames.data, kev_per_unit(frames),
+            event_threshold=p["event_threshold"], split_threshold=p["split_threshold"],
         )
         return apply_classic_cuts(events, p["mip_threshold"])

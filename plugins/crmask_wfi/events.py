@@ -29,6 +29,7 @@ __all__ = [
     "EVENT_THRESHOLD_KEV",
     "SPLIT_THRESHOLD_KEV",
     "reconstruct_events",
+    "reconstruct_scaled",
     "add_truth",
     "write_events",
     "read_events",
@@ -96,7 +97,30 @@ def reconstruct_events(
 
         ``meta`` holds the two thresholds.
     """
-    frames = np.asarray(frames_kev)
+    return reconstruct_scaled(frames_kev, 1.0, event_threshold=event_threshold, split_threshold=split_threshold)
+
+
+def reconstruct_scaled(
+    frames,
+    kev_per_unit: float,
+    *,
+    event_threshold: float = EVENT_THRESHOLD_KEV,
+    split_threshold: float = SPLIT_THRESHOLD_KEV,
+) -> Table:
+    """`reconstruct_events` on frames in another unit, without converting whole frames.
+
+    Parameters
+    ----------
+    frames : array_like
+        Frames in a unit worth ``kev_per_unit`` keV (e.g. electrons:
+        `~crmask_wfi.physics.KEV_PER_ELECTRON`).
+    kev_per_unit : float
+        keV per frame unit; thresholds (keV) are divided by it, and the
+        output energies and pixel values are in keV.
+    event_threshold, split_threshold : float
+        In keV, as in `reconstruct_events`.
+    """
+    frames = np.asarray(frames)
     if frames.ndim == 2:
         frames = frames[np.newaxis]
     if frames.ndim != 3:
@@ -108,17 +132,20 @@ def reconstruct_events(
             f"thresholds must satisfy 0 <= split_threshold <= event_threshold, got "
             f"split_threshold={split_threshold}, event_threshold={event_threshold}"
         )
-    frame, y, x = np.nonzero(frames >= event_threshold)
-    padded = np.pad(frames, ((0, 0), (2, 2), (2, 2)))
-    dy, dx = np.mgrid[-2:3, -2:3]
-    phas5 = padded[frame[:, None, None], y[:, None, None] + 2 + dy, x[:, None, None] + 2 + dx]
+    if not kev_per_unit > 0:
+        raise ValueError(f"kev_per_unit must be positive, got {kev_per_unit}")
+    event_level = event_threshold / kev_per_unit
+    frame, y, x = _pixels_at_least(frames, event_level)
+    phas5 = _windows(frames, frame, y, x)
     phas = phas5[:, 1:4, 1:4]
     centre = phas[:, 1, 1][:, None]
     flat = phas.reshape(len(phas), 9)
     is_max = np.all(centre > flat[:, _EARLIER.ravel()], axis=1) & np.all(
         centre >= flat[:, _LATER.ravel()], axis=1
     )
-    frame, y, x, phas5, phas = frame[is_max], y[is_max], x[is_max], phas5[is_max], phas[is_max]
+    frame, y, x = frame[is_max], y[is_max], x[is_max]
+    phas5 = phas5[is_max].astype(np.float64) * kev_per_unit
+    phas = phas5[:, 1:4, 1:4]
 
     active = phas > split_threshold
     pattern = pattern_from_window(active)
@@ -145,6 +172,25 @@ def reconstruct_events(
     table.meta["EVTHRESH"] = float(event_threshold)
     table.meta["SPLTHRES"] = float(split_threshold)
     return table
+
+
+def _pixels_at_least(frames: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frame, y, x) of pixels >= level in raster order, scanning only rows that reach it."""
+    frame, y = np.nonzero(frames.max(axis=2) >= level)
+    rows = frames[frame, y]
+    hit, x = np.nonzero(rows >= level)
+    return frame[hit], y[hit], x
+
+
+def _windows(frames: np.ndarray, frame: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """5x5 pixel windows around (frame, y, x), with 0 outside the frame."""
+    _, ny, nx = frames.shape
+    dy, dx = np.mgrid[-2:3, -2:3]
+    yy = y[:, None, None] + dy
+    xx = x[:, None, None] + dx
+    inside = (yy >= 0) & (yy < ny) & (xx >= 0) & (xx < nx)
+    values = frames[frame[:, None, None], np.clip(yy, 0, ny - 1), np.clip(xx, 0, nx - 1)]
+    return np.where(inside, values, 0)
 
 
 def add_truth(events: Table, sim: SimulatedFrames) -> Table:

@@ -740,9 +740,11 @@ def simulate_frames(
     kind_of = np.repeat(np.array([LABEL_XRAY, LABEL_CR], dtype=np.uint8), [n_x, n_cr + n_sec])
     charge, label, event_id = _rasterise(pixels, event_of, kind_of, n_frames, shape)
 
-    signal = charge.astype(np.float32)
+    signal = charge
     if read_noise > 0:
-        signal += rng.standard_normal(signal.shape, dtype=np.float32) * np.float32(read_noise)
+        noise = rng.standard_normal(signal.shape, dtype=np.float32)
+        noise *= np.float32(read_noise)
+        signal += noise
 
     created = np.bincount(cr_points.particle, weights=cr_pixels.created, minlength=n_particles)
     created[:n_x] = photons.created
@@ -829,7 +831,10 @@ def _rasterise(
     ny, nx = shape
     size = n_frames * ny * nx
     flat = (pixels.frame * ny + pixels.iy) * nx + pixels.ix
-    charge = np.bincount(flat, weights=pixels.electrons, minlength=size).reshape(n_frames, ny, nx)
+    charge = np.zeros(size, dtype=np.float32)
+    touched, where = np.unique(flat, return_inverse=True)
+    charge[touched] = np.bincount(where, weights=pixels.electrons, minlength=len(touched))
+    charge = charge.reshape(n_frames, ny, nx)
     label = np.zeros(size, dtype=np.uint8)
     event_id = np.zeros(size, dtype=np.int32)
     if len(flat):
