@@ -109,7 +109,9 @@ def train_unet(**opts) -> None:
                 "frame_seeds": [opts["seed"], opts["seed"] + 1]}
     result = train(config, source, validation, checkpoint_dir=opts["checkpoint_dir"], resume=opts["resume"],
                    device=opts["device"], log=click.echo)
-    command = "crmask train unet " + " ".join(shlex.quote(a) for a in sys.argv[3:]) \
+    # A resumed run is bit-identical to an uninterrupted one, so the command recorded is the plain one.
+    args = [a for a in sys.argv[3:] if a != "--resume"]
+    command = "crmask train unet " + " ".join(shlex.quote(a) for a in args) \
         if sys.argv[1:3] == ["train", "unet"] else "crmask_unet.cli.train_unet"
     weights, card = save_trained(result, config, opts["output"], command=command, training_data=data)
     click.echo(f"wrote {weights} and {card} (threshold {result.threshold:.2f}, "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -12,9 +13,16 @@ from crmask_unet.model import UNet, UNetConfig  # noqa: E402
 from crmask_unet.weights import Normalisation, save_weights  # noqa: E402
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(12345)
+#: The real CR footprint catalogue shared with CI.
+FOOTPRINTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cr_footprints_itl.fits.gz"
+
+
+@pytest.fixture(scope="session")
+def footprints_path() -> Path:
+    """Path of the real ITL footprints, skipping when the shared data is absent."""
+    if not FOOTPRINTS.exists():
+        pytest.skip(f"shared test data not found at {FOOTPRINTS} (../shared/data beside the checkout)")
+    return FOOTPRINTS
 
 
 def _random_weights(path, arch: str, attention: bool, width: int = 4, seed: int = 0):

@@ -15,9 +15,6 @@ from crmask_unet.data import Sample, augment_sky, dark_frame_mask, inject_dark_c
 from crmask_unet.losses import median_weights  # noqa: E402
 from crmask_unet.training import TrainConfig, roc_points, tpr_key, train  # noqa: E402
 
-FOOTPRINTS = "../shared/data/cr_footprints_itl.fits.gz"
-
-
 def test_dark_frame_pairs_follow_the_paper_formula(rng):
     clean = rng.normal(1000.0, 8.0, (64, 64)).astype(np.float32)
     dark = rng.normal(0.0, 2.0, (64, 64)).astype(np.float32)
@@ -72,13 +69,10 @@ def test_roc_points_on_a_known_answer():
 
 
 @pytest.fixture(scope="module")
-def tiny_data():
-    footprints = pytest.importorskip("crmask.footprints")
-    import os
+def tiny_data(footprints_path):
+    from crmask.footprints import load_footprints
 
-    if not os.path.exists(FOOTPRINTS):
-        pytest.skip(f"real footprints not found at {FOOTPRINTS}")
-    library = footprints.load_footprints(FOOTPRINTS, "train")
+    library = load_footprints(footprints_path, "train")
     pool = synthetic_pool(4, (128, 128), seed=3, footprints=library, cr_density=3000.0)
     val = synthetic_pool(2, (128, 128), seed=4, footprints=library, cr_density=1000.0)
     return pool, val.samples
@@ -119,7 +113,7 @@ def test_resume_with_another_configuration_is_refused(tiny_data, tmp_path):
         train(replace(config, lr=0.5), pool, val, progress=False, checkpoint_dir=tmp_path, resume=True)
 
 
-def test_train_command_writes_weights_and_card_that_detectors_load(tmp_path):
+def test_train_command_writes_weights_and_card_that_detectors_load(tmp_path, footprints_path):
     from click.testing import CliRunner
 
     from crmask.cli import cli
@@ -127,9 +121,8 @@ def test_train_command_writes_weights_and_card_that_detectors_load(tmp_path):
     out = tmp_path / "tiny.safetensors"
     args = ["train", "unet", "--arch", "deepcr", "--attention", "--depth", "2", "--width", "4", "--patch", "32",
             "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "2", "--train-frames", "1",
-            "--val-frames", "1", "--frame-size", "64", "--threads", "1", "-o", str(out)]
-    if not __import__("os").path.exists(FOOTPRINTS):
-        pytest.skip(f"real footprints not found at {FOOTPRINTS}")
+            "--val-frames", "1", "--frame-size", "64", "--threads", "1", "--footprints", str(footprints_path),
+            "-o", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     card = json.loads(out.with_suffix(".json").read_text())

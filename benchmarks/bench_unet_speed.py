@@ -1,0 +1,87 @@
+"""CPU wall time of the four U-Net detectors vs astroscrappy (``lacosmic``) on one 2048 x 4096 frame.
+
+Every detector runs through ``Detector.detect`` on the same realistic
+synthetic frame (``crmask.synthetic``, 4096 rows x 2048 columns, 8.4 Mpix),
+interleaved over the repeats so that load changes hit all of them alike;
+the best of the repeats is reported in s/Mpix with its ratio to
+astroscrappy's time. ``--paper-config`` also times an untrained UNet-3-32
+(the published deepCR size) to show what the default architecture costs.
+The number of CPU threads torch and the machine use is printed. Usage::
+
+    python benchmarks/bench_unet_speed.py [--repeats 3] [--threads N] [--paper-config]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+import crmask
+from crmask.synthetic import make_frame
+
+DETECTORS = ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn")
+
+
+def _paper_sized_weights(path: str) -> str:
+    """Save an untrained UNet-3-32 deepCR network (timing only, its output is meaningless)."""
+    import torch
+
+    from crmask_unet.model import UNet, UNetConfig
+    from crmask_unet.weights import Normalisation, save_weights
+
+    torch.manual_seed(0)
+    save_weights(path, UNet(UNetConfig(depth=3, width=32, norm="batch")), "deepcr", Normalisation("scale", 100.0))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--paper-config", action="store_true", help="also time an untrained UNet-3-32")
+    parser.add_argument("--tile", type=int, default=512)
+    args = parser.parse_args()
+
+    import tempfile
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    frame = make_frame((4096, 2048), rng=np.random.default_rng(2024))
+    ccd = frame.ccd
+    mpix = ccd.data.size / 1e6
+    detectors = {"lacosmic": crmask.get_detector("lacosmic")}
+    for name in DETECTORS:
+        detectors[name] = crmask.get_detector(name, device="cpu", tile=args.tile)
+    tmp = tempfile.TemporaryDirectory()
+    if args.paper_config:
+        weights = _paper_sized_weights(os.path.join(tmp.name, "unet-3-32.safetensors"))
+        detectors["UNet-3-32 (untrained)"] = crmask.get_detector("deepcr", weights=weights, device="cpu",
+                                                                 tile=args.tile)
+    for det in detectors.values():  # load weights outside the timing
+        if hasattr(det, "model"):
+            det.model()
+
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    for _ in range(args.repeats):
+        for name, det in detectors.items():
+            start = time.perf_counter()
+            det.detect(ccd)
+            times[name].append(time.perf_counter() - start)
+
+    print(f"frame {ccd.shape[0]} x {ccd.shape[1]} ({mpix:.1f} Mpix), best of {args.repeats}; "
+          f"torch threads {torch.get_num_threads()}, CPUs {os.cpu_count()}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    base = min(times["lacosmic"])
+    print(f"{'detector':<24} {'s':>8} {'s/Mpix':>8} {'ratio vs astroscrappy':>22}")
+    for name, values in times.items():
+        best = min(values)
+        print(f"{name:<24} {best:8.2f} {best / mpix:8.3f} {best / base:22.2f}")
+
+
+if __name__ == "__main__":
+    main()
