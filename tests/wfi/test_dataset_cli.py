@@ -110,3 +110,21 @@ def test_cli_balanced_and_errors(tmp_path):
     result = runner.invoke(cli, ["wfi", "filter", str(tmp_path / "b.fits"), "-p", "mip_threshold=-3",
                                  "-o", str(tmp_path / "e.fits")])
     assert result.exit_code != 0 and "mip_threshold" in result.output
+
+
+def test_cli_filter_plain_fits_cube(tmp_path):
+    from astropy.io import fits
+
+    sim = simulate_frames(2, shape=(64, 64), xray_rate=256.0, cr_rate=0.0, seed=6)
+    cube = fits.PrimaryHDU(sim.signal)
+    cube.header["BUNIT"] = "electron"
+    cube.writeto(tmp_path / "cube.fits")
+    fits.PrimaryHDU(sim.signal).writeto(tmp_path / "nounit.fits")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["wfi", "filter", str(tmp_path / "cube.fits"), "-o", str(tmp_path / "e.fits")])
+    assert result.exit_code == 0, result.output
+    events = read_events(tmp_path / "e.fits")
+    assert "TRUE_CLASS" not in events.colnames
+    assert len(events) >= np.unique(sim.truth["FRAME"]).size
+    result = runner.invoke(cli, ["wfi", "filter", str(tmp_path / "nounit.fits"), "-o", str(tmp_path / "f.fits")])
+    assert result.exit_code != 0 and "BUNIT" in result.output
