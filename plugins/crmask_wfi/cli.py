@@ -41,7 +41,8 @@ def wfi() -> None:
               help="Cosmic-ray primaries per 512x512 pixels per frame.")
 @click.option("--energy", type=(float, float), default=(0.2, 10.0), show_default=True,
               help="X-ray energies: log-uniform between these (keV).")
-@click.option("--read-noise", type=click.FloatRange(min=0), default=7.0, show_default=True, help="Electrons RMS.")
+@click.option("--read-noise", type=click.FloatRange(min=0), default=7.0, show_default=True,
+              help="Electrons RMS.")
 @click.option("--balanced", type=click.IntRange(min=1), default=None,
               help="Instead: a class-balanced data set with this many frames per class (empty, X-ray, CR, "
                    "mixed); --shape defaults to 64 64 and --frames is ignored.")
@@ -77,10 +78,12 @@ def simulate(n_frames, shape, xray_rate, cr_rate, energy, read_noise, balanced, 
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("-f", "--filter", "filter_name", default="classic", show_default=True,
               help="Registered event filter (`crmask list --kind events`).")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Filter parameter (repeatable).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Filter parameter (repeatable).")
 @click.option("--unit", type=click.Choice(["electron", "keV"]), default=None,
               help="Pixel unit when INPUT has no BUNIT.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output event file (FITS).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output event file (FITS).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def filter_command(input_path, filter_name, params, unit, output, overwrite):
     """Find and filter X-ray events in INPUT, writing an event file.
@@ -106,7 +109,8 @@ def filter_command(input_path, filter_name, params, unit, output, overwrite):
     except CrmaskError as exc:
         raise click.ClickException(str(exc)) from None
     n_flag = int(events["CR_FLAG"].sum())
-    click.echo(f"{input_path} -> {output}: {len(events)} events, {n_flag} flagged as cosmic rays ({det.name})")
+    click.echo(f"{input_path} -> {output}: {len(events)} events, "
+               f"{n_flag} flagged as cosmic rays ({det.name})")
 
 
 @wfi.command()

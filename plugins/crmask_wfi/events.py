@@ -97,7 +97,9 @@ def reconstruct_events(
 
         ``meta`` holds the two thresholds.
     """
-    return reconstruct_scaled(frames_kev, 1.0, event_threshold=event_threshold, split_threshold=split_threshold)
+    return reconstruct_scaled(
+        frames_kev, 1.0, event_threshold=event_threshold, split_threshold=split_threshold
+    )
 
 
 def reconstruct_scaled(
@@ -214,7 +216,8 @@ def add_truth(events: Table, sim: SimulatedFrames) -> Table:
         otherwise). The table is modified in place and returned.
     """
     if len(events) and int(np.max(events["FRAME"])) >= len(sim):
-        raise ValueError(f"events refer to frame {int(np.max(events['FRAME']))}, the simulation has {len(sim)}")
+        last = int(np.max(events["FRAME"]))
+        raise ValueError(f"events refer to frame {last}, the simulation has {len(sim)} frames")
     split = float(events.meta.get("SPLTHRES", 0.08))
     frame = np.asarray(events["FRAME"])[:, None, None]
     dy, dx = np.mgrid[-1:2, -1:2]

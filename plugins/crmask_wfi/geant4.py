@@ -49,7 +49,9 @@ _STEP_TEXT_COLUMNS = {"Volume", "Particle", "Process"}
 def _require(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
-        raise FITSReadError(f"{path}: no such file (the Geant4 reference run is in ../shared/data/wfi_geant4)")
+        raise FITSReadError(
+            f"{path}: no such file (the Geant4 reference run is in ../shared/data/wfi_geant4)"
+        )
     return path
 
 
@@ -137,7 +139,9 @@ def proton_losses(steps: Table) -> Table:
     return table
 
 
-def _islands_of(xs: np.ndarray, ys: np.ndarray, energy: np.ndarray) -> tuple[int, list[float], list[int], float]:
+def _islands_of(
+    xs: np.ndarray, ys: np.ndarray, energy: np.ndarray
+) -> tuple[int, list[float], list[int], float]:
     """Islands of one primary's pixels: count, energies, sizes, extent of the most energetic (px)."""
     x0, y0 = xs.min(), ys.min()
     image = np.zeros((ys.max() - y0 + 1, xs.max() - x0 + 1))

@@ -104,7 +104,9 @@ def event_metrics(
     """
     for column in ("ENERGY", "TRUE_CLASS", flag_column):
         if column not in events.colnames:
-            raise ValueError(f"event table lacks column {column!r} (add truth with crmask_wfi.events.add_truth)")
+            raise ValueError(
+                f"event table lacks column {column!r} (add truth with crmask_wfi.events.add_truth)"
+            )
     low, high = band
     if not low < high:
         raise ValueError(f"band must be (low, high) with low < high, got {band}")

@@ -213,7 +213,9 @@ class _Points:
     def concat(parts: list["_Points"]) -> "_Points":
         names = ("frame", "x", "y", "z", "energy", "particle")
         if not parts:
-            return _Points(*(np.zeros(0, dtype=np.int64 if n in ("frame", "particle") else float) for n in names))
+            return _Points(
+                *(np.zeros(0, dtype=np.int64 if n in ("frame", "particle") else float) for n in names)
+            )
         return _Points(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
 
     def take(self, keep: np.ndarray) -> "_Points":
@@ -277,7 +279,8 @@ def _check_spectrum(spectrum: Spectrum) -> Spectrum:
             raise ValueError(f"spectrum range must satisfy 0 < low <= high keV, got {tuple(spectrum)}")
         return (low, high)
     raise ValueError(
-        f"spectrum must be None, an energy in keV, a (low, high) keV range or a callable(rng, n); got {spectrum!r}"
+        "spectrum must be None, an energy in keV, a (low, high) keV range or a callable(rng, n); "
+        f"got {spectrum!r}"
     )
 
 
@@ -863,7 +866,7 @@ def _truth_table(
     created: np.ndarray,
 ) -> Table:
     n_x, n_cr, n_sec = len(x_frame), len(events), len(events.sec_event)
-    nan_cr, nan_sec = np.full(n_cr, np.nan), np.full(n_sec, np.nan)
+    nan_cr = np.full(n_cr, np.nan)
     sec_frame = events.frame[events.sec_event]
     table = Table(
         {

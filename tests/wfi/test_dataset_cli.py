@@ -86,7 +86,9 @@ def test_cli_simulate_filter_bench(tmp_path):
     assert "3 frames of 128x128" in result.output
 
     events_path = tmp_path / "events.fits"
-    result = runner.invoke(cli, ["wfi", "filter", str(sim_path), "--filter", "classic", "-o", str(events_path)])
+    result = runner.invoke(
+        cli, ["wfi", "filter", str(sim_path), "--filter", "classic", "-o", str(events_path)]
+    )
     assert result.exit_code == 0, result.output
     events = read_events(events_path)
     assert {"TRUE_CLASS", "VALID", "GRADE", "PHAS"} <= set(events.colnames)
@@ -121,10 +123,12 @@ def test_cli_filter_plain_fits_cube(tmp_path):
     cube.writeto(tmp_path / "cube.fits")
     fits.PrimaryHDU(sim.signal).writeto(tmp_path / "nounit.fits")
     runner = CliRunner()
-    result = runner.invoke(cli, ["wfi", "filter", str(tmp_path / "cube.fits"), "-o", str(tmp_path / "e.fits")])
+    cube_path, events_path = tmp_path / "cube.fits", tmp_path / "e.fits"
+    result = runner.invoke(cli, ["wfi", "filter", str(cube_path), "-o", str(events_path)])
     assert result.exit_code == 0, result.output
     events = read_events(tmp_path / "e.fits")
     assert "TRUE_CLASS" not in events.colnames
     assert len(events) >= np.unique(sim.truth["FRAME"]).size
-    result = runner.invoke(cli, ["wfi", "filter", str(tmp_path / "nounit.fits"), "-o", str(tmp_path / "f.fits")])
+    bad_path = tmp_path / "nounit.fits"
+    result = runner.invoke(cli, ["wfi", "filter", str(bad_path), "-o", str(tmp_path / "f.fits")])
     assert result.exit_code != 0 and "BUNIT" in result.output
