@@ -135,3 +135,15 @@ def test_classic_rejects_primary_tracks():
     events = add_truth(ClassicGradeFilter().filter(sim.signal * u.electron), sim)
     cr = events[events["TRUE_CLASS"] == "cr"]
     assert len(cr) > 100 and cr["CR_FLAG"].mean() > 0.9
+
+
+def test_background_spectrum_units(tmp_path):
+    from crmask_wfi.bench import background_spectrum, plot_background_spectrum
+
+    table = Table({"ENERGY": [1.5, 1.7, 1.6, 5.0], "TRUE_CLASS": ["cr", "cr", "cr", "xray"],
+                   "CR_FLAG": [False, False, True, False]})
+    rate = background_spectrum(table, n_frames=10, frame_shape=(512, 512), bins=np.array([1.0, 2.0, 3.0]))
+    area_cm2 = 512 * 512 * 0.013**2
+    np.testing.assert_allclose(rate, [2 / (area_cm2 * 10 * 0.005 * 1.0), 0.0])
+    path = plot_background_spectrum({"classic": table}, 10, (512, 512), tmp_path / "bkg.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
