@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
@@ -81,6 +82,7 @@ class OutputDirectoryError(CrmaskError, PermissionError):
 # --------------------------------------------------------------------------
 
 _WORKER_DETECTORS: dict[tuple, Detector] = {}
+_WORKER_BUILDS: Counter = Counter()
 _WORKER_LOCK = threading.Lock()
 
 
@@ -145,6 +147,11 @@ class DetectorSpec:
         """Registry name of the detector."""
         return self.cls.name
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Hashable identity of the spec in a process's detector cache."""
+        return (self.cls.__module__, self.cls.__qualname__, repr(self.params))
+
     def build(self) -> Detector:
         """Create a new detector from the spec."""
         return self.cls(**dict(self.params))
@@ -155,17 +162,17 @@ class DetectorSpec:
         Called inside a worker's task, this gives one detector (and one
         loaded model) per worker process, shared by every file it handles.
         """
-        key = (self.cls.__module__, self.cls.__qualname__, repr(self.params))
         with _WORKER_LOCK:
-            if key not in _WORKER_DETECTORS:
-                _WORKER_DETECTORS[key] = self.build()
-            return _WORKER_DETECTORS[key]
+            if self.key not in _WORKER_DETECTORS:
+                _WORKER_DETECTORS[self.key] = self.build()
+                _WORKER_BUILDS[self.key] += 1
+            return _WORKER_DETECTORS[self.key]
 
 
-def _cached_detector_keys() -> list[tuple]:
-    """Keys of the detectors this process has built (inspected by tests)."""
+def _detector_builds() -> dict[tuple, int]:
+    """How many times this process built each cached detector (inspected by tests)."""
     with _WORKER_LOCK:
-        return list(_WORKER_DETECTORS)
+        return dict(_WORKER_BUILDS)
 
 
 # --------------------------------------------------------------------------

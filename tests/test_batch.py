@@ -123,9 +123,10 @@ def test_detect_many_on_two_workers_writes_every_output(frames, client, tmp_path
 
 def test_detector_is_built_once_per_worker(frames, client, tmp_path):
     batch.detect_many([p for p, _ in frames], "lacosmic", client, outdir=tmp_path, sigclip=6.0, progress=False)
-    per_worker = client.run(batch._cached_detector_keys)
-    for keys in per_worker.values():
-        assert sum("6.0" in key[2] and key[1] == "LACosmic" for key in keys) == 1
+    spec = batch.DetectorSpec.from_detector("lacosmic", {"sigclip": 6.0})
+    builds = client.run(batch._detector_builds)
+    assert len(builds) == 2
+    assert all(per_worker[spec.key] == 1 for per_worker in builds.values()), builds
 
 
 def test_spec_cache_returns_the_same_detector():
