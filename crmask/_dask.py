@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["TaskOutcome", "failure_message", "map_as_completed", "open_client", "require_distributed"]
 
 
-
 def require_distributed():
+    """Import and return `distributed`, or raise a `CrmaskError` saying how to install it."""
     try:
         import distributed
     except ImportError:
@@ -140,7 +140,9 @@ def map_as_completed(
     task that raises is reported without stopping the others. A task whose
     worker dies is re-run by the scheduler on another worker. Keep ``args``
     and ``kwargs`` small (they travel with every task): send a
-    `DetectorSpec`, not a detector with a loaded model.
+    `~crmask.batch.DetectorSpec`, not a detector with a loaded model.
+    Keyword names that `distributed.Client.submit` uses itself (``key``,
+    ``workers``, ``retries``, ...) cannot be passed through.
 
     Parameters
     ----------
