@@ -1,0 +1,239 @@
+"""Aggregate per-file results into tables and curves.
+
+Counts are summed over the files of a set before any ratio is taken
+(micro-averaging), so a set's TPR, FPR, F1 and curves are those of all its
+pixels together. Speed is total detection wall time over total pixels;
+memory is the largest peak of any file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from astropy.table import Table
+
+from ..metrics import Confusion, Curve
+
+__all__ = ["aggregate", "summary_table", "markdown_table", "plot_curves", "write_report", "COLUMNS"]
+
+#: Columns of the summary table, with their Markdown headers and formats.
+COLUMNS = (
+    ("set", "Set", "{}"),
+    ("label", "Detector", "{}"),
+    ("tpr_1e-4", "TPR@FPR=1e-4", "{:.3f}"),
+    ("tpr_1e-3", "TPR@FPR=1e-3", "{:.3f}"),
+    ("precision_95", "Prec@95% TPR", "{:.3f}"),
+    ("tpr", "TPR", "{:.3f}"),
+    ("fpr", "FPR", "{:.1e}"),
+    ("f1", "F1", "{:.3f}"),
+    ("iou", "IoU", "{:.3f}"),
+    ("fdr", "FDR", "{:.3f}"),
+    ("event_completeness", "Events ≥50%", "{:.3f}"),
+    ("star_fp", "Star FP px", "{:d}"),
+    ("s_per_mpix", "s/Mpix", "{:.3f}"),
+    ("peak_mb", "Peak MiB", "{:.0f}"),
+    ("cores_used", "CPU cores", "{:.2f}"),
+)
+
+
+def _curve(results: list[dict[str, Any]]) -> Curve | None:
+    curves = [r["curve"] for r in results]
+    if any(c is None for c in curves):
+        return None
+    kinds = {c["kind"] for c in curves}
+    if len(kinds) != 1:
+        return None
+    if kinds == {"threshold"}:
+        thresholds = np.asarray(curves[0]["thresholds"])
+        positives = np.sum([c["positives"] for c in curves], axis=0)
+        negatives = np.sum([c["negatives"] for c in curves], axis=0)
+        return Curve.from_histogram(positives, negatives, thresholds)
+    n_points = {len(c["points"]) for c in curves}
+    if len(n_points) != 1:
+        return None
+    points = []
+    for k in range(n_points.pop()):
+        total = Confusion(0, 0, 0, 0)
+        for c in curves:
+            p = c["points"][k]
+            total = total + Confusion(p["tp"], p["fp"], p["fn"], p["tn"])
+        points.append(total)
+    return Curve.from_points(points)
+
+
+def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sum per-file results into one record per (set, detector label), in first-seen order.
+
+    Each record has the `COLUMNS` values plus ``curve`` (a `Curve` or
+    `None`), ``operating`` (`Confusion`), ``params`` and ``n_files``.
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        groups[(r["set"], r["label"])].append(r)
+    records = []
+    for (set_name, label), rs in groups.items():
+        op = Confusion(0, 0, 0, 0)
+        found = events = star_fp = star_pixels = 0
+        for r in rs:
+            o = r["operating"]
+            op = op + Confusion(o["tp"], o["fp"], o["fn"], o["tn"])
+            found += o["events_found"]
+            events += o["events_total"]
+            star_fp += o["star_fp"]
+            star_pixels += o["star_pixels"]
+        curve = _curve(rs)
+        wall = sum(r["wall_s"] for r in rs)
+        cpu = sum(r["cpu_s"] for r in rs)
+        npix = sum(r["npix"] for r in rs)
+        records.append({
+            "set": set_name,
+            "label": label,
+            "detector": rs[0]["detector"],
+            "params": rs[0]["params"],
+            "n_files": len(rs),
+            "curve": curve,
+            "operating": op,
+            "tpr_1e-4": curve.tpr_at_fpr(1e-4) if curve is not None else float("nan"),
+            "tpr_1e-3": curve.tpr_at_fpr(1e-3) if curve is not None else float("nan"),
+            "precision_95": curve.precision_at_tpr(0.95) if curve is not None else float("nan"),
+            "tpr": op.tpr,
+            "fpr": op.fpr,
+            "f1": op.f1,
+            "iou": op.iou,
+            "fdr": op.fdr,
+            "events_found": found,
+            "events_total": events,
+            "event_completeness": found / events if events else float("nan"),
+            "star_fp": star_fp,
+            "star_pixels": star_pixels,
+            "s_per_mpix": wall / (npix / 1e6) if npix else float("nan"),
+            "peak_mb": max(r["peak_mb"] for r in rs),
+            "cores_used": cpu / wall if wall > 0 else 0.0,
+            "threads_available": rs[0]["threads_available"],
+        })
+    return records
+
+
+def summary_table(records: list[dict[str, Any]]) -> Table:
+    """The records as an `~astropy.table.Table` (one row per set and detector)."""
+    names = [c[0] for c in COLUMNS] + ["events_found", "events_total", "star_pixels", "n_files", "params"]
+    rows = [[_plain(r[n]) if n != "params" else _params_text(r["params"]) for n in names] for r in records]
+    table = Table(rows=rows, names=names)
+    table.meta["description"] = "crmask bench summary: counts summed over each set's files"
+    return table
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if v is not None)
+
+
+def _format(fmt: str, value: Any) -> str:
+    if isinstance(value, float) and not np.isfinite(value):
+        return "–"
+    return fmt.format(value)
+
+
+def markdown_table(records: list[dict[str, Any]]) -> str:
+    """A Markdown table of the records (columns as in `COLUMNS`)."""
+    header = "| " + " | ".join(c[1] for c in COLUMNS) + " |"
+    rule = "|" + "|".join("---" if c[0] in ("set", "label") else "---:" for c in COLUMNS) + "|"
+    lines = [header, rule]
+    for r in records:
+        lines.append("| " + " | ".join(_format(fmt, r[key]) for key, _, fmt in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def plot_curves(records: list[dict[str, Any]], path: str | os.PathLike, kind: str = "roc") -> Path:
+    """Plot ROC (``kind="roc"``) or precision-recall curves, one panel per set, all detectors together."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    sets = list(dict.fromkeys(r["set"] for r in records))
+    fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.8), squeeze=False)
+    for ax, set_name in zip(axes[0], sets):
+        for r in (r for r in records if r["set"] == set_name):
+            curve, op = r["curve"], r["operating"]
+            if kind == "roc":
+                if curve is not None:
+                    fpr, tpr = curve.roc()
+                    sweep = curve.thresholds is None
+                    line, = ax.plot(np.clip(fpr, 1e-7, 1), tpr, marker="." if sweep else None, label=r["label"])
+                    color = line.get_color()
+                else:
+                    color = None
+                ax.plot(max(op.fpr, 1e-7), op.tpr, marker="*", ms=11, color=color, ls="none",
+                        label=None if curve is not None else r["label"])
+            else:
+                if curve is not None:
+                    ok = np.isfinite(curve.precision)
+                    sweep = curve.thresholds is None
+                    order = np.argsort(curve.tpr[ok])
+                    line, = ax.plot(curve.tpr[ok][order], curve.precision[ok][order],
+                                    marker="." if sweep else None, label=r["label"])
+                    color = line.get_color()
+                else:
+                    color = None
+                ax.plot(op.tpr, op.precision, marker="*", ms=11, color=color, ls="none",
+                        label=None if curve is not None else r["label"])
+        if kind == "roc":
+            ax.set_xscale("log")
+            ax.set_xlim(1e-6, 1)
+            ax.set_xlabel("false-positive rate (pixels)")
+            ax.set_ylabel("true-positive rate")
+            for target in (1e-4, 1e-3):
+                ax.axvline(target, color="0.8", lw=0.8, zorder=0)
+        else:
+            ax.set_xlabel("recall (TPR)")
+            ax.set_ylabel("precision")
+            ax.set_xlim(0, 1.01)
+        ax.set_ylim(0, 1.01)
+        ax.set_title(f"{set_name}: {'ROC' if kind == 'roc' else 'precision-recall'} (★ = operating point)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "lower left")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(results: Iterable[dict[str, Any]], outdir: str | os.PathLike) -> dict[str, Path]:
+    """Write ``summary.ecsv``, ``summary.md``, ``roc.png`` and ``pr.png`` into ``outdir``.
+
+    Returns
+    -------
+    dict
+        Output name to path.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    records = aggregate(results)
+    if not records:
+        raise ValueError("no results to report")
+    table = summary_table(records)
+    paths = {"ecsv": outdir / "summary.ecsv", "markdown": outdir / "summary.md"}
+    table.write(paths["ecsv"], format="ascii.ecsv", overwrite=True)
+    lines = ["# crmask bench report", "", markdown_table(records), "", "Detector parameters:", ""]
+    seen = set()
+    for r in records:
+        if r["label"] not in seen:
+            seen.add(r["label"])
+            lines.append(f"- **{r['label']}** ({r['detector']}): {_params_text(r['params'])}")
+    lines += ["", "TPR@FPR and Prec@95% TPR come from the ROC/PR curves (probability thresholds, or a "
+              "parameter sweep for detectors without a probability map); the other columns are at the "
+              "detector's operating point. Counts are summed over each set's files; IGNORE pixels are "
+              f"excluded. CPU cores available: {records[0]['threads_available']}.", ""]
+    paths["markdown"].write_text("\n".join(lines))
+    paths["roc"] = plot_curves(records, outdir / "roc.png", "roc")
+    paths["pr"] = plot_curves(records, outdir / "pr.png", "pr")
+    return paths

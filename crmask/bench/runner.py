@@ -1,0 +1,408 @@
+"""Run detectors over benchmark sets and record per-file results.
+
+Every (set, detector, file) gives one JSON file under
+``OUTDIR/results/<set>/<label>/<file>.json`` holding the operating-point
+counts, the curve counts, the run time, CPU time and peak memory. A run that
+finds a result written with the same configuration (detector, parameters,
+dilation, sweep, thresholds, and the benchmark file's size and modification
+time) reuses it, so an interrupted run resumes where it stopped.
+
+Detectors with a probability map get their curve from thresholds
+(`crmask.metrics.score_histogram`); detectors without one are run again over
+a parameter sweep (by default ``sigclip`` × ``objlim`` for detectors that
+declare them, as LACosmic does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import itertools
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .. import metrics
+from ..exceptions import CrmaskError, PluginError
+from .dataset import BenchImage, BenchSet, load_set, read_bench_image
+from .measure import available_threads, measure
+
+__all__ = [
+    "DetectorSpec",
+    "DEFAULT_SWEEP",
+    "default_sweep",
+    "detector_class",
+    "load_detector_file",
+    "evaluate_image",
+    "run_benchmark",
+    "result_path",
+    "limit_threads",
+]
+
+#: Default sweep of detectors without a probability map (values per parameter;
+#: only the parameters a detector declares are swept).
+DEFAULT_SWEEP: dict[str, tuple[float, ...]] = {
+    "sigclip": (2.0, 3.0, 4.0, 4.5, 5.0, 6.0, 8.0, 12.0, 20.0),
+    "objlim": (1.0, 2.0, 5.0),
+}
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """A detector to benchmark: a report label, a registered name and parameters.
+
+    Parameters
+    ----------
+    label : str
+        Name in the report (defaults to the detector name).
+    name : str
+        Registered detector name.
+    params : dict
+        Parameters to construct it with.
+    """
+
+    label: str
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> "DetectorSpec":
+        """Parse ``NAME`` or ``LABEL=NAME`` (a label lets one detector appear twice)."""
+        label, sep, name = text.partition("=")
+        if not sep:
+            label, name = text, text
+        label, name = label.strip(), name.strip()
+        if not label or not name or "/" in label:
+            raise ValueError(f"expected NAME or LABEL=NAME for a detector, got {text!r}")
+        return cls(label=label, name=name)
+
+
+def load_detector_file(path: str | os.PathLike) -> dict[str, type]:
+    """Load detector classes from a Python file implementing ``register_detectors``.
+
+    Such a file is a crmask plugin that is not installed (the peers under
+    ``benchmarks/peers`` are): its ``register_detectors(register)`` function
+    is called exactly as the plugin manager would call it.
+
+    Returns
+    -------
+    dict
+        Detector name to class.
+
+    Raises
+    ------
+    PluginError
+        If the file is missing, fails to import, or has no ``register_detectors``.
+    """
+    from ..detector import Detector
+
+    path = Path(path)
+    if not path.is_file():
+        raise PluginError(f"detector file {path} does not exist")
+    module_name = f"_crmask_bench_{path.stem}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a broken plugin file must name itself
+        raise PluginError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
+    hook = getattr(module, "register_detectors", None)
+    if hook is None:
+        raise PluginError(f"{path} has no register_detectors(register) function")
+    found: dict[str, type] = {}
+
+    def register(cls: type) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Detector)):
+            raise PluginError(f"{path} registered {cls!r}, which is not a crmask.Detector subclass")
+        found[cls.name] = cls
+
+    hook(register=register)
+    return found
+
+
+def detector_class(name: str, extra: Mapping[str, type] | None = None) -> type:
+    """Return the mask detector class ``name``: from ``extra``, else from the registry.
+
+    Raises
+    ------
+    UnknownDetectorError
+        If no installed plugin nor ``extra`` has ``name``.
+    CrmaskError
+        If ``name`` is an event filter.
+    """
+    extra = extra or {}
+    if name in extra:
+        return extra[name]
+    from ..exceptions import UnknownDetectorError
+    from ..registry import get_detector_class, list_detectors
+
+    try:
+        cls = get_detector_class(name)
+    except UnknownDetectorError:
+        raise UnknownDetectorError(name, [d.name for d in list_detectors()] + list(extra)) from None
+    if cls.kind != "mask":
+        raise CrmaskError(f"{name!r} is an event filter; crmask bench scores image (mask) detectors")
+    return cls
+
+
+def default_sweep(cls: type) -> dict[str, tuple[float, ...]]:
+    """The part of `DEFAULT_SWEEP` that ``cls`` declares (empty when none)."""
+    return {k: v for k, v in DEFAULT_SWEEP.items() if k in getattr(cls, "parameters", {})}
+
+
+def _sweep_points(sweep: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    names = list(sweep)
+    return [dict(zip(names, values)) for values in itertools.product(*(sweep[n] for n in names))]
+
+
+def evaluate_image(
+    detector,
+    image: BenchImage,
+    *,
+    dilate: bool = False,
+    sweep: Mapping[str, Sequence[Any]] | None = None,
+    thresholds: np.ndarray = metrics.DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
+    """Run one detector on one benchmark image and score it.
+
+    Parameters
+    ----------
+    detector : crmask.Detector
+        A constructed mask detector.
+    image : BenchImage
+    dilate : bool
+        Dilate truth and prediction by 3×3 before scoring.
+    sweep : mapping, optional
+        Parameter values to sweep when the detector returns no probability map.
+    thresholds : numpy.ndarray
+        Probability thresholds of the curve.
+
+    Returns
+    -------
+    dict
+        JSON-ready result (see the module notes).
+    """
+    with measure() as used:
+        result = detector.detect(image.ccd)
+    truth, ignore = image.truth, image.ignore
+    pred = result.mask
+    operating = metrics.confusion(truth, pred, ignore, dilate=dilate)
+    found, total = metrics.event_completeness(truth, pred, ignore, dilate=dilate)
+    star_fp, star_pixels = (0, 0)
+    if image.starmask is not None:
+        star_fp, star_pixels = metrics.star_false_positives(truth, pred, image.starmask, ignore, dilate=dilate)
+
+    curve: dict[str, Any] | None = None
+    if result.probability is not None:
+        positives, negatives = metrics.score_histogram(truth, result.probability, thresholds, ignore, dilate=dilate)
+        curve = {"kind": "threshold", "thresholds": np.asarray(thresholds).tolist(),
+                 "positives": positives.tolist(), "negatives": negatives.tolist()}
+    elif sweep:
+        base = detector.get_params()
+        points = []
+        for point in _sweep_points(sweep):
+            swept = type(detector)(**{**base, **point}).detect(image.ccd)
+            points.append({"params": point, **metrics.confusion(truth, swept.mask, ignore, dilate=dilate).as_dict()})
+        curve = {"kind": "sweep", "points": points}
+
+    torch = sys.modules.get("torch")
+    return {
+        "file": image.name,
+        "shape": list(truth.shape),
+        "npix": image.npix,
+        "n_ignored": int(ignore.sum()),
+        "detector": detector.name,
+        "params": {k: v for k, v in detector.get_params().items()},
+        "threshold": result.threshold,
+        "wall_s": used.wall_s,
+        "cpu_s": used.cpu_s,
+        "peak_mb": used.peak_mb,
+        "memory_method": used.memory_method,
+        "threads_available": available_threads(),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
+        "operating": {**operating.as_dict(), "events_found": found, "events_total": total,
+                      "star_fp": star_fp, "star_pixels": star_pixels},
+        "curve": curve,
+    }
+
+
+@contextlib.contextmanager
+def limit_threads(threads: int | None):
+    """Limit the threads of OpenMP/BLAS pools (threadpoolctl) and torch inside the block.
+
+    Only libraries already loaded are limited, so call it after a first run.
+    Without threadpoolctl only torch is limited.
+    """
+    if threads is None:
+        yield
+        return
+    torch = sys.modules.get("torch")
+    previous = torch.get_num_threads() if torch is not None else None
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            pass
+        else:
+            stack.enter_context(threadpool_limits(limits=threads))
+        if torch is not None:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            if torch is not None:
+                torch.set_num_threads(previous)
+
+
+def result_path(outdir: str | os.PathLike, set_name: str, label: str, file: str) -> Path:
+    """Where the result of ``label`` on ``file`` of ``set_name`` is stored."""
+    return Path(outdir) / "results" / set_name / label / f"{file}.json"
+
+
+def _config_key(spec: DetectorSpec, params: Mapping[str, Any], dilate: bool,
+                sweep: Mapping[str, Sequence[Any]] | None, thresholds: np.ndarray, bench_file: Path) -> str:
+    stat = bench_file.stat()
+    config = {
+        "label": spec.label,
+        "name": spec.name,
+        "params": {k: repr(v) for k, v in sorted(params.items())},
+        "dilate": dilate,
+        "sweep": {k: list(v) for k, v in (sweep or {}).items()},
+        "thresholds": hashlib.sha1(np.asarray(thresholds, dtype=np.float64).tobytes()).hexdigest(),
+        "file": [bench_file.name, stat.st_size, stat.st_mtime_ns],
+    }
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "to_string"):  # astropy units and quantities
+        return value.to_string()
+    return repr(value)
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _read_result(path: Path, key: str) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return payload if payload.get("config_key") == key else None
+
+
+def run_benchmark(
+    sets: Iterable[str | os.PathLike | BenchSet],
+    specs: Sequence[DetectorSpec],
+    outdir: str | os.PathLike,
+    *,
+    dilate: bool = False,
+    sweep: Mapping[str, Sequence[Any]] | None = None,
+    extra_detectors: Mapping[str, type] | None = None,
+    resume: bool = True,
+    thresholds: np.ndarray = metrics.DEFAULT_THRESHOLDS,
+    progress: bool = True,
+    threads: int | None = None,
+    warmup: bool = True,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every detector on every file of every set; return the per-file results.
+
+    Parameters
+    ----------
+    sets : iterable
+        Benchmark set directories (or loaded `BenchSet` objects).
+    specs : sequence of DetectorSpec
+        Detectors to run; labels must be unique.
+    outdir : path-like
+        Report directory; results go to ``outdir/results``.
+    dilate : bool
+        Dilate truth and predictions by 3×3 before scoring.
+    sweep : mapping, optional
+        Sweep for detectors without a probability map; `None` uses
+        `default_sweep` of each detector, ``{}`` disables sweeps.
+    extra_detectors : mapping, optional
+        Detector classes by name that are not installed plugins (see
+        `load_detector_file`).
+    resume : bool
+        Reuse stored results of the same configuration.
+    thresholds : numpy.ndarray
+        Probability thresholds of the curves.
+    progress : bool
+        Show a tqdm progress bar.
+    threads : int, optional
+        Limit OpenMP, BLAS and torch threads to this number while detecting.
+    warmup : bool
+        Run each detector once, unmeasured, before its first measured file,
+        so that one-off costs (imports, model loading, thread pools) are not
+        charged to the first file.
+    on_result : callable, optional
+        Called with each result as it is produced or reused.
+
+    Returns
+    -------
+    list of dict
+        Per-file results, each with ``set`` and ``label`` added.
+    """
+    from tqdm.auto import tqdm
+
+    labels = [s.label for s in specs]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ValueError(f"detector label(s) {duplicates} used twice; give each run its own LABEL=NAME")
+    extra = dict(extra_detectors or {})
+    classes = {s.label: detector_class(s.name, extra) for s in specs}
+    detectors = {}
+    for s in specs:
+        try:
+            detectors[s.label] = classes[s.label](**dict(s.params))
+        except ValueError as exc:
+            raise CrmaskError(f"detector {s.label!r}: {exc}") from None
+    bench_sets = [s if isinstance(s, BenchSet) else load_set(s) for s in sets]
+    total = sum(len(b) for b in bench_sets) * len(specs)
+    results: list[dict[str, Any]] = []
+    warm: set[str] = set()
+    with tqdm(total=total, disable=not progress, unit="run", desc="crmask bench") as bar:
+        for bench in bench_sets:
+            for spec in specs:
+                det = detectors[spec.label]
+                det_sweep = default_sweep(classes[spec.label]) if sweep is None else dict(sweep)
+                for name in bench.files:
+                    bar.set_postfix_str(f"{bench.name}/{spec.label}/{name}")
+                    path = result_path(outdir, bench.name, spec.label, name)
+                    key = _config_key(spec, det.get_params(), dilate, det_sweep, thresholds, bench.path / name)
+                    payload = _read_result(path, key) if resume else None
+                    if payload is None:
+                        image = read_bench_image(bench.path / name)
+                        try:
+                            if warmup and spec.label not in warm:
+                                det.detect(image.ccd)
+                                warm.add(spec.label)
+                            with limit_threads(threads):
+                                payload = evaluate_image(det, image, dilate=dilate, sweep=det_sweep,
+                                                         thresholds=thresholds)
+                        except CrmaskError as exc:
+                            raise CrmaskError(f"{spec.label} on {bench.name}/{name}: {exc}") from exc
+                        payload.update({"set": bench.name, "label": spec.label, "config_key": key,
+                                        "dilate": dilate, "threads_limit": threads})
+                        _write_json(path, payload)
+                    results.append(payload)
+                    if on_result is not None:
+                        on_result(payload)
+                    bar.update(1)
+    return results

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+from astropy.io import fits
+from click.testing import CliRunner
+
+from crmask.bench.build import build_injected, build_repeats, build_sets, build_synthetic
+from crmask.bench.dataset import load_set
+from crmask.bench.sources import MEDIAN_VARIANCE, hot_pixels, repeat_significance, restore_noise
+from crmask.cli import cli
+from crmask.synthetic import FrameSpec
+
+from ..conftest import SHARED_DATA, shared_path
+
+
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory):
+    shared_path("cr_footprints_itl.fits.gz")
+    out = tmp_path_factory.mktemp("sets") / "injected"
+    return build_injected(SHARED_DATA, out, seed=3, n_sprat=2, n_gmos=1)
+
+
+def test_injected_set_truth_and_units(injected):
+    bench = load_set(injected)
+    assert bench.name == "injected" and len(bench) == 3
+    assert bench.manifest.meta["params"]["footprints"].startswith("test")
+    for image in bench:
+        assert image.ccd.unit == "adu" and {"GAIN", "RDNOISE", "EXPTIME", "INSTRUME"} <= set(image.ccd.header)
+        assert image.truth.sum() > 0 and not (image.truth & image.ignore).any()
+        assert image.starmask is not None and image.starmask.any()
+    sprat = next(iter(bench))
+    gain, rn = sprat.ccd.header["GAIN"], sprat.ccd.header["RDNOISE"]
+    # truth pixels stand far above the noise of the frame in electrons
+    e = sprat.ccd.data * gain
+    background = np.median(e[~sprat.truth & ~sprat.starmask])
+    assert np.median(e[sprat.truth] - background) > 3 * np.sqrt(rn**2 + max(background, 0))
+
+
+def test_injected_set_is_reproducible(injected, tmp_path):
+    again = build_injected(SHARED_DATA, tmp_path / "again", seed=3, n_sprat=2, n_gmos=1)
+    other = build_injected(SHARED_DATA, tmp_path / "other", seed=4, n_sprat=2, n_gmos=1)
+    name = "sprat_median_001.fits"
+    np.testing.assert_array_equal(fits.getdata(again / name), fits.getdata(injected / name))
+    assert not np.array_equal(fits.getdata(other / name), fits.getdata(injected / name))
+
+
+def test_repeats_set_keeps_the_shipped_masks(tmp_path):
+    directory = shared_path("sprat_lhs6328")
+    bench = load_set(build_repeats(SHARED_DATA, tmp_path / "repeats"))
+    counts = [69, 26, 42, 15, 20]  # ../shared/data/README.md table
+    for image, count, name in zip(bench, counts, bench.files):
+        shipped = fits.getdata(directory / name.replace(".fits", "_crmask.fits.gz")).astype(bool)
+        np.testing.assert_array_equal(image.truth, shipped)
+        assert image.truth.sum() == count
+        assert image.ignore[:2].all() and image.ignore[:, -2:].all()  # border
+        assert not (image.truth & image.ignore).any()
+        assert abs(np.median(image.ccd.data)) < 5  # pedestal removed
+
+
+def test_synthetic_set_and_cli(tmp_path):
+    out = build_synthetic(tmp_path / "syn", n_frames=2, shape=(64, 96), spec=FrameSpec(cr_density=2000.0))
+    bench = load_set(out)
+    assert [im.truth.shape for im in bench] == [(64, 96), (64, 96)]
+    result = CliRunner().invoke(cli, ["bench", "build", "--set", "synthetic", "--synthetic-shape", "32x48",
+                                      "--synthetic-frames", "1", "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    assert len(load_set(tmp_path / "cli" / "synthetic")) == 1
+    bad = CliRunner().invoke(cli, ["bench", "build", "--synthetic-shape", "big", "-o", str(tmp_path)])
+    assert bad.exit_code != 0 and "NYxNX" in bad.output
+    with pytest.raises(ValueError, match="unknown benchmark set"):
+        build_sets(tmp_path, tmp_path, ["nosuch"])
+
+
+def test_restore_noise_gives_single_exposure_noise(rng):
+    gain, rn = 2.0, 5.0
+    truth = np.full((200, 200), 50.0)  # adu
+    single_sigma = np.sqrt(rn**2 + 50.0 * gain) / gain
+    stack = truth + single_sigma * rng.standard_normal((5, 200, 200))
+    restored = restore_noise(np.median(stack, axis=0), 5, gain, rn, rng)
+    assert np.median(stack, axis=0).std() == pytest.approx(np.sqrt(MEDIAN_VARIANCE[5]) * single_sigma, rel=0.03)
+    assert restored.std() == pytest.approx(single_sigma, rel=0.03)
+
+
+def test_repeat_significance_is_unit_normal_without_crs(rng):
+    frames = 200.0 + np.sqrt(25 + 200.0) * rng.standard_normal((5, 100, 120))
+    frames[2, 50, 60] += 500.0
+    z = repeat_significance(frames, 2, 5.0)
+    assert z[50, 60] > 10
+    # read + Poisson + model noise, less the 5% fractional term: a little under unit width
+    assert 0.8 < np.delete(z.ravel(), 50 * 120 + 60).std() < 1.05
+
+
+def test_hot_pixels():
+    dark = np.full((10, 10), 10.0)
+    dark[3, 4] = 200.0
+    assert np.argwhere(hot_pixels(dark, 600.0, 120.0, readnoise_adu=2.0)).tolist() == [[3, 4]]

@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from click.testing import CliRunner
+
+from crmask import PluginError, UnknownDetectorError
+from crmask.bench.dataset import read_bench_image
+from crmask.bench.report import aggregate
+from crmask.bench.runner import DetectorSpec, load_detector_file, result_path, run_benchmark
+from crmask.cli import cli
+
+
+def run(tiny_set, out, spike, warmup=False, **kwargs):
+    specs = [DetectorSpec("spike", "test-spike")]
+    return run_benchmark([tiny_set], specs, out, extra_detectors={"test-spike": spike}, progress=False,
+                         warmup=warmup, **kwargs)
+
+
+def test_scores_a_known_answer(tiny_set, tmp_path, spike_detector):
+    results = run(tiny_set, tmp_path / "out", spike_detector)
+    assert len(results) == 3 and spike_detector.calls == 3
+    (record,) = aggregate(results)
+    # 400 adu CRs on a 100 adu sky with ~8 adu noise: every CR pixel is found; the 50 adu
+    # star (6.7 sigma) fools this simple detector, and it is its only false positive.
+    assert record["tpr"] == 1.0 and record["events_found"] == record["events_total"] > 0
+    assert record["operating"].fp == record["star_fp"] > 0 and record["star_pixels"] == 27
+    stricter = aggregate(run(tiny_set, tmp_path / "strict", spike_detector, thresholds=np.array([0.5, 0.999])))
+    assert stricter[0]["curve"].fp[1] < record["star_fp"]
+    stored = json.loads(result_path(tmp_path / "out", "tiny", "spike", "f0.fits").read_text())
+    assert stored["n_ignored"] == 1
+    assert stored["operating"]["tp"] == np.count_nonzero(read_bench_image(tiny_set / "f0.fits").truth)
+    assert stored["peak_mb"] >= 0 and stored["wall_s"] > 0
+
+
+def test_resume_after_interruption(tiny_set, tmp_path, spike_detector):
+    out = tmp_path / "out"
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_two(result):
+        if len(seen) == 1:
+            raise Interrupt
+        seen.append(result["file"])
+
+    seen: list[str] = []
+    with pytest.raises(Interrupt):
+        run(tiny_set, out, spike_detector, on_result=stop_after_two)
+    assert spike_detector.calls == 2  # f0 stored, f1 computed and stored, then interrupted
+    spike_detector.calls = 0
+    results = run(tiny_set, out, spike_detector)
+    assert spike_detector.calls == 1  # only f2 is computed again
+    assert [r["file"] for r in results] == ["f0.fits", "f1.fits", "f2.fits"]
+    spike_detector.calls = 0
+    run(tiny_set, out, spike_detector, dilate=True)  # another configuration: nothing reused
+    assert spike_detector.calls == 3
+    spike_detector.calls = 0
+    run(tiny_set, out, spike_detector, resume=False, warmup=True)
+    assert spike_detector.calls == 4  # one unmeasured warm-up run
+
+
+def test_lacosmic_sweep_curve(tiny_set, tmp_path):
+    specs = [DetectorSpec("lacosmic", "lacosmic"), DetectorSpec("strict", "lacosmic", {"sigclip": 50.0})]
+    results = run_benchmark([tiny_set], specs, tmp_path / "out", sweep={"sigclip": (4.0, 1000.0)}, progress=False)
+    records = {r["label"]: r for r in aggregate(results)}
+    curve = records["lacosmic"]["curve"]
+    assert curve.thresholds is None and len(curve.tp) == 2
+    assert curve.tpr[0] > 0.9 and curve.tpr[1] == 0.0  # sigclip=1000 finds nothing
+    assert records["strict"]["tpr"] < records["lacosmic"]["tpr"]
+
+
+def test_spec_and_plugin_errors(tiny_set, tmp_path):
+    assert DetectorSpec.parse("tuned=lacosmic") == DetectorSpec("tuned", "lacosmic")
+    with pytest.raises(ValueError, match="LABEL=NAME"):
+        DetectorSpec.parse("=lacosmic")
+    with pytest.raises(UnknownDetectorError, match="no-such"):
+        run_benchmark([tiny_set], [DetectorSpec.parse("no-such")], tmp_path, progress=False)
+    with pytest.raises(ValueError, match="used twice"):
+        run_benchmark([tiny_set], [DetectorSpec.parse("lacosmic")] * 2, tmp_path, progress=False)
+    bad = tmp_path / "bad.py"
+    bad.write_text("x = 1\n")
+    with pytest.raises(PluginError, match="register_detectors"):
+        load_detector_file(bad)
+
+
+def test_cli_end_to_end(tiny_set, tmp_path):
+    out = tmp_path / "report"
+    args = ["bench", "--data", str(tiny_set), "--detector", "lacosmic", "--detector", "tuned=lacosmic",
+            "--param", "tuned:objlim=1", "--sweep", "sigclip=3,6", "-q", "-o", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    for name in ("summary.md", "summary.ecsv", "roc.png", "pr.png"):
+        assert (out / name).stat().st_size > 0
+    table = Table.read(out / "summary.ecsv")
+    assert list(table["label"]) == ["lacosmic", "tuned"]
+    assert "objlim=1.0" in table["params"][1]
+    assert "| tiny | lacosmic |" in (out / "summary.md").read_text()
+    again = CliRunner().invoke(cli, ["bench", "report", "-o", str(out)])
+    assert again.exit_code == 0 and "tuned" in again.output
+    bad = CliRunner().invoke(cli, ["bench", "run", "--data", str(tiny_set), "--detector", "lacosmic",
+                                   "--param", "nosuch=1", "-o", str(out)])
+    assert bad.exit_code != 0 and "nosuch" in bad.output
