@@ -111,8 +111,10 @@ SECONDARY_MEAN_PER_PRIMARY = 0.048
 #: of primaries make a valid 0.2-10 keV single-pixel-like event and 4.7% more than one island
 #: (WFI_PHYSICS.md), so 0.74 / 4.7 of the secondary islands are soft.
 SECONDARY_SOFT_FRACTION = 0.74 / 4.7
-#: Soft secondaries: energy log-uniform over this range (keV); half are photons (fluorescence of the
-#: camera materials), half low-energy electrons, both stopping within a few um.
+#: Soft secondaries: energy uniform over this range (keV), since the grade-filtered particle background
+#: of X-ray CCDs and DEPFETs is flat in energy (the WFI requirement is one level over 2-7 keV, JATIS 7(3)
+#: 034001, 2021); half are photons (fluorescence of the camera materials), half low-energy electrons,
+#: both stopping within a few um.
 SECONDARY_SOFT_ENERGY_KEV = (0.2, 10.0)
 SECONDARY_SOFT_PHOTON_FRACTION = 0.5
 #: Hard secondaries: electrons (knock-on and Compton electrons; photons of these energies mostly
@@ -442,9 +444,11 @@ def _draw_cr_events(rng: np.random.Generator, frame: np.ndarray, shape: tuple[in
     m = len(sec_event)
     soft = rng.uniform(size=m) < SECONDARY_SOFT_FRACTION
     is_gamma = soft & (rng.uniform(size=m) < SECONDARY_SOFT_PHOTON_FRACTION)
-    low = np.where(soft, SECONDARY_SOFT_ENERGY_KEV[0], SECONDARY_HARD_ENERGY_KEV[0])
-    high = np.where(soft, SECONDARY_SOFT_ENERGY_KEV[1], SECONDARY_HARD_ENERGY_KEV[1])
-    sec_energy = np.exp(rng.uniform(np.log(low), np.log(high)))
+    sec_energy = np.where(
+        soft,
+        rng.uniform(*SECONDARY_SOFT_ENERGY_KEV, m),
+        np.exp(rng.uniform(*np.log(SECONDARY_HARD_ENERGY_KEV), m)),
+    )
     distance = SECONDARY_DISTANCE_MEDIAN_PX * np.exp(SECONDARY_DISTANCE_LOG_SIGMA * rng.standard_normal(m))
     along = distance * rng.choice([-1.0, 1.0], m)
     across = SECONDARY_PERPENDICULAR_FRACTION * distance * rng.standard_normal(m)
