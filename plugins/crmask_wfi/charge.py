@@ -54,16 +54,13 @@ class PointDeposits:
 
     @staticmethod
     def concat(parts: list["PointDeposits"]) -> "PointDeposits":
+        """Join deposits (an empty list gives no deposits)."""
         names = ("frame", "x", "y", "z", "energy", "particle")
         if not parts:
             return PointDeposits(
                 *(np.zeros(0, dtype=np.int64 if n in ("frame", "particle") else float) for n in names)
             )
         return PointDeposits(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
-
-    def take(self, keep: np.ndarray) -> "PointDeposits":
-        return PointDeposits(self.frame[keep], self.x[keep], self.y[keep], self.z[keep], self.energy[keep],
-                       self.particle[keep])
 
 
 @dataclass
@@ -191,6 +188,7 @@ def electron_tracks(
 
 
 def keep_in_frame(pixels: PixelCharges, shape: tuple[int, int]) -> PixelCharges:
+    """Drop the pixel charges that fall outside a frame of ``shape``."""
     ny, nx = shape
     keep = (pixels.iy >= 0) & (pixels.iy < ny) & (pixels.ix >= 0) & (pixels.ix < nx)
     return PixelCharges(pixels.frame[keep], pixels.iy[keep], pixels.ix[keep], pixels.electrons[keep],

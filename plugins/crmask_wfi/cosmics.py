@@ -112,6 +112,7 @@ class CREvents:
 
     @staticmethod
     def concat(parts: list["CREvents"]) -> "CREvents":
+        """Join event sets, renumbering the secondaries' event indices."""
         offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
         fields = {}
         for name in CREvents.__dataclass_fields__:
@@ -188,6 +189,7 @@ def draw_cr_events(rng: np.random.Generator, frame: np.ndarray, shape: tuple[int
 
 
 def in_frame(x: np.ndarray, y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Whether points (in pixels) lie inside a frame of ``shape``."""
     ny, nx = shape
     return (x >= -0.5) & (x < nx - 0.5) & (y >= -0.5) & (y < ny - 0.5)
 
@@ -284,7 +286,9 @@ def secondary_deposits(
     return PointDeposits.concat([photons, electrons]), sec_depth
 
 
-def cr_events_for_counts(rng: np.random.Generator, counts: np.ndarray, shape: tuple[int, int]) -> CREvents:
+def cr_events_for_counts(
+    rng: np.random.Generator, counts: np.ndarray, shape: tuple[int, int]
+) -> CREvents:
     """Draw exactly ``counts[f]`` visible CR events for each frame ``f`` (rejection sampling)."""
     ny, nx = shape
     accept = (nx * ny) / ((nx + 2 * CR_MARGIN_PX) * (ny + 2 * CR_MARGIN_PX))
