@@ -48,7 +48,7 @@ __all__ = [
 #: Default sweep of detectors without a probability map (values per parameter;
 #: only the parameters a detector declares are swept).
 DEFAULT_SWEEP: dict[str, tuple[float, ...]] = {
-    "sigclip": (2.0, 3.0, 4.0, 4.5, 5.0, 6.0, 8.0, 12.0, 20.0),
+    "sigclip": (2.0, 3.0, 4.5, 6.0, 8.0, 12.0, 20.0),
     "objlim": (1.0, 2.0, 5.0),
 }
 

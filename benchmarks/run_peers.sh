@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Score crmask's detectors and the published peers on the injected and repeats sets in ONE run and
+# print one table (also written to $OUT/summary.md, .ecsv, roc.png, pr.png).
+#
+#   bash benchmarks/run_peers.sh                 # from the repository root, crmask installed
+#
+# Environment (all optional):
+#   MAIN_PYTHON  python with crmask installed                 (default: python)
+#   PEERS_VENV   separate venv for the peers, created if absent (default: ../peers-venv)
+#   DATA         shared real data                              (default: ../shared/data)
+#   SETS         where the benchmark sets are built            (default: bench-sets)
+#   OUT          report directory; re-running resumes there     (default: bench-report/peers)
+#   THREADS      threads per detector                          (default: 1)
+#   DETECTORS    space-separated [LABEL=]NAME list; default: every registered mask detector that is
+#                available, a tuned lacosmic and the three peers
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAIN_PYTHON=${MAIN_PYTHON:-python}
+PEERS_VENV=${PEERS_VENV:-../peers-venv}
+DATA=${DATA:-../shared/data}
+SETS=${SETS:-bench-sets}
+OUT=${OUT:-bench-report/peers}
+THREADS=${THREADS:-1}
+
+if [ ! -x "$PEERS_VENV/bin/python" ]; then
+    echo "creating $PEERS_VENV (sees crmask's environment through a .pth; that environment is not changed)"
+    base=$("$MAIN_PYTHON" -c 'import sys; print(sys._base_executable)')
+    main_site=$("$MAIN_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    "$base" -m venv "$PEERS_VENV"
+    peer_site=$("$PEERS_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "import site; site.addsitedir('$main_site')" > "$peer_site/crmask-main-env.pth"
+    "$PEERS_VENV/bin/python" -m pip install -r benchmarks/requirements-peers.txt
+fi
+PY="$PEERS_VENV/bin/python"
+crmask() { "$PY" -c 'import sys; from crmask.cli import main; sys.argv[0] = "crmask"; main()' "$@"; }
+
+for set in injected repeats; do
+    [ -f "$SETS/$set/manifest.ecsv" ] || crmask bench build --data "$DATA" --set "$set" -o "$SETS"
+done
+
+if [ -z "${DETECTORS:-}" ]; then
+    # every registered mask detector that runs here with its defaults (e.g. has its weights)
+    DETECTORS=$("$PY" - <<'PYEOF'
+import sys
+import numpy as np
+import crmask
+from crmask.synthetic import make_frame
+probe = make_frame((64, 64), rng=np.random.default_rng(0)).ccd
+names = []
+for info in crmask.list_detectors("mask"):
+    try:
+        crmask.get_detector(info.name).detect(probe)
+    except Exception as exc:  # not usable here: say why and leave it out
+        print(f"run_peers.sh: skipping {info.name}: {exc}", file=sys.stderr)
+        continue
+    names.append(info.name)
+print(" ".join(names))
+PYEOF
+)
+    DETECTORS="$DETECTORS lacosmic-tuned=lacosmic peer-ccdproc peer-deepcr peer-cosmic-conn"
+fi
+args=()
+for det in $DETECTORS; do args+=(--detector "$det"); done
+
+# "tuned" LACosmic: the setting seed 001 reports F1/IoU/FDR with (sigclip 3, objlim 1, sigfrac 0.1),
+# chosen in advance, not on these sets.
+crmask bench --data "$SETS/injected" --data "$SETS/repeats" "${args[@]}" \
+    --plugin benchmarks/peers/peers.py \
+    --param lacosmic-tuned:sigclip=3 --param lacosmic-tuned:objlim=1 --param lacosmic-tuned:sigfrac=0.1 \
+    --threads "$THREADS" -o "$OUT"
