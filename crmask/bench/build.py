@@ -6,7 +6,8 @@ Three sets, each a directory in the format of `crmask.bench.dataset`:
     Real cosmic rays with exact truth on real cosmic-ray-free frames. The
     base frames are the median of the five SPRAT repeats (with Gaussian
     noise added back so that it has one exposure's noise) and the GMOS-S
-    cut-out (its two real cosmic rays are ignored). Footprints reserved for
+    cut-out (its two real cosmic rays are ignored; it has sky lines but no
+    star, so no star mask). Footprints reserved for
     testing (``fp_id % 5 == 0``) are injected with
     `crmask.footprints.inject_footprints`, converted from electrons with the
     frame's gain; truth pixels stand 3σ above the noise (seed 001 §2.1.1),
@@ -153,7 +154,6 @@ def build_injected(
         rows.append(_row(name, "median of 5 SPRAT repeats + ITL footprints", index, inj.mask, ignore, stars))
 
     gmos = load_gmos(data_dir / _GMOS)
-    gmos_stars = source_mask(gmos.data * gmos.gain, gmos.readnoise, size=(1, 31))
     background = ndimage.median_filter(gmos.data, size=3)
     for index in range(n_gmos):
         rng = np.random.default_rng((seed, n_sprat + index))
@@ -165,9 +165,10 @@ def build_injected(
         header = _header("GMOS-S", float(gmos.header.get("EXPTIME", 90.0)), gmos.gain, gmos.readnoise)
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"gmos_{index:03d}.fits"
+        # The cut-out holds sky lines but no stellar trace: no star mask.
         write_bench_image(outdir / name, CCDData(inj.data, unit=u.adu, header=header), truth, ignore,
-                          gmos_stars, overwrite=overwrite)
-        rows.append(_row(name, "GMOS-S cut-out + ITL footprints", n_sprat + index, truth, ignore, gmos_stars))
+                          overwrite=overwrite)
+        rows.append(_row(name, "GMOS-S cut-out + ITL footprints", n_sprat + index, truth, ignore, None))
 
     write_manifest(outdir, rows, {
         "set": "injected",
