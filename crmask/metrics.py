@@ -279,14 +279,17 @@ class Curve:
 
     @property
     def tpr(self) -> np.ndarray:
+        """True-positive rate (recall) at each point."""
         return self.tp / self.positives if self.positives else np.full(self.tp.shape, np.nan)
 
     @property
     def fpr(self) -> np.ndarray:
+        """False-positive rate at each point."""
         return self.fp / self.negatives if self.negatives else np.full(self.fp.shape, np.nan)
 
     @property
     def precision(self) -> np.ndarray:
+        """Precision at each point (NaN where nothing is flagged)."""
         flagged = self.tp + self.fp
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(flagged > 0, self.tp / np.maximum(flagged, 1), np.nan)

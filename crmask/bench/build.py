@@ -16,7 +16,7 @@ Three sets, each a directory in the format of `crmask.bench.dataset`:
     The five real SPRAT exposures with the cosmic-ray masks derived from the
     repeats (shipped with the data). Ignored: a border of ``border`` pixels
     (where the detectors' filters and the repeat model are both unreliable),
-    hot pixels from the dark, and pixels outside the mask whose repeat
+    hot pixels and bad columns from the dark, saturated pixels, and pixels outside the mask whose repeat
     significance says they may hold a cosmic ray the mask missed (above 4σ,
     or above 2σ within two pixels of a masked cosmic ray): the shipped masks
     are a lower bound (5σ seeds).
@@ -44,7 +44,15 @@ from scipy import ndimage
 from ..footprints import inject_footprints, load_footprints
 from ..synthetic import FrameSpec, make_frame
 from .dataset import count_events, write_bench_image, write_manifest
-from .sources import hot_pixels, load_gmos, load_sprat, repeat_significance, restore_noise, source_mask
+from .sources import (
+    bad_columns,
+    hot_pixels,
+    load_gmos,
+    load_sprat,
+    repeat_significance,
+    restore_noise,
+    source_mask,
+)
 
 __all__ = ["SETS", "build_injected", "build_repeats", "build_synthetic", "build_sets"]
 
@@ -54,6 +62,8 @@ SETS = ("injected", "repeats", "synthetic")
 _SPRAT = "sprat_lhs6328"
 _FOOTPRINTS = "cr_footprints_itl.fits.gz"
 _GMOS = "gmos.fits"
+#: SPRAT's 16-bit converter limit (raw adu, before the pedestal is removed).
+_ADC_MAX = 65535.0
 
 
 def _sha256(path: Path) -> str:
@@ -145,7 +155,7 @@ def build_injected(
         inj = inject_footprints(base, library, n, gain=sprat.gain, readnoise=sprat.readnoise, rng=rng,
                                 background=median, dilate=dilate)
         ignore = (inj.faint | hot) & ~inj.mask
-        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, 65535.0 - sprat.pedestal)
+        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, _ADC_MAX - sprat.pedestal)
         header["PEDESTAL"] = (sprat.pedestal, "adu subtracted from the raw frames")
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"sprat_median_{index:03d}.fits"
@@ -207,6 +217,7 @@ def build_repeats(
     outdir.mkdir(parents=True, exist_ok=True)
     sprat = load_sprat(data_dir / _SPRAT)
     hot = hot_pixels(sprat.dark, sprat.dark_exptime, sprat.exptime, sprat.readnoise / sprat.gain)
+    hot |= bad_columns(sprat.dark)
     stars = source_mask(sprat.median * sprat.gain, sprat.readnoise, size=(31, 1)) & ~hot
     edge = np.ones(sprat.median.shape, dtype=bool)
     if border > 0:
@@ -222,8 +233,9 @@ def build_repeats(
         z = repeat_significance(frames_e, index, sprat.readnoise)
         near = ndimage.binary_dilation(truth, structure=np.ones((3, 3), dtype=bool), iterations=2)
         unsure = (z > 4.0) | (near & (z > 2.0))
-        ignore = (edge | hot | unsure) & ~truth
-        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, 65535.0 - sprat.pedestal)
+        saturated = sprat.frames[index] + sprat.pedestal >= _ADC_MAX
+        ignore = (edge | hot | saturated | unsure) & ~truth
+        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, _ADC_MAX - sprat.pedestal)
         header["PEDESTAL"] = (sprat.pedestal, "adu subtracted from the raw frame")
         header["ORIGFILE"] = f"{name}.fits.gz"
         out = f"{name}.fits"

@@ -28,6 +28,7 @@ __all__ = [
     "GmosFrame",
     "load_gmos",
     "hot_pixels",
+    "bad_columns",
     "source_mask",
     "repeat_significance",
     "restore_noise",
@@ -181,6 +182,23 @@ def hot_pixels(dark: np.ndarray, dark_exptime: float, exptime: float, readnoise_
     """
     scaled = dark * (exptime / dark_exptime)
     return scaled - np.median(scaled) > nsigma * readnoise_adu
+
+
+def bad_columns(dark: np.ndarray, nsigma: float = 5.0, width: int = 9) -> np.ndarray:
+    """Columns whose median dark level departs from their neighbours' by ``nsigma`` robust sigmas.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask of the image's shape, True on whole bad columns.
+    """
+    profile = np.median(dark, axis=0)
+    residual = profile - ndimage.median_filter(profile, size=width, mode="nearest")
+    # column-to-column scatter from neighbour differences (robust, not shrunk by the filter)
+    steps = np.diff(profile)
+    sigma = 1.4826 * np.median(np.abs(steps - np.median(steps))) / np.sqrt(2.0)
+    bad = np.abs(residual) > nsigma * sigma if sigma > 0 else np.zeros(profile.shape, dtype=bool)
+    return np.broadcast_to(bad[None, :], dark.shape).copy()
 
 
 def source_mask(image_e: np.ndarray, readnoise: float, nsigma: float = 5.0, size: int = 15) -> np.ndarray:

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from crmask.bench.build import build_injected, build_repeats, build_sets, build_synthetic
 from crmask.bench.dataset import load_set
-from crmask.bench.sources import MEDIAN_VARIANCE, hot_pixels, repeat_significance, restore_noise
+from crmask.bench.sources import MEDIAN_VARIANCE, bad_columns, hot_pixels, repeat_significance, restore_noise
 from crmask.cli import cli
 from crmask.synthetic import FrameSpec
 
@@ -93,3 +93,10 @@ def test_hot_pixels():
     dark = np.full((10, 10), 10.0)
     dark[3, 4] = 200.0
     assert np.argwhere(hot_pixels(dark, 600.0, 120.0, readnoise_adu=2.0)).tolist() == [[3, 4]]
+
+
+def test_bad_columns(rng):
+    dark = 10.0 + rng.normal(size=(50, 40))
+    dark[:, 17] += 30.0
+    bad = bad_columns(dark)
+    assert bad[:, 17].all() and bad.sum() == 50
