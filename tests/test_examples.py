@@ -72,6 +72,21 @@ def test_reduce_sprat_finds_the_cosmic_rays_seen_in_the_repeats(reduced_sprat):
     assert (found & truth).sum() / truth.sum() > 0.6
 
 
+def test_compare_detectors_reports_both_and_draws_the_roc(tmp_path):
+    proc = run_example("compare_detectors.py", "-o", "cmp", cwd=tmp_path)
+    summary = Table.read(tmp_path / "cmp" / "summary.ecsv")
+    assert list(summary["label"])[0] == "lacosmic"
+    assert list(summary["label"])[1] in ("att-cosmic-conn", "lacosmic-convolve")
+    assert len(summary) == 2
+    if summary["set"][0] == "injected":
+        # Real footprints injected with exact truth: LACosmic finds nearly all of their pixels.
+        assert summary["tpr_1e-3"][0] > 0.9
+    assert all(0 <= value <= 1 for value in summary["tpr_1e-3"])
+    for plot in ("roc.png", "pr.png"):
+        assert (tmp_path / "cmp" / plot).stat().st_size > 10_000
+    assert "| lacosmic |" in proc.stdout
+
+
 def test_wfi_simulate_filter_compare(tmp_path):
     _require_detector("classic")
     proc = run_example("wfi_simulate_filter.py", "--frames", "40", "-o", "cmp", cwd=tmp_path)
