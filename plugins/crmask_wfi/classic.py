@@ -20,10 +20,15 @@ from crmask.ccd import FrameStack
 from .events import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_scaled
 from .physics import KEV_PER_ELECTRON
 
-__all__ = ["ClassicGradeFilter", "MIP_THRESHOLD_KEV", "apply_classic_cuts", "kev_per_unit"]
+__all__ = ["ClassicGradeFilter", "MIP_THRESHOLD_KEV", "apply_classic_cuts", "frames_in_kev", "kev_per_unit"]
 
 #: Minimum-ionising-particle threshold (seed 000 §3.1): events at or above it are rejected.
 MIP_THRESHOLD_KEV = 10.0
+
+
+def frames_in_kev(frames: FrameStack) -> np.ndarray:
+    """Return a validated frame stack in keV (float32), converting electrons at 3.65 eV per pair."""
+    return np.asarray(frames.data * kev_per_unit(frames), dtype=np.float32)
 
 
 def kev_per_unit(frames: FrameStack) -> float:

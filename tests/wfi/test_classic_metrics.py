@@ -147,3 +147,13 @@ def test_background_spectrum_units(tmp_path):
     np.testing.assert_allclose(rate, [2 / (area_cm2 * 10 * 0.005 * 1.0), 0.0])
     path = plot_background_spectrum({"classic": table}, 10, (512, 512), tmp_path / "bkg.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_frames_in_kev_from_electrons():
+    from crmask.ccd import prepare_frames
+
+    from crmask_wfi.classic import frames_in_kev
+
+    stack = prepare_frames(np.full((1, 4, 4), ELECTRONS_PER_KEV) * u.electron, (u.electron, u.keV))
+    np.testing.assert_allclose(frames_in_kev(stack), 1.0, rtol=1e-6)
+    assert frames_in_kev(stack).dtype == np.float32
