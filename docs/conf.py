@@ -8,7 +8,14 @@ measured results (the detector benchmark) are generated at build time by
 import sys
 from pathlib import Path
 
+import click
+
 import crmask
+from crmask.cli import cli
+
+# Plugins add their commands (``crmask wfi``, ``crmask train unet``) the first
+# time the command line lists its commands; do that before sphinx-click reads it.
+cli.list_commands(click.Context(cli))
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
