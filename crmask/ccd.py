@@ -159,8 +159,12 @@ def image_unit_kind(unit: u.UnitBase | None) -> str:
     )
 
 
-def _float_array(data: np.ndarray, what: str = "image") -> np.ndarray:
-    """Return ``data`` as a native-endian float array (a copy)."""
+def _float_array(data: np.ndarray, what: str = "image", copy: bool = True) -> np.ndarray:
+    """Return ``data`` as a native-endian float array.
+
+    With ``copy=False`` an array that is already native-endian floating point
+    is returned as is (read-only use only).
+    """
     array = np.asanyarray(data)
     if isinstance(array, np.ma.MaskedArray):
         array = array.filled(np.nan).astype(np.result_type(array.dtype, np.float32))
@@ -169,8 +173,8 @@ def _float_array(data: np.ndarray, what: str = "image") -> np.ndarray:
         raise InvalidImageError(
             f"{what} data has dtype {array.dtype}; a numeric (integer or float) array is needed"
         )
-    dtype = np.result_type(array.dtype, np.float32)
-    return np.array(array, dtype=dtype.newbyteorder("="), copy=True)
+    dtype = np.result_type(array.dtype, np.float32).newbyteorder("=")
+    return np.array(array, dtype=dtype, copy=True) if copy else np.asarray(array, dtype=dtype)
 
 
 def prepare_image(
@@ -305,7 +309,8 @@ class FrameStack:
     Attributes
     ----------
     data : numpy.ndarray
-        Float array of shape ``(n_frames, ny, nx)``.
+        Float array of shape ``(n_frames, ny, nx)``; it may share memory with
+        the input frames, so filters must not write into it.
     unit : astropy.units.UnitBase
         Unit shared by every frame.
     """
@@ -351,7 +356,7 @@ def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
             raise InvalidImageError(
                 f"frame {index} is a {type(frame).__name__}; give CCDData or a Quantity with a unit"
             )
-        array = _float_array(array, what=f"frame {index}")
+        array = _float_array(array, what=f"frame {index}", copy=False)
         if array.ndim == 2:
             array = array[np.newaxis]
         if array.ndim != 3:
@@ -369,4 +374,5 @@ def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
     if unit is None or not any(unit == ok for ok in accepted):
         allowed = ", ".join(str(a) for a in accepted)
         raise InvalidImageError(f"frame unit {unit} is not supported; use one of: {allowed}")
-    return FrameStack(data=np.concatenate(arrays, axis=0), unit=unit)
+    data = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
+    return FrameStack(data=data, unit=unit)
