@@ -25,11 +25,12 @@ from crmask import EventFilter, Param
 from crmask.ccd import FrameStack
 
 from .classic import MIP_THRESHOLD_KEV, frames_in_kev
+from .context import CONTEXT_FEATURE_NAMES, context_features
 from .events import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_events
-from .features import WINDOW_HALF_WIDTH, event_features, window_offsets
+from .features import FEATURE_NAMES, WINDOW_HALF_WIDTH, event_features, window_offsets
 from .simfile import FRAME_CR, FRAME_XRAY
 
-__all__ = ["CamRandomForestFilter", "cam_event_features"]
+__all__ = ["CamRandomForestFilter", "cam_event_features", "assemble_features"]
 
 
 
@@ -77,6 +78,45 @@ def cam_event_features(
         probabilities[:, FRAME_CR],
         cams.values(frame[:, None], wy, wx, FRAME_XRAY),
         cams.values(frame[:, None], wy, wx, FRAME_CR),
+    )
+
+
+def assemble_features(
+    names, cam_features: np.ndarray, events: Table, all_events: Table, emax: float = MIP_THRESHOLD_KEV
+) -> np.ndarray:
+    """The forest's input matrix: the ten CAM features, then the context features if the forest uses them.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The forest's feature names (`crmask_wfi.forest.ForestModel.feature_names`).
+    cam_features : numpy.ndarray, shape (n, 10)
+        `cam_event_features` of ``events``.
+    events : astropy.table.Table
+        The n events to classify (``FRAME``, ``X``, ``Y``).
+    all_events : astropy.table.Table
+        Every event of the same frames; those with ``ENERGY >= emax`` are the tracks.
+    emax : float
+        MIP threshold, keV.
+
+    Raises
+    ------
+    ValueError
+        If the forest expects features this version does not compute.
+    """
+    names = tuple(names)
+    if names == FEATURE_NAMES:
+        return cam_features
+    if names == FEATURE_NAMES + CONTEXT_FEATURE_NAMES:
+        mip = all_events[np.asarray(all_events["ENERGY"]) >= emax]
+        context = context_features(
+            np.asarray(events["FRAME"]), np.asarray(events["X"]), np.asarray(events["Y"]),
+            np.asarray(mip["FRAME"]), np.asarray(mip["X"]), np.asarray(mip["Y"]),
+        )
+        return np.hstack([cam_features, context])
+    raise ValueError(
+        f"the forest expects features {list(names)}; this crmask computes {list(FEATURE_NAMES)}, "
+        f"optionally followed by {list(CONTEXT_FEATURE_NAMES)}"
     )
 
 
@@ -184,8 +224,11 @@ class CamRandomForestFilter(EventFilter):
         p_cr = np.where(energy >= p["emax"], 1.0, np.nan)
         if in_band.any():
             model = self.model()
-            features = self._features(model["densenet"], frames_kev, table[in_band])
-            p_cr[in_band] = model["forest"].predict_proba(features)
+            forest = model["forest"]
+            events = table[in_band]
+            features = assemble_features(forest.feature_names, self._features(model["densenet"], frames_kev, events),
+                                         events, table, p["emax"])
+            p_cr[in_band] = forest.predict_proba(features)
         table["IN_BAND"] = in_band
         table["P_CR"] = p_cr
         threshold = self.threshold

@@ -98,7 +98,8 @@ def plot_roc(curve: RocCurve, operating_point: tuple[float, float, float], path,
     threshold, completeness, lost = operating_point
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     ax.plot(100 * curve.lost_xray, 100 * curve.cr_completeness, color="C0", label="CAM + random forest")
-    ax.plot([0, 100], [0, 100], color="C3", lw=0.8, ls="--", label="random")
+    diagonal = np.linspace(0, 100, 1001)  # dense, so that it stays straight on the symlog axis
+    ax.plot(diagonal, diagonal, color="C3", lw=0.8, ls="--", label="random")
     ax.plot(100 * lost, 100 * completeness, "o", color="C1",
             label=f"threshold {threshold:.3f}: {100 * completeness:.1f}% CR, {100 * lost:.2f}% lost X-rays")
     ax.set_xscale("symlog", linthresh=1.0)

@@ -32,6 +32,7 @@ from astropy.table import Table, vstack
 
 from .classic import MIP_THRESHOLD_KEV, apply_classic_cuts
 from .events import add_truth, reconstruct_events
+from .context import CONTEXT_FEATURE_NAMES
 from .features import FEATURE_NAMES
 from .metrics import BANDS_KEV, metrics_table
 from .simulate import QUADRANT_SHAPE, electrons_to_kev, simulate_frames
@@ -109,10 +110,14 @@ def collect_events(
     return vstack(tables, metadata_conflicts="silent")
 
 
-def in_band_training_data(events: Table) -> tuple[np.ndarray, np.ndarray]:
-    """Features and CR truth of the in-band X-ray and CR events of `collect_events` output."""
-    keep = np.asarray(events["IN_BAND"]) & np.isin(np.asarray(events["TRUE_CLASS"]), ("xray", "cr"))
-    return np.asarray(events["FEATURES"])[keep], np.asarray(events["TRUE_CLASS"])[keep] == "cr"
+def in_band_training_data(events: Table, names=FEATURE_NAMES) -> tuple[np.ndarray, np.ndarray]:
+    """Forest inputs (``names``) and CR truth of the in-band X-ray and CR events of `collect_events` output."""
+    from .camrf import assemble_features
+
+    truth = np.asarray(events["TRUE_CLASS"]).astype(str)  # bytes when read back from FITS
+    keep = np.asarray(events["IN_BAND"]) & np.isin(truth, ("xray", "cr"))
+    features = assemble_features(names, np.asarray(events["FEATURES"])[keep], events[keep], events)
+    return features, truth[keep] == "cr"
 
 
 def _cached_events(path: Path, make) -> Table:
@@ -155,6 +160,9 @@ def _options(function):
         click.option("--max-features", type=int, default=3, show_default=True),
         click.option("--max-lost-xray", type=float, default=0.015, show_default=True,
                      help="Largest lost X-ray fraction allowed at the operating threshold (validation ROC)."),
+        click.option("--context-features/--no-context-features", default=False, show_default=True,
+                     help="Add the frame-wide track-distance features of crmask_wfi.context to the ten "
+                          "CAM features (an extension of seed 000)."),
         click.option("--threads", type=int, default=1, show_default=True),
         click.option("--device", default="cpu", show_default=True),
     ]
@@ -222,8 +230,9 @@ def run_training(args) -> None:
         return _cached_events(args.work / f"events_{name}.fits",
                               lambda: collect_events(densenet, n_frames, seeds[name], device=args.device))
 
+    names = FEATURE_NAMES + (CONTEXT_FEATURE_NAMES if args.context_features else ())
     train_events = events_for("forest", args.forest_frames)
-    x_train, y_train = in_band_training_data(train_events)
+    x_train, y_train = in_band_training_data(train_events, names)
     fit_start = time.time()
     sk_forest = fit_balanced_forest(x_train, y_train, n_trees=args.n_trees, max_features=args.max_features,
                                     seed=args.seed, n_jobs=args.threads)
@@ -231,7 +240,7 @@ def run_training(args) -> None:
     import imblearn
     import sklearn
 
-    forest = ForestModel.from_sklearn(sk_forest, FEATURE_NAMES, training={
+    forest = ForestModel.from_sklearn(sk_forest, names, training={
         "n_trees": args.n_trees, "max_features": args.max_features, "criterion": "gini",
         "sampling_strategy": "all", "replacement": True, "bootstrap": False, "seed": args.seed,
         "sklearn": sklearn.__version__, "imblearn": imblearn.__version__,
@@ -239,7 +248,7 @@ def run_training(args) -> None:
     del sk_forest
 
     roc_events = events_for("roc", args.roc_frames)
-    x_roc, y_roc = in_band_training_data(roc_events)
+    x_roc, y_roc = in_band_training_data(roc_events, names)
     curve = roc_curve(forest.predict_proba(x_roc), y_roc)
     operating = choose_threshold(curve, args.max_lost_xray)
     plot_roc(curve, operating, report / "roc.png",
@@ -266,11 +275,14 @@ def run_training(args) -> None:
 
 def _apply_forest(events: Table, forest, threshold: float) -> Table:
     """Copy of ``events`` with the filter's P_CR and CR_FLAG (as `CamRandomForestFilter` computes them)."""
+    from .camrf import assemble_features
+
     out = events.copy(copy_data=False)
     in_band = np.asarray(out["IN_BAND"])
     energy = np.asarray(out["ENERGY"])
     p_cr = np.where(energy >= MIP_THRESHOLD_KEV, 1.0, np.nan)
-    p_cr[in_band] = forest.predict_proba(np.asarray(out["FEATURES"])[in_band])
+    features = assemble_features(forest.feature_names, np.asarray(out["FEATURES"])[in_band], out[in_band], out)
+    p_cr[in_band] = forest.predict_proba(features)
     out["P_CR"] = p_cr
     with np.errstate(invalid="ignore"):
         out["CR_FLAG"] = p_cr >= threshold
@@ -307,7 +319,7 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
         "architecture": {
             "densenet": DenseNetConfig().to_dict() | {"final_resolution": "H/4 x W/4 (16x16 for 64x64)",
                                                        "input": "asinh(E / read-noise keV), standardised"},
-            "features": list(FEATURE_NAMES),
+            "features": list(forest.feature_names),
             "forest": forest.training | {"n_nodes": forest.n_nodes, "max_depth": int(forest._depth)},
         },
         "training_data": {

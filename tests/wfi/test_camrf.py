@@ -128,3 +128,20 @@ def test_shipped_model_has_a_card_with_an_operating_threshold():
     assert 0.0 <= filt.threshold <= 1.0 and filt.threshold == card["threshold"]
     for key in ("architecture", "training_data", "training", "heldout_metrics_percent"):
         assert key in card
+
+
+def test_forest_inputs_follow_the_forest_feature_names():
+    from astropy.table import Table
+
+    from crmask_wfi.camrf import assemble_features
+    from crmask_wfi.context import CONTEXT_FEATURE_NAMES
+
+    events = Table({"FRAME": [0, 0], "X": [10, 40], "Y": [10, 10], "ENERGY": [2.0, 5.0]})
+    everything = Table({"FRAME": [0, 0, 0], "X": [10, 40, 70], "Y": [10, 10, 10], "ENERGY": [2.0, 5.0, 50.0]})
+    cam = np.arange(20, dtype=np.float32).reshape(2, 10)
+    assert assemble_features(FEATURE_NAMES, cam, events, everything) is cam
+    both = assemble_features(FEATURE_NAMES + CONTEXT_FEATURE_NAMES, cam, events, everything)
+    np.testing.assert_array_equal(both[:, :10], cam)
+    np.testing.assert_allclose(both[:, 10], [60.0, 30.0])  # distance to the 50 keV event at x = 70
+    with pytest.raises(ValueError, match="the forest expects features"):
+        assemble_features(("ENERGY", "SOMETHING_ELSE"), cam, events, everything)
