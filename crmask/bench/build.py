@@ -11,12 +11,14 @@ Three sets, each a directory in the format of `crmask.bench.dataset`:
     testing (``fp_id % 5 == 0``) are injected with
     `crmask.footprints.inject_footprints`, converted from electrons with the
     frame's gain; truth pixels stand 3σ above the noise (seed 001 §2.1.1),
-    fainter footprint pixels (1–3σ) and hot pixels are ignored.
+    fainter footprint pixels (1–3σ) and fixed-pattern defects (hot and warm
+    pixels, bad columns) are ignored.
 ``repeats``
     The five real SPRAT exposures with the cosmic-ray masks derived from the
     repeats (shipped with the data). Ignored: a border of ``border`` pixels
     (where the detectors' filters and the repeat model are both unreliable),
-    hot pixels and bad columns from the dark, saturated pixels, and pixels outside the mask whose repeat
+    fixed-pattern defects (hot pixels and bad columns from the dark, warm
+    pixels that stand out in the median of the repeats), saturated pixels, and pixels outside the mask whose repeat
     significance says they may hold a cosmic ray the mask missed (above 4σ,
     or above 2σ within two pixels of a masked cosmic ray): the shipped masks
     are a lower bound (5σ seeds).
@@ -52,6 +54,7 @@ from .sources import (
     repeat_significance,
     restore_noise,
     source_mask,
+    warm_pixels,
 )
 
 __all__ = ["SETS", "build_injected", "build_repeats", "build_synthetic", "build_sets"]
@@ -104,6 +107,15 @@ def _row(name: str, source: str, seed: int | None, truth, ignore, starmask) -> d
     }
 
 
+def _defects(sprat) -> np.ndarray:
+    """SPRAT's fixed-pattern defects: hot pixels and bad columns of the dark, warm pixels of the median."""
+    return (
+        hot_pixels(sprat.dark, sprat.dark_exptime, sprat.exptime, sprat.readnoise / sprat.gain)
+        | bad_columns(sprat.dark)
+        | warm_pixels(sprat.median * sprat.gain, sprat.readnoise, len(sprat.frames))
+    )
+
+
 def build_injected(
     data_dir: str | os.PathLike,
     outdir: str | os.PathLike,
@@ -146,7 +158,7 @@ def build_injected(
 
     sprat = load_sprat(data_dir / _SPRAT)
     median = sprat.median
-    hot = hot_pixels(sprat.dark, sprat.dark_exptime, sprat.exptime, sprat.readnoise / sprat.gain)
+    hot = _defects(sprat)
     stars = source_mask(median * sprat.gain, sprat.readnoise, size=(31, 1)) & ~hot
     for index in range(n_sprat):
         rng = np.random.default_rng((seed, index))
@@ -216,8 +228,7 @@ def build_repeats(
     data_dir, outdir = Path(data_dir), Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     sprat = load_sprat(data_dir / _SPRAT)
-    hot = hot_pixels(sprat.dark, sprat.dark_exptime, sprat.exptime, sprat.readnoise / sprat.gain)
-    hot |= bad_columns(sprat.dark)
+    hot = _defects(sprat)
     stars = source_mask(sprat.median * sprat.gain, sprat.readnoise, size=(31, 1)) & ~hot
     edge = np.ones(sprat.median.shape, dtype=bool)
     if border > 0:

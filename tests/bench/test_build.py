@@ -5,7 +5,14 @@ from click.testing import CliRunner
 
 from crmask.bench.build import build_injected, build_repeats, build_sets, build_synthetic
 from crmask.bench.dataset import load_set
-from crmask.bench.sources import MEDIAN_VARIANCE, bad_columns, hot_pixels, repeat_significance, restore_noise
+from crmask.bench.sources import (
+    MEDIAN_VARIANCE,
+    bad_columns,
+    hot_pixels,
+    repeat_significance,
+    restore_noise,
+    warm_pixels,
+)
 from crmask.cli import cli
 from crmask.synthetic import FrameSpec
 
@@ -100,3 +107,12 @@ def test_bad_columns(rng):
     dark[:, 17] += 30.0
     bad = bad_columns(dark)
     assert bad[:, 17].all() and bad.sum() == 50
+
+
+def test_warm_pixels_but_not_traces_or_sky_lines(rng):
+    image = 100.0 + np.sqrt(25 + 100.0) * np.sqrt(MEDIAN_VARIANCE[5]) * rng.standard_normal((60, 80))
+    image[30, :] += 400.0  # a trace along x
+    image[:, 50] += 400.0  # a sky line along y
+    image[10, 20] += 100.0  # a warm pixel
+    warm = warm_pixels(image, 5.0, 5)
+    assert warm[10, 20] and warm.sum() <= 2  # (30, 50), on both, may stand out too
