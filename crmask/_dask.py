@@ -95,7 +95,7 @@ def open_client(
             threads_per_worker=1,
             processes=True,
             memory_limit=memory_limit,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never clash with another cluster on 8787
             silence_logs=logging.ERROR,
         )
     with cluster, distributed.Client(cluster) as client:

@@ -251,6 +251,16 @@ def test_cli_detect_on_an_existing_scheduler(frames, client, tmp_path):
             np.testing.assert_array_equal(hdul["CRMASK"].data.astype(bool), _expected_crmask(path))
 
 
+def test_cli_detect_on_a_new_local_cluster(frames, tmp_path):
+    paths = [str(p) for p, _ in frames[:2]]
+    args = ["detect", *paths, "-o", str(tmp_path), "--scheduler", "local", "--workers", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    for path, truth in frames[:2]:
+        with fits.open(tmp_path / path.name) as hdul:
+            np.testing.assert_array_equal(hdul["CRMASK"].data.astype(bool), _expected_crmask(path))
+
+
 def test_cli_detect_reports_a_corrupt_file_and_exits_nonzero(frames, client, tmp_path):
     garbage = tmp_path / "garbage.fits"
     garbage.write_bytes(b"\0" * 100)
