@@ -153,7 +153,7 @@ def main() -> None:
         base = {r["detector"]: r["frames_per_s"] for r in rows if r["workers"] == 1}
         table["speedup"] = [r["frames_per_s"] / base[r["detector"]] for r in rows]
         for col in ("wall_s", "frames_per_s", "speedup", "baseline_mib", "peak_mib_max"):
-            table[col].format = ".2f" if col in ("frames_per_s", "speedup") else ".0f"
+            table[col].format = {"frames_per_s": ".4f", "speedup": ".2f"}.get(col, ".0f")
         table.meta.update({"shape": list(shape), "cpus": os.cpu_count(), "seed": args.seed})
         print()
         print(markdown(table))
