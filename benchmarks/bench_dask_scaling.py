@@ -5,10 +5,15 @@ written once; then, for each detector and each worker count, a fresh local
 cluster (one thread per worker process) cleans all of them, writing every
 output. The clock covers the whole `detect_many` call after the workers have
 started and built their detector (cluster start-up is not included; reading,
-cleaning and writing are). Reported: frames per second, speed-up against one
-worker in the same run, each worker's resident memory once started with its
-detector built (``baseline_mib``) and the largest peak resident memory of a
-worker process during the run (``peak_mib_max``, baseline included).
+cleaning and writing are). Reported per run:
+
+* ``frames_per_s`` and ``speedup`` against one worker in the same run;
+* ``cpu_s_per_frame`` and ``cores_busy`` (total CPU time over wall time:
+  below the number of workers when the machine had fewer free cores);
+* ``baseline_mib``: a worker's resident memory once started with its
+  detector built;
+* ``peak_mib_max``: the largest peak resident memory of a worker process
+  during the run (baseline included).
 
 Usage::
 
@@ -96,6 +101,8 @@ def run_one(spec: batch.DetectorSpec, paths: list[Path], n_workers: int, outdir:
         "frames": len(paths),
         "wall_s": wall,
         "frames_per_s": len(paths) / wall,
+        "cpu_s_per_frame": sum(item.cpu_seconds for item in result) / len(paths),
+        "cores_busy": sum(item.cpu_seconds for item in result) / wall,
         "baseline_mib": float(np.mean(list(baseline.values()))),
         "peak_mib_max": max(peaks.values()),
     }
@@ -154,6 +161,8 @@ def main() -> None:
         table["speedup"] = [r["frames_per_s"] / base[r["detector"]] for r in rows]
         for col in ("wall_s", "frames_per_s", "speedup", "baseline_mib", "peak_mib_max"):
             table[col].format = {"frames_per_s": ".4f", "speedup": ".2f"}.get(col, ".0f")
+        for col in ("cpu_s_per_frame", "cores_busy"):
+            table[col].format = ".2f"
         table.meta.update({"shape": list(shape), "cpus": os.cpu_count(), "seed": args.seed})
         print()
         print(markdown(table))

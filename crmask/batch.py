@@ -195,6 +195,9 @@ class FileResult:
         Cosmic-ray pixels flagged.
     seconds : float or None
         Wall time of reading, cleaning and writing on the worker.
+    cpu_seconds : float or None
+        CPU time the worker process used meanwhile; well below ``seconds``
+        when the worker waited for a busy CPU or for the disk.
     worker : str or None
         Address of the worker that processed the file.
     peak_memory_mb : float or None
@@ -208,6 +211,7 @@ class FileResult:
     status: str
     n_cr_pixels: int | None = None
     seconds: float | None = None
+    cpu_seconds: float | None = None
     worker: str | None = None
     peak_memory_mb: float | None = None
     error: str | None = None
@@ -361,20 +365,23 @@ def _detect_task(item: tuple[str, str], spec: DetectorSpec, options: dict[str, A
     Bad input is reported in the result; only unexpected errors raise.
     """
     path, target = item
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         from distributed import get_worker
 
         worker = get_worker().address
     except (ImportError, ValueError):  # run outside a worker (tests, debugging)
         worker = None
+
+    def result(**fields: Any) -> FileResult:
+        return FileResult(path, seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
+                          worker=worker, peak_memory_mb=_peak_memory_mb(), **fields)
+
     try:
         n_cr = clean_file(path, target, spec.cached(), **options)
     except CrmaskError as exc:
-        return FileResult(path, None, "failed", seconds=time.perf_counter() - start, worker=worker,
-                          peak_memory_mb=_peak_memory_mb(), error=str(exc))
-    return FileResult(path, target, "done", n_cr_pixels=n_cr, seconds=time.perf_counter() - start,
-                      worker=worker, peak_memory_mb=_peak_memory_mb())
+        return result(output=None, status="failed", error=str(exc))
+    return result(output=target, status="done", n_cr_pixels=n_cr)
 
 
 # --------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_detect_many_on_two_workers_writes_every_output(frames, client, tmp_path
     assert {f.worker for f in result} == workers, "both workers took files"
     for (path, truth), item in zip(frames, result):
         assert Path(item.output) == tmp_path / "out" / path.name
-        assert item.peak_memory_mb > 0 and item.seconds > 0
+        assert item.peak_memory_mb > 0 and item.seconds > 0 and item.cpu_seconds > 0
         _check_output(path, Path(item.output), truth, result.run_id)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths), "no stray files"
 
