@@ -28,6 +28,9 @@ __all__ = ["ClassicGradeFilter"]
 def register_detectors(register):
     """Register the WFI event filters."""
     register(ClassicGradeFilter)
+    from .camrf import CamRandomForestFilter  # numpy/astropy only; torch loads on first use
+
+    register(CamRandomForestFilter)
 
 
 @hookimpl

@@ -15,10 +15,11 @@ tensor             dtype    shape   meaning
 =================  =======  ======  ==========================================
 ``tree_offsets``   int64    (T+1,)  first node of each tree; tree ``t`` owns
                                     nodes ``tree_offsets[t]:tree_offsets[t+1]``
-``children_left``  int32    (N,)    left child, index within the tree; -1 at
-                                    a leaf (scikit-learn's convention)
-``children_right`` int32    (N,)    right child, as above
-``feature``        int16    (N,)    feature tested at the node; -2 at a leaf
+``children_left``  int16    (N,)    left child, index within the tree; -1 at
+                   or int32         a leaf (scikit-learn's convention); int16
+                                    when every tree has fewer than 32768 nodes
+``children_right`` as left  (N,)    right child, as above
+``feature``        int8     (N,)    feature tested at the node; -2 at a leaf
 ``threshold``      float32  (N,)    go left when ``x[feature] <= threshold``
 ``p_positive``     float32  (N,)    fraction of the positive class (CR) among
                                     the node's training samples
@@ -142,8 +143,8 @@ class ForestModel:
         base = self.tree_offsets[owner]
         leaf = self.children_left < 0
         index = np.arange(n_nodes)
-        self._left = np.where(leaf, index, base + self.children_left)
-        self._right = np.where(leaf, index, base + self.children_right)
+        self._left = np.where(leaf, index, base + self.children_left.astype(np.int64))
+        self._right = np.where(leaf, index, base + self.children_right.astype(np.int64))
         self._feature = np.where(leaf, 0, self.feature).astype(np.intp)
         self._threshold = np.where(leaf, np.float32(np.inf), self.threshold).astype(np.float32)
         self._depth = self._max_depth()
@@ -188,11 +189,14 @@ class ForestModel:
         trees = [estimator.tree_ for estimator in forest.estimators_]
         sizes = [tree.node_count for tree in trees]
         values = [tree.value[:, 0, :] for tree in trees]
+        index_type = np.int16 if max(sizes) <= np.iinfo(np.int16).max else np.int32
+        if forest.n_features_in_ > np.iinfo(np.int8).max:
+            raise ValueError(f"at most {np.iinfo(np.int8).max} features are supported, got {forest.n_features_in_}")
         return cls(
             tree_offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-            children_left=np.concatenate([t.children_left for t in trees]).astype(np.int32),
-            children_right=np.concatenate([t.children_right for t in trees]).astype(np.int32),
-            feature=np.concatenate([t.feature for t in trees]).astype(np.int16),
+            children_left=np.concatenate([t.children_left for t in trees]).astype(index_type),
+            children_right=np.concatenate([t.children_right for t in trees]).astype(index_type),
+            feature=np.concatenate([t.feature for t in trees]).astype(np.int8),
             threshold=_float32_floor(np.concatenate([t.threshold for t in trees])),
             p_positive=np.concatenate([v[:, 1] / v.sum(axis=1) for v in values]).astype(np.float32),
             feature_names=tuple(feature_names),
