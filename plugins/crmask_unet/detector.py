@@ -107,7 +107,7 @@ class UNetDetector(Detector):
 
             if not torch.cuda.is_available():
                 raise ValueError("parameter 'device' is 'cuda' but torch finds no CUDA device; use 'cpu' or 'auto'")
-        self._loaded = None
+        self._loaded = None  # weights or device may have changed: load again on next use
 
     def _device(self):
         import torch
