@@ -6,7 +6,11 @@ local maxima, 260 eV event and 80 eV split thresholds) but no grade is
 applied. For every event in the ``[emin, emax)`` band the frame DenseNet's
 class activation maps are read in the 5×5 window around the event centre,
 ten features are formed (`crmask_wfi.features`) and a balanced random forest
-gives the cosmic-ray probability ``P_CR``.
+gives the cosmic-ray probability ``P_CR``. A forest trained with
+``--context-features`` (the shipped one) also uses two frame-wide features,
+the distance to the frame's tracks and to their line (`crmask_wfi.context`);
+the forest file's feature names decide which are computed
+(`assemble_features`).
 
 The network runs only on the 64×64 sub-frames that the events' windows
 touch; CAMs there equal those of the fully processed frame (the sub-frames
