@@ -159,32 +159,28 @@ def plot_curves(records: list[dict[str, Any]], path: str | os.PathLike, kind: st
     import matplotlib.pyplot as plt
 
     sets = list(dict.fromkeys(r["set"] for r in records))
+    colors = {label: f"C{k % 10}" for k, label in enumerate(dict.fromkeys(r["label"] for r in records))}
     fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.8), squeeze=False)
     for ax, set_name in zip(axes[0], sets):
         for r in (r for r in records if r["set"] == set_name):
-            curve, op = r["curve"], r["operating"]
+            curve, op, color = r["curve"], r["operating"], colors[r["label"]]
+            sweep = curve is not None and curve.thresholds is None
             if kind == "roc":
+                x_op, y_op = max(op.fpr, 1e-6), op.tpr
                 if curve is not None:
                     fpr, tpr = curve.roc()
-                    sweep = curve.thresholds is None
-                    line, = ax.plot(np.clip(fpr, 1e-7, 1), tpr, marker="." if sweep else None, label=r["label"])
-                    color = line.get_color()
-                else:
-                    color = None
-                ax.plot(max(op.fpr, 1e-7), op.tpr, marker="*", ms=11, color=color, ls="none",
-                        label=None if curve is not None else r["label"])
+                    shown = fpr > 0  # (0, 0) has no place on a log axis
+                    ax.plot(fpr[shown], tpr[shown], color=color, marker="." if sweep else None, label=r["label"])
             else:
+                x_op, y_op = op.tpr, op.precision
                 if curve is not None:
                     ok = np.isfinite(curve.precision)
-                    sweep = curve.thresholds is None
                     order = np.argsort(curve.tpr[ok])
-                    line, = ax.plot(curve.tpr[ok][order], curve.precision[ok][order],
-                                    marker="." if sweep else None, label=r["label"])
-                    color = line.get_color()
-                else:
-                    color = None
-                ax.plot(op.tpr, op.precision, marker="*", ms=11, color=color, ls="none",
-                        label=None if curve is not None else r["label"])
+                    # sweep points are separate settings: markers only, no line between them
+                    ax.plot(curve.tpr[ok][order], curve.precision[ok][order], color=color,
+                            marker="." if sweep else None, ls="none" if sweep else "-", label=r["label"])
+            ax.plot(x_op, y_op, marker="*", ms=11, color=color, ls="none",
+                    label=None if curve is not None else r["label"])
         if kind == "roc":
             ax.set_xscale("log")
             ax.set_xlim(1e-6, 1)
