@@ -48,6 +48,8 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--val-frames", type=click.IntRange(1, 10000), default=8, show_default=True)
 @click.option("--frame-size", type=click.IntRange(64, 8192), default=512, show_default=True)
 @click.option("--cr-density", type=float, default=1000.0, show_default=True, help="Training CRs per megapixel.")
+@click.option("--spectra-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of synthetic frames with long-slit traces and sky lines added.")
 @click.option("--darks", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="Dark frames: train on the paper's dark-frame pairs instead of synthetic frames.")
 @click.option("--clean", "clean_images", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
@@ -98,7 +100,7 @@ def train_unet(**opts) -> None:
     else:
         source, validation = synthetic_training_data(
             opts["footprints"], opts["seed"], opts["train_frames"], opts["val_frames"],
-            opts["frame_size"], opts["cr_density"])
+            opts["frame_size"], opts["cr_density"], opts["spectra_fraction"])
         data = {"kind": "crmask.synthetic frames with real ITL CR footprints (crmask.footprints)",
                 "footprints": Path(opts["footprints"]).name,
                 "footprint_split": "train fp_id % 5 in {2, 3, 4}; validation fp_id % 5 == 1; "
@@ -106,6 +108,7 @@ def train_unet(**opts) -> None:
                 "train_frames": opts["train_frames"], "val_frames": opts["val_frames"],
                 "frame_size": opts["frame_size"], "cr_density_per_mpix": opts["cr_density"],
                 "val_cr_density_per_mpix": opts["cr_density"] / 4,
+                "spectra_fraction": opts["spectra_fraction"],
                 "frame_seeds": [opts["seed"], opts["seed"] + 1]}
     result = train(config, source, validation, checkpoint_dir=opts["checkpoint_dir"], resume=opts["resume"],
                    device=opts["device"], log=click.echo)

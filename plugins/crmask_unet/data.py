@@ -30,6 +30,7 @@ __all__ = [
     "DarkFrameSource",
     "FramePool",
     "synthetic_pool",
+    "add_long_slit",
     "augment_sky",
 ]
 
@@ -204,12 +205,38 @@ class FramePool:
         return patch.transformed(int(rng.integers(8)))
 
 
+def add_long_slit(shape: tuple[int, int], seeing: float, rng: np.random.Generator) -> np.ndarray:
+    """Photon-noisy long-slit structures in electrons: spectral traces and sky emission lines.
+
+    One to three traces run along x (slightly tilted, Gaussian profile of
+    the seeing across, continuum varying smoothly along), and up to 20 sky
+    lines run across the whole slit (along y, 1-2.5 px wide). Peaks are
+    log-uniform, 50-30000 e- for traces and 20-5000 e- for lines.
+    """
+    ny, nx = shape
+    yy = np.arange(ny, dtype=np.float64)[:, None]
+    xx = np.arange(nx, dtype=np.float64)[None, :]
+    light = np.zeros(shape)
+    sigma = seeing / 2.355
+    for _ in range(int(rng.integers(1, 4))):
+        centre = rng.uniform(0, ny) + rng.uniform(-0.01, 0.01) * xx
+        peak = np.exp(rng.uniform(np.log(50.0), np.log(3e4)))
+        continuum = 1 + 0.5 * np.sin(2 * np.pi * xx / rng.uniform(50, 500) + rng.uniform(0, 2 * np.pi))
+        light += peak * continuum * np.exp(-0.5 * ((yy - centre) / sigma) ** 2)
+    for _ in range(int(rng.integers(0, 21))):
+        width = rng.uniform(1.0, 2.5)
+        peak = np.exp(rng.uniform(np.log(20.0), np.log(5e3)))
+        light += peak * np.exp(-0.5 * ((xx - rng.uniform(0, nx)) / width) ** 2) * np.ones((ny, 1))
+    return rng.poisson(light).astype(np.float32)
+
+
 def synthetic_pool(
     n_frames: int,
     shape: tuple[int, int],
     seed: int,
     footprints=None,
     cr_density: float = 1000.0,
+    spectra_fraction: float = 0.0,
 ) -> FramePool:
     """A `FramePool` of realistic synthetic frames (``crmask.synthetic.make_frame``).
 
@@ -232,6 +259,10 @@ def synthetic_pool(
     cr_density : float
         Cosmic rays per megapixel; higher than real exposures to ease the
         class imbalance.
+    spectra_fraction : float
+        Fraction of frames that also get long-slit structures (see
+        `add_long_slit`), so that traces and sky lines are not taken for
+        cosmic-ray tracks.
     """
     from crmask.synthetic import FrameSpec, make_frame
 
@@ -248,6 +279,8 @@ def synthetic_pool(
         )
         frame = make_frame(shape, spec, rng=rng, footprints=footprints)
         electrons = np.asarray(frame.ccd.data, dtype=np.float32) * np.float32(spec.gain)
+        if rng.random() < spectra_fraction:
+            electrons += add_long_slit(shape, spec.seeing, rng)
         touched = frame.crmask | frame.faint
         clean = electrons.copy()
         clean[touched] = ndimage.median_filter(electrons, size=5)[touched]
@@ -289,6 +322,7 @@ def synthetic_training_data(
     n_val: int = 8,
     frame_size: int = 512,
     cr_density: float = 1000.0,
+    spectra_fraction: float = 0.0,
 ) -> tuple[FramePool, list[Sample]]:
     """Synthetic training pool and validation frames with disjoint real CR footprints.
 
@@ -297,7 +331,7 @@ def synthetic_training_data(
     density, closer to real exposures.
     """
     pool = synthetic_pool(n_train, (frame_size, frame_size), seed,
-                          split_footprints(footprints_path, "train"), cr_density)
+                          split_footprints(footprints_path, "train"), cr_density, spectra_fraction)
     val = synthetic_pool(n_val, (frame_size, frame_size), seed + 1,
-                         split_footprints(footprints_path, "val"), cr_density / 4)
+                         split_footprints(footprints_path, "val"), cr_density / 4, spectra_fraction)
     return pool, val.samples
