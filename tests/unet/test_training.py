@@ -133,11 +133,11 @@ def test_train_command_writes_weights_and_card_that_detectors_load(tmp_path, foo
     assert det.model()[0].threshold == card["threshold"]
 
 
-def test_long_slit_structures_are_traces_along_x_and_lines_along_y(rng):
+def test_long_slit_structures_include_a_trace_along_x(rng):
     from crmask_unet.data import add_long_slit
 
     light = add_long_slit((64, 400), seeing=3.0, rng=rng)
     assert light.shape == (64, 400) and light.min() >= 0
-    rows, columns = light.mean(axis=1), light.mean(axis=0)
-    # traces: a few bright rows stand far above the median row; lines: narrow columns across every row
-    assert rows.max() > 10 * np.median(rows) or columns.max() > 3 * np.median(columns)
+    rows = light.mean(axis=1)
+    # at least one trace (peak >= 50 e-, continuum >= half of it) lifts its row above the others
+    assert rows.max() > np.median(rows) + 20
