@@ -8,7 +8,7 @@ class activation maps are read in the 5×5 window around the event centre,
 ten features are formed (`crmask_wfi.features`) and a balanced random forest
 gives the cosmic-ray probability ``P_CR``. A forest trained with
 ``--context-features`` (the shipped one) also uses two frame-wide features,
-the distance to the frame's tracks and to their line (`crmask_wfi.context`);
+the distance to the frame's particle tracks and to their axis (`crmask_wfi.context`);
 the forest file's feature names decide which are computed
 (`assemble_features`).
 
@@ -85,9 +85,7 @@ def cam_event_features(
     )
 
 
-def assemble_features(
-    names, cam_features: np.ndarray, events: Table, all_events: Table, emax: float = MIP_THRESHOLD_KEV
-) -> np.ndarray:
+def assemble_features(names, cam_features: np.ndarray, context) -> np.ndarray:
     """The forest's input matrix: the ten CAM features, then the context features if the forest uses them.
 
     Parameters
@@ -95,13 +93,9 @@ def assemble_features(
     names : sequence of str
         The forest's feature names (`crmask_wfi.forest.ForestModel.feature_names`).
     cam_features : numpy.ndarray, shape (n, 10)
-        `cam_event_features` of ``events``.
-    events : astropy.table.Table
-        The n events to classify (``FRAME``, ``X``, ``Y``).
-    all_events : astropy.table.Table
-        Every event of the same frames; those with ``ENERGY >= emax`` are the tracks.
-    emax : float
-        MIP threshold, keV.
+        `cam_event_features` of the events.
+    context : callable
+        Returns the events' `crmask_wfi.context.context_features` (called only when needed).
 
     Raises
     ------
@@ -112,12 +106,7 @@ def assemble_features(
     if names == FEATURE_NAMES:
         return cam_features
     if names == FEATURE_NAMES + CONTEXT_FEATURE_NAMES:
-        mip = all_events[np.asarray(all_events["ENERGY"]) >= emax]
-        context = context_features(
-            np.asarray(events["FRAME"]), np.asarray(events["X"]), np.asarray(events["Y"]),
-            np.asarray(mip["FRAME"]), np.asarray(mip["X"]), np.asarray(mip["Y"]),
-        )
-        return np.hstack([cam_features, context])
+        return np.hstack([cam_features, context()])
     raise ValueError(
         f"the forest expects features {list(names)}; this crmask computes {list(FEATURE_NAMES)}, "
         f"optionally followed by {list(CONTEXT_FEATURE_NAMES)}"
@@ -230,8 +219,14 @@ class CamRandomForestFilter(EventFilter):
             model = self.model()
             forest = model["forest"]
             events = table[in_band]
-            features = assemble_features(forest.feature_names, self._features(model["densenet"], frames_kev, events),
-                                         events, table, p["emax"])
+            features = assemble_features(
+                forest.feature_names,
+                self._features(model["densenet"], frames_kev, events),
+                lambda: context_features(
+                    frames_kev, np.asarray(events["FRAME"]), np.asarray(events["X"]), np.asarray(events["Y"]),
+                    split_threshold=p["split_threshold"], mip_threshold=p["emax"],
+                ),
+            )
             p_cr[in_band] = forest.predict_proba(features)
         table["IN_BAND"] = in_band
         table["P_CR"] = p_cr

@@ -155,6 +155,11 @@ class ForestModel:
         return len(self.tree_offsets) - 1
 
     @property
+    def max_depth(self) -> int:
+        """Largest number of splits from a root to a leaf."""
+        return self._depth
+
+    @property
     def n_nodes(self) -> int:
         """Number of nodes in all trees."""
         return int(self.tree_offsets[-1])

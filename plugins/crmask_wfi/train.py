@@ -10,9 +10,10 @@ Five independent simulations, all drawn from one seed
 5. 512×512 held-out frames on which the filter is compared with the
    classic grade filter (metrics table, Fig. 2/3 plots).
 
-Usage (the shipped model was made this way; see its model card)::
+Usage (the defaults are the shipped model's settings, except that it adds
+``--context-features``; its model card records the exact command)::
 
-    python -m crmask_wfi.train --out plugins/crmask_wfi/weights/cam_rf --work wfi_work
+    python -m crmask_wfi.train --out plugins/crmask_wfi/weights/cam_rf --work out/wfi --context-features
 
 Intermediate products (DenseNet checkpoints, event tables with features)
 are cached in ``--work`` so that an interrupted run resumes.
@@ -31,8 +32,8 @@ import numpy as np
 from astropy.table import Table, vstack
 
 from .classic import MIP_THRESHOLD_KEV, apply_classic_cuts
-from .events import add_truth, reconstruct_events
-from .context import CONTEXT_FEATURE_NAMES
+from .events import SPLIT_THRESHOLD_KEV, add_truth, reconstruct_events
+from .context import CONTEXT_FEATURE_NAMES, context_features
 from .features import FEATURE_NAMES
 from .metrics import BANDS_KEV, metrics_table
 from .simulate import QUADRANT_SHAPE, electrons_to_kev, simulate_frames
@@ -78,8 +79,8 @@ def collect_events(
     astropy.table.Table
         ``FRAME``, ``X``, ``Y``, ``ENERGY``, ``GRADE``, ``SHAPE_OK``,
         ``RING_REJECT``, ``TRUE_CLASS``, ``VALID`` and ``CLASSIC_FLAG`` (the
-        classic filter), ``IN_BAND`` and ``FEATURES`` (``(n, 10)``, NaN out
-        of band).
+        classic filter), ``IN_BAND``, ``FEATURES`` (``(n, 10)`` CAM features)
+        and ``CONTEXT`` (``(n, 2)``, `crmask_wfi.context`), NaN out of band.
     """
     from tqdm.auto import tqdm
 
@@ -97,14 +98,16 @@ def collect_events(
         energy = np.asarray(table["ENERGY"])
         in_band = (energy >= emin) & (energy < emax)
         features = np.full((len(table), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+        context = np.full((len(table), len(CONTEXT_FEATURE_NAMES)), np.nan, dtype=np.float32)
         if in_band.any():
-            band = table[in_band]
-            features[in_band] = cam_event_features(
-                densenet, frames_kev, np.asarray(band["FRAME"]), np.asarray(band["Y"]),
-                np.asarray(band["X"]), energy[in_band], device=device,
-            )
+            frame, x, y = (np.asarray(table[name])[in_band] for name in ("FRAME", "X", "Y"))
+            features[in_band] = cam_event_features(densenet, frames_kev, frame, y, x, energy[in_band],
+                                                   device=device)
+            context[in_band] = context_features(frames_kev, frame, x, y, split_threshold=SPLIT_THRESHOLD_KEV,
+                                                mip_threshold=emax)
         table["IN_BAND"] = in_band
         table["FEATURES"] = features
+        table["CONTEXT"] = context
         table["FRAME"] = np.asarray(table["FRAME"]) + index * chunk
         tables.append(table)
     return vstack(tables, metadata_conflicts="silent")
@@ -116,7 +119,8 @@ def in_band_training_data(events: Table, names=FEATURE_NAMES) -> tuple[np.ndarra
 
     truth = np.asarray(events["TRUE_CLASS"]).astype(str)  # bytes when read back from FITS
     keep = np.asarray(events["IN_BAND"]) & np.isin(truth, ("xray", "cr"))
-    features = assemble_features(names, np.asarray(events["FEATURES"])[keep], events[keep], events)
+    features = assemble_features(names, np.asarray(events["FEATURES"])[keep],
+                                 lambda: np.asarray(events["CONTEXT"])[keep])
     return features, truth[keep] == "cr"
 
 
@@ -161,7 +165,7 @@ def _options(function):
         click.option("--max-lost-xray", type=float, default=0.015, show_default=True,
                      help="Largest lost X-ray fraction allowed at the operating threshold (validation ROC)."),
         click.option("--context-features/--no-context-features", default=False, show_default=True,
-                     help="Add the frame-wide track-distance features of crmask_wfi.context to the ten "
+                     help="Add the frame-wide track features of crmask_wfi.context to the ten "
                           "CAM features (an extension of seed 000)."),
         click.option("--threads", type=int, default=1, show_default=True),
         click.option("--device", default="cpu", show_default=True),
@@ -201,6 +205,7 @@ def run_training(args) -> None:
 
     torch.set_num_threads(args.threads)
     started = time.time()
+    args.git_commit = _git_commit()  # the code (and simulator) the model is made with
     report = args.report or args.work
     for directory in (args.out, args.work, report):
         directory.mkdir(parents=True, exist_ok=True)
@@ -281,12 +286,25 @@ def _apply_forest(events: Table, forest, threshold: float) -> Table:
     in_band = np.asarray(out["IN_BAND"])
     energy = np.asarray(out["ENERGY"])
     p_cr = np.where(energy >= MIP_THRESHOLD_KEV, 1.0, np.nan)
-    features = assemble_features(forest.feature_names, np.asarray(out["FEATURES"])[in_band], out[in_band], out)
+    features = assemble_features(forest.feature_names, np.asarray(out["FEATURES"])[in_band],
+                                 lambda: np.asarray(out["CONTEXT"])[in_band])
     p_cr[in_band] = forest.predict_proba(features)
     out["P_CR"] = p_cr
     with np.errstate(invalid="ignore"):
         out["CR_FLAG"] = p_cr >= threshold
     return out
+
+
+def _git_commit() -> str | None:
+    """Commit of the source tree the training ran from, if it is a git checkout."""
+    import subprocess
+
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
 
 
 def _model_card(args, history, forest, operating, curve, table, x_train, y_train, x_roc, y_roc,
@@ -320,7 +338,7 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
             "densenet": DenseNetConfig().to_dict() | {"final_resolution": "H/4 x W/4 (16x16 for 64x64)",
                                                        "input": "asinh(E / read-noise keV), standardised"},
             "features": list(forest.feature_names),
-            "forest": forest.training | {"n_nodes": forest.n_nodes, "max_depth": int(forest._depth)},
+            "forest": forest.training | {"n_nodes": forest.n_nodes, "max_depth": forest.max_depth},
         },
         "training_data": {
             "simulator": "crmask_wfi.simulate.simulate_frames (defaults: 1 X-ray and 1 CR primary per 512x512 frame, "
@@ -335,6 +353,7 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
         },
         "training": {
             "command": command,
+            "git_commit": args.git_commit,
             "epochs": args.epochs,
             "batch_size": args.batch_size,
             "lr": args.lr,

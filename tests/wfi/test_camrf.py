@@ -131,17 +131,28 @@ def test_shipped_model_has_a_card_with_an_operating_threshold():
 
 
 def test_forest_inputs_follow_the_forest_feature_names():
-    from astropy.table import Table
-
     from crmask_wfi.camrf import assemble_features
     from crmask_wfi.context import CONTEXT_FEATURE_NAMES
 
-    events = Table({"FRAME": [0, 0], "X": [10, 40], "Y": [10, 10], "ENERGY": [2.0, 5.0]})
-    everything = Table({"FRAME": [0, 0, 0], "X": [10, 40, 70], "Y": [10, 10, 10], "ENERGY": [2.0, 5.0, 50.0]})
     cam = np.arange(20, dtype=np.float32).reshape(2, 10)
-    assert assemble_features(FEATURE_NAMES, cam, events, everything) is cam
-    both = assemble_features(FEATURE_NAMES + CONTEXT_FEATURE_NAMES, cam, events, everything)
-    np.testing.assert_array_equal(both[:, :10], cam)
-    np.testing.assert_allclose(both[:, 10], [60.0, 30.0])  # distance to the 50 keV event at x = 70
+    context = np.array([[3.0, 1.0], [60.0, 2.0]], dtype=np.float32)
+
+    def no_context():
+        raise AssertionError("context computed although the forest does not use it")
+
+    assert assemble_features(FEATURE_NAMES, cam, no_context) is cam
+    both = assemble_features(FEATURE_NAMES + CONTEXT_FEATURE_NAMES, cam, lambda: context)
+    np.testing.assert_array_equal(both, np.hstack([cam, context]))
     with pytest.raises(ValueError, match="the forest expects features"):
-        assemble_features(("ENERGY", "SOMETHING_ELSE"), cam, events, everything)
+        assemble_features(("ENERGY", "SOMETHING_ELSE"), cam, lambda: context)
+
+
+def test_shipped_model_scores_simulated_frames():
+    if not (SHIPPED_MODEL_DIR / "model_card.json").is_file():
+        pytest.skip("no shipped wfi-cam-rf weights in this checkout")
+    sim = simulate_frames(2, seed=8, xray_rate=8.0, cr_rate=4.0)
+    table = CamRandomForestFilter(threads=1).filter(sim.signal * u.electron)
+    in_band = np.asarray(table["IN_BAND"])
+    assert in_band.sum() >= 5
+    p_cr = np.asarray(table["P_CR"])[in_band]
+    assert np.all((p_cr >= 0) & (p_cr <= 1))
