@@ -278,7 +278,20 @@ class BatchResult:
 
 
 def _peak_memory_mb() -> float | None:
-    """Peak resident set size of this process in MiB (None where unknown)."""
+    """Peak resident set size of this process in MiB (None where unknown).
+
+    On Linux this is ``VmHWM`` of ``/proc/self/status``: the high-water mark
+    of this process's own memory. ``getrusage``'s ``ru_maxrss``, the fallback
+    elsewhere, also counts the parent's memory at the fork that started a
+    worker, so on Linux it would report the client's size.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows
