@@ -295,6 +295,15 @@ def _apply_forest(events: Table, forest, threshold: float) -> Table:
     return out
 
 
+def _json_value(value):
+    """A table cell as plain JSON: numpy scalars converted, NaN as null."""
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return str(value)
+
+
 def _git_commit() -> str | None:
     """Commit of the source tree the training ran from, if it is a git checkout."""
     import subprocess
@@ -314,14 +323,7 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
     from .densenet import DenseNetConfig
 
     threshold, completeness, lost = operating
-    rows = [{name: (row[name] if not isinstance(row[name], np.floating) else float(row[name]))
-             for name in table.colnames} for row in table]
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, np.integer):
-                row[key] = int(value)
-            elif isinstance(value, np.str_):
-                row[key] = str(value)
+    rows = [{name: _json_value(row[name]) for name in table.colnames} for row in table]
     command = "python -m crmask_wfi.train " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m crmask_wfi.train"
     return {
         "name": "wfi-cam-rf",
