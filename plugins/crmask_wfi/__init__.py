@@ -15,6 +15,9 @@ metrics
     Event metrics with cosmic rays as the positive class (seed 000 §3.4).
 dataset
     Class-balanced 64 x 64 sub-frame data sets in FITS.
+camrf
+    `CamRandomForestFilter`, registered as ``wfi-cam-rf``: DenseNet class
+    activation maps feeding a random forest.
 """
 
 from crmask import hookimpl
@@ -35,7 +38,9 @@ def register_detectors(register):
 
 @hookimpl
 def register_commands(cli):
-    """Add the ``crmask wfi`` command group."""
+    """Add the ``crmask wfi`` command group and ``crmask train wfi-cam-rf``."""
     from .cli import wfi
+    from .train import train_command
 
     cli.add_command(wfi)
+    cli.commands["train"].add_command(train_command())
