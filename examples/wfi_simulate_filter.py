@@ -12,8 +12,9 @@ filters them. This script
    precision and F1 of the cosmic-ray class, the fraction of X-rays lost and
    the cosmic-ray fraction left in the accepted signal (FOR), with the FOR
    improvement over the classic filter,
-4. saves the table (ECSV) and, when the plotting module is available, the
-   comparison figure (PNG).
+4. saves the table (ECSV) and the comparison figure (PNG): unrejected
+   cosmic-ray background spectrum, FOR improvement and lost X-rays per
+   energy bin.
 
 Usage::
 
@@ -53,6 +54,7 @@ def main() -> None:
 
     from crmask_wfi.bench import filter_simulation
     from crmask_wfi.metrics import metrics_table
+    from crmask_wfi.report import plot_filter_comparison
     from crmask_wfi.simulate import simulate_frames
 
     shape = tuple(args.shape)
@@ -73,13 +75,7 @@ def main() -> None:
     table.pprint_all()
     args.outdir.mkdir(parents=True, exist_ok=True)
     table.write(args.outdir / "metrics.ecsv", overwrite=True)
-    try:
-        from crmask_wfi.report import plot_filter_comparison
-    except ImportError:
-        print("comparison figure skipped: crmask_wfi.report is not available in this version")
-    else:
-        plot_filter_comparison(results, len(sim), shape, args.outdir / "comparison.png",
-                               reference=filters[0].name)
+    plot_filter_comparison(results, len(sim), shape, args.outdir / "comparison.png", reference=filters[0].name)
     print(f"written {args.outdir}/")
 
 
