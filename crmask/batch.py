@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,38 +42,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-import numpy as np
 from astropy.table import Table
 
 from ._dask import TaskOutcome, failure_message, map_as_completed, open_client
 from .detector import Detector
-from .exceptions import CrmaskError, OutputExistsError
+from .exceptions import CrmaskError, OutputDirectoryError
+from .files import check_output_dir, clean_file
 from .io import output_path
 
 if TYPE_CHECKING:  # dask is an optional dependency, imported on use
     from distributed import Client
 
 __all__ = [
-    "BATCH_KEYWORD",
     "BatchResult",
     "DetectorSpec",
     "FileResult",
-    "OutputDirectoryError",
     "TaskOutcome",
-    "check_output_dir",
-    "clean_file",
     "detect_many",
     "map_as_completed",
     "open_client",
 ]
-
-#: Header keyword holding the id of the batch run that wrote a file; lets a
-#: file re-run after its worker died recognise its own earlier output.
-BATCH_KEYWORD = "CRMBATCH"
-
-
-class OutputDirectoryError(CrmaskError, PermissionError):
-    """The output directory cannot be created or written to."""
 
 
 # --------------------------------------------------------------------------
@@ -300,78 +287,6 @@ def _peak_memory_mb() -> float | None:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def _written_by_run(path: Path, run_id: str) -> bool:
-    from astropy.io import fits
-
-    try:
-        return fits.getval(path, BATCH_KEYWORD) == run_id
-    except (OSError, KeyError, IndexError):
-        return False
-
-
-def clean_file(
-    path: str | os.PathLike,
-    target: str | os.PathLike,
-    detector: Detector,
-    *,
-    hdu: int | str | None = None,
-    unit: str | None = None,
-    grow: int = 0,
-    inpaint: bool = True,
-    overwrite: bool = False,
-    run_id: str | None = None,
-) -> int:
-    """Read one FITS file, clean it and write the result atomically.
-
-    Parameters
-    ----------
-    path : path-like
-        Input FITS file.
-    target : path-like
-        Output file; never the input itself.
-    detector : `~crmask.Detector`
-        Configured image detector.
-    hdu, unit
-        As for `~crmask.io.read_ccd`.
-    grow, inpaint
-        As for `~crmask.cosmicray_clean`.
-    overwrite : bool
-        Replace an existing ``target``.
-    run_id : str, optional
-        Written to the ``CRMBATCH`` keyword. An existing ``target`` with the
-        same id was written by an earlier attempt of this run and is
-        replaced, so a re-run after a worker died succeeds.
-
-    Returns
-    -------
-    int
-        Number of cosmic-ray pixels flagged.
-
-    Raises
-    ------
-    CrmaskError
-        For an unreadable input, a bad image or an existing output.
-    """
-    from .clean import cosmicray_clean
-    from .io import read_ccd, write_cleaned
-
-    path, target = Path(path), Path(target)
-    if target.resolve() == path.resolve():
-        raise OutputExistsError(f"{target}: output would replace its own input; choose another output directory")
-    replace = overwrite or (run_id is not None and target.exists() and _written_by_run(target, run_id))
-    if target.exists() and not replace:
-        raise OutputExistsError(f"{target}: exists; use --overwrite (overwrite=True) to replace it")
-    ccd = read_ccd(path, hdu=hdu, unit=unit)
-    clean = cosmicray_clean(ccd, detector, inpaint=inpaint, grow=grow)
-    input_bad = ~np.isfinite(np.asarray(ccd.data, dtype=float))
-    if ccd.mask is not None:
-        input_bad |= np.asarray(ccd.mask, dtype=bool)
-    if run_id is not None:
-        clean.header[BATCH_KEYWORD] = (run_id, "crmask.batch run id")
-    write_cleaned(clean, clean.mask & ~input_bad, target, overwrite=replace)
-    return int(clean.header["CRMNPIX"])
-
-
 def _detect_task(item: tuple[str, str], spec: DetectorSpec, options: dict[str, Any]) -> FileResult:
     """Run on a worker: clean ``item = (path, target)`` and report a `FileResult`.
 
@@ -400,28 +315,6 @@ def _detect_task(item: tuple[str, str], spec: DetectorSpec, options: dict[str, A
 # --------------------------------------------------------------------------
 # Output directory
 # --------------------------------------------------------------------------
-
-
-def check_output_dir(outdir: str | os.PathLike) -> Path:
-    """Create ``outdir`` if needed and check that files can be written in it.
-
-    The check writes and removes a small file, so it is true for any user
-    (including root on a read-only file system).
-
-    Raises
-    ------
-    OutputDirectoryError
-        Naming the directory and the reason.
-    """
-    outdir = Path(outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=outdir, prefix=".crmask-write-check-"):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise OutputDirectoryError(f"output directory {outdir} is not writable: {reason}") from None
-    return outdir
 
 
 def _check_output_dir_on_workers(client: Client, outdir: Path) -> None:

@@ -29,6 +29,8 @@ from .exceptions import InvalidImageError, MissingCalibrationError
 __all__ = [
     "PreparedImage",
     "prepare_image",
+    "input_bad_pixels",
+    "header_from_meta",
     "image_unit_kind",
     "FrameStack",
     "prepare_frames",
@@ -177,6 +179,32 @@ def _float_array(data: np.ndarray, what: str = "image", copy: bool = True) -> np
     return np.array(array, dtype=dtype, copy=True) if copy else np.asarray(array, dtype=dtype)
 
 
+def header_from_meta(meta) -> Header:
+    """Return a FITS header built from ``CCDData.meta`` (a Header or any dict).
+
+    ccdproc steps leave ``meta`` as a plain dict whose values may be
+    ``(value, comment)`` pairs; each item is assigned as `CCDData.to_hdu`
+    does, so both forms work.
+    """
+    if isinstance(meta, Header):
+        return meta.copy()
+    header = Header()
+    for key, value in (meta or {}).items():
+        try:
+            header[key] = value
+        except (ValueError, TypeError) as exc:
+            raise InvalidImageError(f"header keyword {key!r} has a value FITS cannot hold: {value!r} ({exc})") from None
+    return header
+
+
+def input_bad_pixels(ccd: CCDData) -> np.ndarray:
+    """Pixels of ``ccd`` that are masked or not finite: never cosmic rays."""
+    bad = ~np.isfinite(np.asarray(ccd.data, dtype=float))
+    if ccd.mask is not None:
+        bad |= np.asarray(ccd.mask, dtype=bool)
+    return bad
+
+
 def prepare_image(
     ccd: CCDData,
     *,
@@ -246,7 +274,7 @@ def prepare_image(
     if not finite.all():
         data[~finite] = np.median(data[finite])
 
-    header = Header(ccd.header) if ccd.header is not None else Header()
+    header = header_from_meta(ccd.header)
     needs = set(needs)
     unknown_needs = needs - {"gain", "readnoise"}
     if unknown_needs:

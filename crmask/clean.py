@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from astropy.io.fits import Header
 from astropy.nddata import CCDData
 
+from .ccd import header_from_meta
 from .detector import Detector
 from .exceptions import InvalidImageError
 from .inpaint import grow_mask, median_inpaint
@@ -96,6 +96,6 @@ def cosmicray_clean(
         out.data = data
     # Non-finite pixels are masked, never propagated silently.
     out.mask = bad | crmask
-    out.header = Header(out.header)
+    out.header = header_from_meta(out.header)
     write_provenance(out.header, {**result.meta, "threshold": result.threshold}, grow=int(grow))
     return out

@@ -153,8 +153,8 @@ def detect(
     never written over its own input. With --scheduler the files are spread
     over the workers of a Dask cluster (see crmask.batch.detect_many).
     """
-    from .clean import cosmicray_clean
-    from .io import output_path, read_ccd, write_cleaned
+    from .files import check_output_dir, clean_file
+    from .io import output_path
     from .registry import get_detector
 
     given = {"gain": gain, "readnoise": readnoise, "threshold": threshold, "device": device}
@@ -165,7 +165,10 @@ def detect(
         _fail(str(exc))
     if det.kind != "mask":
         _fail(f"{detector!r} is an event filter; use `crmask wfi filter` for X-ray frames")
-    _prepare_outdir(outdir)
+    try:
+        check_output_dir(outdir)
+    except CrmaskError as exc:
+        _fail(str(exc))
     hdu_key: int | str | None = int(hdu) if hdu is not None and hdu.isdigit() else hdu
     if workers is not None and scheduler != "local":
         _fail("--workers applies only with --scheduler local")
@@ -178,19 +181,13 @@ def detect(
     for path in files:
         target = output_path(path, outdir)
         try:
-            if target.resolve() == path.resolve():
-                raise CrmaskError(f"{target}: output would replace its own input; choose another --outdir")
-            if target.exists() and not overwrite:
-                raise CrmaskError(f"{target}: exists; use --overwrite to replace it")
-            ccd = read_ccd(path, hdu=hdu_key, unit=unit)
-            clean = cosmicray_clean(ccd, det, inpaint=not no_inpaint, grow=grow)
-            crmask = clean.mask & ~_input_bad(ccd)
-            write_cleaned(clean, crmask, target, overwrite=overwrite)
+            n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
+                              inpaint=not no_inpaint, overwrite=overwrite)
         except CrmaskError as exc:
             failures += 1
             click.echo(f"crmask: error: {path}: {exc}", err=True)
             continue
-        click.echo(f"{path} -> {target}: {clean.header['CRMNPIX']} CR pixels ({det.name})")
+        click.echo(f"{path} -> {target}: {n_cr} CR pixels ({det.name})")
     if failures:
         sys.exit(1)
 
@@ -210,27 +207,6 @@ def _detect_on_dask(files, det, outdir: Path, scheduler: str, workers: int | Non
             click.echo(f"crmask: error: {item.path}: {item.error}", err=True)
     if result.failed:
         sys.exit(1)
-
-
-def _input_bad(ccd) -> "np.ndarray":
-    import numpy as np
-
-    bad = ~np.isfinite(np.asarray(ccd.data, dtype=float))
-    if ccd.mask is not None:
-        bad |= np.asarray(ccd.mask, dtype=bool)
-    return bad
-
-
-def _prepare_outdir(outdir: Path) -> None:
-    """Create ``outdir`` and check it is writable before any work starts."""
-    import os
-
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _fail(f"cannot create output directory {outdir}: {exc.strerror}")
-    if not os.access(outdir, os.W_OK | os.X_OK):
-        _fail(f"output directory {outdir} is not writable")
 
 
 _add_core_groups()

@@ -13,6 +13,7 @@ __all__ = [
     "PluginError",
     "FITSReadError",
     "OutputExistsError",
+    "OutputDirectoryError",
 ]
 
 
@@ -51,3 +52,7 @@ class FITSReadError(CrmaskError, OSError):
 
 class OutputExistsError(CrmaskError, FileExistsError):
     """An output file exists and overwriting was not requested."""
+
+
+class OutputDirectoryError(CrmaskError, PermissionError):
+    """The output directory cannot be created or written to."""

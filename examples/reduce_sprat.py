@@ -26,7 +26,6 @@ from pathlib import Path
 import astropy.units as u
 import ccdproc
 import numpy as np
-from astropy.io import fits
 from astropy.nddata import CCDData
 from astropy.stats import sigma_clipped_stats
 
@@ -46,13 +45,6 @@ def reduce(raw: Path, detector: str = "lacosmic", **params) -> CCDData:
     ccd.meta["PEDESTAL"] = float(pedestal)  # adu, clipped median subtracted
     ccd = ccdproc.create_deviation(ccd, gain=gain, readnoise=READNOISE, disregard_nan=True)
     ccd = ccdproc.gain_correct(ccd, gain)
-    # ccdproc logs each step as a (value, comment) pair in a plain dict;
-    # turn the metadata back into a FITS header before handing it on.
-    header = fits.Header()
-    for key, value in ccd.meta.items():
-        header[key] = value
-    ccd.meta = header
-
     return crmask.cosmicray_clean(ccd, detector=detector, readnoise=READNOISE.value, **params)
 
 

@@ -12,9 +12,9 @@ from astropy.io import fits
 from click.testing import CliRunner
 
 import crmask
-from crmask import batch
+from crmask import batch, files
 from crmask.cli import cli
-from crmask.exceptions import OutputExistsError, UnknownDetectorError
+from crmask.exceptions import OutputDirectoryError, OutputExistsError, UnknownDetectorError
 from crmask.io import read_ccd
 from crmask_lacosmic import LACosmic
 
@@ -93,7 +93,7 @@ def _check_output(path: Path, output: Path, truth: np.ndarray, run_id: str, dete
     with fits.open(output, checksum=True) as hdul:
         found = hdul["CRMASK"].data.astype(bool)
         assert hdul[0].header["CRMDET"] == detector
-        assert hdul[0].header[batch.BATCH_KEYWORD] == run_id
+        assert hdul[0].header[files.RUN_KEYWORD] == run_id
         assert hdul[0].header["CRMNPIX"] == found.sum()
         cleaned = hdul[0].data
     np.testing.assert_array_equal(found, _expected_crmask(path))
@@ -177,7 +177,7 @@ def test_unwritable_outdir_fails_before_any_work(frames, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     # An unreachable scheduler: the error must come before any connection is tried.
-    with pytest.raises(batch.OutputDirectoryError, match="output directory .*a-file/out is not writable"):
+    with pytest.raises(OutputDirectoryError, match="output directory .*a-file/out is not writable"):
         batch.detect_many([frames[0][0]], "lacosmic", "tcp://127.0.0.1:1", outdir=blocker / "out")
 
 
@@ -186,7 +186,7 @@ def test_read_only_outdir_fails_before_any_work(frames, tmp_path):
     outdir = tmp_path / "ro"
     outdir.mkdir()
     outdir.chmod(0o500)
-    with pytest.raises(batch.OutputDirectoryError, match="not writable"):
+    with pytest.raises(OutputDirectoryError, match="not writable"):
         batch.detect_many([frames[0][0]], "lacosmic", "tcp://127.0.0.1:1", outdir=outdir)
 
 
@@ -230,14 +230,14 @@ def test_clean_file_replaces_only_its_own_runs_output(frames, tmp_path):
     path = frames[0][0]
     target = tmp_path / "out.fits"
     detector = crmask.get_detector("lacosmic")
-    batch.clean_file(path, target, detector, run_id="run-a")
+    files.clean_file(path, target, detector, run_id="run-a")
     # A re-run of the same batch (its worker died after writing) replaces the file ...
-    batch.clean_file(path, target, detector, run_id="run-a")
+    files.clean_file(path, target, detector, run_id="run-a")
     # ... another run does not.
     with pytest.raises(OutputExistsError, match="exists"):
-        batch.clean_file(path, target, detector, run_id="run-b")
+        files.clean_file(path, target, detector, run_id="run-b")
     with pytest.raises(OutputExistsError, match="replace its own input"):
-        batch.clean_file(path, path, detector, overwrite=True)
+        files.clean_file(path, path, detector, overwrite=True)
 
 
 def test_cli_detect_on_an_existing_scheduler(frames, client, tmp_path):

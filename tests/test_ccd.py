@@ -96,3 +96,11 @@ def test_electron_image_is_never_multiplied_by_the_gain_again(noise):
 def test_not_a_ccddata():
     with pytest.raises(InvalidImageError, match="expected an astropy.nddata.CCDData, got ndarray"):
         prepare_image(np.ones((5, 5)))
+
+
+def test_ccdproc_style_meta_with_value_comment_pairs(noise):
+    # ccdproc steps leave CCDData.meta as a plain dict of (value, comment) pairs.
+    image = CCDData(noise, unit="adu", meta={"GAIN": (2.0, "e-/adu"), "RDNOISE": (5.0, "e-"), "OBJECT": "m31"})
+    prepared = prepare_image(image, needs=("gain", "readnoise"))
+    assert prepared.gain == 2.0 and prepared.readnoise == 5.0
+    assert prepared.header.comments["GAIN"] == "e-/adu"

@@ -88,4 +88,4 @@ def test_unwritable_output_directory_fails_before_work(runner, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     result = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "-o", str(blocker / "sub")])
-    assert result.exit_code != 0 and "cannot create output directory" in result.output
+    assert result.exit_code != 0 and "is not writable" in result.output

@@ -1,0 +1,114 @@
+"""One file through the whole pipeline: read, detect, clean, write.
+
+Shared by ``crmask detect`` (one process) and `crmask.batch` (a Dask
+cluster), so both apply the same rules: the output never replaces its own
+input, an existing output is kept unless overwriting is asked for, and the
+write is atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .ccd import input_bad_pixels
+from .clean import cosmicray_clean
+from .detector import Detector
+from .exceptions import OutputDirectoryError, OutputExistsError
+from .io import read_ccd, write_cleaned
+
+__all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir"]
+
+#: Header keyword holding the id of the run that wrote a file; lets a file
+#: re-run after its worker died recognise its own earlier output.
+RUN_KEYWORD = "CRMBATCH"
+
+
+def _written_by_run(path: Path, run_id: str) -> bool:
+    from astropy.io import fits
+
+    try:
+        return fits.getval(path, RUN_KEYWORD) == run_id
+    except (OSError, KeyError, IndexError):
+        return False
+
+
+def clean_file(
+    path: str | os.PathLike,
+    target: str | os.PathLike,
+    detector: Detector,
+    *,
+    hdu: int | str | None = None,
+    unit: str | None = None,
+    grow: int = 0,
+    inpaint: bool = True,
+    overwrite: bool = False,
+    run_id: str | None = None,
+) -> int:
+    """Read one FITS file, clean it and write the result atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Input FITS file.
+    target : path-like
+        Output file; never the input itself.
+    detector : `~crmask.Detector`
+        Configured image detector.
+    hdu, unit
+        As for `~crmask.io.read_ccd`.
+    grow, inpaint
+        As for `~crmask.cosmicray_clean`.
+    overwrite : bool
+        Replace an existing ``target``.
+    run_id : str, optional
+        Written to the ``CRMBATCH`` keyword. An existing ``target`` with the
+        same id was written by an earlier attempt of this run and is
+        replaced, so a re-run after a worker died succeeds.
+
+    Returns
+    -------
+    int
+        Number of cosmic-ray pixels flagged.
+
+    Raises
+    ------
+    CrmaskError
+        For an unreadable input, a bad image or an existing output.
+    """
+    path, target = Path(path), Path(target)
+    if target.resolve() == path.resolve():
+        raise OutputExistsError(f"{target}: output would replace its own input; choose another output directory")
+    replace = overwrite or (run_id is not None and target.exists() and _written_by_run(target, run_id))
+    if target.exists() and not replace:
+        raise OutputExistsError(f"{target}: exists; use --overwrite (overwrite=True) to replace it")
+    ccd = read_ccd(path, hdu=hdu, unit=unit)
+    clean = cosmicray_clean(ccd, detector, inpaint=inpaint, grow=grow)
+    input_bad = input_bad_pixels(ccd)
+    if run_id is not None:
+        clean.header[RUN_KEYWORD] = (run_id, "id of the crmask run that wrote this file")
+    write_cleaned(clean, clean.mask & ~input_bad, target, overwrite=replace)
+    return int(clean.header["CRMNPIX"])
+
+
+def check_output_dir(outdir: str | os.PathLike) -> Path:
+    """Create ``outdir`` if needed and check that files can be written in it.
+
+    The check writes and removes a small file, so it is true for any user
+    (including root on a read-only file system).
+
+    Raises
+    ------
+    OutputDirectoryError
+        Naming the directory and the reason.
+    """
+    outdir = Path(outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=outdir, prefix=".crmask-write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputDirectoryError(f"output directory {outdir} is not writable: {reason}") from None
+    return outdir
