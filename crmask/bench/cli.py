@@ -90,13 +90,19 @@ def _run_options(func: Callable) -> Callable:
         click.option("--no-resume", is_flag=True, help="Recompute results already stored in OUTDIR."),
         click.option("--threads", type=click.IntRange(min=1), default=None,
                      help="Limit OpenMP/BLAS/torch threads of the detectors (default: libraries' own choice)."),
+        click.option("--scheduler", default=None, metavar="local|ADDRESS",
+                     help="Evaluate the files on Dask: 'local' starts a local cluster, an address "
+                          "(tcp://host:8786) uses that scheduler (sets and OUTDIR on a shared file system)."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Worker processes of the local cluster (--scheduler local); default: one per core."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
         click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), help="Report directory."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), func)
 
 
-def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, threads, quiet, outdir) -> None:
+def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, threads, scheduler, workers, quiet,
+         outdir) -> None:
     from .report import markdown_table, aggregate, write_report
     from .runner import DetectorSpec, detector_class, load_detector_file, run_benchmark
 
@@ -104,6 +110,8 @@ def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, 
                if not value]
     if missing:
         raise click.UsageError(f"missing option(s) {', '.join(missing)}")
+    if workers is not None and scheduler != "local":
+        raise click.UsageError("--workers applies only with --scheduler local")
     if threads is not None:
         # Read by OpenMP and BLAS runtimes when they load; limit_threads covers those already loaded.
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -119,7 +127,8 @@ def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, 
     specs = _apply_params(specs, classes, params)
     sweep = {} if no_sweep else (_parse_sweep(sweeps) if sweeps else None)
     results = run_benchmark(data, specs, outdir, dilate=dilate, sweep=sweep, extra_detectors=extra,
-                            resume=not no_resume, progress=not quiet, threads=threads)
+                            resume=not no_resume, progress=not quiet, threads=threads,
+                            scheduler=scheduler, n_workers=workers)
     paths = write_report(results, outdir)
     click.echo(markdown_table(aggregate(results)))
     click.echo(f"report: {paths['markdown']}, {paths['ecsv']}, {paths['roc']}, {paths['pr']}")
@@ -151,7 +160,8 @@ def run(**options) -> None:
     Writes OUTDIR/summary.md and summary.ecsv (one row per set and
     detector), roc.png and pr.png (all detectors on one plot per set), and
     OUTDIR/results/SET/LABEL/FILE.json per file; an interrupted run resumes
-    from those.
+    from those. With --scheduler the files are evaluated on the workers of
+    a Dask cluster; the report is the same as a serial run's.
     """
     _guarded(_run, **options)
 

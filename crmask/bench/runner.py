@@ -24,7 +24,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from .. import metrics
 from ..exceptions import CrmaskError, PluginError
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image
 from .measure import available_threads, measure
+
+if TYPE_CHECKING:  # dask is an optional dependency, imported on use
+    from distributed import Client
 
 __all__ = [
     "DetectorSpec",
@@ -83,6 +86,10 @@ class DetectorSpec:
         return cls(label=label, name=name)
 
 
+#: Module-name prefix of the detector files loaded by `load_detector_file`.
+_PLUGIN_MODULE_PREFIX = "_crmask_bench_"
+
+
 def load_detector_file(path: str | os.PathLike) -> dict[str, type]:
     """Load detector classes from a Python file implementing ``register_detectors``.
 
@@ -105,7 +112,7 @@ def load_detector_file(path: str | os.PathLike) -> dict[str, type]:
     path = Path(path)
     if not path.is_file():
         raise PluginError(f"detector file {path} does not exist")
-    module_name = f"_crmask_bench_{path.stem}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+    module_name = f"{_PLUGIN_MODULE_PREFIX}{path.stem}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise PluginError(f"cannot import {path}")
@@ -321,6 +328,8 @@ def run_benchmark(
     threads: int | None = None,
     warmup: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    scheduler: Client | str | None = None,
+    n_workers: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every detector on every file of every set; return the per-file results.
 
@@ -353,15 +362,27 @@ def run_benchmark(
         so that one-off costs (imports, model loading, thread pools) are not
         charged to the first file.
     on_result : callable, optional
-        Called with each result as it is produced or reused.
+        Called with each result as it is produced or reused (on a cluster:
+        stored results first, then the others as they finish).
+    scheduler : `distributed.Client`, str or None
+        `None` runs in this process. Otherwise the files are evaluated on a
+        Dask cluster (see `crmask._dask.open_client`): ``"local"`` for a new
+        local cluster, a scheduler address, or an existing client. Each
+        worker builds each detector once, warms it up once (``warmup``) and
+        writes each result file itself, so with a remote cluster the sets
+        and ``outdir`` must be on a file system the workers share. The
+        results, and so the report, are those of a serial run (times and
+        memory are measured on the workers). Detectors that fail on a file
+        are reported after the other files are done and stored.
+    n_workers : int, optional
+        Worker processes of a new local cluster (default: one per core).
 
     Returns
     -------
     list of dict
-        Per-file results, each with ``set`` and ``label`` added.
+        Per-file results, each with ``set`` and ``label`` added, ordered
+        by set, detector and file.
     """
-    from tqdm.auto import tqdm
-
     labels = [s.label for s in specs]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
@@ -375,35 +396,144 @@ def run_benchmark(
         except ValueError as exc:
             raise CrmaskError(f"detector {s.label!r}: {exc}") from None
     bench_sets = [s if isinstance(s, BenchSet) else load_set(s) for s in sets]
-    total = sum(len(b) for b in bench_sets) * len(specs)
+    options = {"dilate": dilate, "thresholds": thresholds, "threads": threads}
+    jobs: list[_Job] = []
+    for bench in bench_sets:
+        for spec in specs:
+            det = detectors[spec.label]
+            det_sweep = default_sweep(classes[spec.label]) if sweep is None else dict(sweep)
+            for name in bench.files:
+                key = _config_key(spec, det.get_params(), dilate, det_sweep, thresholds, bench.path / name)
+                jobs.append(_Job(bench.name, spec.label, bench.path / name,
+                                 result_path(outdir, bench.name, spec.label, name), key, det_sweep))
+    stored = [_read_result(job.target, job.key) if resume else None for job in jobs]
+    if n_workers is not None and scheduler != "local":
+        raise ValueError("n_workers applies only with scheduler='local'")
+    if scheduler is None:
+        return _run_serial(jobs, stored, detectors, options, warmup=warmup, progress=progress, on_result=on_result)
+    return _run_on_dask(jobs, stored, detectors, options, scheduler, n_workers,
+                        warmup=warmup, progress=progress, on_result=on_result)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One (set, detector, file) of a run: where its result goes and the configuration it is stored under."""
+
+    set_name: str
+    label: str
+    file: Path
+    target: Path
+    key: str
+    sweep: Mapping[str, Sequence[Any]]
+
+
+def _evaluate_job(detector, job: _Job, options: Mapping[str, Any], *, warmup: bool) -> dict[str, Any]:
+    """Score ``detector`` on ``job``'s file, store the JSON result atomically and return it.
+
+    ``options`` holds ``dilate``, ``thresholds`` and ``threads`` (see
+    `run_benchmark`); with ``warmup`` the detector first runs once, unmeasured.
+    """
+    image = read_bench_image(job.file)
+    try:
+        if warmup:
+            detector.detect(image.ccd)
+        with limit_threads(options["threads"]):
+            payload = evaluate_image(detector, image, dilate=options["dilate"], sweep=job.sweep,
+                                     thresholds=options["thresholds"])
+    except CrmaskError as exc:
+        raise CrmaskError(f"{job.label} on {job.set_name}/{job.file.name}: {exc}") from exc
+    payload.update({"set": job.set_name, "label": job.label, "config_key": job.key,
+                    "dilate": options["dilate"], "threads_limit": options["threads"]})
+    _write_json(job.target, payload)
+    return payload
+
+
+def _run_serial(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], detectors: Mapping[str, Any],
+                options: Mapping[str, Any], *, warmup: bool, progress: bool,
+                on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    """Evaluate the jobs one after the other in this process."""
+    from tqdm.auto import tqdm
+
     results: list[dict[str, Any]] = []
     warm: set[str] = set()
-    with tqdm(total=total, disable=not progress, unit="run", desc="crmask bench") as bar:
-        for bench in bench_sets:
-            for spec in specs:
-                det = detectors[spec.label]
-                det_sweep = default_sweep(classes[spec.label]) if sweep is None else dict(sweep)
-                for name in bench.files:
-                    bar.set_postfix_str(f"{bench.name}/{spec.label}/{name}")
-                    path = result_path(outdir, bench.name, spec.label, name)
-                    key = _config_key(spec, det.get_params(), dilate, det_sweep, thresholds, bench.path / name)
-                    payload = _read_result(path, key) if resume else None
-                    if payload is None:
-                        image = read_bench_image(bench.path / name)
-                        try:
-                            if warmup and spec.label not in warm:
-                                det.detect(image.ccd)
-                                warm.add(spec.label)
-                            with limit_threads(threads):
-                                payload = evaluate_image(det, image, dilate=dilate, sweep=det_sweep,
-                                                         thresholds=thresholds)
-                        except CrmaskError as exc:
-                            raise CrmaskError(f"{spec.label} on {bench.name}/{name}: {exc}") from exc
-                        payload.update({"set": bench.name, "label": spec.label, "config_key": key,
-                                        "dilate": dilate, "threads_limit": threads})
-                        _write_json(path, payload)
-                    results.append(payload)
-                    if on_result is not None:
-                        on_result(payload)
-                    bar.update(1)
+    with tqdm(total=len(jobs), disable=not progress, unit="run", desc="crmask bench") as bar:
+        for job, payload in zip(jobs, stored):
+            bar.set_postfix_str(f"{job.set_name}/{job.label}/{job.file.name}")
+            if payload is None:
+                payload = _evaluate_job(detectors[job.label], job, options,
+                                        warmup=warmup and job.label not in warm)
+                warm.add(job.label)
+            results.append(payload)
+            if on_result is not None:
+                on_result(payload)
+            bar.update(1)
+    return results
+
+
+#: Detectors this worker process has warmed up, by `crmask.batch.DetectorSpec.key`.
+_WORKER_WARMED: set[tuple] = set()
+
+
+def _bench_task(item: tuple[_Job, Any], options: Mapping[str, Any], warmup: bool) -> dict[str, Any]:
+    """Run on a Dask worker: evaluate one job with this worker's cached detector.
+
+    ``item`` is the job and the `crmask.batch.DetectorSpec` of its detector;
+    the detector is built once per worker and, with ``warmup``, warmed up
+    once per worker.
+    """
+    job, spec = item
+    first = warmup and spec.key not in _WORKER_WARMED
+    payload = _evaluate_job(spec.cached(), job, options, warmup=first)
+    _WORKER_WARMED.add(spec.key)
+    return payload
+
+
+def _ship_plugin_classes(classes: Iterable[type]) -> None:
+    """Let detector classes from `load_detector_file` travel to workers by value.
+
+    Their modules exist only in this process, so pickling them by reference
+    (by module name) would fail on the workers.
+    """
+    import cloudpickle
+
+    for cls in classes:
+        if cls.__module__.startswith(_PLUGIN_MODULE_PREFIX):
+            cloudpickle.register_pickle_by_value(sys.modules[cls.__module__])
+
+
+def _run_on_dask(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], detectors: Mapping[str, Any],
+                 options: Mapping[str, Any], scheduler: Client | str, n_workers: int | None, *,
+                 warmup: bool, progress: bool,
+                 on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    """Evaluate the jobs without a stored result on a Dask cluster; return all results in job order."""
+    from .._dask import failure_message, map_as_completed, open_client
+    from ..batch import DetectorSpec as WorkerSpec
+
+    results = list(stored)
+    for payload in results:
+        if payload is not None and on_result is not None:
+            on_result(payload)
+    pending = [index for index, payload in enumerate(results) if payload is None]
+    if not pending:
+        return results
+    _ship_plugin_classes(type(det) for det in detectors.values())
+    worker_specs = {label: WorkerSpec.from_detector(det) for label, det in detectors.items()}
+    items = [(jobs[i], worker_specs[jobs[i].label]) for i in pending]
+    failures: list[str] = []
+    with open_client(scheduler, n_workers) as client:
+        for outcome in map_as_completed(client, _bench_task, items, options, warmup,
+                                        progress=progress, desc="crmask bench"):
+            job = outcome.item[0]
+            if outcome.error is not None:
+                reason = failure_message(outcome.error)
+                if not isinstance(outcome.error, CrmaskError):  # its message already names the job
+                    reason = f"{job.label} on {job.set_name}/{job.file.name}: {reason}"
+                failures.append(reason)
+                continue
+            results[pending[outcome.index]] = outcome.value
+            if on_result is not None:
+                on_result(outcome.value)
+    if failures:
+        more = f" (and {len(failures) - 1} more; the others are stored)" if len(failures) > 1 else ""
+        raise CrmaskError(f"{failures[0]}{more}")
     return results
