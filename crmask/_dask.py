@@ -9,16 +9,32 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Sequence, TypeVar
 
 from .exceptions import CrmaskError
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["TaskOutcome", "failure_message", "map_as_completed", "open_client", "require_distributed"]
+__all__ = [
+    "TaskOutcome",
+    "failure_message",
+    "map_as_completed",
+    "open_client",
+    "require_distributed",
+    "worker_builds",
+    "worker_cached",
+]
+
+T = TypeVar("T")
+
+_WORKER_CACHE: dict[Hashable, Any] = {}
+_WORKER_BUILDS: Counter = Counter()
+_WORKER_LOCK = threading.Lock()
 
 
 def require_distributed():
@@ -190,3 +206,29 @@ def failure_message(error: BaseException) -> str:
     if isinstance(error, distributed.KilledWorker):
         return "the worker processing this file died every time it was tried (out of memory?)"
     return f"{type(error).__name__}: {error}"
+
+
+def worker_cached(key: Hashable, build: Callable[[], T]) -> T:
+    """Return this process's object for ``key``, calling ``build()`` on first use.
+
+    Called inside a task, this gives one object per worker process (a
+    detector and its loaded model), shared by every task the worker runs.
+
+    Parameters
+    ----------
+    key : hashable
+        Identity of the object, e.g. a detector's class and parameters.
+    build : callable
+        Creates the object; called at most once per key and process.
+    """
+    with _WORKER_LOCK:
+        if key not in _WORKER_CACHE:
+            _WORKER_CACHE[key] = build()
+            _WORKER_BUILDS[key] += 1
+        return _WORKER_CACHE[key]
+
+
+def worker_builds() -> dict[Hashable, int]:
+    """How many times this process built each object of `worker_cached` (for tests and diagnostics)."""
+    with _WORKER_LOCK:
+        return dict(_WORKER_BUILDS)

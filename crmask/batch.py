@@ -34,17 +34,15 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 import uuid
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from astropy.table import Table
 
-from ._dask import TaskOutcome, failure_message, map_as_completed, open_client
+from ._dask import TaskOutcome, failure_message, map_as_completed, open_client, worker_builds, worker_cached
 from .detector import Detector
 from .exceptions import CrmaskError, OutputDirectoryError
 from .files import check_output_dir, clean_file
@@ -67,10 +65,6 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Detectors, built once per worker process
 # --------------------------------------------------------------------------
-
-_WORKER_DETECTORS: dict[tuple, Detector] = {}
-_WORKER_BUILDS: Counter = Counter()
-_WORKER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -147,19 +141,15 @@ class DetectorSpec:
         """Return this process's detector for the spec, building it on first use.
 
         Called inside a worker's task, this gives one detector (and one
-        loaded model) per worker process, shared by every file it handles.
+        loaded model) per worker process, shared by every file it handles
+        (`crmask._dask.worker_cached`).
         """
-        with _WORKER_LOCK:
-            if self.key not in _WORKER_DETECTORS:
-                _WORKER_DETECTORS[self.key] = self.build()
-                _WORKER_BUILDS[self.key] += 1
-            return _WORKER_DETECTORS[self.key]
+        return worker_cached(self.key, self.build)
 
 
 def _detector_builds() -> dict[tuple, int]:
     """How many times this process built each cached detector (inspected by tests)."""
-    with _WORKER_LOCK:
-        return dict(_WORKER_BUILDS)
+    return worker_builds()
 
 
 # --------------------------------------------------------------------------

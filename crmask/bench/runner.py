@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from .. import metrics
+from .._dask import worker_cached
 from ..exceptions import CrmaskError, PluginError
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image
 from .measure import available_threads, measure
@@ -470,35 +471,55 @@ def _run_serial(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], detec
     return results
 
 
-#: Detectors this worker process has warmed up, by `crmask.batch.DetectorSpec.key`.
+@dataclass(frozen=True)
+class _WorkerDetector:
+    """What a worker needs to build a detector: its class, or the detector file defining it, and parameters.
+
+    A class loaded with `load_detector_file` lives in a module that exists
+    only in the process that loaded it, so workers load the file themselves.
+    """
+
+    name: str
+    params: tuple[tuple[str, Any], ...]
+    cls: type | None = None
+    plugin_file: str | None = None
+
+    @classmethod
+    def of(cls, detector) -> "_WorkerDetector":
+        """The recipe of a constructed detector."""
+        params = tuple(sorted(detector.get_params().items()))
+        module = type(detector).__module__
+        if module.startswith(_PLUGIN_MODULE_PREFIX):
+            return cls(detector.name, params, plugin_file=sys.modules[module].__file__)
+        return cls(detector.name, params, cls=type(detector))
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """Identity of the detector in a worker's cache."""
+        origin = self.plugin_file or f"{self.cls.__module__}.{self.cls.__qualname__}"
+        return ("crmask.bench", origin, self.name, repr(self.params))
+
+    def build(self):
+        """Create the detector."""
+        cls = load_detector_file(self.plugin_file)[self.name] if self.plugin_file else self.cls
+        return cls(**dict(self.params))
+
+
+#: Detectors this worker process has warmed up, by `_WorkerDetector.key`.
 _WORKER_WARMED: set[tuple] = set()
 
 
-def _bench_task(item: tuple[_Job, Any], options: Mapping[str, Any], warmup: bool) -> dict[str, Any]:
+def _bench_task(item: tuple[_Job, _WorkerDetector], options: Mapping[str, Any], warmup: bool) -> dict[str, Any]:
     """Run on a Dask worker: evaluate one job with this worker's cached detector.
 
-    ``item`` is the job and the `crmask.batch.DetectorSpec` of its detector;
-    the detector is built once per worker and, with ``warmup``, warmed up
-    once per worker.
+    The detector is built once per worker (`crmask._dask.worker_cached`)
+    and, with ``warmup``, warmed up once per worker.
     """
-    job, spec = item
-    first = warmup and spec.key not in _WORKER_WARMED
-    payload = _evaluate_job(spec.cached(), job, options, warmup=first)
-    _WORKER_WARMED.add(spec.key)
+    job, recipe = item
+    first = warmup and recipe.key not in _WORKER_WARMED
+    payload = _evaluate_job(worker_cached(recipe.key, recipe.build), job, options, warmup=first)
+    _WORKER_WARMED.add(recipe.key)
     return payload
-
-
-def _ship_plugin_classes(classes: Iterable[type]) -> None:
-    """Let detector classes from `load_detector_file` travel to workers by value.
-
-    Their modules exist only in this process, so pickling them by reference
-    (by module name) would fail on the workers.
-    """
-    import cloudpickle
-
-    for cls in classes:
-        if cls.__module__.startswith(_PLUGIN_MODULE_PREFIX):
-            cloudpickle.register_pickle_by_value(sys.modules[cls.__module__])
 
 
 def _run_on_dask(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], detectors: Mapping[str, Any],
@@ -507,7 +528,6 @@ def _run_on_dask(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], dete
                  on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
     """Evaluate the jobs without a stored result on a Dask cluster; return all results in job order."""
     from .._dask import failure_message, map_as_completed, open_client
-    from ..batch import DetectorSpec as WorkerSpec
 
     results = list(stored)
     for payload in results:
@@ -516,9 +536,8 @@ def _run_on_dask(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], dete
     pending = [index for index, payload in enumerate(results) if payload is None]
     if not pending:
         return results
-    _ship_plugin_classes(type(det) for det in detectors.values())
-    worker_specs = {label: WorkerSpec.from_detector(det) for label, det in detectors.items()}
-    items = [(jobs[i], worker_specs[jobs[i].label]) for i in pending]
+    recipes = {label: _WorkerDetector.of(det) for label, det in detectors.items()}
+    items = [(jobs[i], recipes[jobs[i].label]) for i in pending]
     failures: list[str] = []
     with open_client(scheduler, n_workers) as client:
         for outcome in map_as_completed(client, _bench_task, items, options, warmup,
