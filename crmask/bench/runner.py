@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from .. import metrics
-from .._dask import worker_cached
+from .._dask import failure_message, map_as_completed, open_client, worker_cached
 from ..exceptions import CrmaskError, PluginError
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image
 from .measure import available_threads, measure
@@ -527,8 +527,6 @@ def _run_on_dask(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], dete
                  warmup: bool, progress: bool,
                  on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
     """Evaluate the jobs without a stored result on a Dask cluster; return all results in job order."""
-    from .._dask import failure_message, map_as_completed, open_client
-
     results = list(stored)
     for payload in results:
         if payload is not None and on_result is not None:
@@ -544,10 +542,10 @@ def _run_on_dask(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], dete
                                         progress=progress, desc="crmask bench"):
             job = outcome.item[0]
             if outcome.error is not None:
-                reason = failure_message(outcome.error)
-                if not isinstance(outcome.error, CrmaskError):  # its message already names the job
-                    reason = f"{job.label} on {job.set_name}/{job.file.name}: {reason}"
-                failures.append(reason)
+                if isinstance(outcome.error, CrmaskError):  # its message already names the job
+                    failures.append(str(outcome.error))
+                else:
+                    failures.append(f"{job.label} on {job.set_name}/{job.file.name}: {failure_message(outcome.error)}")
                 continue
             results[pending[outcome.index]] = outcome.value
             if on_result is not None:
