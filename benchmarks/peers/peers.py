@@ -27,9 +27,8 @@ import numpy as np
 
 from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.detector import CALIBRATION_PARAMS
+from crmask_lacosmic.detector import DEFAULT_SATLEVEL, LACosmic
 
-#: ccdproc's default saturation level, used when neither satlevel nor SATURATE is known.
-_DEFAULT_SATLEVEL = 65535.0
 
 _DEVICE = Param("cpu", "Device to run the network on", type=str, choices=("cpu", "cuda"))
 _THRESHOLD = Param(0.5, "Probability threshold of the mask", low=0.0, high=1.0)
@@ -42,12 +41,10 @@ class CcdprocLACosmic(Detector):
     summary = "ccdproc.cosmicray_lacosmic (peer)"
     requires = ("ccdproc",)
     needs = ("gain", "readnoise")
+    # The same declarations as crmask's own lacosmic detector, so both sweep alike.
     parameters = {
-        "sigclip": Param(4.5, "Laplacian-to-noise limit", low=0.0, low_open=True),
-        "sigfrac": Param(0.3, "Fraction of sigclip for neighbouring pixels", low=0.0, high=1.0, low_open=True),
-        "objlim": Param(5.0, "Minimum contrast to the fine-structure image", low=0.0, low_open=True),
-        "niter": Param(4, "Iterations", type=int, low=1, high=100),
-        **CALIBRATION_PARAMS,
+        key: LACosmic.parameters[key]
+        for key in ("sigclip", "sigfrac", "objlim", "niter", *CALIBRATION_PARAMS)
     }
 
     def _detect(self, image: PreparedImage) -> MaskResult:
@@ -64,7 +61,7 @@ class CcdprocLACosmic(Detector):
             niter=p["niter"],
             gain=image.gain,
             readnoise=image.readnoise,
-            satlevel=image.saturation if image.saturation is not None else _DEFAULT_SATLEVEL,
+            satlevel=image.saturation if image.saturation is not None else DEFAULT_SATLEVEL,
             gain_apply=False,
         )
         return MaskResult(mask=np.asarray(out.mask, dtype=bool) & ~image.bad)
