@@ -92,13 +92,6 @@ class PreparedImage:
             raise MissingCalibrationError(_missing_message("gain", GAIN_KEYS))
         return self.data * np.asarray(self.gain, dtype=self.data.dtype)
 
-    @property
-    def saturated(self) -> np.ndarray:
-        """Pixels at or above the saturation level (all False when unknown)."""
-        if self.saturation is None:
-            return np.zeros(self.shape, dtype=bool)
-        return self.data >= self.saturation
-
 
 def _missing_message(what: str, keys: Iterable[str]) -> str:
     names = "/".join(keys)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from astropy.nddata import CCDData
 
-from .ccd import header_from_meta
+from .ccd import header_from_meta, input_bad_pixels
 from .detector import Detector
 from .exceptions import InvalidImageError
 from .inpaint import grow_mask, median_inpaint
@@ -80,8 +80,7 @@ def cosmicray_clean(
 
     result = det.detect(ccd)
     data = np.asarray(ccd.data, dtype=np.result_type(ccd.data.dtype, np.float32))
-    nonfinite = ~np.isfinite(data)
-    bad = nonfinite if ccd.mask is None else (nonfinite | np.asarray(ccd.mask, dtype=bool))
+    bad = input_bad_pixels(ccd)
     crmask = grow_mask(result.mask, int(grow)) & ~bad
     result.meta["n_cr_pixels"] = int(crmask.sum())
 
@@ -90,7 +89,7 @@ def cosmicray_clean(
         if result.cleaned is not None and grow == 0:
             filled = result.cleaned
         else:
-            filled = median_inpaint(np.where(nonfinite, 0, data), crmask, bad)
+            filled = median_inpaint(data, crmask, bad)
         data = data.copy()
         data[crmask] = filled[crmask]
         out.data = data
