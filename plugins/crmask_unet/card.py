@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from .model import count_parameters
-from .training import TrainConfig, TrainResult
+from .training import MIN_EVENT_COMPLETENESS, TrainConfig, TrainResult
 from .weights import file_sha256, save_weights
 
 __all__ = ["save_trained"]
+
+_NORM_DESCRIPTIONS = {
+    "scale": "image in electrons divided by scale",
+    "median": "image in electrons minus its median, divided by scale",
+    "noise": "image in electrons minus its median, over the per-pixel noise sqrt(sigma_b^2 + source charge), "
+             "sigma_b the background noise measured on the image",
+}
 
 
 def save_trained(
@@ -22,6 +29,7 @@ def save_trained(
     *,
     command: str,
     training_data: dict[str, Any],
+    selected_on: str = "synthetic",
 ) -> tuple[Path, Path]:
     """Write a trained model (safetensors) and its JSON model card beside it.
 
@@ -35,6 +43,9 @@ def save_trained(
         Exact command that reproduces the model.
     training_data : dict
         Description of the training and validation data.
+    selected_on : str
+        Which validation set chose the epoch and the threshold (``"real"``
+        or ``"synthetic"``).
 
     Returns
     -------
@@ -64,15 +75,15 @@ def save_trained(
         "normalisation": {
             "scheme": norm.scheme,
             "scale": norm.scale,
-            "description": "image in electrons divided by scale" if norm.scheme == "scale"
-            else "image in electrons minus its median, divided by scale",
+            "description": _NORM_DESCRIPTIONS[norm.scheme],
         },
         "training_data": training_data,
         "training": {**asdict(config), "command": command},
         "epochs": config.epochs,
-        "validation": {"best_epoch": result.best, "history": result.history},
+        "validation": {"selected_on": selected_on, "best_epoch": result.best, "history": result.history},
         "threshold": result.threshold,
-        "threshold_rule": "maximum F1 on the validation frames (grid 0.05..0.95)",
+        "threshold_rule": f"maximum pixel F1 on the {selected_on} validation frames (grid 0.05..0.95) among "
+                          f"thresholds that find >= {MIN_EVENT_COMPLETENESS:.0%} of their cosmic rays",
         "software": {"crmask": crmask.__version__, "torch": torch.__version__, "python": platform.python_version()},
     }
     card_path = path.with_suffix(".json")

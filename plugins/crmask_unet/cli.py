@@ -10,7 +10,7 @@ import click
 
 __all__ = ["train_unet"]
 
-_FOOTPRINTS = "../shared/data/cr_footprints_itl.fits.gz"
+_FOOTPRINTS = "cr_footprints_itl.fits.gz"
 
 
 def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
@@ -41,9 +41,24 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--loss", type=click.Choice(["bce", "median-bce"]), default="bce", show_default=True)
 @click.option("--scale", type=float, default=None,
               help="Electrons per network input unit [default: 100 for deepcr, 1 for cosmic-conn, as the originals].")
+@click.option("--input", "input_scheme", type=click.Choice(["scale", "median", "noise"]), default=None,
+              help="Input normalisation: deepCR's scale, Cosmic-CoNN's median subtraction, or noise units "
+                   "(background-subtracted, over the per-pixel noise) [default: the architecture's own].")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--footprints", type=click.Path(exists=True, dir_okay=False), default=_FOOTPRINTS, show_default=True,
-              help="CR footprint catalogue for the synthetic training data.")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), envvar="CRMASK_DATA",
+              default=None, help="The shared real-data folder (see its README); environment variable CRMASK_DATA.")
+@click.option("--footprints", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help=f"CR footprint catalogue [default: {_FOOTPRINTS} in --data].")
+@click.option("--train-sources", default="", metavar="NAMES",
+              help="Comma-separated real frames to train on (crmask.bench.sources.REAL_SOURCES, e.g. "
+                   "sprat-1,m51,uves), mixed with the synthetic frames.")
+@click.option("--val-sources", default="", metavar="NAMES",
+              help="Comma-separated real frames that validate: the epoch and the threshold are chosen on them; "
+                   "the synthetic validation frames are then only reported.")
+@click.option("--real-fraction", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Fraction of training patches drawn from the real frames (with --train-sources).")
+@click.option("--realisations", type=click.IntRange(1, 1000), default=4, show_default=True,
+              help="Independent footprint injections per real training frame.")
 @click.option("--train-frames", type=click.IntRange(1, 10000), default=32, show_default=True)
 @click.option("--val-frames", type=click.IntRange(1, 10000), default=8, show_default=True)
 @click.option("--frame-size", type=click.IntRange(64, 8192), default=512, show_default=True)
@@ -63,17 +78,20 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 def train_unet(**opts) -> None:
     """Train a deepCR / Cosmic-CoNN U-Net (optionally with attention gates).
 
-    By default the data are realistic synthetic frames (crmask.synthetic)
-    with real ITL CR footprints injected; footprints with fp_id % 5 == 0
-    are never used (reserved for benchmarks), fp_id % 5 == 1 validate. With
-    --darks and --clean, patches are built as in Bhavanam et al. (2022,
-    §2.1.1) and validated on patches drawn with another seed.
+    The data are realistic synthetic frames (crmask.synthetic) with real ITL
+    CR footprints injected, and, with --train-sources, real frames of the
+    shared data with real footprints injected (their own cosmic rays left
+    out of the loss; the SPRAT repeat masks as real labels). Footprints with
+    fp_id % 5 == 0 are never used (reserved for benchmarks), fp_id % 5 == 1
+    validate. With --val-sources the epoch and the threshold are chosen on
+    real frames. With --darks and --clean, patches are built as in Bhavanam
+    et al. (2022, §2.1.1) and validated on patches drawn with another seed.
     """
     import numpy as np
     import torch
 
     from .card import save_trained
-    from .data import DarkFrameSource, synthetic_training_data
+    from .data import DarkFrameSource, MixedSource, synthetic_training_data
     from .training import TrainConfig, train
 
     if opts["threads"]:
@@ -86,10 +104,16 @@ def train_unet(**opts) -> None:
             patch=opts["patch"], batch_size=opts["batch_size"], epochs=opts["epochs"],
             steps_per_epoch=opts["steps_per_epoch"], lr=opts["lr"], loss=opts["loss"],
             scale=opts["scale"] or (100.0 if opts["arch"] == "deepcr" else 1.0),
-            seed=opts["seed"],
+            input_scheme=opts["input_scheme"], seed=opts["seed"],
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    train_names, val_names = _source_names(opts["train_sources"], "--train-sources"), \
+        _source_names(opts["val_sources"], "--val-sources")
+    overlap = sorted(set(train_names) & set(val_names))
+    if overlap:
+        raise click.UsageError(f"real frames {overlap} are in both --train-sources and --val-sources")
+    report = None
     if opts["darks"]:
         source = DarkFrameSource(_read_electrons(opts["clean_images"], "--clean images"),
                                  _read_electrons(opts["darks"], "--darks frames"))
@@ -98,11 +122,12 @@ def train_unet(**opts) -> None:
         data = {"kind": "dark-frame pairs (Bhavanam et al. 2022, section 2.1.1, k_c = 1/8)",
                 "darks": [str(p) for p in opts["darks"]], "clean": [str(p) for p in opts["clean_images"]]}
     else:
+        footprints = _footprints_path(opts)
         source, validation = synthetic_training_data(
-            opts["footprints"], opts["seed"], opts["train_frames"], opts["val_frames"],
+            str(footprints), opts["seed"], opts["train_frames"], opts["val_frames"],
             opts["frame_size"], opts["cr_density"], opts["spectra_fraction"])
         data = {"kind": "crmask.synthetic frames with real ITL CR footprints (crmask.footprints)",
-                "footprints": Path(opts["footprints"]).name,
+                "footprints": footprints.name,
                 "footprint_split": "train fp_id % 5 in {2, 3, 4}; validation fp_id % 5 == 1; "
                                    "fp_id % 5 == 0 reserved for benchmarks, never used",
                 "train_frames": opts["train_frames"], "val_frames": opts["val_frames"],
@@ -110,12 +135,76 @@ def train_unet(**opts) -> None:
                 "val_cr_density_per_mpix": opts["cr_density"] / 4,
                 "spectra_fraction": opts["spectra_fraction"],
                 "frame_seeds": [opts["seed"], opts["seed"] + 1]}
-    result = train(config, source, validation, checkpoint_dir=opts["checkpoint_dir"], resume=opts["resume"],
-                   device=opts["device"], log=click.echo)
+        if train_names or val_names:
+            real_train, real_val, split = _real_data(opts, footprints, train_names, val_names)
+            data["real"] = split
+            if real_train:
+                source = MixedSource([source, real_train], [1 - opts["real_fraction"], opts["real_fraction"]])
+            if real_val:
+                report, validation = {"synthetic": validation}, real_val
+    result = train(config, source, validation, report=report, checkpoint_dir=opts["checkpoint_dir"],
+                   resume=opts["resume"], device=opts["device"], log=click.echo)
     # A resumed run is bit-identical to an uninterrupted one, so the command recorded is the plain one.
     args = [a for a in sys.argv[3:] if a != "--resume"]
     command = "crmask train unet " + " ".join(shlex.quote(a) for a in args) \
         if sys.argv[1:3] == ["train", "unet"] else "crmask_unet.cli.train_unet"
-    weights, card = save_trained(result, config, opts["output"], command=command, training_data=data)
+    weights, card = save_trained(result, config, opts["output"], command=command, training_data=data,
+                                 selected_on="real" if report else "synthetic")
     click.echo(f"wrote {weights} and {card} (threshold {result.threshold:.2f}, "
                f"validation TPR@1e-4 {result.best['tpr@1e-4']:.4f})")
+
+
+def _source_names(text: str, option: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        return []
+    from crmask.bench.sources import REAL_SOURCES
+
+    unknown = sorted(set(names) - set(REAL_SOURCES))
+    if unknown:
+        raise click.BadParameter(f"unknown real frame(s) {unknown}; choose from {', '.join(REAL_SOURCES)}",
+                                 param_hint=option)
+    return names
+
+
+def _footprints_path(opts) -> Path:
+    if opts["footprints"] is not None:
+        return opts["footprints"]
+    if opts["data_dir"] is None:
+        raise click.UsageError("give --footprints or --data (or set CRMASK_DATA) for the CR footprint catalogue")
+    path = opts["data_dir"] / _FOOTPRINTS
+    if not path.is_file():
+        raise click.UsageError(f"{path} does not exist: --data must be the shared real-data folder")
+    return path
+
+
+def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[str]):
+    """Real training pool, real validation frames and the split recorded in the model card."""
+    from crmask.bench.sources import REAL_SOURCES, load_real_frames
+
+    from .data import FramePool, real_samples, split_footprints
+
+    if opts["data_dir"] is None:
+        raise click.UsageError("--train-sources and --val-sources need --data (or CRMASK_DATA)")
+    frames = load_real_frames(opts["data_dir"], train_names + val_names)
+    seed = opts["seed"]
+    train_frames = [frames[n] for n in train_names]
+    val_frames = [frames[n] for n in val_names]
+    pool = FramePool(real_samples(train_frames, split_footprints(str(footprints), "train"), seed,
+                                  opts["realisations"], opts["cr_density"])) if train_frames else None
+    val = real_samples(val_frames, split_footprints(str(footprints), "val"), seed + 1, 2,
+                       opts["cr_density"] / 4) if val_frames else None
+    split = {
+        "train": {n: frames[n].path for n in train_names},
+        "validate": {n: frames[n].path for n in val_names},
+        "test_only": [n for n in REAL_SOURCES if n not in train_names and n not in val_names],
+        "real_fraction": opts["real_fraction"] if train_frames else 0.0,
+        "realisations": opts["realisations"],
+        "train_injection": f"fp_id % 5 in {{2, 3, 4}}, {opts['cr_density']:g} per Mpix, seed {seed}",
+        "val_injection": f"fp_id % 5 == 1, {opts['cr_density'] / 4:g} per Mpix, 2 per frame, seed {seed + 1}",
+        "ignored": "each frame's own cosmic rays and doubtful pixels (crmask.bench.sources.own_cosmic_rays, "
+                   "SPRAT: repeat significance), defects, faint injected charge",
+        "labels": "injected footprints (3 sigma truth) and, for SPRAT, the repeat-derived masks",
+        "calibration": {n: frames[n].calibration for n in train_names + val_names},
+    }
+    return pool, val, split

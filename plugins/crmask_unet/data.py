@@ -1,14 +1,19 @@
 """Training data for the U-Nets: paired (image, CR mask) patches.
 
-Two sources, both returning `Sample` patches in electrons:
+Sources, all returning `Sample` patches in electrons:
 
 * `DarkFrameSource` builds pairs from clean images and dark frames as
   Bhavanam et al. (2022, §2.1.1) do: the CR mask of a dark ``D`` is
   ``D > median(D) + 3 sigma_D``, dilated by 3x3, and the contaminated image
   is ``C = U + k_c * sigma_U / sigma_D * D * M`` with ``k_c = 1/8``.
-* `FramePool` crops patches from whole frames with exact truth, such as the
+* `FramePool` crops patches from whole frames with exact truth: the
   realistic synthetic frames of `synthetic_pool` (``crmask.synthetic``, with
-  real ITL CR footprints from ``crmask.footprints``).
+  real ITL CR footprints from ``crmask.footprints``), or real frames with
+  real footprints injected (`real_samples`): there stars, galaxies, traces,
+  echelle orders, sky lines, defects and the real noise are the negatives,
+  the frame's own cosmic rays are left out of the loss, and the SPRAT
+  repeat-derived masks are real positives.
+* `MixedSource` draws from several sources with fixed probabilities.
 
 `augment_sky` is deepCR's sky-level augmentation (Bhavanam et al. §2.3).
 """
@@ -32,6 +37,8 @@ __all__ = [
     "synthetic_pool",
     "add_long_slit",
     "augment_sky",
+    "real_samples",
+    "MixedSource",
 ]
 
 
@@ -205,6 +212,75 @@ class FramePool:
         return patch.transformed(int(rng.integers(8)))
 
 
+class MixedSource:
+    """Draw each patch from one of several sources, chosen with fixed probabilities.
+
+    Parameters
+    ----------
+    sources : sequence of PatchSource
+    weights : sequence of float
+        Relative probabilities (normalised here).
+    """
+
+    def __init__(self, sources: Sequence[PatchSource], weights: Sequence[float]):
+        if not sources or len(sources) != len(weights):
+            raise ValueError("MixedSource needs one weight per source and at least one source")
+        weights = np.asarray(weights, dtype=np.float64)
+        if np.any(weights < 0) or not weights.sum() > 0:
+            raise ValueError(f"MixedSource weights must be non-negative with a positive sum, got {weights.tolist()}")
+        self.sources = list(sources)
+        self.weights = weights / weights.sum()
+
+    def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        return self.sources[int(rng.choice(len(self.sources), p=self.weights))].sample(rng, size)
+
+
+def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_density: float = 1000.0) -> list[Sample]:
+    """Real frames with real cosmic-ray footprints injected, as training or validation frames.
+
+    Every frame is converted to electrons and gets ``realisations``
+    independent injections (``crmask.footprints.inject_footprints``, seed
+    ``(seed, frame index, realisation)``). Truth is the injected cosmic rays
+    (pixels 3 sigma above the noise) plus the frame's real labels where it
+    has them (the SPRAT repeat masks). Left out of the loss: the frame's own
+    unlabelled cosmic rays and doubtful pixels (``own_crs``), its defects,
+    and faint injected charge.
+
+    Parameters
+    ----------
+    frames : sequence of crmask.bench.sources.RealFrame
+        Real frames (``crmask.bench.sources.load_real_frames``).
+    footprints : crmask.footprints.FootprintLibrary
+        Footprints to inject (a training or validation split, never the test one).
+    seed : int
+        Seed of every injection.
+    realisations : int
+        Injections per frame.
+    cr_density : float
+        Injected cosmic rays per megapixel.
+
+    Returns
+    -------
+    list of Sample
+    """
+    from crmask.footprints import inject_footprints
+
+    samples = []
+    for index, frame in enumerate(frames):
+        electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
+        saturation = None if frame.saturation is None else frame.saturation * frame.gain
+        sky = float(np.median(electrons))
+        for k in range(realisations):
+            rng = np.random.default_rng((seed, index, k))
+            n = int(rng.poisson(cr_density * electrons.size / 1e6))
+            inj = inject_footprints(electrons, footprints, n, gain=1.0, readnoise=frame.readnoise, rng=rng,
+                                    saturation=saturation)
+            truth = inj.mask if frame.labels is None else inj.mask | frame.labels
+            ignore = (inj.faint | frame.own_crs | frame.defects) & ~truth
+            samples.append(Sample(image=inj.data, mask=truth, ignore=ignore, clean=electrons, sky=sky))
+    return samples
+
+
 def add_long_slit(shape: tuple[int, int], seeing: float, rng: np.random.Generator) -> np.ndarray:
     """Photon-noisy long-slit structures in electrons: spectral traces and sky emission lines.
 
@@ -289,14 +365,24 @@ def synthetic_pool(
     return FramePool(samples)
 
 
-def augment_sky(sample: Sample, rng: np.random.Generator, low: float = -0.9, high: float = 3.0) -> Sample:
+def augment_sky(sample: Sample, rng: np.random.Generator, low: float = -0.9, high: float = 3.0,
+                noise: bool = False) -> Sample:
     """deepCR's sky augmentation: add ``a * sky`` with ``a`` uniform in [``low``, ``high``].
 
     Emulates an exposure ``(1 + a)`` times as long with sources ``1 + a``
-    times fainter (Zhang & Bloom 2020; Bhavanam et al. 2022, §2.3).
+    times fainter (Zhang & Bloom 2020; Bhavanam et al. 2022, §2.3). With
+    ``noise``, a positive offset also brings its Poisson noise (Gaussian of
+    variance equal to the offset, in electrons), as a real brighter sky
+    would; this is what changes noise-unit input (a noiseless offset does
+    not), so negative offsets are then left out.
     """
-    offset = np.float32(rng.uniform(low, high) * sample.sky)
-    return replace(sample, image=sample.image + offset, clean=sample.clean + offset, sky=sample.sky + float(offset))
+    offset = float(rng.uniform(low, high) * sample.sky)
+    if noise:
+        offset = max(offset, 0.0)
+        extra = np.float32(offset) + rng.normal(0.0, np.sqrt(offset), sample.image.shape).astype(np.float32)
+    else:
+        extra = np.float32(offset)
+    return replace(sample, image=sample.image + extra, clean=sample.clean + extra, sky=sample.sky + offset)
 
 
 def split_footprints(path: str, part: str):

@@ -14,24 +14,69 @@ from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.detector import CALIBRATION_PARAMS
 from crmask.tiling import apply_tiled
 
-from .weights import LoadedWeights, WeightsError, load_weights
+from .weights import SCHEMES, LoadedWeights, WeightsError, load_weights
 
-__all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise"]
+__all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise", "background_noise"]
+
+
+def background_noise(electrons: np.ndarray, good: np.ndarray, stride: int = 4) -> float:
+    """Robust per-pixel noise of an image's background, in electrons.
+
+    The median absolute deviation (`astropy.stats.mad_std`) of differences
+    between horizontally adjacent good pixels, divided by sqrt(2), on every
+    ``stride``-th row. Differences cancel smooth structure (sky gradients,
+    galaxies, spectral traces), and the median ignores the few pixels on
+    edges of stars, lines and cosmic rays, so the result is the noise of
+    the sky, read noise included, whatever its origin (detector, stacking or
+    resampling). At least one electron.
+    """
+    from astropy.stats import mad_std
+
+    rows, ok = electrons[::stride], good[::stride]
+    pair = ok[:, 1:] & ok[:, :-1]
+    diffs = np.diff(rows, axis=1)[pair]
+    sigma = float(mad_std(diffs)) / np.sqrt(2.0) if diffs.size else 0.0
+    return max(sigma, 1.0) if np.isfinite(sigma) else 1.0
 
 
 def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float) -> np.ndarray:
-    """Turn an image in electrons into network input, as the original detector does.
+    """Turn an image in electrons into network input.
 
     Bad pixels are first set to the median of the good ones, so that they
-    look like empty sky. ``scheme="scale"`` (deepCR) divides by ``scale``;
-    ``scheme="median"`` (Cosmic-CoNN) subtracts the median of the good
-    pixels first. The median is that of the whole image, so tiles of one
-    image see the same offset.
+    look like empty sky. The median and the noise are those of the whole
+    image, so tiles of one image see the same input.
+
+    Parameters
+    ----------
+    electrons : numpy.ndarray
+        2-D image in electrons.
+    bad : numpy.ndarray
+        Pixels to ignore (bool).
+    scheme : {"scale", "median", "noise"}
+        ``"scale"`` (deepCR): divide by ``scale``. ``"median"``
+        (Cosmic-CoNN): subtract the median, then divide by ``scale``.
+        ``"noise"``: background-subtracted image in units of its per-pixel
+        noise, ``(x - b) / sqrt(sigma_b**2 + max(x - b - 2 sigma_b, 0))``
+        with ``b`` the median, ``sigma_b`` the background noise
+        (`background_noise`) and the Poisson noise of the charge of sources
+        (anything more than 2 sigma_b above the background);
+        the same scene looks the same at any exposure level, gain or read
+        noise. ``scale`` is unused.
+    scale : float
+        Electrons per unit of input for ``"scale"`` and ``"median"``.
     """
+    if scheme not in SCHEMES:
+        raise ValueError(f"normalisation scheme must be one of {SCHEMES}, got {scheme!r}")
     data = np.array(electrons, dtype=np.float32)
     good = ~bad
     median = np.float32(np.median(data[good])) if good.any() else np.float32(0.0)
     data[bad] = median
+    if scheme == "noise":
+        data -= median
+        sigma = np.float32(background_noise(data, good))
+        variance = np.maximum(data - 2 * sigma, 0)
+        variance += sigma**2
+        return data / np.sqrt(variance)
     if scheme == "median":
         data -= median
     data /= np.float32(scale)

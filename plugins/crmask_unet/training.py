@@ -6,8 +6,13 @@ learning rate divided by 10 when the validation loss has not improved by
 median-weighted BCE), deepCR's sky augmentation and, for batch
 normalisation, deepCR's two phases (running statistics frozen for the last
 60 % of the epochs). Each epoch ends with a validation ROC (TPR at FPR 1e-4
-and 1e-3) and a checkpoint from which training resumes exactly: the batches
-of step ``s`` of epoch ``e`` are drawn from ``default_rng([seed, e, s])``.
+and 1e-3, computed by `crmask.metrics` exactly as ``crmask bench`` does) and
+a checkpoint from which training resumes exactly: the batches of step ``s``
+of epoch ``e`` are drawn from ``default_rng([seed, e, s])``.
+
+The epoch kept and the threshold are chosen on the selection set (real
+frames, when the training has them); other validation sets (e.g.
+synthetic frames) are evaluated and reported beside it, never used to choose.
 """
 
 from __future__ import annotations
@@ -15,20 +20,27 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+from crmask.metrics import DEFAULT_THRESHOLDS, Curve, confusion, event_completeness, score_histogram
 
 from .data import PatchSource, Sample, augment_sky
 from .detector import normalise
 from .losses import median_weights, weighted_bce
 from .model import ARCHITECTURES, UNet, UNetConfig
-from .weights import Normalisation
+from .weights import SCHEMES, Normalisation
 
-__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "tpr_key", "roc_points", "best_f1_threshold"]
+__all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "train", "evaluate", "tpr_key", "choose_threshold",
+           "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS"]
 
 #: False-positive rates at which validation reports the true-positive rate.
 FPR_POINTS = (1e-4, 1e-3)
+#: Candidate probability thresholds of `choose_threshold`.
+THRESHOLD_GRID = tuple(float(t) for t in np.round(np.arange(0.05, 0.96, 0.05), 2))
+#: Fraction of validation cosmic rays (at least half their pixels flagged) the threshold must keep.
+MIN_EVENT_COMPLETENESS = 0.90
 _CHECKPOINT = "checkpoint.pt"
 
 
@@ -65,6 +77,12 @@ class TrainConfig:
         Epochs over which the median-weighted loss becomes plain BCE.
     scale : float
         Electrons per unit of network input (the normalisation's scale).
+    input_scheme : {"scale", "median", "noise"}, optional
+        Input normalisation (see `crmask_unet.detector.normalise`); default:
+        the architecture's own (``"scale"`` for deepCR, ``"median"`` for
+        Cosmic-CoNN). With ``"noise"`` the sky augmentation adds the
+        Poisson noise of the added sky (an offset without noise would not
+        change noise-unit input).
     bn_momentum : float
         Batch-norm running-statistics momentum (0.005 in deepCR).
     bn_train_fraction : float
@@ -90,6 +108,7 @@ class TrainConfig:
     loss: str = "bce"
     alpha_epochs: int = 5
     scale: float = 100.0
+    input_scheme: str | None = None
     bn_momentum: float = 0.005
     bn_train_fraction: float = 0.4
     sky_low: float = -0.9
@@ -107,6 +126,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.patch % self.unet_config().multiple:
             raise ValueError(f"patch {self.patch} must be a multiple of {self.unet_config().multiple}")
+        if self.input_scheme is not None and self.input_scheme not in SCHEMES:
+            raise ValueError(f"input_scheme must be one of {SCHEMES}, got {self.input_scheme!r}")
         if not (self.lr > 0 and self.scale > 0):
             raise ValueError("lr and scale must be positive")
 
@@ -116,8 +137,9 @@ class TrainConfig:
                           attention=self.attention, bn_momentum=self.bn_momentum)
 
     def normalisation(self) -> Normalisation:
-        """deepCR divides by a scale; Cosmic-CoNN also subtracts the image median."""
-        return Normalisation("scale" if self.arch == "deepcr" else "median", self.scale)
+        """``input_scheme``, else the original's: deepCR divides by a scale, Cosmic-CoNN subtracts the median."""
+        scheme = self.input_scheme or ("scale" if self.arch == "deepcr" else "median")
+        return Normalisation(scheme, 1.0 if scheme == "noise" else self.scale)
 
 
 @dataclass
@@ -127,14 +149,16 @@ class TrainResult:
     Attributes
     ----------
     model : crmask_unet.model.UNet
-        The network of the best epoch (highest validation TPR at FPR 1e-4,
-        then lowest validation loss), in evaluation mode.
+        The network of the best epoch (highest selection-set TPR at FPR
+        1e-4, then lowest selection-set loss), in evaluation mode.
     threshold : float
-        Probability threshold with the best F1 on the validation set.
+        Probability threshold chosen on the selection set (`choose_threshold`).
     history : list of dict
-        Per epoch: train loss, validation loss, TPR at each FPR point, learning rate.
+        Per epoch: train loss, validation loss, TPR at each FPR point, learning
+        rate; the same with a ``<name>/`` prefix for every reported set.
     best : dict
-        The history entry of the selected epoch, with F1/precision/recall at ``threshold``.
+        The history entry of the selected epoch, with the operating point at
+        ``threshold`` on the selection set and on every reported set.
     """
 
     model: Any
@@ -143,38 +167,59 @@ class TrainResult:
     best: dict[str, float] = field(default_factory=dict)
 
 
-def roc_points(prob: np.ndarray, truth: np.ndarray, fprs: Sequence[float] = FPR_POINTS) -> dict[float, float]:
-    """True-positive rate at each false-positive rate in ``fprs``.
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Pixel and event scores of a mask ``probability >= threshold`` on validation frames."""
 
-    The threshold for FPR ``f`` is the ``ceil(f * n_neg)``-th highest
-    probability among negatives; pixels strictly above it count as
-    detections, so the realised FPR never exceeds ``f``.
+    threshold: float
+    f1: float
+    precision: float
+    recall: float
+    event_completeness: float
+    events: int
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def _operating_point(maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], threshold: float) -> OperatingPoint:
+    total, found, events = None, 0, 0
+    for prob, truth, ignore in maps:
+        flagged = prob >= threshold
+        counts = confusion(truth, flagged, ignore)
+        total = counts if total is None else total + counts
+        hit, n = event_completeness(truth, flagged, ignore)
+        found, events = found + hit, events + n
+    return OperatingPoint(threshold=float(threshold), f1=total.f1, precision=total.precision, recall=total.tpr,
+                          event_completeness=found / events if events else float("nan"), events=events)
+
+
+def choose_threshold(
+    maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    grid: Sequence[float] = THRESHOLD_GRID,
+    min_completeness: float = MIN_EVENT_COMPLETENESS,
+) -> OperatingPoint:
+    """The threshold of best pixel F1 among those that find ``min_completeness`` of the cosmic rays.
+
+    A cosmic ray (8-connected group of truth pixels) counts as found when at
+    least half its pixels are flagged (`crmask.metrics.event_completeness`).
+    When no threshold of ``grid`` keeps that completeness, the one with the
+    highest completeness is taken (ties: best F1).
+
+    Parameters
+    ----------
+    maps : sequence of (probability, truth, ignore)
+        Whole validation frames.
+    grid : sequence of float
+        Candidate thresholds.
+    min_completeness : float
+        Fraction of cosmic rays the threshold must find.
     """
-    prob, truth = np.ravel(prob), np.ravel(truth).astype(bool)
-    negatives = np.sort(prob[~truth])[::-1]
-    positives = prob[truth]
-    out = {}
-    for fpr in fprs:
-        k = min(max(int(math.floor(fpr * negatives.size)), 0), negatives.size - 1)
-        cut = negatives[k] if negatives.size else 0.0
-        out[fpr] = float(np.mean(positives > cut)) if positives.size else float("nan")
-    return out
-
-
-def best_f1_threshold(prob: np.ndarray, truth: np.ndarray) -> tuple[float, dict[str, float]]:
-    """Threshold in 0.05..0.95 that maximises F1, and precision/recall/F1 there."""
-    prob, truth = np.ravel(prob), np.ravel(truth).astype(bool)
-    best = (0.5, {"f1": -1.0})
-    for t in np.round(np.arange(0.05, 0.96, 0.05), 2):
-        flagged = prob >= t
-        tp = np.count_nonzero(flagged & truth)
-        fp = np.count_nonzero(flagged & ~truth)
-        fn = np.count_nonzero(~flagged & truth)
-        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-        if f1 > best[1]["f1"]:
-            best = (float(t), {"f1": float(f1), "precision": float(tp / max(tp + fp, 1)),
-                               "recall": float(tp / max(tp + fn, 1))})
-    return best
+    points = [_operating_point(maps, t) for t in grid]
+    complete = [p for p in points if p.event_completeness >= min_completeness]
+    if complete:
+        return max(complete, key=lambda p: (p.f1, p.threshold))
+    return max(points, key=lambda p: (np.nan_to_num(p.event_completeness), p.f1))
 
 
 def _network_input(image: np.ndarray, norm: Normalisation) -> np.ndarray:
@@ -182,30 +227,41 @@ def _network_input(image: np.ndarray, norm: Normalisation) -> np.ndarray:
 
 
 def evaluate(model, samples: Sequence[Sample], norm: Normalisation, device="cpu") -> dict[str, Any]:
-    """Validation loss, ROC points and the probability maps of whole frames.
+    """Validation loss, TPR at `FPR_POINTS` and the probability maps of whole frames.
 
     Pixels in ``sample.ignore`` are left out. Frames are cropped to a
-    multiple of the model's pooling factor.
+    multiple of the model's pooling factor. The TPRs are read off the ROC
+    curve summed over the frames with `crmask.metrics.Curve`, as
+    ``crmask bench`` does.
+
+    Returns
+    -------
+    dict
+        ``loss`` (mean BCE per frame), ``tpr`` (``{fpr: tpr}``) and ``maps``,
+        a list of ``(probability, truth, ignore)`` per frame.
     """
     import torch
     import torch.nn.functional as F
 
     m = model.config.multiple
-    probs, truths, losses = [], [], []
+    maps, losses = [], []
+    positives = negatives = 0
+    model.eval()
     for sample in samples:
         ny, nx = (s - s % m for s in sample.image.shape)
         x = torch.from_numpy(_network_input(sample.image[:ny, :nx], norm)).to(device)[None, None]
-        model.eval()
         with torch.inference_mode():
             logits = model(x)[0, 0].float().cpu()
-        keep = ~sample.ignore[:ny, :nx]
-        target = torch.from_numpy(sample.mask[:ny, :nx].astype(np.float32))
-        valid = torch.from_numpy(keep)
+        truth, ignore = sample.mask[:ny, :nx], sample.ignore[:ny, :nx]
+        valid = torch.from_numpy(~ignore)
+        target = torch.from_numpy(truth.astype(np.float32))
         losses.append(F.binary_cross_entropy_with_logits(logits[valid], target[valid]).item())
-        probs.append(torch.sigmoid(logits).numpy()[keep])
-        truths.append(sample.mask[:ny, :nx][keep])
-    prob, truth = np.concatenate(probs), np.concatenate(truths)
-    return {"loss": float(np.mean(losses)), "tpr": roc_points(prob, truth), "prob": prob, "truth": truth}
+        prob = torch.sigmoid(logits).numpy()
+        pos, neg = score_histogram(truth, prob, DEFAULT_THRESHOLDS, ignore)
+        positives, negatives = positives + pos, negatives + neg
+        maps.append((prob, truth, ignore))
+    curve = Curve.from_histogram(positives, negatives, DEFAULT_THRESHOLDS)
+    return {"loss": float(np.mean(losses)), "tpr": {f: curve.tpr_at_fpr(f) for f in FPR_POINTS}, "maps": maps}
 
 
 def _batch(config: TrainConfig, source: PatchSource, epoch: int, step: int, alpha: float):
@@ -215,7 +271,8 @@ def _batch(config: TrainConfig, source: PatchSource, epoch: int, step: int, alph
     norm = config.normalisation()
     xs, ys, ws, vs = [], [], [], []
     for _ in range(config.batch_size):
-        sample = augment_sky(source.sample(rng, config.patch), rng, config.sky_low, config.sky_high)
+        sample = augment_sky(source.sample(rng, config.patch), rng, config.sky_low, config.sky_high,
+                             noise=norm.scheme == "noise")
         xs.append(_network_input(sample.image, norm))
         ys.append(sample.mask.astype(np.float32))
         ws.append(median_weights(sample.clean, alpha) if config.loss == "median-bce"
@@ -239,6 +296,7 @@ def train(
     source: PatchSource,
     validation: Sequence[Sample],
     *,
+    report: Mapping[str, Sequence[Sample]] | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     device: str = "auto",
@@ -253,7 +311,11 @@ def train(
     source : PatchSource
         Training patches (e.g. `~crmask_unet.data.FramePool`).
     validation : sequence of Sample
-        Whole validation frames with truth (never trained on).
+        Whole validation frames with truth (never trained on): the selection
+        set on which the epoch and the threshold are chosen.
+    report : mapping of str to sequence of Sample, optional
+        More validation sets, by name, evaluated every epoch and reported
+        in the history with a ``<name>/`` prefix; never used to choose.
     checkpoint_dir : path, optional
         Where ``checkpoint.pt`` is written after every epoch.
     resume : bool
@@ -318,6 +380,10 @@ def train(
         scheduler.step(val["loss"])
         entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val["loss"],
                  **{tpr_key(f): t for f, t in val["tpr"].items()}, "lr": optimizer.param_groups[0]["lr"]}
+        for name, frames in (report or {}).items():
+            other = evaluate(model, frames, norm, dev)
+            entry[f"{name}/val_loss"] = other["loss"]
+            entry.update({f"{name}/{tpr_key(f)}": t for f, t in other["tpr"].items()})
         history.append(entry)
         key = (entry[_MAIN], -entry["val_loss"])
         if best_key is None or key > best_key:
@@ -336,8 +402,9 @@ def train(
 
     model.load_state_dict(best_state)
     model.eval()
-    val = evaluate(model, validation, norm, dev)
-    threshold, at_threshold = best_f1_threshold(val["prob"], val["truth"])
-    best = max(history, key=lambda h: (h[_MAIN], -h["val_loss"]))
-    return TrainResult(model=model.cpu(), threshold=threshold, history=history,
-                       best={**best, "threshold": threshold, **at_threshold})
+    point = choose_threshold(evaluate(model, validation, norm, dev)["maps"])
+    best = {**max(history, key=lambda h: (h[_MAIN], -h["val_loss"])), **point.as_dict()}
+    for name, frames in (report or {}).items():
+        at = _operating_point(evaluate(model, frames, norm, dev)["maps"], point.threshold).as_dict()
+        best.update({f"{name}/{key}": value for key, value in at.items() if key != "threshold"})
+    return TrainResult(model=model.cpu(), threshold=point.threshold, history=history, best=best)

@@ -22,6 +22,7 @@ __all__ = [
     "Normalisation",
     "LoadedWeights",
     "WEIGHTS_DIR",
+    "SCHEMES",
     "shipped_models",
     "resolve_weights",
     "save_weights",
@@ -32,6 +33,8 @@ __all__ = [
 #: Folder of the shipped models.
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 _FORMAT = "crmask-unet/1"
+#: Input normalisation schemes: deepCR's fixed scale, Cosmic-CoNN's median subtraction, and noise units.
+SCHEMES = ("scale", "median", "noise")
 
 
 class WeightsError(CrmaskError, ValueError):
@@ -44,10 +47,11 @@ class Normalisation:
 
     Attributes
     ----------
-    scheme : {"scale", "median"}
+    scheme : {"scale", "median", "noise"}
         ``"scale"`` (deepCR): divide by ``scale``. ``"median"``
         (Cosmic-CoNN): subtract the image median, then divide by ``scale``
-        (1 in Cosmic-CoNN).
+        (1 in Cosmic-CoNN). ``"noise"``: background-subtracted image in
+        units of its per-pixel noise (`crmask_unet.detector.normalise`).
     scale : float
         Electrons per unit of network input.
     """
@@ -56,8 +60,8 @@ class Normalisation:
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.scheme not in ("scale", "median"):
-            raise ValueError(f"normalisation scheme must be 'scale' or 'median', got {self.scheme!r}")
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"normalisation scheme must be one of {SCHEMES}, got {self.scheme!r}")
         if not self.scale > 0:
             raise ValueError(f"normalisation scale must be positive, got {self.scale!r}")
 

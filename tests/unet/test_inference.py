@@ -10,7 +10,7 @@ from astropy.nddata import CCDData
 torch = pytest.importorskip("torch")
 
 import crmask  # noqa: E402
-from crmask_unet.detector import normalise  # noqa: E402
+from crmask_unet.detector import background_noise, normalise  # noqa: E402
 from crmask_unet.weights import WeightsError  # noqa: E402
 
 
@@ -49,6 +49,43 @@ def test_normalisation_follows_the_originals(rng):
     np.testing.assert_allclose(centred[~bad], image[~bad] - good_median, atol=1e-3)
     assert scaled[3, 4] == pytest.approx(good_median / 100.0, rel=1e-6)  # bad pixel looks like sky
     assert centred[3, 4] == 0.0
+
+
+@pytest.mark.parametrize("sky, readnoise", [(10.0, 3.0), (100.0, 5.0), (3000.0, 10.0)])
+def test_noise_units_make_the_background_unit_normal(rng, sky, readnoise):
+    image = rng.poisson(sky, (256, 256)) + rng.normal(0.0, readnoise, (256, 256))
+    z = normalise(image, np.zeros(image.shape, dtype=bool), "noise", 1.0)
+    assert np.median(z) == pytest.approx(0.0, abs=0.05)
+    assert z.std() == pytest.approx(1.0, abs=0.03)
+    assert background_noise(image, np.ones(image.shape, dtype=bool)) == pytest.approx(
+        np.sqrt(sky + readnoise**2), rel=0.03)
+
+
+def test_noise_units_of_a_source_include_its_poisson_noise(rng):
+    image = rng.normal(0.0, 10.0, (128, 128))  # background noise 10 e-
+    image[40, 40] = np.median(image) + 1000.0  # 1000 e- above the background
+    bad = np.zeros(image.shape, dtype=bool)
+    bad[0, 0], image[0, 0] = True, 1e9
+    z = normalise(image, bad, "noise", 1.0)
+    sigma = background_noise(image, ~bad)
+    assert sigma == pytest.approx(10.0, rel=0.05)
+    assert z[40, 40] == pytest.approx(1000.0 / np.sqrt(sigma**2 + 1000.0 - 2 * sigma), rel=1e-4)
+    assert z[0, 0] == 0.0  # a bad pixel looks like sky
+
+
+def test_noise_units_are_the_same_for_tiles_and_whole_image(rng, tmp_path):
+    from crmask_unet.model import UNet, UNetConfig
+    from crmask_unet.weights import Normalisation, save_weights
+
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(depth=3, width=4, norm="batch"))
+    path = save_weights(tmp_path / "noise.safetensors", model, "deepcr", Normalisation("noise"), threshold=0.5)
+    image = _sky_image(rng)
+    image[:, :40] += 300.0  # a background step: statistics of one tile differ from the image's
+    bad = np.zeros(image.shape, dtype=bool)
+    whole = crmask.get_detector("deepcr", weights=str(path), tile=512, overlap=32, threads=1)
+    tiled = crmask.get_detector("deepcr", weights=str(path), tile=96, overlap=32, threads=1)
+    np.testing.assert_allclose(tiled.probability(image, bad), whole.probability(image, bad), atol=2e-6, rtol=0)
 
 
 def test_result_records_threshold_probability_and_mask(cosmic_weights, rng):

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch")
 
 import crmask  # noqa: E402
-from crmask_unet.training import roc_points  # noqa: E402
+from crmask.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram  # noqa: E402
 
 DETECTORS = ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn")
 
@@ -29,7 +29,9 @@ def test_shipped_model_finds_unseen_cosmic_rays(name, unseen_frame):
     result = crmask.get_detector(name, threads=1).detect(unseen_frame.ccd)
     scored = ~unseen_frame.faint
     truth = unseen_frame.crmask[scored]
-    tpr = roc_points(result.probability[scored], truth, (1e-3,))[1e-3]
+    curve = Curve.from_histogram(*score_histogram(truth, result.probability[scored], DEFAULT_THRESHOLDS),
+                                 DEFAULT_THRESHOLDS)
+    tpr = curve.tpr_at_fpr(1e-3)
     assert tpr >= 0.8, f"{name}: TPR at FPR 1e-3 is {tpr:.3f}"
     flagged = result.mask[scored]
     precision = np.count_nonzero(flagged & truth) / max(np.count_nonzero(flagged), 1)

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 import crmask  # noqa: E402
 from crmask_unet.data import Sample, augment_sky, dark_frame_mask, inject_dark_crs, synthetic_pool  # noqa: E402
 from crmask_unet.losses import median_weights  # noqa: E402
-from crmask_unet.training import TrainConfig, roc_points, tpr_key, train  # noqa: E402
+from crmask_unet.training import TrainConfig, choose_threshold, evaluate, tpr_key, train  # noqa: E402
 
 def test_dark_frame_pairs_follow_the_paper_formula(rng):
     clean = rng.normal(1000.0, 8.0, (64, 64)).astype(np.float32)
@@ -59,13 +59,64 @@ def test_sky_augmentation_adds_a_multiple_of_the_sky(rng):
     assert -90.0 <= min(offsets) < -60.0 and 270.0 < max(offsets) <= 300.0
 
 
-def test_roc_points_on_a_known_answer():
-    truth = np.r_[np.ones(10, bool), np.zeros(10_000, bool)]
-    prob = np.r_[np.linspace(0.5, 1.0, 10), np.linspace(0.0, 0.9, 10_000)]
-    points = roc_points(prob, truth, (1e-4, 1e-3))
-    # FPR 1e-4 allows 1 negative (0.9) above the cut: positives > ~0.89991 are the top 2
-    assert points[1e-4] == pytest.approx(0.2)
-    assert points[1e-3] == pytest.approx(0.2)
+def test_noisy_sky_augmentation_adds_the_poisson_noise_of_the_sky(rng):
+    sample = Sample(image=np.full((200, 200), 150.0, np.float32), mask=np.zeros((200, 200), bool),
+                    ignore=np.zeros((200, 200), bool), clean=np.full((200, 200), 100.0, np.float32), sky=400.0)
+    for _ in range(20):
+        out = augment_sky(sample, rng, -0.9, 3.0, noise=True)
+        offset = out.sky - 400.0
+        assert 0.0 <= offset <= 1200.0  # negative offsets are no-ops in noise units: left out
+        added = out.image - 150.0
+        assert added.mean() == pytest.approx(offset, abs=max(0.1 * np.sqrt(offset), 1e-3))
+        assert added.std() == pytest.approx(np.sqrt(offset), rel=0.05, abs=1e-3)
+        np.testing.assert_allclose(out.clean - 100.0, added, atol=1e-3)
+
+
+def _frame(truth_boxes, prob_values, shape=(40, 40)):
+    truth = np.zeros(shape, bool)
+    prob = np.zeros(shape, np.float32)
+    for (box, value) in zip(truth_boxes, prob_values):
+        truth[box] = True
+        prob[box] = value
+    return prob, truth, np.zeros(shape, bool)
+
+
+def test_threshold_keeps_ninety_percent_of_events_before_maximising_f1():
+    # ten 2x2 cosmic rays with probabilities 0.1 ... 1.0: a threshold above 0.2 loses a second event
+    boxes = [(slice(3 * k, 3 * k + 2), slice(1, 3)) for k in range(10)]
+    prob, truth, ignore = _frame(boxes, np.linspace(0.1, 1.0, 10))
+    prob[30:40, 30:40] = 0.15  # 100 clean pixels that a threshold of 0.15 or lower flags
+    point = choose_threshold([(prob, truth, ignore)], grid=(0.05, 0.1, 0.15, 0.2, 0.25, 0.5))
+    # 0.05/0.1/0.15 find all 10 events but flag the clean block; 0.2 finds 9 of 10 (= 0.90) and no clean
+    # pixel; 0.25 and above find 8 or fewer
+    assert point.threshold == 0.2
+    assert point.event_completeness == pytest.approx(0.9) and point.events == 10
+    assert point.precision == 1.0 and point.recall == pytest.approx(0.9)
+    strict = choose_threshold([(prob, truth, ignore)], grid=(0.25, 0.5), min_completeness=0.95)
+    assert strict.threshold == 0.25  # none reaches 95%: the most complete one
+
+
+def test_validation_tpr_is_the_bench_quantity():
+    from crmask.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram
+
+    class Constant(torch.nn.Module):
+        config = type("C", (), {"multiple": 1})()
+
+        def forward(self, x):
+            return torch.logit(x.clamp(1e-6, 1 - 1e-6))
+
+    rng = np.random.default_rng(5)
+    image = rng.uniform(0.0, 0.9, (64, 64)).astype(np.float32)
+    truth = np.zeros((64, 64), bool)
+    truth[10:12, 10:30] = True
+    image[truth] = rng.uniform(0.5, 1.0, truth.sum())
+    sample = Sample(image=image * 100, mask=truth, ignore=np.zeros_like(truth), clean=image * 100, sky=0.0)
+    from crmask_unet.weights import Normalisation
+
+    out = evaluate(Constant(), [sample], Normalisation("scale", 100.0))
+    curve = Curve.from_histogram(*score_histogram(truth, image, DEFAULT_THRESHOLDS), DEFAULT_THRESHOLDS)
+    assert out["tpr"][1e-3] == pytest.approx(curve.tpr_at_fpr(1e-3), abs=1e-6)
+    assert 0.0 < out["tpr"][1e-3] < 1.0
 
 
 @pytest.fixture(scope="module")
