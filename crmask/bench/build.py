@@ -46,16 +46,7 @@ from scipy import ndimage
 from ..footprints import inject_footprints, load_footprints
 from ..synthetic import FrameSpec, make_frame
 from .dataset import count_events, write_bench_image, write_manifest
-from .sources import (
-    bad_columns,
-    hot_pixels,
-    load_gmos,
-    load_sprat,
-    repeat_significance,
-    restore_noise,
-    source_mask,
-    warm_pixels,
-)
+from .sources import SPRAT_ADC_MAX, load_gmos, load_sprat, repeat_unsure, restore_noise, source_mask, sprat_defects
 
 __all__ = ["SETS", "build_injected", "build_repeats", "build_synthetic", "build_sets"]
 
@@ -65,8 +56,6 @@ SETS = ("injected", "repeats", "synthetic")
 _SPRAT = "sprat_lhs6328"
 _FOOTPRINTS = "cr_footprints_itl.fits.gz"
 _GMOS = "gmos.fits"
-#: SPRAT's 16-bit converter limit (raw adu, before the pedestal is removed).
-_ADC_MAX = 65535.0
 
 
 def _sha256(path: Path) -> str:
@@ -105,15 +94,6 @@ def _row(name: str, source: str, seed: int | None, truth, ignore, starmask) -> d
         "NIGNORE": int(ignore.sum()),
         "NSTARPIX": int(starmask.sum()) if starmask is not None else 0,
     }
-
-
-def _defects(sprat) -> np.ndarray:
-    """SPRAT's fixed-pattern defects: hot pixels and bad columns of the dark, warm pixels of the median."""
-    return (
-        hot_pixels(sprat.dark, sprat.dark_exptime, sprat.exptime, sprat.readnoise / sprat.gain)
-        | bad_columns(sprat.dark)
-        | warm_pixels(sprat.median * sprat.gain, sprat.readnoise, len(sprat.frames))
-    )
 
 
 def build_injected(
@@ -158,7 +138,7 @@ def build_injected(
 
     sprat = load_sprat(data_dir / _SPRAT)
     median = sprat.median
-    hot = _defects(sprat)
+    hot = sprat_defects(sprat)
     stars = source_mask(median * sprat.gain, sprat.readnoise, size=(31, 1)) & ~hot
     for index in range(n_sprat):
         rng = np.random.default_rng((seed, index))
@@ -167,7 +147,7 @@ def build_injected(
         inj = inject_footprints(base, library, n, gain=sprat.gain, readnoise=sprat.readnoise, rng=rng,
                                 background=median, dilate=dilate)
         ignore = (inj.faint | hot) & ~inj.mask
-        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, _ADC_MAX - sprat.pedestal)
+        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, SPRAT_ADC_MAX - sprat.pedestal)
         header["PEDESTAL"] = (sprat.pedestal, "adu subtracted from the raw frames")
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"sprat_median_{index:03d}.fits"
@@ -228,7 +208,7 @@ def build_repeats(
     data_dir, outdir = Path(data_dir), Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     sprat = load_sprat(data_dir / _SPRAT)
-    hot = _defects(sprat)
+    hot = sprat_defects(sprat)
     stars = source_mask(sprat.median * sprat.gain, sprat.readnoise, size=(31, 1)) & ~hot
     edge = np.ones(sprat.median.shape, dtype=bool)
     if border > 0:
@@ -241,12 +221,10 @@ def build_repeats(
         truth = sprat.masks[index]
         if dilate:
             truth = ndimage.binary_dilation(truth, structure=np.ones((3, 3), dtype=bool))
-        z = repeat_significance(frames_e, index, sprat.readnoise)
-        near = ndimage.binary_dilation(truth, structure=np.ones((3, 3), dtype=bool), iterations=2)
-        unsure = (z > 4.0) | (near & (z > 2.0))
-        saturated = sprat.frames[index] + sprat.pedestal >= _ADC_MAX
+        unsure = repeat_unsure(frames_e, index, truth, sprat.readnoise)
+        saturated = sprat.frames[index] + sprat.pedestal >= SPRAT_ADC_MAX
         ignore = (edge | hot | saturated | unsure) & ~truth
-        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, _ADC_MAX - sprat.pedestal)
+        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, SPRAT_ADC_MAX - sprat.pedestal)
         header["PEDESTAL"] = (sprat.pedestal, "adu subtracted from the raw frame")
         header["ORIGFILE"] = f"{name}.fits.gz"
         out = f"{name}.fits"
