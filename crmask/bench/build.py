@@ -1,6 +1,6 @@
 """Build the benchmark sets from the real data, reproducibly.
 
-Three sets, each a directory in the format of `crmask.bench.dataset`:
+Six sets, each a directory in the format of `crmask.bench.dataset`:
 
 ``injected``
     Real cosmic rays with exact truth on real cosmic-ray-free frames. The
@@ -22,16 +22,29 @@ Three sets, each a directory in the format of `crmask.bench.dataset`:
     significance says they may hold a cosmic ray the mask missed (above 4σ,
     or above 2σ within two pixels of a masked cosmic ray): the shipped masks
     are a lower bound (5σ seeds).
+``m51``, ``uves``, ``saao``
+    Real test footprints injected into single real exposures
+    (`crmask.bench.sources.load_real_frame`): IRAF's ``dev$pix`` (M51, a
+    galaxy with stars and bad lines), a UVES echelle frame (orders and
+    about 1,500 cosmic rays of its own) and a raw SAAO 1.0 m frame (overscan
+    removed). The frames keep their own cosmic rays, which are ignored along
+    with faint footprint pixels and fixed-pattern defects; truth is the
+    injected mask outside them. The star mask is `source_mask` of the frame
+    with its own cosmic rays inpainted, so stars, the galaxy's knots and
+    echelle orders count as star false positives.
 ``synthetic``
     Frames from `crmask.synthetic.make_frame` at any size; saturated, hot
     and faint-CR pixels are ignored.
 
-Every random choice comes from ``numpy.random.default_rng((seed, index))``,
-so a set is the same for the same seed whatever else is built.
+Every random choice comes from ``numpy.random.default_rng((seed, index))``
+(``(seed, stream, index)`` for the single-exposure sets, ``stream`` the
+set's position in `SETS`), so a set is the same for the same seed whatever
+else is built.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -44,14 +57,27 @@ from astropy.nddata import CCDData
 from scipy import ndimage
 
 from ..footprints import inject_footprints, load_footprints
+from ..inpaint import median_inpaint
 from ..synthetic import FrameSpec, make_frame
 from .dataset import count_events, write_bench_image, write_manifest
-from .sources import SPRAT_ADC_MAX, load_gmos, load_sprat, repeat_unsure, restore_noise, source_mask, sprat_defects
+from .sources import (
+    SPRAT_ADC_MAX,
+    load_gmos,
+    load_real_frame,
+    load_sprat,
+    repeat_unsure,
+    restore_noise,
+    source_mask,
+    sprat_defects,
+)
 
-__all__ = ["SETS", "build_injected", "build_repeats", "build_synthetic", "build_sets"]
+__all__ = ["SETS", "SINGLE_EXPOSURE_SETS", "build_injected", "build_repeats", "build_single_exposure",
+           "build_synthetic", "build_sets"]
 
+#: Sets of real footprints injected into one real exposure each (`build_single_exposure`).
+SINGLE_EXPOSURE_SETS = ("m51", "uves", "saao")
 #: Names of the sets `build_sets` can make.
-SETS = ("injected", "repeats", "synthetic")
+SETS = ("injected", "repeats", "synthetic") + SINGLE_EXPOSURE_SETS
 
 _SPRAT = "sprat_lhs6328"
 _FOOTPRINTS = "cr_footprints_itl.fits.gz"
@@ -242,6 +268,91 @@ def build_repeats(
     return outdir
 
 
+def build_single_exposure(
+    data_dir: str | os.PathLike,
+    outdir: str | os.PathLike,
+    source: str,
+    *,
+    seed: int = 0,
+    n_frames: int = 4,
+    cr_density: float = 250.0,
+    dilate: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Build a set of real footprints injected into one real exposure (``m51``, ``uves`` or ``saao``).
+
+    Each frame is the real exposure itself, its own cosmic rays included
+    (a single exposure has no cosmic-ray-free median), with test footprints
+    (``fp_id % 5 == 0``) injected with the frame's gain and read noise; the
+    frames differ by their injection seed. Truth is the injected mask
+    (3σ, seed 001 §2.1.1) outside the frame's own cosmic rays; IGNORE holds
+    the faint footprint pixels, the own cosmic rays and the defects, less
+    the truth; STARMASK is `source_mask` of the frame with its own cosmic
+    rays inpainted (`crmask.inpaint.median_inpaint`), less the defects.
+
+    Parameters
+    ----------
+    data_dir : path-like
+        The shared data directory (``../shared/data``).
+    outdir : path-like
+        Directory to create the set in.
+    source : str
+        One of `SINGLE_EXPOSURE_SETS`: the `crmask.bench.sources.load_real_frame` source and the set's name.
+    seed : int
+        Seed of every random choice.
+    n_frames : int
+        Frames to make.
+    cr_density : float
+        Cosmic rays injected per megapixel.
+    dilate : bool
+        Dilate the truth masks by 3×3.
+    overwrite : bool
+        Replace existing files.
+
+    Returns
+    -------
+    pathlib.Path
+        The set directory.
+    """
+    if source not in SINGLE_EXPOSURE_SETS:
+        raise ValueError(f"no single-exposure set {source!r}; choose from {list(SINGLE_EXPOSURE_SETS)}")
+    data_dir, outdir = Path(data_dir), Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    library = load_footprints(data_dir / _FOOTPRINTS, subset="test")
+    frame = load_real_frame(data_dir, source)
+    clean = median_inpaint(frame.data, frame.own_crs, bad=frame.defects)
+    background = ndimage.median_filter(clean, size=3, mode="nearest")
+    stars = source_mask(clean * frame.gain, frame.readnoise) & ~frame.defects
+    stream = SETS.index(source)
+    rows = []
+    for index in range(n_frames):
+        rng = np.random.default_rng((seed, stream, index))
+        n = int(rng.poisson(cr_density * frame.data.size / 1e6))
+        inj = inject_footprints(frame.data, library, n, gain=frame.gain, readnoise=frame.readnoise, rng=rng,
+                                background=background, dilate=dilate, saturation=frame.saturation)
+        truth = inj.mask & ~frame.own_crs
+        ignore = (inj.faint | frame.own_crs | frame.defects) & ~truth
+        header = _header(frame.instrument, frame.exptime, frame.gain, frame.readnoise, frame.saturation)
+        header["ORIGFILE"] = frame.path
+        header["NCRINJ"] = (n, "cosmic rays injected")
+        name = f"{source}_{index:03d}.fits"
+        write_bench_image(outdir / name, CCDData(inj.data, unit=u.adu, header=header), truth, ignore, stars,
+                          overwrite=overwrite)
+        rows.append(_row(name, f"{frame.path} (single exposure) + ITL footprints", index, truth, ignore, stars))
+    write_manifest(outdir, rows, {
+        "set": source,
+        "builder": "crmask.bench.build.build_single_exposure",
+        "crmask_version": _version(),
+        "params": {"seed": seed, "stream": stream, "n_frames": n_frames, "cr_density": cr_density,
+                   "dilate": dilate, "footprints": "test (fp_id % 5 == 0)", "truth_threshold_sigma": 3.0,
+                   "gain": frame.gain, "readnoise": frame.readnoise, "saturation": frame.saturation,
+                   "calibration": frame.calibration,
+                   "own_crs": "astroscrappy defaults (sigclip 4.5, objlim 5), grown 2 px, ignored"},
+        "sources_sha256": _provenance(data_dir, [_FOOTPRINTS, frame.path]),
+    })
+    return outdir
+
+
 def build_synthetic(
     outdir: str | os.PathLike,
     *,
@@ -315,6 +426,11 @@ def build_sets(
                                              n_frames=synthetic_frames, shape=synthetic_shape,
                                              spec=FrameSpec(dilate=dilate), overwrite=overwrite),
     }
+    builders.update({
+        source: functools.partial(build_single_exposure, data_dir, outdir / source, source, seed=seed,
+                                  dilate=dilate, overwrite=overwrite)
+        for source in SINGLE_EXPOSURE_SETS
+    })
     built = {}
     for name in sets:
         built[name] = builders[name]()

@@ -17,7 +17,10 @@ import click
 
 from ..exceptions import CrmaskError
 
-__all__ = ["bench"]
+__all__ = ["bench", "BUILD_SETS"]
+
+#: The sets ``crmask bench build`` makes (`crmask.bench.build.SETS`, named here so that the CLI loads fast).
+BUILD_SETS = ("injected", "repeats", "synthetic", "m51", "uves", "saao")
 
 
 def _parse_shape(text: str) -> tuple[int, int]:
@@ -171,7 +174,7 @@ def run(**options) -> None:
               default=Path("../shared/data"), show_default=True, help="Shared real-data directory.")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to create the sets in (one subdirectory per set).")
-@click.option("--set", "sets", multiple=True, type=click.Choice(["injected", "repeats", "synthetic"]),
+@click.option("--set", "sets", multiple=True, type=click.Choice(BUILD_SETS),
               help="Set to build (repeatable; default: all).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
 @click.option("--synthetic-shape", default="1024x1024", show_default=True, help="NYxNX of synthetic frames.")
@@ -180,7 +183,13 @@ def run(**options) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace existing files.")
 def build(data_dir: Path, outdir: Path, sets, seed: int, synthetic_shape: str, synthetic_frames: int,
           dilate: bool, overwrite: bool) -> None:
-    """Build the injected, repeats and synthetic benchmark sets from the real data."""
+    """Build the benchmark sets from the real data.
+
+    injected: real footprints on SPRAT and GMOS-S cosmic-ray-free frames;
+    repeats: real SPRAT exposures with masks from the repeats; m51, uves,
+    saao: real footprints on single real exposures (their own cosmic rays
+    ignored); synthetic: simulated frames.
+    """
     from .build import SETS, build_sets
 
     shape = _parse_shape(synthetic_shape)
