@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Score crmask's detectors and the published peers on the injected and repeats sets in ONE run and
-# print one table (also written to $OUT/summary.md, .ecsv, roc.png, pr.png).
+# Score crmask's detectors and the published peers on every real benchmark set (injected, repeats,
+# m51, uves, saao) in ONE run and print one table (also written to $OUT/summary.md, .ecsv, roc.png,
+# pr.png). Detectors without a probability map (lacosmic, lacosmic-tuned, peer-ccdproc) get the
+# runner's default sweep, sigclip 2-20 x objlim 1,2,5 (crmask.bench.runner.DEFAULT_SWEEP), for
+# their ROC/PR curves.
 #
 #   bash benchmarks/run_peers.sh                 # from the repository root, crmask installed
 #
@@ -12,7 +15,8 @@
 #   OUT          report directory; re-running resumes there     (default: bench-report/peers)
 #   THREADS      threads per detector                          (default: 1)
 #   DETECTORS    space-separated [LABEL=]NAME list; default: every registered mask detector that is
-#                available, a tuned lacosmic and the three peers
+#                available, a tuned lacosmic, the three peers and deepCR's ACS-WFC model
+#                (deepcr-acs-wfc=peer-deepcr)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,8 +39,11 @@ fi
 PY="$PEERS_VENV/bin/python"
 crmask() { "$PY" -c 'import sys; from crmask.cli import main; sys.argv[0] = "crmask"; main()' "$@"; }
 
-for set in injected repeats; do
+BENCH_SETS="injected repeats m51 uves saao"
+data_args=()
+for set in $BENCH_SETS; do
     [ -f "$SETS/$set/manifest.ecsv" ] || crmask bench build --data "$DATA" --set "$set" -o "$SETS"
+    data_args+=(--data "$SETS/$set")
 done
 
 if [ -z "${DETECTORS:-}" ]; then
@@ -58,14 +65,23 @@ for info in crmask.list_detectors("mask"):
 print(" ".join(names))
 PYEOF
 )
-    DETECTORS="$DETECTORS lacosmic-tuned=lacosmic peer-ccdproc peer-deepcr peer-cosmic-conn"
+    DETECTORS="$DETECTORS lacosmic-tuned=lacosmic peer-ccdproc peer-deepcr deepcr-acs-wfc=peer-deepcr"
+    DETECTORS="$DETECTORS peer-cosmic-conn"
 fi
 args=()
-for det in $DETECTORS; do args+=(--detector "$det"); done
+for det in $DETECTORS; do
+    args+=(--detector "$det")
+    case "$det" in
+        # "tuned" LACosmic: the setting seed 001 reports F1/IoU/FDR with (sigclip 3, objlim 1,
+        # sigfrac 0.1), chosen in advance, not on these sets.
+        lacosmic-tuned=*)
+            args+=(--param lacosmic-tuned:sigclip=3 --param lacosmic-tuned:objlim=1
+                   --param lacosmic-tuned:sigfrac=0.1) ;;
+        # deepCR's HST ACS/WFC model (the wrapper hands it electrons), beside the default decam one.
+        deepcr-acs-wfc=*)
+            args+=(--param deepcr-acs-wfc:model=ACS-WFC) ;;
+    esac
+done
 
-# "tuned" LACosmic: the setting seed 001 reports F1/IoU/FDR with (sigclip 3, objlim 1, sigfrac 0.1),
-# chosen in advance, not on these sets.
-crmask bench --data "$SETS/injected" --data "$SETS/repeats" "${args[@]}" \
-    --plugin benchmarks/peers/peers.py \
-    --param lacosmic-tuned:sigclip=3 --param lacosmic-tuned:objlim=1 --param lacosmic-tuned:sigfrac=0.1 \
+crmask bench "${data_args[@]}" "${args[@]}" --plugin benchmarks/peers/peers.py \
     --threads "$THREADS" -o "$OUT"
