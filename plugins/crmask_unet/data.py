@@ -378,7 +378,7 @@ def augment_sky(sample: Sample, rng: np.random.Generator, low: float = -0.9, hig
     """
     offset = float(rng.uniform(low, high) * sample.sky)
     if noise:
-        offset = max(offset, 0.0)
+        offset = offset if offset > 0 else 0.0  # max() would keep a negative zero
         extra = np.float32(offset) + rng.normal(0.0, np.sqrt(offset), sample.image.shape).astype(np.float32)
     else:
         extra = np.float32(offset)

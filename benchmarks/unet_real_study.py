@@ -1,0 +1,131 @@
+"""Train the U-Net study models on real data: input representation, leave-one-source-out, attention, width.
+
+Every run is one ``crmask train unet`` command (printed and recorded in its
+model card) with its own checkpoint folder, so an interrupted study resumes
+where it stopped: finished runs are skipped, unfinished ones continue from
+their last epoch. Runs go ``--jobs`` at a time, one CPU thread each.
+
+    python benchmarks/unet_real_study.py --data ../shared/data -o out/study --jobs 2 [--only PATTERN ...]
+    python benchmarks/unet_real_study.py --list
+
+Scoring is ``crmask bench`` on the real sets (``crmask bench build``), with
+each run's weights: see ``benchmarks/score_study.sh``.
+
+The split of the real frames (``crmask.bench.sources.REAL_SOURCES``) is by
+source file. Main split, used by the representation, attention and width
+runs and by the shipped models: SPRAT exposures 1-3, the KPNO M51 frame and
+the UVES echelle frame train; SPRAT exposure 4 and the SAAO frame validate
+(epoch and threshold are chosen there); SPRAT exposure 5 and GMOS are never
+used. Leave-one-source-out: for each source, the main split without any
+frame of that source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import shlex
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+MAIN_TRAIN = ("sprat-1", "sprat-2", "sprat-3", "m51", "uves")
+MAIN_VAL = ("sprat-4", "saao")
+#: Sources of the leave-one-source-out table and their frames. GMOS is outside the main split, so the
+#: main-split model is its leave-one-out model.
+SOURCES = {"sprat": ("sprat-1", "sprat-2", "sprat-3", "sprat-4", "sprat-5"), "m51": ("m51",), "uves": ("uves",),
+           "saao": ("saao",)}
+#: Training budget shared by every run (equal budget for every comparison).
+BUDGET = ["--width", "8", "--epochs", "12", "--steps-per-epoch", "200", "--loss", "bce",
+          "--train-frames", "32", "--val-frames", "8", "--spectra-fraction", "0.5", "--real-fraction", "0.5",
+          "--threads", "1"]
+
+
+def split(left_out: str | None = None) -> tuple[list[str], list[str]]:
+    """Training and validation frames of the main split, without those of source ``left_out``."""
+    gone = set(SOURCES.get(left_out, ()))
+    return [t for t in MAIN_TRAIN if t not in gone], [v for v in MAIN_VAL if v not in gone]
+
+
+def _sources(train: list[str], val: list[str]) -> list[str]:
+    return ["--train-sources", ",".join(train), "--val-sources", ",".join(val)]
+
+
+def runs() -> dict[str, list[str]]:
+    """Run name -> ``crmask train unet`` arguments (without data, output and checkpoint options).
+
+    ``input-<arch>-noise`` is also seed 1 of the attention ablation's
+    models without gates.
+    """
+    table: dict[str, list[str]] = {}
+    main = _sources(*split())
+    for arch in ("deepcr", "cosmic-conn"):
+        table[f"input-{arch}-native"] = ["--arch", arch, *main, "--seed", "1"]
+        table[f"input-{arch}-noise"] = ["--arch", arch, "--input", "noise", *main, "--seed", "1"]
+        for seed in (1, 2, 3):
+            table[f"attention-{arch}-att-s{seed}"] = ["--arch", arch, "--input", "noise", "--attention", *main,
+                                                      "--seed", str(seed)]
+            if seed > 1:
+                table[f"attention-{arch}-plain-s{seed}"] = ["--arch", arch, "--input", "noise", *main,
+                                                            "--seed", str(seed)]
+    for source in SOURCES:
+        table[f"loso-{source}"] = ["--arch", "deepcr", "--input", "noise", *_sources(*split(source)), "--seed", "1"]
+    table["width16-deepcr-noise"] = ["--arch", "deepcr", "--input", "noise", *main, "--seed", "1", "--width", "16"]
+    return table
+
+
+def command(name: str, args: list[str], data: Path, out: Path) -> list[str]:
+    """The full command of run ``name``; later options override ``BUDGET``'s."""
+    run_dir = out / name
+    return ["crmask", "train", "unet", *BUDGET, *args, "--data", str(data),
+            "--checkpoint-dir", str(run_dir / "checkpoint"), "-o", str(run_dir / f"{name}.safetensors")]
+
+
+def _run(name: str, cmd: list[str], out: Path) -> tuple[str, int]:
+    run_dir = out / name
+    weights = run_dir / f"{name}.safetensors"
+    if weights.is_file():
+        return name, 0
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / "checkpoint" / "checkpoint.pt").is_file():
+        cmd = [*cmd, "--resume"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    with open(run_dir / "train.log", "a") as log:
+        log.write("$ " + shlex.join(cmd) + "\n")
+        log.flush()
+        code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    return name, code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=os.environ.get("CRMASK_DATA"),
+                        help="shared real-data folder (or CRMASK_DATA)")
+    parser.add_argument("-o", "--out", type=Path, default=Path("out/study"))
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one CPU thread each)")
+    parser.add_argument("--only", nargs="*", default=["*"], help="run-name patterns (fnmatch), run in this order")
+    parser.add_argument("--list", action="store_true", help="print the commands and exit")
+    opts = parser.parse_args(argv)
+    table = runs()
+    selected = {n: table[n] for pattern in opts.only for n in table if fnmatch.fnmatch(n, pattern)}
+    if opts.list:
+        for name, args in selected.items():
+            print(f"{name}: {shlex.join(command(name, args, opts.data or Path('DATA'), opts.out))}")
+        return 0
+    if opts.data is None or not opts.data.is_dir():
+        parser.error("--data must be the shared real-data folder (or set CRMASK_DATA)")
+    with ThreadPoolExecutor(opts.jobs) as pool:
+        jobs = [pool.submit(_run, n, command(n, a, opts.data, opts.out), opts.out) for n, a in selected.items()]
+        failed = []
+        for job in jobs:
+            name, code = job.result()
+            print(f"{name}: {'done' if code == 0 else f'failed (exit {code}), see its train.log'}", flush=True)
+            if code:
+                failed.append(name)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
