@@ -61,7 +61,7 @@ from ..inpaint import median_inpaint
 from ..synthetic import FrameSpec, make_frame
 from .dataset import count_events, write_bench_image, write_manifest
 from .sources import (
-    SPRAT_ADC_MAX,
+    ADC16_MAX,
     load_gmos,
     load_real_frame,
     load_sprat,
@@ -173,7 +173,7 @@ def build_injected(
         inj = inject_footprints(base, library, n, gain=sprat.gain, readnoise=sprat.readnoise, rng=rng,
                                 background=median, dilate=dilate)
         ignore = (inj.faint | hot) & ~inj.mask
-        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, SPRAT_ADC_MAX - sprat.pedestal)
+        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, ADC16_MAX - sprat.pedestal)
         header["PEDESTAL"] = (sprat.pedestal, "adu subtracted from the raw frames")
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"sprat_median_{index:03d}.fits"
@@ -248,9 +248,9 @@ def build_repeats(
         if dilate:
             truth = ndimage.binary_dilation(truth, structure=np.ones((3, 3), dtype=bool))
         unsure = repeat_unsure(frames_e, index, truth, sprat.readnoise)
-        saturated = sprat.frames[index] + sprat.pedestal >= SPRAT_ADC_MAX
+        saturated = sprat.frames[index] + sprat.pedestal >= ADC16_MAX
         ignore = (edge | hot | saturated | unsure) & ~truth
-        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, SPRAT_ADC_MAX - sprat.pedestal)
+        header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, ADC16_MAX - sprat.pedestal)
         header["PEDESTAL"] = (sprat.pedestal, "adu subtracted from the raw frame")
         header["ORIGFILE"] = f"{name}.fits.gz"
         out = f"{name}.fits"

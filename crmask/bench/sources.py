@@ -65,8 +65,8 @@ __all__ = [
 SPRAT_GAIN = 2.45
 SPRAT_READNOISE = 5.7
 SPRAT_FRAMES = tuple(f"v_e_20180810_12_{k}_0_0" for k in range(1, 6))
-#: SPRAT's 16-bit converter limit (raw adu, before the pedestal is removed).
-SPRAT_ADC_MAX = 65535.0
+#: Limit of a 16-bit converter (raw adu): SPRAT's and SAAO's saturation before the bias is removed.
+ADC16_MAX = 65535.0
 
 #: astroscrappy's GMOS test values (gain e-/adu, read noise e-) and the two known CR boxes (numpy slices).
 GMOS_GAIN = 1.933
@@ -568,7 +568,7 @@ def _sprat_frame(run: SpratRun, index: int, defects: np.ndarray) -> RealFrame:
     labels = run.masks[index]
     frames_e = run.frames * run.gain
     own = repeat_unsure(frames_e, index, labels, run.readnoise) & ~labels
-    saturated = run.frames[index] + run.pedestal >= SPRAT_ADC_MAX
+    saturated = run.frames[index] + run.pedestal >= ADC16_MAX
     header = run.headers[index]
     return RealFrame(
         name=f"sprat-{index + 1}",
@@ -576,7 +576,7 @@ def _sprat_frame(run: SpratRun, index: int, defects: np.ndarray) -> RealFrame:
         data=run.frames[index].copy(),
         gain=run.gain,
         readnoise=run.readnoise,
-        saturation=SPRAT_ADC_MAX - run.pedestal,
+        saturation=ADC16_MAX - run.pedestal,
         own_crs=own,
         labels=labels.copy(),
         defects=defects | saturated,
@@ -638,7 +638,7 @@ def _load_m51_frame(data_dir: Path) -> RealFrame:
     would give 5.4 DN of noise, and the blank sky (level 41 DN, the
     faintest 10% of the 9×9 median) has 2.12 DN (3σ-clipped std about the
     local level). The effective read noise that reproduces it is
-    ``sqrt((14 × 2.12)² - 14 × 41) ≈ 17.5`` e-. The noise is correlated
+    ``sqrt((14 × 2.12)² - 14 × 41) ≈ 17.4`` e-. The noise is correlated
     between neighbours (correlation 0.35, from the flat-fielding or
     registration), so the scatter of horizontal differences / √2 (1.7 DN)
     underestimates the per-pixel noise and is not used.
@@ -711,9 +711,9 @@ def _load_uves_frame(data_dir: Path) -> RealFrame:
 def _load_saao_frame(data_dir: Path) -> RealFrame:
     """SAAO 1.0 m raw frame: overscan level (``BIASSEC``, median) subtracted, trimmed to ``TRIMSEC``.
 
-    ``GAIN`` and ``RDNOISE`` from the header. The overscan is flat (row
-    medians scatter by 1.2 adu, the noise of a 10-pixel median), so one
-    level is subtracted rather than a noisy row-by-row one. Saturation is
+    ``GAIN`` and ``RDNOISE`` from the header. The overscan is flat (its
+    row medians scatter by 1.2 adu, about the 1.0 adu noise of a 10-pixel
+    median), so one level is subtracted rather than a noisy row-by-row one. Saturation is
     the 16-bit converter's 65535 less that level.
     """
     path = data_dir / _SAAO_FILE
@@ -726,7 +726,7 @@ def _load_saao_frame(data_dir: Path) -> RealFrame:
     trimmed = ccdproc.trim_image(ccd, fits_section=header["TRIMSEC"])
     data = np.asarray(trimmed.data, dtype=np.float64) - overscan
     gain, readnoise = float(header["GAIN"]), float(header["RDNOISE"])
-    saturation = SPRAT_ADC_MAX - overscan
+    saturation = ADC16_MAX - overscan
     defects = line_defects(data) | (data >= saturation)
     return RealFrame(
         name="saao",
