@@ -50,6 +50,28 @@ def _select_hdu(hdul: fits.HDUList, hdu: int | str | None, path: Path) -> int:
     raise FITSReadError(f"{path}: no HDU holds image data")
 
 
+def _parse_unit(value: str | u.UnitBase) -> u.UnitBase:
+    """Return the unit named by a ``BUNIT`` value or a user's unit string.
+
+    Strings are read as `~astropy.nddata.CCDData.read` reads ``BUNIT``: any
+    case of ``adu`` is adu, and the common non-standard spellings astropy
+    lists in ``CCDData.known_invalid_fits_unit_strings`` (``ELECTRONS``,
+    ``electrons``, ...) are accepted; everything else goes to
+    `astropy.units.Unit`.
+
+    Raises
+    ------
+    ValueError
+        If astropy cannot parse the unit.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() == "adu":
+            text = "adu"
+        value = CCDData.known_invalid_fits_unit_strings.get(text, text)
+    return u.Unit(value)
+
+
 def read_ccd(path: str | os.PathLike, hdu: int | str | None = None, unit: str | u.UnitBase | None = None) -> CCDData:
     """Read one image HDU of a FITS file as a `~astropy.nddata.CCDData`.
 
@@ -60,7 +82,9 @@ def read_ccd(path: str | os.PathLike, hdu: int | str | None = None, unit: str | 
     hdu : int or str, optional
         Index or EXTNAME of the image HDU; default: the first HDU with data.
     unit : str or astropy unit, optional
-        Pixel unit; default: the ``BUNIT`` keyword.
+        Pixel unit; default: the ``BUNIT`` keyword. Strings are parsed as
+        `~astropy.nddata.CCDData.read` parses ``BUNIT``, so ``'ADU'`` and
+        ``'ELECTRONS'`` are adu and electron.
 
     Returns
     -------
@@ -73,7 +97,7 @@ def read_ccd(path: str | os.PathLike, hdu: int | str | None = None, unit: str | 
     FITSReadError
         If the file is missing, not FITS, truncated, or lacks the HDU.
     InvalidImageError
-        If no unit is known.
+        If no unit is known or the unit cannot be parsed.
     """
     path = Path(path)
     if not path.exists():
@@ -98,16 +122,19 @@ def read_ccd(path: str | os.PathLike, hdu: int | str | None = None, unit: str | 
     except (OSError, ValueError, TypeError, EOFError) as exc:
         raise FITSReadError(f"{path}: not a readable FITS file (corrupt or truncated?): {exc}") from None
 
-    if unit is None:
-        unit = header.get("BUNIT")
-        if unit is None:
-            raise InvalidImageError(
-                f"{path}: no BUNIT keyword; give the unit explicitly (e.g. unit='adu' or --unit adu)"
-            )
-    try:
-        unit = u.Unit(unit)
-    except ValueError:
-        raise InvalidImageError(f"{path}: unit {unit!r} is not a valid unit") from None
+    hint = "give the unit explicitly (e.g. unit='adu' or --unit adu)"
+    if unit is not None:
+        try:
+            unit = _parse_unit(unit)
+        except ValueError:
+            raise InvalidImageError(f"{path}: unit {unit!r} is not a valid unit") from None
+    elif "BUNIT" not in header:
+        raise InvalidImageError(f"{path}: no BUNIT keyword; {hint}")
+    else:
+        try:
+            unit = _parse_unit(header["BUNIT"])
+        except ValueError:
+            raise InvalidImageError(f"{path}: BUNIT {header['BUNIT']!r} is not a valid unit; {hint}") from None
     for key in ("BUNIT", "BSCALE", "BZERO"):
         header.remove(key, ignore_missing=True)
     return CCDData(data, unit=unit, header=header, mask=mask)

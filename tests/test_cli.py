@@ -89,3 +89,24 @@ def test_unwritable_output_directory_fails_before_work(runner, tmp_path):
     blocker.write_text("not a directory")
     result = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "-o", str(blocker / "sub")])
     assert result.exit_code != 0 and "is not writable" in result.output
+
+
+def _small_frame(path, bunit):
+    data = np.random.default_rng(5).normal(100.0, 5.0, (32, 32)).astype(np.float32)
+    fits.PrimaryHDU(data, header=fits.Header({"BUNIT": bunit})).writeto(path)
+    return path
+
+
+def test_detect_reads_bunit_electrons_and_rejects_a_rate_in_one_line(runner, tmp_path):
+    good = _small_frame(tmp_path / "good.fits", "ELECTRONS")
+    result = runner.invoke(cli, ["detect", str(good), "--readnoise", "5", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert fits.getheader(tmp_path / "out" / "good.fits")["BUNIT"] == "electron"
+    rate = _small_frame(tmp_path / "rate.fits", "electron/s")
+    rejected = runner.invoke(cli, ["detect", str(rate), "--readnoise", "5", "-o", str(tmp_path / "out")])
+    assert rejected.exit_code == 1
+    assert rejected.output.strip().splitlines() == [
+        f"crmask: error: {rate}: image unit electron / s is not supported: cosmic-ray detection needs counts, "
+        "so use 'adu' or 'electron' (multiply rates by the exposure time first)"
+    ]
+

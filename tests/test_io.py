@@ -1,3 +1,4 @@
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -97,3 +98,33 @@ def test_write_cleaned_round_trip(tmp_path):
         assert hdul["CRMASK"].data.dtype == np.uint8 and hdul["CRMASK"].data[1, 2] == 1
     back = read_ccd(path)
     assert back.unit == "adu" and back.mask[1, 2] and back.mask.sum() == 1
+
+
+def _frame_with_bunit(path, bunit):
+    header = fits.Header({"BUNIT": bunit})
+    fits.PrimaryHDU(np.ones((4, 5), dtype=np.float32), header=header).writeto(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("bunit", "expected"),
+    [("adu", u.adu), ("ADU", u.adu), ("electron", u.electron), ("ELECTRONS", u.electron), ("electrons", u.electron)],
+)
+def test_bunit_spellings_that_ccddata_reads_are_read(tmp_path, bunit, expected):
+    path = _frame_with_bunit(tmp_path / "f.fits", bunit)
+    assert CCDData.read(path).unit == expected  # astropy's own reader agrees
+    ccd = read_ccd(path)
+    assert ccd.unit == expected and "BUNIT" not in ccd.header
+
+
+def test_explicit_unit_is_parsed_like_bunit(tmp_path):
+    path = _frame_with_bunit(tmp_path / "f.fits", "Jy")
+    assert read_ccd(path, unit="ADU").unit == u.adu
+
+
+def test_unparseable_bunit_is_a_one_line_error(tmp_path):
+    path = _frame_with_bunit(tmp_path / "f.fits", "furlongs")
+    with pytest.raises(InvalidImageError) as info:
+        read_ccd(path)
+    assert str(info.value) == f"{path}: BUNIT 'furlongs' is not a valid unit; give the unit explicitly (e.g. unit='adu' or --unit adu)"
+
