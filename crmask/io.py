@@ -40,10 +40,14 @@ def _inherit_primary_keywords(header: fits.Header, primary: fits.Header) -> None
 def _select_hdu(hdul: fits.HDUList, hdu: int | str | None, path: Path) -> int:
     if hdu is not None:
         try:
-            return hdul.index_of(hdu)
+            index = hdul.index_of(hdu)
         except (KeyError, IndexError):
+            index = None
+        if index is None or not 0 <= index < len(hdul):
+            count = f"{len(hdul)} HDU" + ("" if len(hdul) == 1 else "s")
             names = ", ".join(f"{i}:{h.name}" for i, h in enumerate(hdul))
-            raise FITSReadError(f"{path}: no HDU {hdu!r}; the file has {names}") from None
+            raise FITSReadError(f"{path}: no HDU {hdu!r}; the file has {count}: {names}")
+        return index
     for index, item in enumerate(hdul):
         if item.is_image and item.header.get("NAXIS", 0) > 0:
             return index
@@ -80,7 +84,8 @@ def read_ccd(path: str | os.PathLike, hdu: int | str | None = None, unit: str | 
     path : path-like
         FITS file (``.fits``, ``.fits.gz``, ...).
     hdu : int or str, optional
-        Index or EXTNAME of the image HDU; default: the first HDU with data.
+        Index (from 0) or EXTNAME of the image HDU; default: the first HDU
+        with data.
     unit : str or astropy unit, optional
         Pixel unit; default: the ``BUNIT`` keyword. Strings are parsed as
         `~astropy.nddata.CCDData.read` parses ``BUNIT``, so ``'ADU'`` and

@@ -110,3 +110,12 @@ def test_detect_reads_bunit_electrons_and_rejects_a_rate_in_one_line(runner, tmp
         "so use 'adu' or 'electron' (multiply rates by the exposure time first)"
     ]
 
+
+def test_hdu_past_the_end_is_a_one_line_error(runner, tmp_path):
+    frame = _small_frame(tmp_path / "one.fits", "adu")
+    result = runner.invoke(cli, ["detect", str(frame), *ARGS, "--hdu", "3", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.strip().splitlines() == [
+        f"crmask: error: {frame}: {frame}: no HDU 3; the file has 1 HDU: 0:PRIMARY"
+    ]

@@ -33,7 +33,7 @@ def test_missing_file_directory_and_bad_hdu(tmp_path):
         read_ccd(tmp_path / "nope.fits", unit="adu")
     with pytest.raises(FITSReadError, match="is a directory"):
         read_ccd(tmp_path, unit="adu")
-    with pytest.raises(FITSReadError, match="no HDU 'SCI'; the file has 0:PRIMARY"):
+    with pytest.raises(FITSReadError, match="no HDU 'SCI'; the file has 1 HDU: 0:PRIMARY"):
         read_ccd(EXAMPLE_FRAME, hdu="SCI", unit="adu")
 
 
@@ -127,4 +127,13 @@ def test_unparseable_bunit_is_a_one_line_error(tmp_path):
     with pytest.raises(InvalidImageError) as info:
         read_ccd(path)
     assert str(info.value) == f"{path}: BUNIT 'furlongs' is not a valid unit; give the unit explicitly (e.g. unit='adu' or --unit adu)"
+
+
+def test_hdu_index_past_the_end_names_the_file_and_its_hdus(tmp_path):
+    path = tmp_path / "two.fits"
+    fits.HDUList([fits.PrimaryHDU(np.zeros((4, 4))), fits.ImageHDU(np.zeros((4, 4)), name="SCI")]).writeto(path)
+    with pytest.raises(FITSReadError) as info:
+        read_ccd(path, hdu=3, unit="adu")
+    assert str(info.value) == f"{path}: no HDU 3; the file has 2 HDUs: 0:PRIMARY, 1:SCI"
+    assert read_ccd(path, hdu=1, unit="adu").header["EXTNAME"] == "SCI"
 
