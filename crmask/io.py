@@ -1,9 +1,9 @@
 """Reading images from FITS and writing results safely.
 
 Reading turns every way a file can be wrong into a one-line
-`~crmask.exceptions.FITSReadError`; writing is atomic (a temporary file in
-the target directory, then a rename) and never replaces an existing file
-unless asked to.
+`~crmask.exceptions.FITSReadError`; writing is atomic (a file in a temporary
+directory inside the target directory, then a rename) and never replaces an
+existing file unless asked to.
 """
 
 from __future__ import annotations
@@ -158,10 +158,12 @@ def output_path(input_path: str | os.PathLike, outdir: str | os.PathLike) -> Pat
 def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``hdul`` to ``path`` so that no reader ever sees a partial file.
 
-    The HDUs go to a temporary file in the target directory, which is then
-    renamed into place (``os.replace`` when overwriting, a hard link that
-    fails on an existing target otherwise), so an interrupted write leaves
-    either nothing or the old file.
+    The HDUs go to a file in a temporary directory inside the target
+    directory, which is then renamed into place (``os.replace`` when
+    overwriting, a hard link that fails on an existing target otherwise), so
+    an interrupted write leaves either nothing or the old file. The file is
+    created like any other new file, so its mode comes from the process
+    umask (0644 under umask 022), also when it replaces an existing file.
 
     Raises
     ------
@@ -171,11 +173,10 @@ def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = 
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path}: exists; use --overwrite (overwrite=True) to replace it")
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        hdul.writeto(tmp, overwrite=True, checksum=True)
+    # Not tempfile.mkstemp: it creates the file with mode 0600 whatever the umask.
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent) as tmpdir:
+        tmp = Path(tmpdir) / path.name
+        hdul.writeto(tmp, checksum=True)
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -183,8 +184,6 @@ def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = 
                 os.link(tmp, path)
             except FileExistsError:
                 raise OutputExistsError(f"{path}: exists; use --overwrite (overwrite=True) to replace it") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

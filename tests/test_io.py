@@ -1,3 +1,6 @@
+import os
+import stat
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -137,3 +140,20 @@ def test_hdu_index_past_the_end_names_the_file_and_its_hdus(tmp_path):
     assert str(info.value) == f"{path}: no HDU 3; the file has 2 HDUs: 0:PRIMARY, 1:SCI"
     assert read_ccd(path, hdu=1, unit="adu").header["EXTNAME"] == "SCI"
 
+
+def test_written_files_get_the_mode_of_the_umask(tmp_path):
+    hdul = fits.HDUList([fits.PrimaryHDU(np.zeros((4, 4)))])
+    target = tmp_path / "out.fits"
+    old = os.umask(0o022)
+    try:
+        write_atomic(hdul, target)
+        assert stat.S_IMODE(target.stat().st_mode) == 0o644
+        os.umask(0o027)
+        write_atomic(hdul, target, overwrite=True)
+        assert stat.S_IMODE(target.stat().st_mode) == 0o640
+        ccd = CCDData(np.zeros((4, 4)), unit="adu")
+        write_cleaned(ccd, np.zeros((4, 4), dtype=bool), tmp_path / "c.fits")
+        assert stat.S_IMODE((tmp_path / "c.fits").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.fits", "out.fits"]
