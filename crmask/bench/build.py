@@ -6,8 +6,9 @@ Six sets, each a directory in the format of `crmask.bench.dataset`:
     Real cosmic rays with exact truth on real cosmic-ray-free frames. The
     base frames are the median of the five SPRAT repeats (with Gaussian
     noise added back so that it has one exposure's noise) and the GMOS-S
-    cut-out (its two real cosmic rays are ignored; it has sky lines but no
-    star, so no star mask). Footprints reserved for
+    cut-out (a single exposure: its two known cosmic rays, any other that
+    L.A.Cosmic finds, grown, and a border of ``border`` pixels are ignored; it
+    has sky lines but no star, so no star mask). Footprints reserved for
     testing (``fp_id % 5 == 0``) are injected with
     `crmask.footprints.inject_footprints`, converted from electrons with the
     frame's gain; truth pixels stand 3σ above the noise (seed 001 §2.1.1),
@@ -71,7 +72,7 @@ from .sources import (
     sprat_defects,
 )
 
-__all__ = ["SETS", "SINGLE_EXPOSURE_SETS", "build_injected", "build_repeats", "build_single_exposure",
+__all__ = ["SETS", "SINGLE_EXPOSURE_SETS", "frame_border", "build_injected", "build_repeats", "build_single_exposure",
            "build_synthetic", "build_sets"]
 
 #: Sets of real footprints injected into one real exposure each (`build_single_exposure`).
@@ -122,6 +123,14 @@ def _row(name: str, source: str, seed: int | None, truth, ignore, starmask) -> d
     }
 
 
+def frame_border(shape: tuple[int, int], width: int) -> np.ndarray:
+    """Boolean mask of the outer ``width`` pixels of a frame (all False for ``width <= 0``)."""
+    edge = np.zeros(shape, dtype=bool)
+    if width > 0:
+        edge[:width], edge[-width:], edge[:, :width], edge[:, -width:] = True, True, True, True
+    return edge
+
+
 def build_injected(
     data_dir: str | os.PathLike,
     outdir: str | os.PathLike,
@@ -130,6 +139,7 @@ def build_injected(
     n_sprat: int = 8,
     n_gmos: int = 2,
     cr_density: float = 250.0,
+    border: int = 2,
     dilate: bool = False,
     overwrite: bool = False,
 ) -> Path:
@@ -147,6 +157,8 @@ def build_injected(
         Frames made from the SPRAT median and from the GMOS cut-out.
     cr_density : float
         Cosmic rays injected per megapixel.
+    border : int
+        Width of the ignored border of the GMOS-S frames (a single exposure).
     dilate : bool
         Dilate the truth masks by 3×3.
     overwrite : bool
@@ -182,14 +194,17 @@ def build_injected(
         rows.append(_row(name, "median of 5 SPRAT repeats + ITL footprints", index, inj.mask, ignore, stars))
 
     gmos = load_gmos(data_dir / _GMOS)
+    # a single exposure: its own cosmic rays (the two known ones and any other L.A.Cosmic finds) and a
+    # border, where an own cosmic ray can run off the frame unseen, are ignored
+    own = load_real_frame(data_dir, "gmos").own_crs | frame_border(gmos.data.shape, border)
     background = ndimage.median_filter(gmos.data, size=3)
     for index in range(n_gmos):
         rng = np.random.default_rng((seed, n_sprat + index))
         n = int(rng.poisson(cr_density * gmos.data.size / 1e6))
         inj = inject_footprints(gmos.data, library, n, gain=gmos.gain, readnoise=gmos.readnoise, rng=rng,
                                 background=background, dilate=dilate)
-        truth = inj.mask & ~gmos.known_crs
-        ignore = (inj.faint | gmos.known_crs) & ~truth
+        truth = inj.mask & ~own
+        ignore = (inj.faint | own) & ~truth
         header = _header("GMOS-S", float(gmos.header.get("EXPTIME", 90.0)), gmos.gain, gmos.readnoise)
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"gmos_{index:03d}.fits"
@@ -202,7 +217,7 @@ def build_injected(
         "set": "injected",
         "builder": "crmask.bench.build.build_injected",
         "crmask_version": _version(),
-        "params": {"seed": seed, "n_sprat": n_sprat, "n_gmos": n_gmos, "cr_density": cr_density,
+        "params": {"seed": seed, "n_sprat": n_sprat, "n_gmos": n_gmos, "cr_density": cr_density, "border": border,
                    "dilate": dilate, "footprints": "test (fp_id % 5 == 0)", "truth_threshold_sigma": 3.0},
         "sources_sha256": _provenance(data_dir, [_FOOTPRINTS, _GMOS] + [
             f"{_SPRAT}/{n}.fits.gz" for n in sprat.names] + [f"{_SPRAT}/v_dark_1.fits.gz"]),
@@ -236,11 +251,7 @@ def build_repeats(
     sprat = load_sprat(data_dir / _SPRAT)
     hot = sprat_defects(sprat)
     stars = source_mask(sprat.median * sprat.gain, sprat.readnoise, size=(31, 1)) & ~hot
-    edge = np.ones(sprat.median.shape, dtype=bool)
-    if border > 0:
-        edge[border:-border, border:-border] = False
-    else:
-        edge[:] = False
+    edge = frame_border(sprat.median.shape, border)
     frames_e = sprat.frames * sprat.gain
     rows = []
     for index, name in enumerate(sprat.names):
@@ -276,6 +287,7 @@ def build_single_exposure(
     seed: int = 0,
     n_frames: int = 4,
     cr_density: float = 250.0,
+    border: int = 2,
     dilate: bool = False,
     overwrite: bool = False,
 ) -> Path:
@@ -285,9 +297,10 @@ def build_single_exposure(
     (a single exposure has no cosmic-ray-free median), with test footprints
     (``fp_id % 5 == 0``) injected with the frame's gain and read noise; the
     frames differ by their injection seed. Truth is the injected mask
-    (3σ, seed 001 §2.1.1) outside the frame's own cosmic rays; IGNORE holds
-    the faint footprint pixels, the own cosmic rays and the defects, less
-    the truth; STARMASK is `source_mask` of the frame with its own cosmic
+    (3σ, Bhavanam et al. 2022, §2.1.1) outside the frame's own cosmic rays
+    and a border of ``border`` pixels (where an own cosmic ray can run off
+    the frame unseen); IGNORE holds the faint footprint pixels, the own
+    cosmic rays, the border and the defects, less the truth; STARMASK is `source_mask` of the frame with its own cosmic
     rays inpainted (`crmask.inpaint.median_inpaint`), less the defects.
 
     Parameters
@@ -304,6 +317,8 @@ def build_single_exposure(
         Frames to make.
     cr_density : float
         Cosmic rays injected per megapixel.
+    border : int
+        Width of the ignored frame border.
     dilate : bool
         Dilate the truth masks by 3×3.
     overwrite : bool
@@ -320,6 +335,7 @@ def build_single_exposure(
     outdir.mkdir(parents=True, exist_ok=True)
     library = load_footprints(data_dir / _FOOTPRINTS, subset="test")
     frame = load_real_frame(data_dir, source)
+    own = frame.own_crs | frame_border(frame.data.shape, border)
     clean = median_inpaint(frame.data, frame.own_crs, bad=frame.defects)
     background = ndimage.median_filter(clean, size=3, mode="nearest")
     stars = source_mask(clean * frame.gain, frame.readnoise) & ~frame.defects
@@ -330,8 +346,8 @@ def build_single_exposure(
         n = int(rng.poisson(cr_density * frame.data.size / 1e6))
         inj = inject_footprints(frame.data, library, n, gain=frame.gain, readnoise=frame.readnoise, rng=rng,
                                 background=background, dilate=dilate, saturation=frame.saturation)
-        truth = inj.mask & ~frame.own_crs
-        ignore = (inj.faint | frame.own_crs | frame.defects) & ~truth
+        truth = inj.mask & ~own
+        ignore = (inj.faint | own | frame.defects) & ~truth
         header = _header(frame.instrument, frame.exptime, frame.gain, frame.readnoise, frame.saturation)
         header["ORIGFILE"] = frame.path
         header["NCRINJ"] = (n, "cosmic rays injected")
@@ -343,7 +359,7 @@ def build_single_exposure(
         "set": source,
         "builder": "crmask.bench.build.build_single_exposure",
         "crmask_version": _version(),
-        "params": {"seed": seed, "stream": stream, "n_frames": n_frames, "cr_density": cr_density,
+        "params": {"seed": seed, "stream": stream, "n_frames": n_frames, "cr_density": cr_density, "border": border,
                    "dilate": dilate, "footprints": "test (fp_id % 5 == 0)", "truth_threshold_sigma": 3.0,
                    "gain": frame.gain, "readnoise": frame.readnoise, "saturation": frame.saturation,
                    "calibration": frame.calibration,

@@ -42,6 +42,15 @@ def test_injected_set_truth_and_units(injected):
     assert np.median(e[sprat.truth] - background) > 3 * np.sqrt(rn**2 + max(background, 0))
 
 
+def test_gmos_own_cosmic_rays_are_never_negatives(injected):
+    gmos = next(image for image in load_set(injected) if image.name.startswith("gmos"))
+    # the known cosmic ray of box (117:147, 35:43) runs on to the frame's last row (x = 36, 797-945 e- against
+    # a 30-45 e- sky): beyond the box, and at the edge where L.A.Cosmic does not see it
+    tail = (slice(146, 150), 36)
+    assert (gmos.ignore[tail] | gmos.truth[tail]).all()
+    assert not gmos.truth[slice(117, 147), slice(35, 43)].any()
+
+
 def test_injected_set_is_reproducible(injected, tmp_path):
     again = build_injected(SHARED_DATA, tmp_path / "again", seed=3, n_sprat=2, n_gmos=1)
     other = build_injected(SHARED_DATA, tmp_path / "other", seed=4, n_sprat=2, n_gmos=1)
@@ -63,18 +72,24 @@ def test_repeats_set_keeps_the_shipped_masks(tmp_path):
         assert abs(np.median(image.ccd.data)) < 5  # pedestal removed
 
 
-def test_synthetic_set_and_cli(tmp_path):
+def test_synthetic_set_without_shared_data(tmp_path):
     out = build_synthetic(tmp_path / "syn", n_frames=2, shape=(64, 96), spec=FrameSpec(cr_density=2000.0))
     bench = load_set(out)
     assert [im.truth.shape for im in bench] == [(64, 96), (64, 96)]
-    result = CliRunner().invoke(cli, ["bench", "build", "--set", "synthetic", "--synthetic-shape", "32x48",
-                                      "--synthetic-frames", "1", "-o", str(tmp_path / "cli")])
-    assert result.exit_code == 0, result.output
-    assert len(load_set(tmp_path / "cli" / "synthetic")) == 1
-    bad = CliRunner().invoke(cli, ["bench", "build", "--synthetic-shape", "big", "-o", str(tmp_path)])
+    bad = CliRunner().invoke(cli, ["bench", "build", "--data", str(tmp_path), "--synthetic-shape", "big",
+                                   "-o", str(tmp_path)])
     assert bad.exit_code != 0 and "NYxNX" in bad.output
     with pytest.raises(ValueError, match="unknown benchmark set"):
         build_sets(tmp_path, tmp_path, ["nosuch"])
+
+
+def test_cli_builds_the_synthetic_set_with_real_footprints(tmp_path):
+    shared_path("cr_footprints_itl.fits.gz")  # the CLI's synthetic set always uses the real test footprints
+    result = CliRunner().invoke(cli, ["bench", "build", "--data", str(SHARED_DATA), "--set", "synthetic",
+                                      "--synthetic-shape", "32x48", "--synthetic-frames", "1",
+                                      "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    assert len(load_set(tmp_path / "cli" / "synthetic")) == 1
 
 
 def test_restore_noise_gives_single_exposure_noise(rng):
