@@ -38,7 +38,7 @@ MAIN_VAL = ("sprat-4", "saao")
 SOURCES = {"sprat": ("sprat-1", "sprat-2", "sprat-3", "sprat-4", "sprat-5"), "m51": ("m51",), "uves": ("uves",),
            "saao": ("saao",)}
 #: Training budget shared by every run (equal budget for every comparison).
-BUDGET = ["--width", "8", "--epochs", "12", "--steps-per-epoch", "200", "--loss", "bce",
+BUDGET = ["--width", "8", "--epochs", "10", "--steps-per-epoch", "200", "--loss", "bce",
           "--train-frames", "32", "--val-frames", "8", "--spectra-fraction", "0.5", "--real-fraction", "0.5",
           "--threads", "1"]
 

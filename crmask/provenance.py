@@ -1,9 +1,11 @@
-"""Provenance: which detector, of which version, with which parameters."""
+"""Provenance: which detector, of which version, with which parameters, from which source tree."""
 
 from __future__ import annotations
 
+import subprocess
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 
 
 @lru_cache(maxsize=None)
@@ -24,6 +26,23 @@ def distribution_version(cls: type) -> str:
         except metadata.PackageNotFoundError:
             continue
     return "unknown"
+
+
+def git_commit(path: str | Path | None = None) -> str | None:
+    """Commit of the git checkout holding ``path`` (default: crmask's source), with ``-dirty`` when modified.
+
+    Model cards record it, so that a model names the code it was trained
+    with. None outside a git checkout or without git.
+    """
+    where = Path(path) if path is not None else Path(__file__).parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
+                                check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}-dirty" if commit and dirty else commit or None
 
 
 def write_provenance(header, meta: dict, grow: int = 0) -> None:

@@ -452,14 +452,19 @@ def effective_readnoise(gain: float, level: float, sigma: float) -> float:
     return float(np.sqrt(excess))
 
 
+#: Mirrored margin (pixels) around a frame for `own_cosmic_rays`.
+_EDGE_PAD = 5
+
+
 def own_cosmic_rays(data_adu: np.ndarray, gain: float, readnoise: float, *, saturation: float | None = None,
                     bad: np.ndarray | None = None, grow: int = 2) -> np.ndarray:
     """Conservative mask of a frame's own, unlabelled cosmic rays.
 
     L.A.Cosmic (van Dokkum 2001) as implemented by astroscrappy, with its
     default ``sigclip`` and ``objlim``, run on the data as given (sky left
-    in), then grown by ``grow`` pixels (8-connected binary dilation) to take
-    in the faint wings. Conservative: when in doubt a pixel is masked, so
+    in, frame mirrored by a few pixels at its edges so that a cosmic ray
+    running off the frame is still found), then grown by ``grow`` pixels
+    (8-connected binary dilation) to take in the faint wings. Conservative: when in doubt a pixel is masked, so
     that it is never used as a clean (negative) pixel.
 
     Parameters
@@ -484,9 +489,12 @@ def own_cosmic_rays(data_adu: np.ndarray, gain: float, readnoise: float, *, satu
     """
     # astroscrappy compares its saturation level with the data in electrons
     satlevel = np.inf if saturation is None else saturation * gain
-    inmask = None if bad is None else np.asarray(bad, dtype=bool)
-    mask, _ = astroscrappy.detect_cosmics(np.asarray(data_adu, dtype=np.float32), inmask=inmask, gain=gain,
-                                          readnoise=readnoise, satlevel=satlevel)
+    # mirrored margins: a cosmic ray that runs off the frame still looks like one at the edge
+    pad = _EDGE_PAD
+    data = np.pad(np.asarray(data_adu, dtype=np.float32), pad, mode="reflect")
+    inmask = None if bad is None else np.pad(np.asarray(bad, dtype=bool), pad, mode="reflect")
+    mask, _ = astroscrappy.detect_cosmics(data, inmask=inmask, gain=gain, readnoise=readnoise, satlevel=satlevel)
+    mask = mask[pad:-pad, pad:-pad]
     if grow > 0:
         mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool), iterations=grow)
     return mask
@@ -661,7 +669,9 @@ def _load_m51_frame(data_dir: Path) -> RealFrame:
         gain=M51_GAIN,
         readnoise=readnoise,
         saturation=None,
-        own_crs=own_cosmic_rays(data, M51_GAIN, readnoise, bad=defects),
+        # cold pixels are left in for L.A.Cosmic: several are the undershoot beside a cosmic ray, and masking
+        # them cut the cosmic ray short; a low pixel is never taken for a cosmic ray
+        own_crs=own_cosmic_rays(data, M51_GAIN, readnoise, bad=lines),
         labels=None,
         defects=defects,
         header=header,

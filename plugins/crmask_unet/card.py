@@ -8,6 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from crmask.provenance import git_commit
+
 from .model import count_parameters
 from .training import MIN_EVENT_COMPLETENESS, TrainConfig, TrainResult
 from .weights import file_sha256, save_weights
@@ -30,6 +32,7 @@ def save_trained(
     command: str,
     training_data: dict[str, Any],
     selected_on: str = "synthetic",
+    source_commit: str | None = None,
 ) -> tuple[Path, Path]:
     """Write a trained model (safetensors) and its JSON model card beside it.
 
@@ -46,6 +49,9 @@ def save_trained(
     selected_on : str
         Which validation set chose the epoch and the threshold (``"real"``
         or ``"synthetic"``).
+    source_commit : str, optional
+        Git commit of the code the training ran (`crmask.provenance.git_commit`
+        when it started); default: the commit now.
 
     Returns
     -------
@@ -84,7 +90,8 @@ def save_trained(
         "threshold": result.threshold,
         "threshold_rule": f"maximum pixel F1 on the {selected_on} validation frames (grid 0.05..0.95) among "
                           f"thresholds that find >= {MIN_EVENT_COMPLETENESS:.0%} of their cosmic rays",
-        "software": {"crmask": crmask.__version__, "torch": torch.__version__, "python": platform.python_version()},
+        "software": {"crmask": crmask.__version__, "git_commit": source_commit or git_commit(Path(__file__).parent),
+                     "torch": torch.__version__, "python": platform.python_version()},
     }
     card_path = path.with_suffix(".json")
     card_path.write_text(json.dumps(card, indent=1) + "\n")

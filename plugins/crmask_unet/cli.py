@@ -90,6 +90,8 @@ def train_unet(**opts) -> None:
     import numpy as np
     import torch
 
+    from crmask.provenance import git_commit
+
     from .card import save_trained
     from .data import DarkFrameSource, MixedSource, synthetic_training_data
     from .training import TrainConfig, train
@@ -142,6 +144,7 @@ def train_unet(**opts) -> None:
                 source = MixedSource([source, real_train], [1 - opts["real_fraction"], opts["real_fraction"]])
             if real_val:
                 report, validation = {"synthetic": validation}, real_val
+    commit = git_commit(Path(__file__).parent)  # the code this training runs, before anything can change it
     result = train(config, source, validation, report=report, checkpoint_dir=opts["checkpoint_dir"],
                    resume=opts["resume"], device=opts["device"], log=click.echo)
     # A resumed run is bit-identical to an uninterrupted one, so the command recorded is the plain one.
@@ -149,7 +152,7 @@ def train_unet(**opts) -> None:
     command = "crmask train unet " + " ".join(shlex.quote(a) for a in args) \
         if sys.argv[1:3] == ["train", "unet"] else "crmask_unet.cli.train_unet"
     weights, card = save_trained(result, config, opts["output"], command=command, training_data=data,
-                                 selected_on="real" if report else "synthetic")
+                                 selected_on="real" if report else "synthetic", source_commit=commit)
     click.echo(f"wrote {weights} and {card} (threshold {result.threshold:.2f}, "
                f"validation TPR@1e-4 {result.best['tpr@1e-4']:.4f})")
 

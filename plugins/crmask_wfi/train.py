@@ -31,6 +31,8 @@ from types import SimpleNamespace
 import numpy as np
 from astropy.table import Table, vstack
 
+from crmask.provenance import git_commit
+
 from .classic import MIP_THRESHOLD_KEV, apply_classic_cuts
 from .events import SPLIT_THRESHOLD_KEV, add_truth, reconstruct_events
 from .context import CONTEXT_FEATURE_NAMES, context_features
@@ -205,7 +207,7 @@ def run_training(args) -> None:
 
     torch.set_num_threads(args.threads)
     started = time.time()
-    args.git_commit = _git_commit()  # the code (and simulator) the model is made with
+    args.git_commit = git_commit(Path(__file__).parent)  # the code (and simulator) the model is made with
     report = args.report or args.work
     for directory in (args.out, args.work, report):
         directory.mkdir(parents=True, exist_ok=True)
@@ -302,18 +304,6 @@ def _json_value(value):
     if isinstance(value, np.integer):
         return int(value)
     return str(value)
-
-
-def _git_commit() -> str | None:
-    """Commit of the source tree the training ran from, if it is a git checkout."""
-    import subprocess
-
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, check=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
 
 
 def _model_card(args, history, forest, operating, curve, table, x_train, y_train, x_roc, y_roc,
