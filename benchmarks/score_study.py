@@ -11,7 +11,8 @@ repeats, injected, m51, uves, saao) with one CPU thread, through the
 (Markdown, ``<outdir>/study.md``) give TPR at FPR 1e-4 per real *source*:
 the ``injected`` set is split into its SPRAT and GMOS files. Beside them,
 the model card's validation numbers (real selection set and synthetic
-frames), which chose the epoch and the threshold.
+frames), which chose the epoch and the threshold. ``--rst`` writes the same
+tables for the documentation (``docs/real_study_results.rst``).
 """
 
 from __future__ import annotations
@@ -88,54 +89,84 @@ def _val(card: dict, key: str) -> float:
     return card.get("validation", {}).get("best_epoch", {}).get(key, float("nan"))
 
 
-def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str]) -> str:
+def _mean_std(values: np.ndarray) -> str:
+    values = values[np.isfinite(values)]
+    return f"{values.mean():.3f} ± {values.std():.3f}" if values.size else "–"
+
+
+def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str]) -> list[dict]:
+    """The study's tables: each a dict with ``title``, ``caption``, ``header`` and ``rows`` (strings)."""
     sources = list(SOURCES)
-    cell = lambda label, source: records.get((source, label), {}).get("tpr_1e-4", float("nan"))  # noqa: E731
-    out = ["## Input representation (deepCR and Cosmic-CoNN, UNet-3-8, main split, seed 1)", "",
-           "TPR at FPR 1e-4. Validation columns: the model card (real: SPRAT 4 + SAAO with validation footprints, "
-           "which chose epoch and threshold; synthetic: reported only).", "",
-           "| model | real val | synthetic val | " + " | ".join(sources) + " |",
-           "|---|---:|---:|" + "---:|" * len(sources)]
+
+    def cell(label: str, source: str, key: str = "tpr_1e-4") -> float:
+        return records.get((source, label), {}).get(key, float("nan"))
+
+    out = []
+    rows = []
     for name in ("input-deepcr-native", "input-deepcr-noise", "input-cosmic-conn-native", "input-cosmic-conn-noise",
                  *peers):
         card = _card(study, name)
-        out.append(f"| {name} | {_fmt(_val(card, 'tpr@1e-4'))} | {_fmt(_val(card, 'synthetic/tpr@1e-4'))} | "
-                   + " | ".join(_fmt(cell(name, s)) for s in sources) + " |")
-    out += ["", "## Leave one source out (deepCR, noise units, UNet-3-8)", "",
-            "Each source scored by a model that never saw any frame of it, next to the main-split model "
-            "(which trained on SPRAT 1-3, M51, UVES and validated on SPRAT 4, SAAO).", "",
-            "| source | left-out model | TPR@1e-4 without it | main model | " + " | ".join(peers) + " |",
-            "|---|---|---:|---:|" + "---:|" * len(peers)]
+        rows.append([name, _fmt(_val(card, "tpr@1e-4")), _fmt(_val(card, "synthetic/tpr@1e-4")),
+                     *(_fmt(cell(name, s)) for s in sources)])
+    out.append({"title": "Input representation (UNet-3-8, main split, seed 1)",
+                "caption": "TPR at FPR 1e-4. Validation columns from the model card: real (SPRAT 4 and SAAO with "
+                           "validation footprints; chose epoch and threshold) and synthetic (reported only).",
+                "header": ["model", "real val", "synthetic val", *sources], "rows": rows})
+    rows = []
     for source in sources:
         loso = LOSO[source]
-        out.append(f"| {source} | {loso} | {_fmt(cell(loso, source))} | {_fmt(cell(MAIN, source))} | "
-                   + " | ".join(_fmt(cell(p, source)) for p in peers) + " |")
-    out += ["", "## Attention gates (noise units, UNet-3-8, main split, seeds 1-3, equal budget)", "",
-            "Mean ± standard deviation over the seeds of TPR at FPR 1e-4.", "",
-            "| model | seeds | real val | " + " | ".join(sources) + " |", "|---|---:|---:|" + "---:|" * len(sources)]
+        rows.append([source, loso, _fmt(cell(loso, source)), _fmt(cell(MAIN, source)),
+                     *(_fmt(cell(p, source)) for p in peers)])
+    out.append({"title": "Leave one source out (deepCR, noise units, UNet-3-8)",
+                "caption": "TPR at FPR 1e-4 of each source scored by a model that never saw any frame of it, next "
+                           "to the main-split model (trained on SPRAT 1-3, M51 and UVES, validated on SPRAT 4 and "
+                           "SAAO) and the peers in the same bench.",
+                "header": ["source", "left-out model", "without it", "main model", *peers], "rows": rows})
+    rows = []
     for arch in ("deepcr", "cosmic-conn"):
         for kind in ("plain", "att"):
             names = [f"input-{arch}-noise" if (kind, s) == ("plain", 1) else f"attention-{arch}-{kind}-s{s}"
                      for s in (1, 2, 3)]
             names = [n for n in names if _card(study, n)]
-            if not names:
-                continue
-            row = [np.array([_val(_card(study, n), "tpr@1e-4") for n in names])]
-            row += [np.array([cell(n, s) for n in names]) for s in sources]
-            text = " | ".join(f"{np.nanmean(v):.3f} ± {np.nanstd(v):.3f}" if np.isfinite(v).any() else "–"
-                              for v in row)
-            out.append(f"| {'att-' if kind == 'att' else ''}{arch} | {len(names)} | {text} |")
-    out += ["", "## Width (deepCR, noise units, main split, seed 1)", "",
-            "| model | real val | " + " | ".join(sources) + " | s/Mpix (bench, repeats) |",
-            "|---|---:|" + "---:|" * len(sources) + "---:|"]
+            if names:
+                rows.append([f"{'att-' if kind == 'att' else ''}{arch}", str(len(names)),
+                             _mean_std(np.array([_val(_card(study, n), "tpr@1e-4") for n in names])),
+                             *(_mean_std(np.array([cell(n, s) for n in names])) for s in sources)])
+    out.append({"title": "Attention gates (noise units, UNet-3-8, main split, equal budget)",
+                "caption": "Mean ± standard deviation over seeds 1-3 of TPR at FPR 1e-4.",
+                "header": ["model", "seeds", "real val", *sources], "rows": rows})
+    rows = []
     for name in ("input-deepcr-noise", "width16-deepcr-noise"):
-        speed = records.get(("sprat repeats", name), {}).get("s_per_mpix", float("nan"))
-        out.append(f"| {name} | {_fmt(_val(_card(study, name), 'tpr@1e-4'))} | "
-                   + " | ".join(_fmt(cell(name, s)) for s in sources) + f" | {_fmt(speed)} |")
-    return "\n".join(out) + "\n"
+        rows.append([name, _fmt(_val(_card(study, name), "tpr@1e-4")), *(_fmt(cell(name, s)) for s in sources)])
+    out.append({"title": "Width (deepCR, noise units, main split, seed 1)",
+                "caption": "TPR at FPR 1e-4; speed in benchmarks/bench_unet_speed.py.",
+                "header": ["model", "real val", *sources], "rows": rows})
+    return out
 
 
-def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict], peers: list[str]) -> Path:
+def markdown(tables_: list[dict]) -> str:
+    out = []
+    for t in tables_:
+        out += [f"## {t['title']}", "", t["caption"], "", "| " + " | ".join(t["header"]) + " |",
+                "|---|" + "---:|" * (len(t["header"]) - 1)]
+        out += ["| " + " | ".join(r) + " |" for r in t["rows"]]
+        out.append("")
+    return "\n".join(out)
+
+
+def rst(tables_: list[dict]) -> str:
+    """The tables as reStructuredText ``csv-table`` directives (for the docs)."""
+    out = []
+    for t in tables_:
+        out += [t["title"], "=" * len(t["title"]), "", t["caption"], "", ".. csv-table::",
+                "   :header: " + ", ".join(f'"{h}"' for h in t["header"]), ""]
+        out += ["   " + ", ".join(f'"{c}"' for c in r) for r in t["rows"]]
+        out.append("")
+    return "\n".join(out)
+
+
+def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict], peers: list[str],
+         candidates: list[str] | None = None) -> Path:
     """Copy a run's weights into the package as model ``name``, its card extended with the bench results.
 
     The weights file is copied byte for byte (its sha256 stays the card's);
@@ -157,6 +188,11 @@ def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict],
         return {k: None if isinstance(r[k], float) and not np.isfinite(r[k]) else r[k] for k in keys}
 
     card.update(name=name, weights_file=weights.name, study_run=run)
+    if candidates:
+        card["selection"] = {
+            "rule": "highest TPR at FPR 1e-4 on the real validation frames (then F1), among the seeds",
+            "candidates": {c: _val(_card(study, c), "tpr@1e-4") for c in candidates if _card(study, c)},
+        }
     card["benchmark"] = {
         "command": "python benchmarks/score_study.py --sets bench-sets --study out/study -o out/study-bench "
                    "--results bench-report/peers (sets from crmask bench build --data ../shared/data)",
@@ -176,6 +212,21 @@ def _in_training(card: dict, source: str) -> str:
     return ", ".join(used) if used else "no"
 
 
+def family_runs(arch: str, attention: bool) -> list[str]:
+    """The study runs (seeds 1-3, main split, noise units) of one detector family."""
+    if attention:
+        return [f"attention-{arch}-att-s{seed}" for seed in (1, 2, 3)]
+    return [f"input-{arch}-noise", *(f"attention-{arch}-plain-s{seed}" for seed in (2, 3))]
+
+
+def best_of_family(study: Path, arch: str, attention: bool) -> str:
+    """The family's run with the highest real-validation TPR at FPR 1e-4 (then F1): chosen on validation only."""
+    runs = [r for r in family_runs(arch, attention) if _card(study, r)]
+    if not runs:
+        raise SystemExit(f"no finished run of {'att-' if attention else ''}{arch} in {study}")
+    return max(runs, key=lambda r: (_val(_card(study, r), "tpr@1e-4"), _val(_card(study, r), "f1")))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", type=Path, required=True, help="folder of the sets built by crmask bench build")
@@ -185,20 +236,29 @@ def main(argv: list[str] | None = None) -> int:
                         help="other bench report folders whose detectors are added as peer columns")
     parser.add_argument("--peers", nargs="*", default=["lacosmic"], help="labels of the peer columns")
     parser.add_argument("--no-bench", action="store_true", help="only tabulate stored results")
+    parser.add_argument("--rst", type=Path, default=None, help="also write the tables as reStructuredText here")
     parser.add_argument("--ship", nargs="*", default=[], metavar="RUN=NAME",
                         help="copy these runs into the package as shipped models, bench results in their cards")
+    parser.add_argument("--ship-defaults", action="store_true",
+                        help="ship each family's best run on real validation as <detector>-general")
     opts = parser.parse_args(argv)
     runs = finished_runs(opts.study)
     if not opts.no_bench and runs:
         bench(opts.sets, runs, opts.outdir)
     records = load_results([opts.outdir, *opts.results])
     peers = [p for p in opts.peers if any(label == p for _, label in records)]
-    text = tables(opts.study, records, peers)
+    found = tables(opts.study, records, peers)
+    text = markdown(found)
     (opts.outdir / "study.md").write_text(text)
+    if opts.rst is not None:
+        opts.rst.write_text(rst(found))
     print(text)
-    for item in opts.ship:
-        run, _, name = item.partition("=")
-        print(f"shipped {run} as {ship(opts.study, run, name, records, peers)}")
+    ships = [(*item.partition("=")[::2], None) for item in opts.ship]
+    if opts.ship_defaults:
+        ships += [(best_of_family(opts.study, arch, att), f"{'att-' if att else ''}{arch}-general",
+                   family_runs(arch, att)) for arch in ("deepcr", "cosmic-conn") for att in (False, True)]
+    for run, name, candidates in ships:
+        print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates)}")
     return 0
 
 
