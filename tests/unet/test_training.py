@@ -192,3 +192,101 @@ def test_long_slit_structures_include_a_trace_along_x(rng):
     rows = light.mean(axis=1)
     # at least one trace (peak >= 50 e-, continuum >= half of it) lifts its row above the others
     assert rows.max() > np.median(rows) + 20
+
+
+def _real_frame(rng, labels=None):
+    from astropy.io.fits import Header
+
+    from crmask.bench.sources import RealFrame
+
+    data = rng.normal(100.0, 3.0, (128, 160))  # adu, gain 2
+    own = np.zeros(data.shape, bool)
+    own[10:14, 10:14] = True
+    data[own] += 500.0  # the frame's own (unlabelled) cosmic ray
+    defects = np.zeros(data.shape, bool)
+    defects[:, 100] = True
+    return RealFrame(name="test", path="test.fits", data=data, gain=2.0, readnoise=5.0, saturation=None,
+                     own_crs=own, labels=labels, defects=defects, header=Header(), calibration="test",
+                     instrument="TEST", exptime=1.0)
+
+
+def test_real_samples_inject_footprints_and_ignore_the_frames_own_cosmic_rays(rng, footprints_path):
+    from crmask.footprints import load_footprints
+    from crmask_unet.data import real_samples
+
+    labels = np.zeros((128, 160), bool)
+    labels[60, 60:63] = True
+    frame = _real_frame(rng, labels)
+    library = load_footprints(footprints_path, "train")
+    samples = real_samples([frame], library, seed=7, realisations=2, cr_density=2000.0)
+    assert len(samples) == 2
+    for sample in samples:
+        electrons = frame.data * frame.gain
+        injected = sample.image - electrons
+        assert sample.mask[labels].all()  # real labels are positives
+        assert sample.ignore[frame.own_crs & ~sample.mask].all() and sample.ignore[:, 100][~sample.mask[:, 100]].all()
+        assert not (sample.mask & sample.ignore).any()
+        # every truth pixel off the real labels carries injected charge; clean pixels carry none above 3 sigma
+        assert (injected[sample.mask & ~labels] > 0).all()
+        clean = ~sample.mask & ~sample.ignore
+        assert (injected[clean] < 3 * np.sqrt(5.0**2 + electrons[clean])).all()
+        np.testing.assert_array_equal(sample.clean, electrons.astype(np.float32))
+    assert not np.array_equal(samples[0].mask, samples[1].mask)  # independent injections
+    again = real_samples([frame], library, seed=7, realisations=2, cr_density=2000.0)
+    np.testing.assert_array_equal(again[1].image, samples[1].image)
+
+
+def test_mixed_source_draws_with_its_weights(rng):
+    from crmask_unet.data import MixedSource
+
+    class Constant:
+        def __init__(self, value):
+            self.value = value
+
+        def sample(self, rng, size):
+            return Sample(image=np.full((size, size), self.value, np.float32), mask=np.zeros((size, size), bool),
+                          ignore=np.zeros((size, size), bool), clean=np.zeros((size, size), np.float32), sky=0.0)
+
+    source = MixedSource([Constant(0.0), Constant(1.0)], [1.0, 3.0])
+    drawn = np.array([source.sample(rng, 2).image[0, 0] for _ in range(4000)])
+    assert drawn.mean() == pytest.approx(0.75, abs=0.03)
+    with pytest.raises(ValueError, match="non-negative"):
+        MixedSource([Constant(0.0)], [-1.0])
+
+
+def test_train_command_on_real_frames_chooses_on_real_validation(tmp_path, footprints_path):
+    from click.testing import CliRunner
+
+    from crmask.cli import cli
+
+    data = footprints_path.parent
+    out = tmp_path / "real.safetensors"
+    args = ["train", "unet", "--arch", "deepcr", "--input", "noise", "--depth", "2", "--width", "4", "--patch", "32",
+            "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "2", "--train-frames", "1", "--val-frames", "1",
+            "--frame-size", "64", "--threads", "1", "--data", str(data), "--train-sources", "gmos",
+            "--val-sources", "saao", "--realisations", "1", "-o", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["validation"]["selected_on"] == "real"
+    split = card["training_data"]["real"]
+    assert split["train"] == {"gmos": "gmos.fits"} and split["validate"] == {"saao": "saao_a8280271.fits"}
+    assert "sprat-1" in split["test_only"] and "gmos" not in split["test_only"]
+    assert card["normalisation"]["scheme"] == "noise"
+    best = card["validation"]["best_epoch"]
+    assert {"tpr@1e-4", "synthetic/tpr@1e-4", "event_completeness"} <= set(best)
+    # the real validation frames hold many more cosmic rays than one 64 x 64 synthetic frame
+    assert best["events"] > best["synthetic/events"]
+
+
+def test_train_command_refuses_a_frame_in_both_splits(tmp_path, footprints_path):
+    from click.testing import CliRunner
+
+    from crmask.cli import cli
+
+    args = ["train", "unet", "--data", str(footprints_path.parent), "--train-sources", "gmos,m51",
+            "--val-sources", "m51", "-o", str(tmp_path / "x.safetensors")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "['m51'] are in both" in result.output
+    result = CliRunner().invoke(cli, [*args[:4], "--train-sources", "hubble", "-o", str(tmp_path / "x.safetensors")])
+    assert result.exit_code == 2 and "unknown real frame(s) ['hubble']" in result.output
