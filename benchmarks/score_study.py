@@ -12,7 +12,7 @@ repeats, injected, m51, uves, saao) with one CPU thread, through the
 the ``injected`` set is split into its SPRAT and GMOS files. Beside them,
 the model card's validation numbers (real selection set and synthetic
 frames), which chose the epoch and the threshold. ``--rst`` writes the same
-tables for the documentation (``docs/real_study_results.rst``).
+tables for the documentation (``docs/real_study_results.inc``).
 """
 
 from __future__ import annotations
@@ -135,6 +135,21 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str]) 
     out.append({"title": "Attention gates (noise units, UNet-3-8, main split, equal budget)",
                 "caption": "Mean ± standard deviation over seeds 1-3 of TPR at FPR 1e-4.",
                 "header": ["model", "seeds", "real val", *sources], "rows": rows})
+    defaults = {f"{'att-' if att else ''}{arch}": best_of_family(study, arch, att)
+                for arch in ("deepcr", "cosmic-conn") for att in (False, True)
+                if any(_card(study, r) for r in family_runs(arch, att))}
+    columns = [*(f"{name} ({run})" for name, run in defaults.items()), *peers]
+    labels = [*defaults.values(), *peers]
+    for key, what, fmt in (("tpr_1e-4", "TPR at FPR 1e-4", _fmt),
+                           ("event_completeness", "fraction of cosmic rays with half their pixels found, at each "
+                                                  "detector's operating point (shipped threshold; LACosmic and "
+                                                  "the peers at their defaults)", _fmt),
+                           ("star_fp", "flagged clean pixels on stars, traces and orders (STARMASK) at the "
+                                       "operating point", lambda v: "–" if v is None or v != v else f"{v:d}")):
+        rows = [[source, *(fmt(cell(label, source, key)) for label in labels)] for source in sources]
+        out.append({"title": f"Default models against the peers: {key}",
+                    "caption": f"{what}. Defaults: each family's best seed on the real validation frames.",
+                    "header": ["source", *columns], "rows": rows})
     rows = []
     for name in ("input-deepcr-noise", "width16-deepcr-noise"):
         rows.append([name, _fmt(_val(_card(study, name), "tpr@1e-4")), *(_fmt(cell(name, s)) for s in sources)])

@@ -29,17 +29,21 @@ def distribution_version(cls: type) -> str:
 
 
 def git_commit(path: str | Path | None = None) -> str | None:
-    """Commit of the git checkout holding ``path`` (default: crmask's source), with ``-dirty`` when modified.
+    """Commit of the git checkout holding ``path`` (default: crmask's source), ``-dirty`` if its code changed.
 
     Model cards record it, so that a model names the code it was trained
-    with. None outside a git checkout or without git.
+    with. "Dirty" means uncommitted changes to tracked files under
+    ``crmask/`` or ``plugins/`` of that checkout (documentation and scripts
+    do not change what a training computes). None outside a git checkout or
+    without git.
     """
     where = Path(path) if path is not None else Path(__file__).parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
                                 check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ":(top)crmask", ":(top)plugins"], cwd=where, capture_output=True, text=True,
+                               check=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-dirty" if commit and dirty else commit or None

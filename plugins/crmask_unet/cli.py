@@ -145,16 +145,48 @@ def train_unet(**opts) -> None:
             if real_val:
                 report, validation = {"synthetic": validation}, real_val
     commit = git_commit(Path(__file__).parent)  # the code this training runs, before anything can change it
+    grown_from = _checkpoint_length(opts["checkpoint_dir"]) if opts["resume"] else None
     result = train(config, source, validation, report=report, checkpoint_dir=opts["checkpoint_dir"],
                    resume=opts["resume"], device=opts["device"], log=click.echo)
-    # A resumed run is bit-identical to an uninterrupted one, so the command recorded is the plain one.
-    args = [a for a in sys.argv[3:] if a != "--resume"]
-    command = "crmask train unet " + " ".join(shlex.quote(a) for a in args) \
-        if sys.argv[1:3] == ["train", "unet"] else "crmask_unet.cli.train_unet"
+    command = _recorded_command(config.epochs, grown_from)
     weights, card = save_trained(result, config, opts["output"], command=command, training_data=data,
                                  selected_on="real" if report else "synthetic", source_commit=commit)
     click.echo(f"wrote {weights} and {card} (threshold {result.threshold:.2f}, "
                f"validation TPR@1e-4 {result.best['tpr@1e-4']:.4f})")
+
+
+def _checkpoint_length(checkpoint_dir: Path | None) -> tuple[int, int] | None:
+    """``(planned epochs, epochs done)`` of the checkpoint a run resumes from, if there is one."""
+    import torch
+
+    from .training import CHECKPOINT
+
+    path = None if checkpoint_dir is None else checkpoint_dir / CHECKPOINT
+    if path is None or not path.is_file():
+        return None  # train() says why it cannot resume
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return int(state["config"]["epochs"]), int(state["epoch"])
+
+
+def _recorded_command(epochs: int, grown_from: tuple[int, int] | None) -> str:
+    """The command that reproduces this model, for its card.
+
+    A run resumed with the ``--epochs`` it was started with is bit-identical
+    to an uninterrupted one, so the plain command is recorded. A run grown
+    on resume is not (the batch-norm freeze epoch and the schedule follow
+    ``--epochs``): both steps are recorded.
+    """
+    if sys.argv[1:3] != ["train", "unet"]:
+        return "crmask_unet.cli.train_unet"
+    args = [a for a in sys.argv[3:] if a != "--resume"]
+    command = "crmask train unet " + shlex.join(args)
+    if grown_from is None or grown_from[0] == epochs:
+        return command
+    planned, done = grown_from
+    first = [a for a in args]
+    first[first.index("--epochs") + 1] = str(planned)
+    return (f"crmask train unet {shlex.join(first)}  (ran {done} of {planned} epochs), then "
+            f"{command} --resume")
 
 
 def _source_names(text: str, option: str) -> list[str]:

@@ -243,7 +243,7 @@ class DeepCR(UNetDetector):
     name = "deepcr"
     summary = "deepCR U-Net (batch norm), tiled CPU/GPU inference"
     arch = "deepcr"
-    default_weights = "deepcr-synthetic"
+    default_weights = "deepcr-general"
 
 
 class AttDeepCR(UNetDetector):
@@ -253,7 +253,7 @@ class AttDeepCR(UNetDetector):
     summary = "deepCR U-Net with attention gates"
     arch = "deepcr"
     attention = True
-    default_weights = "att-deepcr-synthetic"
+    default_weights = "att-deepcr-general"
 
 
 class CosmicCoNN(UNetDetector):
@@ -262,7 +262,7 @@ class CosmicCoNN(UNetDetector):
     name = "cosmic-conn"
     summary = "Cosmic-CoNN U-Net (group norm), tiled CPU/GPU inference"
     arch = "cosmic-conn"
-    default_weights = "cosmic-conn-synthetic"
+    default_weights = "cosmic-conn-general"
 
 
 class AttCosmicCoNN(UNetDetector):
@@ -272,4 +272,4 @@ class AttCosmicCoNN(UNetDetector):
     summary = "Cosmic-CoNN U-Net with attention gates"
     arch = "cosmic-conn"
     attention = True
-    default_weights = "att-cosmic-conn-synthetic"
+    default_weights = "att-cosmic-conn-general"

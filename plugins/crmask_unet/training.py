@@ -33,7 +33,7 @@ from .model import ARCHITECTURES, UNet, UNetConfig
 from .weights import SCHEMES, Normalisation
 
 __all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "train", "evaluate", "tpr_key", "choose_threshold",
-           "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS"]
+           "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS", "CHECKPOINT"]
 
 #: False-positive rates at which validation reports the true-positive rate.
 FPR_POINTS = (1e-4, 1e-3)
@@ -41,7 +41,8 @@ FPR_POINTS = (1e-4, 1e-3)
 THRESHOLD_GRID = tuple(float(t) for t in np.round(np.arange(0.05, 0.96, 0.05), 2))
 #: Fraction of validation cosmic rays (at least half their pixels flagged) the threshold must keep.
 MIN_EVENT_COMPLETENESS = 0.90
-_CHECKPOINT = "checkpoint.pt"
+#: File name of the checkpoint written after every epoch.
+CHECKPOINT = "checkpoint.pt"
 
 
 def tpr_key(fpr: float) -> str:
@@ -344,10 +345,10 @@ def train(
         optimizer, mode="min", factor=0.1, patience=config.patience, threshold=1e-3)
     history: list[dict[str, float]] = []
     best_state, best_key, start = None, None, 0
-    ckpt = Path(checkpoint_dir) / _CHECKPOINT if checkpoint_dir is not None else None
+    ckpt = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
     if resume:
         if ckpt is None or not ckpt.is_file():
-            raise FileNotFoundError(f"cannot resume: no {_CHECKPOINT} in {checkpoint_dir}")
+            raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {checkpoint_dir}")
         state = torch.load(ckpt, map_location=dev, weights_only=True)
         changed = sorted(k for k, v in asdict(config).items() if k != "epochs" and state["config"].get(k) != v)
         if changed:
