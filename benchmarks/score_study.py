@@ -137,7 +137,7 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str]) 
                 "header": ["model", "seeds", "real val", *sources], "rows": rows})
     defaults = {f"{'att-' if att else ''}{arch}": best_of_family(study, arch, att)
                 for arch in ("deepcr", "cosmic-conn") for att in (False, True)
-                if any(_card(study, r) for r in family_runs(arch, att))}
+                if any(_card(study, r) for r in family_runs(arch, att, study))}
     columns = [*(f"{name} ({run})" for name, run in defaults.items()), *peers]
     labels = [*defaults.values(), *peers]
     for key, what, fmt in (("tpr_1e-4", "TPR at FPR 1e-4", _fmt),
@@ -227,16 +227,24 @@ def _in_training(card: dict, source: str) -> str:
     return ", ".join(used) if used else "no"
 
 
-def family_runs(arch: str, attention: bool) -> list[str]:
-    """The study runs (seeds 1-3, main split, noise units) of one detector family."""
+def family_runs(arch: str, attention: bool, study: Path | None = None) -> list[str]:
+    """The study runs (seeds 1-3, main split, noise units) of one detector family.
+
+    With ``study``, also their continuations to more epochs found there
+    (``<run>-e<N>``, ``benchmarks/unet_real_study.py --extend``).
+    """
     if attention:
-        return [f"attention-{arch}-att-s{seed}" for seed in (1, 2, 3)]
-    return [f"input-{arch}-noise", *(f"attention-{arch}-plain-s{seed}" for seed in (2, 3))]
+        runs = [f"attention-{arch}-att-s{seed}" for seed in (1, 2, 3)]
+    else:
+        runs = [f"input-{arch}-noise", *(f"attention-{arch}-plain-s{seed}" for seed in (2, 3))]
+    if study is not None:
+        runs += [p.name for r in runs for p in sorted(study.glob(f"{r}-e*")) if p.is_dir()]
+    return runs
 
 
 def best_of_family(study: Path, arch: str, attention: bool) -> str:
     """The family's run with the highest real-validation TPR at FPR 1e-4 (then F1): chosen on validation only."""
-    runs = [r for r in family_runs(arch, attention) if _card(study, r)]
+    runs = [r for r in family_runs(arch, attention, study) if _card(study, r)]
     if not runs:
         raise SystemExit(f"no finished run of {'att-' if attention else ''}{arch} in {study}")
     return max(runs, key=lambda r: (_val(_card(study, r), "tpr@1e-4"), _val(_card(study, r), "f1")))
@@ -271,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     ships = [(*item.partition("=")[::2], None) for item in opts.ship]
     if opts.ship_defaults:
         ships += [(best_of_family(opts.study, arch, att), f"{'att-' if att else ''}{arch}-general",
-                   family_runs(arch, att)) for arch in ("deepcr", "cosmic-conn") for att in (False, True)]
+                   family_runs(arch, att, opts.study)) for arch in ("deepcr", "cosmic-conn") for att in (False, True)]
     for run, name, candidates in ships:
         print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates)}")
     return 0

@@ -7,6 +7,11 @@ their last epoch. Runs go ``--jobs`` at a time, one CPU thread each.
 
     python benchmarks/unet_real_study.py --data ../shared/data -o out/study --jobs 2 [--only PATTERN ...]
     python benchmarks/unet_real_study.py --list
+    python benchmarks/unet_real_study.py --data ../shared/data -o out/study --extend RUN [RUN ...] --to-epochs 20
+
+``--extend`` continues finished runs to more epochs in new runs ``<RUN>-e<N>``
+(their checkpoint copied, then ``--resume`` with the larger ``--epochs``; the
+model card records both steps).
 
 Scoring is ``crmask bench`` on the real sets (``crmask bench build``), with
 each run's weights: see ``benchmarks/score_study.sh``.
@@ -26,6 +31,7 @@ import argparse
 import fnmatch
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -107,15 +113,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one CPU thread each)")
     parser.add_argument("--only", nargs="*", default=["*"], help="run-name patterns (fnmatch), run in this order")
     parser.add_argument("--list", action="store_true", help="print the commands and exit")
+    parser.add_argument("--extend", nargs="*", default=[], metavar="RUN", help="finished runs to continue")
+    parser.add_argument("--to-epochs", type=int, default=20, help="total epochs of the extended runs")
     opts = parser.parse_args(argv)
     table = runs()
-    selected = {n: table[n] for pattern in opts.only for n in table if fnmatch.fnmatch(n, pattern)}
+    if opts.extend:
+        unknown = sorted(set(opts.extend) - set(table))
+        if unknown:
+            parser.error(f"unknown run(s) {unknown}")
+        selected = {f"{run}-e{opts.to_epochs}": [*table[run], "--epochs", str(opts.to_epochs)]
+                    for run in opts.extend}
+    else:
+        selected = {n: table[n] for pattern in opts.only for n in table if fnmatch.fnmatch(n, pattern)}
     if opts.list:
         for name, args in selected.items():
             print(f"{name}: {shlex.join(command(name, args, opts.data or Path('DATA'), opts.out))}")
         return 0
     if opts.data is None or not opts.data.is_dir():
         parser.error("--data must be the shared real-data folder (or set CRMASK_DATA)")
+    for run in opts.extend:  # an extension starts from the finished run's checkpoint
+        source, target = opts.out / run / "checkpoint", opts.out / f"{run}-e{opts.to_epochs}" / "checkpoint"
+        if not (source / "checkpoint.pt").is_file():
+            parser.error(f"run {run} has no checkpoint in {source}")
+        if not target.exists():
+            shutil.copytree(source, target)
     with ThreadPoolExecutor(opts.jobs) as pool:
         jobs = [pool.submit(_run, n, command(n, a, opts.data, opts.out), opts.out) for n, a in selected.items()]
         failed = []

@@ -183,8 +183,9 @@ def _recorded_command(epochs: int, grown_from: tuple[int, int] | None) -> str:
     if grown_from is None or grown_from[0] == epochs:
         return command
     planned, done = grown_from
-    first = [a for a in args]
-    first[first.index("--epochs") + 1] = str(planned)
+    first = list(args)
+    last = len(first) - 1 - first[::-1].index("--epochs")  # the one click takes
+    first[last + 1] = str(planned)
     return (f"crmask train unet {shlex.join(first)}  (ran {done} of {planned} epochs), then "
             f"{command} --resume")
 
