@@ -8,7 +8,10 @@ astroscrappy's time. ``--paper-config`` also times an untrained UNet-3-32
 (the published deepCR size) to show what the default architecture costs.
 The number of CPU threads torch and the machine use is printed. Usage::
 
-    python benchmarks/bench_unet_speed.py [--repeats 3] [--threads N] [--paper-config]
+    python benchmarks/bench_unet_speed.py [--repeats 3] [--threads N] [--paper-config] [--also deepcr:deepcr-general-16]
+
+``--also DETECTOR:WEIGHTS`` times more models (a shipped model name or a
+weights file) with the same detector code.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--paper-config", action="store_true", help="also time an untrained UNet-3-32")
     parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--also", action="append", default=[], metavar="DETECTOR:WEIGHTS",
+                        help="also time this detector with these weights (repeatable)")
     args = parser.parse_args()
 
     import tempfile
@@ -57,6 +62,11 @@ def main() -> None:
     detectors = {"lacosmic": crmask.get_detector("lacosmic")}
     for name in DETECTORS:
         detectors[name] = crmask.get_detector(name, device="cpu", tile=args.tile)
+    for item in args.also:
+        name, _, weights = item.partition(":")
+        if not weights:
+            parser.error(f"--also needs DETECTOR:WEIGHTS, got {item!r}")
+        detectors[f"{name}, {weights}"] = crmask.get_detector(name, weights=weights, device="cpu", tile=args.tile)
     tmp = tempfile.TemporaryDirectory()
     if args.paper_config:
         weights = _paper_sized_weights(os.path.join(tmp.name, "unet-3-32.safetensors"))
@@ -77,10 +87,10 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}, CPUs {os.cpu_count()}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     base = min(times["lacosmic"])
-    print(f"{'detector':<24} {'s':>8} {'s/Mpix':>8} {'ratio vs astroscrappy':>22}")
+    print(f"{'detector':<36} {'s':>8} {'s/Mpix':>8} {'ratio vs astroscrappy':>22}")
     for name, values in times.items():
         best = min(values)
-        print(f"{name:<24} {best:8.2f} {best / mpix:8.3f} {best / base:22.2f}")
+        print(f"{name:<36} {best:8.2f} {best / mpix:8.3f} {best / base:22.2f}")
 
 
 if __name__ == "__main__":

@@ -212,7 +212,9 @@ def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict],
         "command": "python benchmarks/score_study.py --sets bench-sets --study out/study -o out/study-bench "
                    "--results bench-report/peers (sets from crmask bench build --data ../shared/data)",
         "note": "real sets of crmask bench build (test footprints fp_id % 5 == 0); sources in the model's "
-                "training split are marked; peers from the same bench run",
+                "training split are marked; peers scored on the same sets into the same report folders; "
+                "s_per_mpix is wall time on a machine busy with training, not a speed measurement (that is "
+                "benchmarks/bench_unet_speed.py)",
         "sources": {source: {"in_training": _in_training(card, source), "model": scores(run, source),
                              **{peer: scores(peer, source) for peer in peers}} for source in SOURCES},
     }
