@@ -93,7 +93,8 @@ def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch):
     copy = tmp_path / "weights"
     shutil.copytree(shipped, copy)
     monkeypatch.setattr(weights_module, "WEIGHTS_DIR", copy)
-    target = copy / "deepcr-synthetic.safetensors"
+    default = crmask.get_detector("deepcr").get_params()["weights"]  # the model "deepcr" loads by default
+    target = copy / f"{default}.safetensors"
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
