@@ -63,7 +63,6 @@ from ..synthetic import FrameSpec, make_frame
 from .dataset import count_events, write_bench_image, write_manifest
 from .sources import (
     ADC16_MAX,
-    load_gmos,
     load_real_frame,
     load_sprat,
     repeat_unsure,
@@ -193,10 +192,10 @@ def build_injected(
                           stars, overwrite=overwrite)
         rows.append(_row(name, "median of 5 SPRAT repeats + ITL footprints", index, inj.mask, ignore, stars))
 
-    gmos = load_gmos(data_dir / _GMOS)
+    gmos = load_real_frame(data_dir, "gmos")
     # a single exposure: its own cosmic rays (the two known ones and any other L.A.Cosmic finds) and a
     # border, where an own cosmic ray can run off the frame unseen, are ignored
-    own = load_real_frame(data_dir, "gmos").own_crs | frame_border(gmos.data.shape, border)
+    own = gmos.own_crs | frame_border(gmos.data.shape, border)
     background = ndimage.median_filter(gmos.data, size=3)
     for index in range(n_gmos):
         rng = np.random.default_rng((seed, n_sprat + index))
@@ -205,7 +204,7 @@ def build_injected(
                                 background=background, dilate=dilate)
         truth = inj.mask & ~own
         ignore = (inj.faint | own) & ~truth
-        header = _header("GMOS-S", float(gmos.header.get("EXPTIME", 90.0)), gmos.gain, gmos.readnoise)
+        header = _header(gmos.instrument, gmos.exptime, gmos.gain, gmos.readnoise)
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"gmos_{index:03d}.fits"
         # The cut-out holds sky lines but no stellar trace: no star mask.
