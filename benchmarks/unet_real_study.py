@@ -79,6 +79,10 @@ def runs() -> dict[str, list[str]]:
     for source in SOURCES:
         table[f"loso-{source}"] = ["--arch", "deepcr", "--input", "noise", *_sources(*split(source)), "--seed", "1"]
     table["width16-deepcr-noise"] = ["--arch", "deepcr", "--input", "noise", *main, "--seed", "1", "--width", "16"]
+    table["width16-att-deepcr-noise"] = ["--arch", "deepcr", "--input", "noise", "--attention", *main,
+                                         "--seed", "1", "--width", "16"]
+    table["width16-cosmic-conn-noise"] = ["--arch", "cosmic-conn", "--input", "noise", *main,
+                                          "--seed", "1", "--width", "16"]
     return table
 
 
