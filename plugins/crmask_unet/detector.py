@@ -163,8 +163,14 @@ class UNetDetector(Detector):
         return torch.device(choice)
 
     def model(self):
-        """Return ``(weights, network)``: the loaded weights and the network in evaluation mode."""
+        """Return ``(weights, network)``: the loaded weights and the network, prepared for inference.
+
+        The network's batch normalisations are folded into its convolutions
+        and it runs in the channels-last memory format
+        (`crmask_unet.inference.prepare_for_inference`).
+        """
         if self._loaded is None:
+            from .inference import prepare_for_inference
             from .model import UNet
 
             loaded = load_weights(self._params["weights"])
@@ -179,8 +185,7 @@ class UNetDetector(Detector):
                 network.load_state_dict(loaded.state_dict)
             except RuntimeError as exc:
                 raise WeightsError(f"weights {loaded.source} do not fit their configuration: {exc}") from None
-            network.to(self._device()).eval()
-            self._loaded = (loaded, network)
+            self._loaded = (loaded, prepare_for_inference(network).to(self._device()))
         return self._loaded
 
     def probability(self, electrons: np.ndarray, bad: np.ndarray | None = None) -> np.ndarray:
@@ -194,6 +199,8 @@ class UNetDetector(Detector):
             Boolean mask of pixels to ignore.
         """
         import torch
+
+        from .inference import MEMORY_FORMAT
 
         loaded, network = self.model()
         multiple = loaded.config.multiple
@@ -211,7 +218,8 @@ class UNetDetector(Detector):
             pad = ((0, -ny % multiple), (0, -nx % multiple))
             padded = np.pad(tile, pad, mode="reflect" if min(ny, nx) > 1 else "edge")
             tensor = torch.from_numpy(np.ascontiguousarray(padded)).to(device)[None, None]
-            return network.predict_proba(tensor)[0, 0, :ny, :nx].float().cpu().numpy()
+            prob = network.predict_proba(tensor.contiguous(memory_format=MEMORY_FORMAT))
+            return prob[0, 0, :ny, :nx].cpu().numpy()
 
         previous = torch.get_num_threads()
         if p["threads"] is not None:

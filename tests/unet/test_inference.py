@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -12,6 +14,9 @@ torch = pytest.importorskip("torch")
 import crmask  # noqa: E402
 from crmask_unet.detector import background_noise, normalise  # noqa: E402
 from crmask_unet.weights import WeightsError  # noqa: E402
+
+#: The real SPRAT frame bundled with the examples (raw adu, gain 2.45 e-/adu).
+EXAMPLE_FRAME = Path(__file__).resolve().parents[2] / "examples" / "data" / "v_e_20180810_12_1_0_0.fits.gz"
 
 
 def _sky_image(rng, shape=(160, 200)):
@@ -164,3 +169,43 @@ def test_importing_the_plugin_does_not_import_torch():
     code = "import sys, crmask, crmask_unet; crmask.list_detectors(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn"])
+def test_prepared_network_equals_the_trained_one_on_a_real_frame(name):
+    """Folded batch norms and channels-last change the shipped models' probabilities by float rounding only."""
+    from crmask_unet.model import UNet
+    from crmask_unet.weights import load_weights
+
+    from crmask.io import read_ccd
+
+    ccd = read_ccd(EXAMPLE_FRAME, unit="adu")
+    electrons = np.asarray(ccd.data[:, :512], dtype=np.float64) * 2.45
+    detector = crmask.get_detector(name, threads=1)
+    loaded, prepared = detector.model()
+    trained = UNet(loaded.config)
+    trained.load_state_dict(loaded.state_dict)
+    x = torch.from_numpy(normalise(electrons[:252], np.zeros((252, 512), bool), loaded.normalisation.scheme,
+                                   loaded.normalisation.scale))[None, None]
+    expected = trained.eval()(x).sigmoid()[0, 0].detach().numpy()
+    got = prepared.predict_proba(x.contiguous(memory_format=torch.channels_last))[0, 0].numpy()
+    # group norm sums its statistics in another order in channels-last layout: rounding of the variance of
+    # feature maps with cosmic rays hundreds of sigma high reaches ~1e-4; the bound of the fast paths is 1e-3
+    atol = 1e-5 if loaded.config.norm == "batch" else 1e-3
+    np.testing.assert_allclose(got, expected, atol=atol, rtol=0)
+    assert expected.max() > 0.5  # the frame's cosmic rays are in the compared area
+
+
+def test_fold_batch_norm_folds_every_conv_norm_pair(deepcr_weights, cosmic_weights):
+    from crmask_unet.inference import fold_batch_norm
+
+    _, batch_model = deepcr_weights
+    with pytest.raises(ValueError, match="evaluation mode"):
+        fold_batch_norm(batch_model.train())
+    norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in batch_model.modules())
+    # every DoubleConv norm (2 per block, 5 blocks) and the three gate-input norms of each of the 2 gates;
+    # each gate's norm of the gated product follows no convolution and stays
+    assert fold_batch_norm(batch_model.eval()) == norms - 2 == 2 * 5 + 3 * 2
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in batch_model.modules()) == 2
+    _, group_model = cosmic_weights
+    assert fold_batch_norm(group_model.eval()) == 0
