@@ -38,6 +38,8 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--epochs", type=click.IntRange(1, 10000), default=10, show_default=True)
 @click.option("--steps-per-epoch", type=click.IntRange(1, 10**6), default=100, show_default=True)
 @click.option("--lr", type=float, default=0.005, show_default=True, help="Initial Adam learning rate.")
+@click.option("--lr-schedule", type=click.Choice(["plateau", "cosine"]), default="plateau", show_default=True,
+              help="Tenfold drops when the validation loss stalls, or a cosine decay over the run.")
 @click.option("--loss", type=click.Choice(["bce", "median-bce"]), default="bce", show_default=True)
 @click.option("--scale", type=float, default=None,
               help="Electrons per network input unit [default: 100 for deepcr, 1 for cosmic-conn, as the originals].")
@@ -104,7 +106,8 @@ def train_unet(**opts) -> None:
         config = TrainConfig(
             arch=opts["arch"], attention=opts["attention"], depth=opts["depth"], width=opts["width"],
             patch=opts["patch"], batch_size=opts["batch_size"], epochs=opts["epochs"],
-            steps_per_epoch=opts["steps_per_epoch"], lr=opts["lr"], loss=opts["loss"],
+            steps_per_epoch=opts["steps_per_epoch"], lr=opts["lr"], lr_schedule=opts["lr_schedule"],
+            loss=opts["loss"],
             scale=opts["scale"] or (100.0 if opts["arch"] == "deepcr" else 1.0),
             input_scheme=opts["input_scheme"], seed=opts["seed"],
         )

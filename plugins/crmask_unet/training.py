@@ -2,7 +2,8 @@
 
 `train` follows Bhavanam et al. (2022, appendix) and the originals: Adam,
 learning rate divided by 10 when the validation loss has not improved by
-0.1 % for ``patience`` epochs, binary cross-entropy (or Cosmic-CoNN's
+0.1 % for ``patience`` epochs (or, with ``lr_schedule="cosine"``, a cosine
+decay over the run, Loshchilov & Hutter 2017), binary cross-entropy (or Cosmic-CoNN's
 median-weighted BCE), deepCR's sky augmentation and, for batch
 normalisation, deepCR's two phases (running statistics frozen for the last
 60 % of the epochs). Each epoch ends with a validation ROC (TPR at FPR 1e-4
@@ -33,7 +34,7 @@ from .model import ARCHITECTURES, UNet, UNetConfig
 from .weights import SCHEMES, Normalisation
 
 __all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "train", "evaluate", "tpr_key", "choose_threshold",
-           "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS", "CHECKPOINT"]
+           "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS", "CHECKPOINT", "LR_SCHEDULES", "cosine_lr"]
 
 #: False-positive rates at which validation reports the true-positive rate.
 FPR_POINTS = (1e-4, 1e-3)
@@ -43,6 +44,10 @@ THRESHOLD_GRID = tuple(float(t) for t in np.round(np.arange(0.05, 0.96, 0.05), 2
 MIN_EVENT_COMPLETENESS = 0.90
 #: File name of the checkpoint written after every epoch.
 CHECKPOINT = "checkpoint.pt"
+#: Learning-rate schedules of `TrainConfig`.
+LR_SCHEDULES = ("plateau", "cosine")
+#: Final learning rate of the cosine schedule, as a fraction of the initial one.
+COSINE_FLOOR = 0.01
 
 
 def tpr_key(fpr: float) -> str:
@@ -90,9 +95,15 @@ class TrainConfig:
         Fraction of epochs with batch statistics before they are frozen.
     sky_low, sky_high : float
         Range of deepCR's sky augmentation factor.
+    lr_schedule : {"plateau", "cosine"}
+        ``"plateau"``: the learning rate drops tenfold after ``patience``
+        epochs without 0.1 % validation-loss improvement (the papers').
+        ``"cosine"``: it falls from ``lr`` to `COSINE_FLOOR` times ``lr``
+        along a half cosine over all the steps of ``epochs`` (a run extended
+        on resume continues along the longer run's curve).
     patience : int
         Epochs without 0.1 % validation-loss improvement before the learning
-        rate drops tenfold.
+        rate drops tenfold (``"plateau"`` only).
     seed : int
         Seed of weights initialisation and of every batch.
     """
@@ -114,12 +125,15 @@ class TrainConfig:
     bn_train_fraction: float = 0.4
     sky_low: float = -0.9
     sky_high: float = 3.0
+    lr_schedule: str = "plateau"
     patience: int = 4
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {self.arch!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.loss not in ("bce", "median-bce"):
             raise ValueError(f"loss must be 'bce' or 'median-bce', got {self.loss!r}")
         for name in ("patch", "batch_size", "epochs", "steps_per_epoch", "alpha_epochs"):
@@ -282,6 +296,13 @@ def _batch(config: TrainConfig, source: PatchSource, epoch: int, step: int, alph
     return tuple(torch.from_numpy(np.stack(a)[:, None]) for a in (xs, ys, ws, vs))
 
 
+def cosine_lr(config: TrainConfig, step: int) -> float:
+    """Learning rate of the cosine schedule at global step ``step`` (0-based) of ``config``'s run."""
+    total = config.epochs * config.steps_per_epoch
+    floor = COSINE_FLOOR * config.lr
+    return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
 def _resolve_device(device: str):
     import torch
 
@@ -350,7 +371,9 @@ def train(
         if ckpt is None or not ckpt.is_file():
             raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {checkpoint_dir}")
         state = torch.load(ckpt, map_location=dev, weights_only=True)
-        changed = sorted(k for k, v in asdict(config).items() if k != "epochs" and state["config"].get(k) != v)
+        defaults = TrainConfig.__dataclass_fields__  # keys that older checkpoints lack have their default
+        changed = sorted(k for k, v in asdict(config).items()
+                         if k != "epochs" and state["config"].get(k, defaults[k].default) != v)
         if changed:
             raise ValueError(f"cannot resume from {ckpt}: it was written with different {', '.join(changed)}")
         model.load_state_dict(state["model"])
@@ -370,6 +393,9 @@ def train(
         steps = range(config.steps_per_epoch)
         bar = tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         for step in bar:
+            if config.lr_schedule == "cosine":
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_lr(config, epoch * config.steps_per_epoch + step)
             x, y, w, v = (t.to(dev) for t in _batch(config, source, epoch, step, alpha))
             optimizer.zero_grad()
             loss = weighted_bce(model(x), y, w, v)
@@ -378,7 +404,8 @@ def train(
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         val = evaluate(model, validation, norm, dev)
-        scheduler.step(val["loss"])
+        if config.lr_schedule == "plateau":
+            scheduler.step(val["loss"])
         entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val["loss"],
                  **{tpr_key(f): t for f, t in val["tpr"].items()}, "lr": optimizer.param_groups[0]["lr"]}
         for name, frames in (report or {}).items():

@@ -156,6 +156,25 @@ def test_training_is_deterministic_and_resumes_exactly(tiny_data, tmp_path):
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
 
 
+def test_interrupted_cosine_run_resumes_exactly(tiny_data, tmp_path):
+    torch.set_num_threads(1)
+    pool, val = tiny_data
+    config = replace(TINY, epochs=3, steps_per_epoch=3, arch="deepcr", bn_momentum=0.1, lr_schedule="cosine")
+    straight = train(config, pool, val, progress=False)
+    assert straight.history[0]["lr"] > straight.history[1]["lr"] > straight.history[2]["lr"]
+
+    def stop_in_epoch_two(line: str) -> None:  # called before epoch 2's checkpoint is written
+        if line.startswith("epoch 2"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, pool, val, progress=False, checkpoint_dir=tmp_path, log=stop_in_epoch_two)
+    resumed = train(config, pool, val, progress=False, checkpoint_dir=tmp_path, resume=True)
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+
+
 def test_resume_with_another_configuration_is_refused(tiny_data, tmp_path):
     pool, val = tiny_data
     config = replace(TINY, epochs=1, steps_per_epoch=1)
@@ -318,3 +337,30 @@ def test_card_records_both_steps_of_a_run_grown_on_resume(tmp_path, footprints_p
     assert grown.endswith("--epochs 2 --steps-per-epoch 1 --train-frames 1 --val-frames 1 --frame-size 64 "
                           f"--threads 1 --footprints {footprints_path} --checkpoint-dir {tmp_path / 'ckpt'} "
                           f"-o {tmp_path / 'm.safetensors'} --resume")
+
+
+def test_cosine_schedule_falls_from_lr_to_its_floor():
+    from crmask_unet.training import COSINE_FLOOR, cosine_lr
+
+    config = replace(TINY, lr_schedule="cosine", epochs=4, steps_per_epoch=10)
+    rates = [cosine_lr(config, step) for step in range(41)]
+    assert rates[0] == pytest.approx(config.lr)
+    assert rates[20] == pytest.approx(config.lr * (1 + COSINE_FLOOR) / 2)
+    assert rates[40] == pytest.approx(COSINE_FLOOR * config.lr)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        replace(TINY, lr_schedule="step")
+
+
+def test_checkpoint_older_than_a_configuration_key_resumes_with_its_default(tiny_data, tmp_path):
+    pool, val = tiny_data
+    config = replace(TINY, epochs=1, steps_per_epoch=1)
+    train(config, pool, val, progress=False, checkpoint_dir=tmp_path)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del state["config"]["lr_schedule"]  # as written before the option existed
+    torch.save(state, tmp_path / "checkpoint.pt")
+    resumed = train(replace(config, epochs=2), pool, val, progress=False, checkpoint_dir=tmp_path, resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    with pytest.raises(ValueError, match="different lr_schedule"):
+        train(replace(config, epochs=3, lr_schedule="cosine"), pool, val, progress=False, checkpoint_dir=tmp_path,
+              resume=True)
