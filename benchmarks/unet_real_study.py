@@ -17,8 +17,8 @@ Scoring is ``crmask bench`` on the real sets (``crmask bench build``), with
 each run's weights: see ``benchmarks/score_study.sh``.
 
 The split of the real frames (``crmask.bench.sources.REAL_SOURCES``) is by
-source file. Main split, used by the representation, attention and width
-runs and by the shipped models: SPRAT exposures 1-3, the KPNO M51 frame and
+source file. Main split, used by the representation, attention, width and
+learning-rate-schedule runs and by the shipped models: SPRAT exposures 1-3, the KPNO M51 frame and
 the UVES echelle frame train; SPRAT exposure 4 and the SAAO frame validate
 (epoch and threshold are chosen there); SPRAT exposure 5 and GMOS are never
 used. Leave-one-source-out: for each source, the main split without any
@@ -79,10 +79,14 @@ def runs() -> dict[str, list[str]]:
     for source in SOURCES:
         table[f"loso-{source}"] = ["--arch", "deepcr", "--input", "noise", *_sources(*split(source)), "--seed", "1"]
     table["width16-deepcr-noise"] = ["--arch", "deepcr", "--input", "noise", *main, "--seed", "1", "--width", "16"]
-    table["width16-att-deepcr-noise"] = ["--arch", "deepcr", "--input", "noise", "--attention", *main,
-                                         "--seed", "1", "--width", "16"]
-    table["width16-cosmic-conn-noise"] = ["--arch", "cosmic-conn", "--input", "noise", *main,
-                                          "--seed", "1", "--width", "16"]
+    families = {"deepcr": ["--arch", "deepcr"], "att-deepcr": ["--arch", "deepcr", "--attention"],
+                "cosmic-conn": ["--arch", "cosmic-conn"], "att-cosmic-conn": ["--arch", "cosmic-conn", "--attention"]}
+    for family, arch in families.items():
+        if family != "deepcr":
+            table[f"width16-{family}-noise"] = [*arch, "--input", "noise", *main, "--seed", "1", "--width", "16"]
+        for seed in (1, 2, 3):  # the learning rate decays over the run instead of dropping on a plateau
+            table[f"width16-{family}-cosine-s{seed}"] = [*arch, "--input", "noise", *main, "--seed", str(seed),
+                                                         "--width", "16", "--lr-schedule", "cosine"]
     return table
 
 
