@@ -87,10 +87,10 @@ class PreparedImage:
 
     @property
     def in_electrons(self) -> np.ndarray:
-        """The pixels converted to electrons (needs a known gain)."""
+        """The pixels converted to electrons (needs a known gain), in float64 so that no value overflows."""
         if self.gain is None:
             raise MissingCalibrationError(_missing_message("gain", GAIN_KEYS))
-        return self.data * np.asarray(self.gain, dtype=self.data.dtype)
+        return np.multiply(self.data, self.gain, dtype=np.float64)
 
 
 def _missing_message(what: str, keys: Iterable[str]) -> str:

@@ -65,6 +65,9 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--val-frames", type=click.IntRange(1, 10000), default=8, show_default=True)
 @click.option("--frame-size", type=click.IntRange(64, 8192), default=512, show_default=True)
 @click.option("--cr-density", type=float, default=1000.0, show_default=True, help="Training CRs per megapixel.")
+@click.option("--cr-density-low", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Draw each training frame's CR density log-uniformly from this to --cr-density "
+                   "(sparse patches, as in real exposures).")
 @click.option("--spectra-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of synthetic frames with long-slit traces and sky lines added.")
 @click.option("--darks", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
@@ -130,13 +133,14 @@ def train_unet(**opts) -> None:
         footprints = _footprints_path(opts)
         source, validation = synthetic_training_data(
             str(footprints), opts["seed"], opts["train_frames"], opts["val_frames"],
-            opts["frame_size"], opts["cr_density"], opts["spectra_fraction"])
+            opts["frame_size"], opts["cr_density"], opts["spectra_fraction"], opts["cr_density_low"])
         data = {"kind": "crmask.synthetic frames with real ITL CR footprints (crmask.footprints)",
                 "footprints": footprints.name,
                 "footprint_split": "train fp_id % 5 in {2, 3, 4}; validation fp_id % 5 == 1; "
                                    "fp_id % 5 == 0 reserved for benchmarks, never used",
                 "train_frames": opts["train_frames"], "val_frames": opts["val_frames"],
                 "frame_size": opts["frame_size"], "cr_density_per_mpix": opts["cr_density"],
+                "cr_density_low_per_mpix": opts["cr_density_low"],
                 "val_cr_density_per_mpix": opts["cr_density"] / 4,
                 "spectra_fraction": opts["spectra_fraction"],
                 "frame_seeds": [opts["seed"], opts["seed"] + 1]}
@@ -217,6 +221,11 @@ def _footprints_path(opts) -> Path:
     return path
 
 
+def _density_text(opts) -> str:
+    low, high = opts["cr_density_low"], opts["cr_density"]
+    return f"{high:g}" if low is None or low >= high else f"log-uniform {low:g}-{high:g} (per realisation)"
+
+
 def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[str]):
     """Real training pool, real validation frames and the split recorded in the model card."""
     from crmask.bench.sources import REAL_SOURCES, load_real_frames
@@ -230,7 +239,8 @@ def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[s
     train_frames = [frames[n] for n in train_names]
     val_frames = [frames[n] for n in val_names]
     pool = FramePool(real_samples(train_frames, split_footprints(str(footprints), "train"), seed,
-                                  opts["realisations"], opts["cr_density"])) if train_frames else None
+                                  opts["realisations"], opts["cr_density"], opts["cr_density_low"])) \
+        if train_frames else None
     val = real_samples(val_frames, split_footprints(str(footprints), "val"), seed + 1, 2,
                        opts["cr_density"] / 4) if val_frames else None
     split = {
@@ -239,7 +249,7 @@ def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[s
         "test_only": [n for n in REAL_SOURCES if n not in train_names and n not in val_names],
         "real_fraction": opts["real_fraction"] if train_frames else 0.0,
         "realisations": opts["realisations"],
-        "train_injection": f"fp_id % 5 in {{2, 3, 4}}, {opts['cr_density']:g} per Mpix, seed {seed}",
+        "train_injection": f"fp_id % 5 in {{2, 3, 4}}, {_density_text(opts)} per Mpix, seed {seed}",
         "val_injection": f"fp_id % 5 == 1, {opts['cr_density'] / 4:g} per Mpix, 2 per frame, seed {seed + 1}",
         "ignored": "each frame's own cosmic rays and doubtful pixels (crmask.bench.sources.own_cosmic_rays, "
                    "SPRAT: repeat significance), defects, faint injected charge",

@@ -38,6 +38,7 @@ __all__ = [
     "add_long_slit",
     "augment_sky",
     "real_samples",
+    "draw_density",
     "MixedSource",
 ]
 
@@ -235,7 +236,26 @@ class MixedSource:
         return self.sources[int(rng.choice(len(self.sources), p=self.weights))].sample(rng, size)
 
 
-def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_density: float = 1000.0) -> list[Sample]:
+def draw_density(rng: np.random.Generator, high: float, low: float | None = None) -> float:
+    """A cosmic-ray density: ``high``, or log-uniform in [``low``, ``high``] when ``low`` is given and lower.
+
+    Real exposures hold from a few to a few hundred cosmic rays per
+    megapixel. A network that only sees crowded patches learns crowded
+    statistics: a group-normalised one, which normalises every tile by its
+    own content, then amplifies the noise of a tile without cosmic rays into
+    false detections. Drawing the density per frame puts sparse patches in
+    training. Nothing is drawn without ``low``, so older runs keep their
+    random streams.
+    """
+    if low is None or low >= high:
+        return high
+    if low <= 0:
+        raise ValueError(f"the lowest cosmic-ray density must be positive, got {low}")
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_density: float = 1000.0,
+                 cr_density_low: float | None = None) -> list[Sample]:
     """Real frames with real cosmic-ray footprints injected, as training or validation frames.
 
     Every frame is converted to electrons and gets ``realisations``
@@ -258,6 +278,9 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
         Injections per frame.
     cr_density : float
         Injected cosmic rays per megapixel.
+    cr_density_low : float, optional
+        With it, each realisation draws its density log-uniformly between
+        this and ``cr_density`` (`draw_density`).
 
     Returns
     -------
@@ -272,7 +295,7 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
         sky = float(np.median(electrons))
         for k in range(realisations):
             rng = np.random.default_rng((seed, index, k))
-            n = int(rng.poisson(cr_density * electrons.size / 1e6))
+            n = int(rng.poisson(draw_density(rng, cr_density, cr_density_low) * electrons.size / 1e6))
             inj = inject_footprints(electrons, footprints, n, gain=1.0, readnoise=frame.readnoise, rng=rng,
                                     saturation=saturation)
             truth = inj.mask if frame.labels is None else inj.mask | frame.labels
@@ -313,6 +336,7 @@ def synthetic_pool(
     footprints=None,
     cr_density: float = 1000.0,
     spectra_fraction: float = 0.0,
+    cr_density_low: float | None = None,
 ) -> FramePool:
     """A `FramePool` of realistic synthetic frames (``crmask.synthetic.make_frame``).
 
@@ -339,6 +363,9 @@ def synthetic_pool(
         Fraction of frames that also get long-slit structures (see
         `add_long_slit`), so that traces and sky lines are not taken for
         cosmic-ray tracks.
+    cr_density_low : float, optional
+        With it, each frame draws its density log-uniformly between this and
+        ``cr_density`` (`draw_density`).
     """
     from crmask.synthetic import FrameSpec, make_frame
 
@@ -351,7 +378,7 @@ def synthetic_pool(
             sky=float(np.exp(rng.uniform(np.log(30.0), np.log(3000.0)))),
             gain=float(rng.uniform(1.0, 4.0)),
             readnoise=float(rng.uniform(3.0, 10.0)),
-            cr_density=cr_density,
+            cr_density=draw_density(rng, cr_density, cr_density_low),
         )
         frame = make_frame(shape, spec, rng=rng, footprints=footprints)
         electrons = np.asarray(frame.ccd.data, dtype=np.float32) * np.float32(spec.gain)
@@ -409,15 +436,17 @@ def synthetic_training_data(
     frame_size: int = 512,
     cr_density: float = 1000.0,
     spectra_fraction: float = 0.0,
+    cr_density_low: float | None = None,
 ) -> tuple[FramePool, list[Sample]]:
     """Synthetic training pool and validation frames with disjoint real CR footprints.
 
     The validation frames use seed ``seed + 1`` and the validation
     footprints (see `split_footprints`), at a quarter of the training CR
-    density, closer to real exposures.
+    density, closer to real exposures. ``cr_density_low`` applies to the
+    training frames only (`draw_density`).
     """
     pool = synthetic_pool(n_train, (frame_size, frame_size), seed,
-                          split_footprints(footprints_path, "train"), cr_density, spectra_fraction)
+                          split_footprints(footprints_path, "train"), cr_density, spectra_fraction, cr_density_low)
     val = synthetic_pool(n_val, (frame_size, frame_size), seed + 1,
                          split_footprints(footprints_path, "val"), cr_density / 4, spectra_fraction)
     return pool, val.samples

@@ -16,7 +16,8 @@ from crmask.tiling import apply_tiled
 
 from .weights import SCHEMES, LoadedWeights, WeightsError, load_weights
 
-__all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise", "background_noise"]
+__all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise", "background_noise",
+           "ELECTRON_LIMIT"]
 
 
 def background_noise(electrons: np.ndarray, good: np.ndarray, stride: int = 4) -> float:
@@ -37,6 +38,11 @@ def background_noise(electrons: np.ndarray, good: np.ndarray, stride: int = 4) -
     diffs = np.diff(rows, axis=1)[pair]
     sigma = float(mad_std(diffs)) / np.sqrt(2.0) if diffs.size else 0.0
     return max(sigma, 1.0) if np.isfinite(sigma) else 1.0
+
+
+#: Pixel values are clipped to +-this many electrons before normalisation: a hundred times the full well of
+#: the largest CCD pixels (about 1e6 e-), so no real pixel is changed.
+ELECTRON_LIMIT = 1e8
 
 
 def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float) -> np.ndarray:
@@ -62,25 +68,31 @@ def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float)
         (anything more than 2 sigma_b above the background);
         the same scene looks the same at any exposure level, gain or read
         noise. ``scale`` is unused.
+
+        Values beyond +-`ELECTRON_LIMIT` electrons are clipped to it first
+        (corrupt pixels such as 1e30); the arithmetic is done in float64 and
+        the result is float32.
     scale : float
         Electrons per unit of input for ``"scale"`` and ``"median"``.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"normalisation scheme must be one of {SCHEMES}, got {scheme!r}")
-    data = np.array(electrons, dtype=np.float32)
+    # float64 arithmetic and a clip far above any detector's full well: values such as 1e30 or a float32
+    # overflow would otherwise reach the network as inf or as activations that swamp their neighbours
+    data = np.clip(np.asarray(electrons, dtype=np.float64), -ELECTRON_LIMIT, ELECTRON_LIMIT)
     good = ~bad
-    median = np.float32(np.median(data[good])) if good.any() else np.float32(0.0)
+    median = float(np.median(data[good])) if good.any() else 0.0
     data[bad] = median
     if scheme == "noise":
         data -= median
-        sigma = np.float32(background_noise(data, good))
+        sigma = background_noise(data, good)
         variance = np.maximum(data - 2 * sigma, 0)
         variance += sigma**2
-        return data / np.sqrt(variance)
+        return (data / np.sqrt(variance)).astype(np.float32)
     if scheme == "median":
         data -= median
-    data /= np.float32(scale)
-    return data
+    data /= scale
+    return data.astype(np.float32)
 
 
 class UNetDetector(Detector):
@@ -236,6 +248,10 @@ class UNetDetector(Detector):
             threshold = loaded.threshold if loaded.threshold is not None else 0.5
         prob = self.probability(image.in_electrons, image.bad)
         prob[image.bad] = 0.0
+        if not np.isfinite(prob).all():
+            raise FloatingPointError(
+                f"the network gave {int(np.sum(~np.isfinite(prob)))} non-finite probabilities; "
+                f"check the weights {loaded.source!r}")
         return MaskResult(
             mask=prob >= threshold,
             probability=prob,

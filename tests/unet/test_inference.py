@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import astropy.units as u
@@ -209,3 +210,34 @@ def test_fold_batch_norm_folds_every_conv_norm_pair(deepcr_weights, cosmic_weigh
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in batch_model.modules()) == 2
     _, group_model = cosmic_weights
     assert fold_batch_norm(group_model.eval()) == 0
+
+
+@pytest.mark.parametrize("value", [3e38, 1e30])
+def test_a_huge_pixel_gives_finite_probabilities_and_changes_nothing_beyond_its_reach(value, rng):
+    image = _sky_image(rng, (192, 192))
+    detector = crmask.get_detector("deepcr", gain=2.0, threads=1)
+    image[96, 96] = 60000.0  # a saturated pixel: the median and the noise, both rank statistics, are the same
+    reference = detector.detect(CCDData(image, unit=u.adu)).probability
+    corrupt = image.copy()
+    corrupt[96, 96] = value  # float32 adu: times the gain it overflows float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warning either
+        probability = detector.detect(CCDData(corrupt, unit=u.adu)).probability
+    assert np.isfinite(probability).all()
+    reach = detector.model()[1].config.receptive_radius
+    far = np.ones(image.shape, dtype=bool)
+    far[96 - reach:97 + reach, 96 - reach:97 + reach] = False
+    np.testing.assert_allclose(probability[far], reference[far], atol=1e-6, rtol=0)
+
+
+def test_non_finite_probabilities_are_an_error(rng, tmp_path):
+    from crmask_unet.model import UNet, UNetConfig
+    from crmask_unet.weights import Normalisation, save_weights
+
+    model = UNet(UNetConfig(depth=2, width=4, norm="batch"))
+    with torch.no_grad():
+        model.outc.bias.fill_(float("nan"))
+    path = save_weights(tmp_path / "nan.safetensors", model, "deepcr", Normalisation("noise"), threshold=0.5)
+    detector = crmask.get_detector("deepcr", weights=str(path), gain=1.0)
+    with pytest.raises(FloatingPointError, match="non-finite probabilities"):
+        detector.detect(CCDData(_sky_image(rng), unit=u.electron))

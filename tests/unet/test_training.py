@@ -364,3 +364,19 @@ def test_checkpoint_older_than_a_configuration_key_resumes_with_its_default(tiny
     with pytest.raises(ValueError, match="different lr_schedule"):
         train(replace(config, epochs=3, lr_schedule="cosine"), pool, val, progress=False, checkpoint_dir=tmp_path,
               resume=True)
+
+
+def test_cosmic_ray_density_is_drawn_log_uniformly_only_when_asked():
+    from crmask_unet.data import draw_density
+
+    rng = np.random.default_rng(5)
+    state = rng.bit_generator.state
+    assert draw_density(rng, 1000.0) == 1000.0
+    assert draw_density(rng, 1000.0, 1000.0) == 1000.0
+    assert rng.bit_generator.state == state  # older runs keep their random streams
+    densities = np.array([draw_density(rng, 1000.0, 10.0) for _ in range(4000)])
+    assert densities.min() >= 10.0 and densities.max() <= 1000.0
+    assert np.median(densities) == pytest.approx(100.0, rel=0.1)  # geometric mean of the range
+    assert np.mean(densities < 31.6) == pytest.approx(0.25, abs=0.03)
+    with pytest.raises(ValueError, match="positive"):
+        draw_density(rng, 1000.0, -1.0)
