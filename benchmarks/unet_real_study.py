@@ -85,8 +85,10 @@ def runs() -> dict[str, list[str]]:
         if family != "deepcr":
             table[f"width16-{family}-noise"] = [*arch, "--input", "noise", *main, "--seed", "1", "--width", "16"]
         for seed in (1, 2, 3):  # the learning rate decays over the run instead of dropping on a plateau
-            table[f"width16-{family}-cosine-s{seed}"] = [*arch, "--input", "noise", *main, "--seed", str(seed),
-                                                         "--width", "16", "--lr-schedule", "cosine"]
+            cosine = [*arch, "--input", "noise", *main, "--seed", str(seed), "--width", "16", "--lr-schedule", "cosine"]
+            table[f"width16-{family}-cosine-s{seed}"] = cosine
+            # and each frame's cosmic-ray density drawn from 30-1000 per Mpix: sparse patches, as real exposures
+            table[f"width16-{family}-sparse-s{seed}"] = [*cosine, "--cr-density-low", "30"]
     return table
 
 
