@@ -94,8 +94,11 @@ def _mean_std(values: np.ndarray) -> str:
     return f"{values.mean():.3f} ± {values.std():.3f}" if values.size else "–"
 
 
-def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str]) -> list[dict]:
-    """The study's tables: each a dict with ``title``, ``caption``, ``header`` and ``rows`` (strings)."""
+def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str], width: int = 8) -> list[dict]:
+    """The study's tables: each a dict with ``title``, ``caption``, ``header`` and ``rows`` (strings).
+
+    The defaults-against-peers tables show each family's best run of ``width``.
+    """
     sources = list(SOURCES)
 
     def cell(label: str, source: str, key: str = "tpr_1e-4") -> float:
@@ -135,9 +138,9 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str]) 
     out.append({"title": "Attention gates (noise units, UNet-3-8, main split, equal budget)",
                 "caption": "Mean ± standard deviation over seeds 1-3 of TPR at FPR 1e-4.",
                 "header": ["model", "seeds", "real val", *sources], "rows": rows})
-    defaults = {f"{'att-' if att else ''}{arch}": best_of_family(study, arch, att)
+    defaults = {f"{'att-' if att else ''}{arch}": best_of_family(study, arch, att, width)
                 for arch in ("deepcr", "cosmic-conn") for att in (False, True)
-                if any(_card(study, r) for r in family_runs(arch, att, study))}
+                if any(_card(study, r) for r in family_runs(arch, att, study, width))}
     columns = [*(f"{name} ({run})" for name, run in defaults.items()), *peers]
     labels = [*defaults.values(), *peers]
     for key, what, fmt in (("tpr_1e-4", "TPR at FPR 1e-4", _fmt),
@@ -148,7 +151,8 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str]) 
                                        "operating point", lambda v: "–" if v is None or v != v else f"{v:d}")):
         rows = [[source, *(fmt(cell(label, source, key)) for label in labels)] for source in sources]
         out.append({"title": f"Default models against the peers: {key}",
-                    "caption": f"{what}. Defaults: each family's best seed on the real validation frames.",
+                    "caption": f"{what}. Defaults: each family's best UNet-3-{width} run on the real validation "
+                               "frames.",
                     "header": ["source", *columns], "rows": rows})
     rows = []
     for name in ("input-deepcr-noise", "width16-deepcr-noise"):
@@ -156,6 +160,22 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str]) 
     out.append({"title": "Width (deepCR, noise units, main split, seed 1)",
                 "caption": "TPR at FPR 1e-4; speed in benchmarks/bench_unet_speed.py.",
                 "header": ["model", "real val", *sources], "rows": rows})
+    rows = []
+    for arch in ("deepcr", "cosmic-conn"):
+        for attention in (False, True):
+            for name in family_runs(arch, attention, study, width=16):
+                card = _card(study, name)
+                if card:
+                    rows.append([name, _fmt(_val(card, "tpr@1e-4")), _fmt(_val(card, "event_completeness")),
+                                 f"{card.get('threshold', float('nan')):.2f}",
+                                 *(_fmt(cell(name, s)) for s in sources)])
+    out.append({"title": "UNet-3-16: learning-rate schedule and sparse training (noise units, main split)",
+                "caption": "Real validation TPR at FPR 1e-4 and event completeness at the chosen threshold (from "
+                           "the model card; they chose the epoch and the threshold), then the bench's TPR at FPR "
+                           "1e-4. plateau: the learning rate drops tenfold when the validation loss stalls; "
+                           "cosine: it decays over the run; sparse: cosine, and each training frame's cosmic-ray "
+                           "density drawn log-uniformly from 30 to 1000 per Mpix instead of 1000.",
+                "header": ["run", "real val", "val events", "threshold", *sources], "rows": rows})
     return out
 
 
@@ -229,13 +249,21 @@ def _in_training(card: dict, source: str) -> str:
     return ", ".join(used) if used else "no"
 
 
-def family_runs(arch: str, attention: bool, study: Path | None = None) -> list[str]:
-    """The study runs (seeds 1-3, main split, noise units) of one detector family.
+def family_runs(arch: str, attention: bool, study: Path | None = None, width: int = 8) -> list[str]:
+    """The study runs (main split, noise units) of one detector family and width.
 
-    With ``study``, also their continuations to more epochs found there
-    (``<run>-e<N>``, ``benchmarks/unet_real_study.py --extend``).
+    Width 8: seeds 1-3 of the attention ablation. Width 16: the plateau run
+    (seed 1) and the cosine and sparse runs (seeds 1-3). With ``study``,
+    also their continuations to more epochs found there (``<run>-e<N>``,
+    ``benchmarks/unet_real_study.py --extend``).
     """
-    if attention:
+    family = f"{'att-' if attention else ''}{arch}"
+    if width == 16:
+        runs = [f"width16-{family}-noise", *(f"width16-{family}-{kind}-s{seed}"
+                                             for kind in ("cosine", "sparse") for seed in (1, 2, 3))]
+    elif width != 8:
+        raise ValueError(f"the study has widths 8 and 16, not {width}")
+    elif attention:
         runs = [f"attention-{arch}-att-s{seed}" for seed in (1, 2, 3)]
     else:
         runs = [f"input-{arch}-noise", *(f"attention-{arch}-plain-s{seed}" for seed in (2, 3))]
@@ -244,9 +272,9 @@ def family_runs(arch: str, attention: bool, study: Path | None = None) -> list[s
     return runs
 
 
-def best_of_family(study: Path, arch: str, attention: bool) -> str:
+def best_of_family(study: Path, arch: str, attention: bool, width: int = 8) -> str:
     """The family's run with the highest real-validation TPR at FPR 1e-4 (then F1): chosen on validation only."""
-    runs = [r for r in family_runs(arch, attention, study) if _card(study, r)]
+    runs = [r for r in family_runs(arch, attention, study, width) if _card(study, r)]
     if not runs:
         raise SystemExit(f"no finished run of {'att-' if attention else ''}{arch} in {study}")
     return max(runs, key=lambda r: (_val(_card(study, r), "tpr@1e-4"), _val(_card(study, r), "f1")))
@@ -265,14 +293,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ship", nargs="*", default=[], metavar="RUN=NAME",
                         help="copy these runs into the package as shipped models, bench results in their cards")
     parser.add_argument("--ship-defaults", action="store_true",
-                        help="ship each family's best run on real validation as <detector>-general")
+                        help="ship each family's best run on real validation as <detector>-general "
+                             "(<detector>-general-16 with --width 16)")
+    parser.add_argument("--width", type=int, choices=(8, 16), default=8, help="width of the runs --ship-defaults ships")
     opts = parser.parse_args(argv)
     runs = finished_runs(opts.study)
     if not opts.no_bench and runs:
         bench(opts.sets, runs, opts.outdir)
     records = load_results([opts.outdir, *opts.results])
     peers = [p for p in opts.peers if any(label == p for _, label in records)]
-    found = tables(opts.study, records, peers)
+    found = tables(opts.study, records, peers, opts.width)
     text = markdown(found)
     (opts.outdir / "study.md").write_text(text)
     if opts.rst is not None:
@@ -280,8 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     ships = [(*item.partition("=")[::2], None) for item in opts.ship]
     if opts.ship_defaults:
-        ships += [(best_of_family(opts.study, arch, att), f"{'att-' if att else ''}{arch}-general",
-                   family_runs(arch, att, opts.study)) for arch in ("deepcr", "cosmic-conn") for att in (False, True)]
+        suffix = "" if opts.width == 8 else f"-{opts.width}"
+        ships += [(best_of_family(opts.study, arch, att, opts.width), f"{'att-' if att else ''}{arch}-general{suffix}",
+                   family_runs(arch, att, opts.study, opts.width))
+                  for arch in ("deepcr", "cosmic-conn") for att in (False, True)]
     for run, name, candidates in ships:
         print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates)}")
     return 0
