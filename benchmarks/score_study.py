@@ -174,7 +174,8 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str], 
                            "the model card; they chose the epoch and the threshold), then the bench's TPR at FPR "
                            "1e-4. plateau: the learning rate drops tenfold when the validation loss stalls; "
                            "cosine: it decays over the run; sparse: cosine, and each training frame's cosmic-ray "
-                           "density drawn log-uniformly from 30 to 1000 per Mpix instead of 1000.",
+                           "density drawn log-uniformly from 30 to 1000 per Mpix instead of 1000; floor: sparse, "
+                           "and group normalisation with a variance floor (eps 1).",
                 "header": ["run", "real val", "val events", "threshold", *sources], "rows": rows})
     return out
 
@@ -253,14 +254,14 @@ def family_runs(arch: str, attention: bool, study: Path | None = None, width: in
     """The study runs (main split, noise units) of one detector family and width.
 
     Width 8: seeds 1-3 of the attention ablation. Width 16: the plateau run
-    (seed 1) and the cosine and sparse runs (seeds 1-3). With ``study``,
+    (seed 1) and the cosine, sparse and (group norm) floor runs (seeds 1-3). With ``study``,
     also their continuations to more epochs found there (``<run>-e<N>``,
     ``benchmarks/unet_real_study.py --extend``).
     """
     family = f"{'att-' if attention else ''}{arch}"
     if width == 16:
         runs = [f"width16-{family}-noise", *(f"width16-{family}-{kind}-s{seed}"
-                                             for kind in ("cosine", "sparse") for seed in (1, 2, 3))]
+                                             for kind in ("cosine", "sparse", "floor") for seed in (1, 2, 3))]
     elif width != 8:
         raise ValueError(f"the study has widths 8 and 16, not {width}")
     elif attention:

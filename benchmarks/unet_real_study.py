@@ -89,6 +89,8 @@ def runs() -> dict[str, list[str]]:
             table[f"width16-{family}-cosine-s{seed}"] = cosine
             # and each frame's cosmic-ray density drawn from 30-1000 per Mpix: sparse patches, as real exposures
             table[f"width16-{family}-sparse-s{seed}"] = [*cosine, "--cr-density-low", "30"]
+            if family.endswith("cosmic-conn"):  # and a variance floor in the group normalisations
+                table[f"width16-{family}-floor-s{seed}"] = [*cosine, "--cr-density-low", "30", "--group-eps", "1"]
     return table
 
 

@@ -38,6 +38,9 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--epochs", type=click.IntRange(1, 10000), default=10, show_default=True)
 @click.option("--steps-per-epoch", type=click.IntRange(1, 10**6), default=100, show_default=True)
 @click.option("--lr", type=float, default=0.005, show_default=True, help="Initial Adam learning rate.")
+@click.option("--group-eps", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
+              help="Variance floor of group normalisation (cosmic-conn); 1 keeps sky noise from being "
+                   "scaled up in tiles without cosmic rays.")
 @click.option("--lr-schedule", type=click.Choice(["plateau", "cosine"]), default="plateau", show_default=True,
               help="Tenfold drops when the validation loss stalls, or a cosine decay over the run.")
 @click.option("--loss", type=click.Choice(["bce", "median-bce"]), default="bce", show_default=True)
@@ -112,7 +115,7 @@ def train_unet(**opts) -> None:
             steps_per_epoch=opts["steps_per_epoch"], lr=opts["lr"], lr_schedule=opts["lr_schedule"],
             loss=opts["loss"],
             scale=opts["scale"] or (100.0 if opts["arch"] == "deepcr" else 1.0),
-            input_scheme=opts["input_scheme"], seed=opts["seed"],
+            input_scheme=opts["input_scheme"], group_eps=opts["group_eps"], seed=opts["seed"],
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -41,6 +41,12 @@ class UNetConfig:
         Groups of group normalisation.
     bn_momentum : float
         Momentum of batch-normalisation running statistics (deepCR: 0.005).
+    group_eps : float
+        The ``eps`` of group normalisation, added to each group's variance
+        (PyTorch's default 1e-5). A large value, such as 1, is a variance
+        floor: a tile whose features hardly vary (sky without cosmic rays)
+        is no longer scaled up to unit variance, so its noise is not
+        amplified into detections.
     """
 
     depth: int = 3
@@ -49,6 +55,7 @@ class UNetConfig:
     attention: bool = False
     groups: int = 8
     bn_momentum: float = 0.005
+    group_eps: float = 1e-5
 
     def __post_init__(self) -> None:
         if not 1 <= self.depth <= 6:
@@ -57,6 +64,8 @@ class UNetConfig:
             raise ValueError(f"width must be an even number >= 2, got {self.width}")
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if not self.group_eps > 0:
+            raise ValueError(f"group_eps must be positive, got {self.group_eps}")
 
     @property
     def multiple(self) -> int:
@@ -95,7 +104,7 @@ class UNet(nn.Module):
     def __init__(self, config: UNetConfig = UNetConfig()) -> None:
         super().__init__()
         self.config = config
-        norm_kw = {"groups": config.groups, "momentum": config.bn_momentum}
+        norm_kw = {"groups": config.groups, "momentum": config.bn_momentum, "eps": config.group_eps}
         widths = [config.width * 2**level for level in range(config.depth)]
         self.inc = DoubleConv(1, widths[0], config.norm, **norm_kw)
         self.downs = nn.ModuleList(

@@ -18,7 +18,7 @@ __all__ = ["NORMS", "make_norm", "DoubleConv", "Down", "Up", "AttentionGate"]
 NORMS = ("batch", "group", "none")
 
 
-def make_norm(norm: str, channels: int, groups: int = 8, momentum: float = 0.1) -> nn.Module:
+def make_norm(norm: str, channels: int, groups: int = 8, momentum: float = 0.1, eps: float = 1e-5) -> nn.Module:
     """Return the normalisation layer for ``channels`` feature maps.
 
     Parameters
@@ -34,6 +34,9 @@ def make_norm(norm: str, channels: int, groups: int = 8, momentum: float = 0.1) 
         Number of groups for group normalisation.
     momentum : float
         Running-statistics momentum of batch normalisation.
+    eps : float
+        Added to the variance of group normalisation (batch normalisation
+        keeps PyTorch's 1e-5).
     """
     if norm == "batch":
         return nn.BatchNorm2d(channels, momentum=momentum)
@@ -41,7 +44,7 @@ def make_norm(norm: str, channels: int, groups: int = 8, momentum: float = 0.1) 
         n_groups = min(groups, channels)
         while channels % n_groups:
             n_groups -= 1
-        return nn.GroupNorm(n_groups, channels, affine=False)
+        return nn.GroupNorm(n_groups, channels, eps=eps, affine=False)
     if norm == "none":
         return nn.Identity()
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")

@@ -91,6 +91,8 @@ class TrainConfig:
         change noise-unit input).
     bn_momentum : float
         Batch-norm running-statistics momentum (0.005 in deepCR).
+    group_eps : float
+        Variance floor of group normalisation (`crmask_unet.model.UNetConfig`).
     bn_train_fraction : float
         Fraction of epochs with batch statistics before they are frozen.
     sky_low, sky_high : float
@@ -122,6 +124,7 @@ class TrainConfig:
     scale: float = 100.0
     input_scheme: str | None = None
     bn_momentum: float = 0.005
+    group_eps: float = 1e-5
     bn_train_fraction: float = 0.4
     sky_low: float = -0.9
     sky_high: float = 3.0
@@ -149,7 +152,8 @@ class TrainConfig:
     def unet_config(self) -> UNetConfig:
         """The U-Net configuration this training builds."""
         return UNetConfig(depth=self.depth, width=self.width, norm=ARCHITECTURES[self.arch],
-                          attention=self.attention, bn_momentum=self.bn_momentum)
+                          attention=self.attention, bn_momentum=self.bn_momentum,
+                          group_eps=self.group_eps)
 
     def normalisation(self) -> Normalisation:
         """``input_scheme``, else the original's: deepCR divides by a scale, Cosmic-CoNN subtracts the median."""

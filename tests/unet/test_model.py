@@ -65,3 +65,22 @@ def test_input_size_not_a_multiple_of_the_pooling_factor_is_explained():
 def test_invalid_configuration_is_rejected(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         UNetConfig(**bad)
+
+
+def test_group_eps_is_a_variance_floor_that_survives_saving(tmp_path):
+    from crmask_unet.weights import Normalisation, load_weights, save_weights
+
+    torch.manual_seed(0)
+    sky = torch.randn(1, 1, 64, 64)  # noise-unit sky without cosmic rays
+    spread = {}
+    for eps in (1e-5, 1.0):
+        model = UNet(UNetConfig(depth=2, width=8, norm="group", group_eps=eps)).eval()
+        with torch.no_grad():
+            first = model.inc[1](model.inc[0](sky))  # the first group normalisation's output
+        spread[eps] = float(first.std())
+        path = save_weights(tmp_path / f"eps{eps}.safetensors", model, "cosmic-conn", Normalisation("noise"))
+        assert load_weights(str(path)).config.group_eps == eps
+    assert spread[1e-5] == pytest.approx(1.0, abs=0.01)  # per-tile statistics: the noise becomes unit variance
+    assert spread[1.0] < 0.7  # the floor keeps it at its own, smaller scale
+    with pytest.raises(ValueError, match="group_eps must be positive"):
+        UNetConfig(group_eps=0.0)
