@@ -6,7 +6,12 @@ interleaved over the repeats so that load changes hit all of them alike;
 the best of the repeats is reported in s/Mpix with its ratio to
 astroscrappy's time. ``--paper-config`` also times an untrained UNet-3-32
 (the published deepCR size) to show what the default architecture costs.
-The number of CPU threads torch and the machine use is printed. Usage::
+For each network the table also gives the floating-point operations per
+megapixel of a whole tiled run (``torch.utils.flop_counter``, one
+multiply-add counted as 2), the rate they were done at, and that rate as a
+fraction of the machine's measured peak (a 2048 x 2048 float32 matrix
+product on the same threads). The number of CPU threads torch and the
+machine use is printed. Usage::
 
     python benchmarks/bench_unet_speed.py [--repeats 3] [--threads N] [--paper-config] [--also deepcr:deepcr-general-16]
 
@@ -38,6 +43,32 @@ def _paper_sized_weights(path: str) -> str:
     torch.manual_seed(0)
     save_weights(path, UNet(UNetConfig(depth=3, width=32, norm="batch")), "deepcr", Normalisation("scale", 100.0))
     return path
+
+
+def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a float32 ``size`` x ``size`` matrix product, best of ``repeats``."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(func) -> float:
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def network_flops(detector, ccd) -> float:
+    """Floating-point operations of the network over one tiled run of ``detector`` on ``ccd``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        detector.detect(ccd)
+    return float(counter.get_total_flops())
 
 
 def main() -> None:
@@ -87,10 +118,17 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}, CPUs {os.cpu_count()}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     base = min(times["lacosmic"])
-    print(f"{'detector':<36} {'s':>8} {'s/Mpix':>8} {'ratio vs astroscrappy':>22}")
+    peak = matmul_peak(torch.get_num_threads())
+    print(f"float32 matrix-product peak: {peak:.1f} GFLOP/s")
+    print(f"{'detector':<36} {'s':>8} {'s/Mpix':>8} {'ratio vs astroscrappy':>22} {'GFLOP/Mpix':>11} "
+          f"{'GFLOP/s':>8} {'of peak':>8}")
     for name, values in times.items():
         best = min(values)
-        print(f"{name:<36} {best:8.2f} {best / mpix:8.3f} {best / base:22.2f}")
+        row = f"{name:<36} {best:8.2f} {best / mpix:8.3f} {best / base:22.2f}"
+        if hasattr(detectors[name], "model"):
+            flops = network_flops(detectors[name], ccd)
+            row += f" {flops / mpix / 1e9:11.1f} {flops / best / 1e9:8.1f} {flops / best / 1e9 / peak:8.0%}"
+        print(row)
 
 
 if __name__ == "__main__":
