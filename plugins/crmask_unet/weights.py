@@ -28,6 +28,7 @@ __all__ = [
     "save_weights",
     "load_weights",
     "file_sha256",
+    "tensor_digest",
 ]
 
 #: Folder of the shipped models.
@@ -115,6 +116,22 @@ def resolve_weights(weights: str) -> tuple[Path, dict[str, Any] | None]:
     raise WeightsError(f"weights {weights!r} is neither a shipped model ({names}) nor an existing file")
 
 
+def tensor_digest(tensors: dict) -> str:
+    """SHA-256 over a state dict's names, dtypes, shapes and bytes, in name order.
+
+    Stored in every weights file saved by `save_weights` and checked by
+    `load_weights`, so a corrupted file is refused even without its model card.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        tensor = tensors[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_weights(
     path: str | Path,
     model,
@@ -148,6 +165,7 @@ def save_weights(
         **(extra or {}),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata["tensors_sha256"] = tensor_digest(tensors)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=metadata)
@@ -162,8 +180,10 @@ def load_weights(weights: str) -> LoadedWeights:
     WeightsError
         For a missing file, a file that is not safetensors (a pickled
         PyTorch checkpoint, for instance: pickle is never executed), a
-        shipped file whose checksum differs from its model card, or missing
-        metadata.
+        shipped file whose checksum differs from its model card, tensors that
+        differ from the checksum in the file's own metadata (files saved by
+        `save_weights`) or are not finite, a threshold outside [0, 1], or
+        missing metadata.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -195,5 +215,12 @@ def load_weights(weights: str) -> LoadedWeights:
         arch = metadata["arch"]
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path} has invalid crmask U-Net metadata: {exc}") from None
+    if threshold is not None and not 0.0 <= threshold <= 1.0:  # also refuses nan
+        raise WeightsError(f"{path} has threshold {threshold!r} in its metadata; a probability in [0, 1] is needed")
+    if "tensors_sha256" in metadata and tensor_digest(state) != metadata["tensors_sha256"]:
+        raise WeightsError(f"{path}: its tensors do not match the checksum in its metadata (corrupted file)")
+    broken = sorted(key for key, tensor in state.items() if tensor.is_floating_point() and not tensor.isfinite().all())
+    if broken:
+        raise WeightsError(f"{path} holds non-finite values in {len(broken)} tensor(s), e.g. {broken[0]!r}")
     return LoadedWeights(config=config, normalisation=norm, arch=arch, state_dict=state,
                          threshold=threshold, source=str(path))

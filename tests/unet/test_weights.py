@@ -100,3 +100,39 @@ def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch):
     target.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="modified or corrupted"):
         crmask.get_detector("deepcr").model()
+
+
+def test_flipped_bytes_are_refused_without_a_model_card(deepcr_weights):
+    path, _ = deepcr_weights
+    assert not path.with_suffix(".json").exists()
+    data = bytearray(path.read_bytes())
+    data[-4] ^= 0xFF  # flip bits of one weight
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="do not match the checksum in its metadata"):
+        load_weights(str(path))
+
+
+def _rewrite(path, tensors=None, **metadata):
+    """Rewrite a weights file with changed tensors or metadata (the tensor checksum dropped, as in older files)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta, state = handle.metadata(), {k: handle.get_tensor(k) for k in handle.keys()}
+    meta.pop("tensors_sha256")
+    save_file({**state, **(tensors or {})}, str(path), metadata={**meta, **metadata})
+
+
+def test_non_finite_tensors_are_refused(deepcr_weights):
+    path, model = deepcr_weights
+    _rewrite(path, {"outc.bias": torch.full_like(model.outc.bias, float("nan"))})
+    with pytest.raises(WeightsError, match="non-finite values in 1 tensor.*outc.bias"):
+        load_weights(str(path))
+
+
+@pytest.mark.parametrize("threshold", ["nan", "7", "-0.1"])
+def test_a_threshold_that_is_not_a_probability_is_refused(deepcr_weights, threshold):
+    path, _ = deepcr_weights
+    _rewrite(path, threshold=threshold)
+    with pytest.raises(WeightsError, match=f"threshold {float(threshold)!r}.*in \\[0, 1\\]"):
+        load_weights(str(path))
