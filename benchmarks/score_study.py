@@ -296,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ship-defaults", action="store_true",
                         help="ship each family's best run on real validation as <detector>-general "
                              "(<detector>-general-16 with --width 16)")
-    parser.add_argument("--width", type=int, choices=(8, 16), default=8, help="width of the runs --ship-defaults ships")
+    parser.add_argument("--width", type=int, choices=(8, 16), default=8,
+                        help="width of the default models: the runs --ship-defaults ships and the defaults tables show; "
+                             "16 also leaves out the width-8 study's tables")
     opts = parser.parse_args(argv)
     runs = finished_runs(opts.study)
     if not opts.no_bench and runs:
@@ -304,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     records = load_results([opts.outdir, *opts.results])
     peers = [p for p in opts.peers if any(label == p for _, label in records)]
     found = tables(opts.study, records, peers, opts.width)
+    if opts.width == 16:
+        found = [t for t in found if t["title"].startswith(("UNet-3-16", "Default models"))]
     text = markdown(found)
     (opts.outdir / "study.md").write_text(text)
     if opts.rst is not None:
