@@ -234,9 +234,10 @@ def test_non_finite_probabilities_are_an_error(rng, tmp_path):
     from crmask_unet.model import UNet, UNetConfig
     from crmask_unet.weights import Normalisation, save_weights
 
-    model = UNet(UNetConfig(depth=2, width=4, norm="batch"))
-    with torch.no_grad():
-        model.outc.bias.fill_(float("nan"))
+    model = UNet(UNetConfig(depth=2, width=4, norm="none"))
+    with torch.no_grad():  # finite weights (non-finite ones are refused at load) whose activations overflow
+        for conv in (model.inc[0], model.inc[3], model.outc):
+            conv.weight.mul_(1e30)
     path = save_weights(tmp_path / "nan.safetensors", model, "deepcr", Normalisation("noise"), threshold=0.5)
     detector = crmask.get_detector("deepcr", weights=str(path), gain=1.0)
     with pytest.raises(FloatingPointError, match="non-finite probabilities"):
