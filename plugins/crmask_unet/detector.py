@@ -70,29 +70,31 @@ def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float)
         noise. ``scale`` is unused.
 
         Values beyond +-`ELECTRON_LIMIT` electrons are clipped to it first
-        (corrupt pixels such as 1e30); the arithmetic is done in float64 and
-        the result is float32.
+        (corrupt pixels such as 1e30); the result is float32.
     scale : float
         Electrons per unit of input for ``"scale"`` and ``"median"``.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"normalisation scheme must be one of {SCHEMES}, got {scheme!r}")
-    # float64 arithmetic and a clip far above any detector's full well: values such as 1e30 or a float32
-    # overflow would otherwise reach the network as inf or as activations that swamp their neighbours
-    data = np.clip(np.asarray(electrons, dtype=np.float64), -ELECTRON_LIMIT, ELECTRON_LIMIT)
+    # clipped far above any detector's full well, in one pass into float32: values such as 1e30 would otherwise
+    # reach the network as inf or as activations that swamp their neighbours
+    data = np.clip(electrons, -ELECTRON_LIMIT, ELECTRON_LIMIT, out=np.empty(np.shape(electrons), np.float32),
+                   casting="unsafe")
     good = ~bad
-    median = float(np.median(data[good])) if good.any() else 0.0
+    median = np.float32(np.median(data[good])) if good.any() else np.float32(0.0)
     data[bad] = median
     if scheme == "noise":
         data -= median
-        sigma = background_noise(data, good)
+        sigma = np.float32(background_noise(data, good))
         variance = np.maximum(data - 2 * sigma, 0)
         variance += sigma**2
-        return (data / np.sqrt(variance)).astype(np.float32)
+        np.sqrt(variance, out=variance)
+        data /= variance
+        return data
     if scheme == "median":
         data -= median
-    data /= scale
-    return data.astype(np.float32)
+    data /= np.float32(scale)
+    return data
 
 
 class UNetDetector(Detector):
