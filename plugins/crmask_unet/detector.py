@@ -17,7 +17,11 @@ from crmask.tiling import apply_tiled
 from .weights import SCHEMES, LoadedWeights, WeightsError, load_weights
 
 __all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise", "background_noise",
-           "ELECTRON_LIMIT"]
+           "ELECTRON_LIMIT", "TILE_MULTIPLE"]
+
+#: ``tile`` and ``overlap`` must be multiples of this (the pooling factor of depth-3 models; deeper models
+#: are checked against their own when they run).
+TILE_MULTIPLE = 4
 
 
 def background_noise(electrons: np.ndarray, good: np.ndarray, stride: int = 4) -> float:
@@ -103,7 +107,8 @@ class UNetDetector(Detector):
     The image is converted to electrons, normalised as the original detector
     does it (see `normalise`), and passed through the network tile by tile
     (``tile`` pixels square with ``overlap`` pixels of context on every side,
-    so memory is bounded by the tile size). The result holds the CR
+    by default the network's receptive radius, so memory is bounded by the
+    tile size). The result holds the CR
     probability map and the mask ``probability >= threshold``.
 
     With batch normalisation (deepCR) the network is local, so tiled and
@@ -142,8 +147,10 @@ class UNetDetector(Detector):
             "weights": Param(cls.default_weights, "Shipped model name or path to a .safetensors file", type=str),
             "threshold": Param(None, "CR probability threshold; default: the model card's threshold",
                                low=0.0, high=1.0, allow_none=True),
-            "tile": Param(512, "Tile side in pixels (a multiple of 16)", type=int, low=32, high=8192),
-            "overlap": Param(32, "Context pixels on each tile side (a multiple of 16)", type=int, low=0, high=1024),
+            "tile": Param(512, "Tile side in pixels (a multiple of 4)", type=int, low=32, high=8192),
+            "overlap": Param(None, "Context pixels on each tile side (a multiple of 4); default: the model's "
+                             "receptive radius, with which tiled inference equals whole-image inference",
+                             type=int, low=0, high=1024, allow_none=True),
             "device": Param("auto", "Where the network runs", type=str, choices=("auto", "cpu", "cuda")),
             "threads": Param(None, "CPU threads for inference; default: torch's setting",
                              type=int, low=1, high=1024, allow_none=True),
@@ -157,9 +164,9 @@ class UNetDetector(Detector):
     def _check_params(self) -> None:
         p = self._params
         for key in ("tile", "overlap"):
-            if p[key] % 16:
-                raise ValueError(f"parameter {key!r} must be a multiple of 16, got {p[key]}")
-        if p["tile"] <= 2 * p["overlap"]:
+            if p[key] is not None and p[key] % TILE_MULTIPLE:
+                raise ValueError(f"parameter {key!r} must be a multiple of {TILE_MULTIPLE}, got {p[key]}")
+        if p["overlap"] is not None and p["tile"] <= 2 * p["overlap"]:
             raise ValueError(f"parameters 'tile' ({p['tile']}) and 'overlap' ({p['overlap']}) need tile > 2 * overlap")
         if p["device"] == "cuda":
             import torch
@@ -202,6 +209,13 @@ class UNetDetector(Detector):
             self._loaded = (loaded, prepare_for_inference(network).to(self._device()))
         return self._loaded
 
+    def overlap(self) -> int:
+        """Context pixels on each tile side: the ``overlap`` parameter, else the model's receptive radius."""
+        if self._params["overlap"] is not None:
+            return self._params["overlap"]
+        config = self.model()[0].config
+        return -(-config.receptive_radius // config.multiple) * config.multiple
+
     def probability(self, electrons: np.ndarray, bad: np.ndarray | None = None) -> np.ndarray:
         """CR probability map of an image in electrons (float32, image shape).
 
@@ -219,9 +233,13 @@ class UNetDetector(Detector):
         loaded, network = self.model()
         multiple = loaded.config.multiple
         p = self._params
-        for key in ("tile", "overlap"):
-            if p[key] % multiple:
-                raise ValueError(f"parameter {key!r} must be a multiple of {multiple} for this model, got {p[key]}")
+        overlap = self.overlap()
+        for key, value in (("tile", p["tile"]), ("overlap", overlap)):
+            if value % multiple:
+                raise ValueError(f"parameter {key!r} must be a multiple of {multiple} for this model, got {value}")
+        if p["tile"] <= 2 * overlap:
+            raise ValueError(f"parameter 'tile' ({p['tile']}) must exceed twice the model's receptive radius "
+                             f"({overlap}); use a larger tile")
         if bad is None:
             bad = np.zeros(electrons.shape, dtype=bool)
         data = normalise(electrons, bad, loaded.normalisation.scheme, loaded.normalisation.scale)
@@ -239,7 +257,7 @@ class UNetDetector(Detector):
         if p["threads"] is not None:
             torch.set_num_threads(p["threads"])
         try:
-            return apply_tiled(run, data, p["tile"], p["overlap"])
+            return apply_tiled(run, data, p["tile"], overlap)
         finally:
             torch.set_num_threads(previous)
 

@@ -37,6 +37,10 @@ def test_tiled_equals_whole_image_inference(deepcr_weights, rng):
     p_whole, p_tiled = whole.probability(image, bad), tiled.probability(image, bad)
     # 96-pixel tiles with 32-pixel cores: 5 x 7 tiles, every seam inside the compared area
     np.testing.assert_allclose(p_tiled, p_whole, atol=2e-6, rtol=0)
+    # the default context is the receptive radius, all the network needs
+    auto = crmask.get_detector("att-deepcr", weights=str(path), tile=96, threads=1)
+    assert auto.overlap() == auto.model()[1].config.receptive_radius == 24
+    np.testing.assert_allclose(auto.probability(image, bad), p_whole, atol=2e-6, rtol=0)
     # and the stitched map is the network applied to the whole normalised image
     x = torch.from_numpy(image / 100.0)[None, None]
     direct = model.eval()(x.float()).sigmoid()[0, 0].detach().numpy()
@@ -146,7 +150,8 @@ def test_cuda_without_cuda_is_a_clear_error():
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"tile": 100}, "'tile' must be a multiple of 16"),
+    [({"tile": 102}, "'tile' must be a multiple of 4"),
+     ({"overlap": 30}, "'overlap' must be a multiple of 4"),
      ({"tile": 64, "overlap": 32}, "tile > 2 \\* overlap"),
      ({"threshold": 1.5}, "'threshold'"),
      ({"device": "tpu"}, "'device'")],
