@@ -1,10 +1,14 @@
 """A trained U-Net made ready for fast inference, with the same output.
 
-Two rewrites that change no result beyond float rounding:
+Three rewrites that change no result beyond float rounding:
 
 - every batch normalisation that directly follows a convolution is folded into
   that convolution's weights and bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``),
   which removes one pass over the feature maps per layer;
+- the first convolution after each skip connection, which reads the
+  concatenation of the skip and the upsampled features, is split into one
+  convolution of each whose outputs are added (`SplitUp`): the concatenated
+  copy is never made (about 13% of a UNet-3-16's time on one CPU thread);
 - the network and its input use the channels-last memory format, for which
   oneDNN's CPU convolutions are about twice as fast as in the default layout
   with the few channels of these U-Nets (``benchmarks/bench_unet_speed.py``).
@@ -23,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["fold_batch_norm", "prepare_for_inference", "MEMORY_FORMAT"]
+__all__ = ["fold_batch_norm", "SplitUp", "prepare_for_inference", "MEMORY_FORMAT"]
 
 #: Memory format of the prepared network and of its input.
 MEMORY_FORMAT = torch.channels_last
@@ -64,8 +68,40 @@ def fold_batch_norm(module: nn.Module) -> int:
     return folded
 
 
+class SplitUp(nn.Module):
+    """An `~crmask_unet.parts.Up` block that convolves its two inputs apart instead of concatenating them.
+
+    ``conv(cat([skip, g]))`` equals ``conv_skip(skip) + conv_g(g)`` with the
+    convolution's weights split along the input channels (the bias kept once).
+
+    Parameters
+    ----------
+    up : crmask_unet.parts.Up
+        The block to rewrite (its modules are shared, not copied).
+    """
+
+    def __init__(self, up: nn.Module) -> None:
+        super().__init__()
+        first = up.conv[0]
+        half = first.in_channels // 2
+        self.up, self.gate = up.up, up.gate
+        self.conv_skip = nn.Conv2d(half, first.out_channels, first.kernel_size, padding=first.padding)
+        self.conv_g = nn.Conv2d(half, first.out_channels, first.kernel_size, padding=first.padding, bias=False)
+        with torch.no_grad():
+            self.conv_skip.weight.copy_(first.weight[:, :half])
+            self.conv_skip.bias.copy_(first.bias)
+            self.conv_g.weight.copy_(first.weight[:, half:])
+        self.rest = nn.Sequential(*list(up.conv)[1:])
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        g = self.up(x)
+        if self.gate is not None:
+            skip = self.gate(skip, g)
+        return self.rest(self.conv_skip(skip).add_(self.conv_g(g)))
+
+
 def prepare_for_inference(network: nn.Module) -> nn.Module:
-    """Return a copy of ``network`` for inference: batch norms folded, channels-last, evaluation mode.
+    """Return a copy of ``network`` for inference: batch norms folded, concatenations split, channels-last.
 
     Feed it input converted with ``tensor.contiguous(memory_format=MEMORY_FORMAT)``.
     The original network is not changed.
@@ -81,6 +117,7 @@ def prepare_for_inference(network: nn.Module) -> nn.Module:
     """
     prepared = copy.deepcopy(network).eval()
     fold_batch_norm(prepared)
+    prepared.ups = nn.ModuleList(SplitUp(up) for up in prepared.ups)
     for parameter in prepared.parameters():
         parameter.requires_grad_(False)
     return prepared.to(memory_format=MEMORY_FORMAT)
