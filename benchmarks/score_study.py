@@ -253,17 +253,19 @@ def _in_training(card: dict, source: str) -> str:
 def family_runs(arch: str, attention: bool, study: Path | None = None, width: int = 8) -> list[str]:
     """The study runs (main split, noise units) of one detector family and width.
 
-    Width 8: seeds 1-3 of the attention ablation. Width 16: the plateau run
-    (seed 1) and the cosine, sparse and (group norm) floor runs (seeds 1-3). With ``study``,
+    Width 8: seeds 1-3 of the attention ablation. Widths 12 and 16: the
+    cosine, sparse and (group norm) floor runs (seeds 1-3), and at width 16
+    the plateau run (seed 1). With ``study``,
     also their continuations to more epochs found there (``<run>-e<N>``,
     ``benchmarks/unet_real_study.py --extend``).
     """
     family = f"{'att-' if attention else ''}{arch}"
-    if width == 16:
-        runs = [f"width16-{family}-noise", *(f"width16-{family}-{kind}-s{seed}"
-                                             for kind in ("cosine", "sparse", "floor") for seed in (1, 2, 3))]
+    if width in (12, 16):
+        runs = [f"width{width}-{family}-{kind}-s{seed}" for kind in ("cosine", "sparse", "floor") for seed in (1, 2, 3)]
+        if width == 16:
+            runs.insert(0, f"width16-{family}-noise")
     elif width != 8:
-        raise ValueError(f"the study has widths 8 and 16, not {width}")
+        raise ValueError(f"the study has widths 8, 12 and 16, not {width}")
     elif attention:
         runs = [f"attention-{arch}-att-s{seed}" for seed in (1, 2, 3)]
     else:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import itertools
 import os
 import shlex
 import shutil
@@ -84,13 +85,15 @@ def runs() -> dict[str, list[str]]:
     for family, arch in families.items():
         if family != "deepcr":
             table[f"width16-{family}-noise"] = [*arch, "--input", "noise", *main, "--seed", "1", "--width", "16"]
-        for seed in (1, 2, 3):  # the learning rate decays over the run instead of dropping on a plateau
-            cosine = [*arch, "--input", "noise", *main, "--seed", str(seed), "--width", "16", "--lr-schedule", "cosine"]
-            table[f"width16-{family}-cosine-s{seed}"] = cosine
+        for width, seed in itertools.product((12, 16), (1, 2, 3)):
+            # the learning rate decays over the run instead of dropping on a plateau
+            cosine = [*arch, "--input", "noise", *main, "--seed", str(seed), "--width", str(width),
+                      "--lr-schedule", "cosine"]
+            table[f"width{width}-{family}-cosine-s{seed}"] = cosine
             # and each frame's cosmic-ray density drawn from 30-1000 per Mpix: sparse patches, as real exposures
-            table[f"width16-{family}-sparse-s{seed}"] = [*cosine, "--cr-density-low", "30"]
+            table[f"width{width}-{family}-sparse-s{seed}"] = [*cosine, "--cr-density-low", "30"]
             if family.endswith("cosmic-conn"):  # and a variance floor in the group normalisations
-                table[f"width16-{family}-floor-s{seed}"] = [*cosine, "--cr-density-low", "30", "--group-eps", "1"]
+                table[f"width{width}-{family}-floor-s{seed}"] = [*cosine, "--cr-density-low", "30", "--group-eps", "1"]
     return table
 
 
