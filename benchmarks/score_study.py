@@ -94,11 +94,14 @@ def _mean_std(values: np.ndarray) -> str:
     return f"{values.mean():.3f} ± {values.std():.3f}" if values.size else "–"
 
 
-def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str], width: int = 8) -> list[dict]:
+def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str],
+           widths: dict[str, int] | None = None) -> list[dict]:
     """The study's tables: each a dict with ``title``, ``caption``, ``header`` and ``rows`` (strings).
 
-    The defaults-against-peers tables show each family's best run of ``width``.
+    The defaults-against-peers tables show each family's best run of its
+    width in ``widths`` (family name -> width, 8 where not given).
     """
+    widths = widths or {}
     sources = list(SOURCES)
 
     def cell(label: str, source: str, key: str = "tpr_1e-4") -> float:
@@ -138,9 +141,9 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str], 
     out.append({"title": "Attention gates (noise units, UNet-3-8, main split, equal budget)",
                 "caption": "Mean ± standard deviation over seeds 1-3 of TPR at FPR 1e-4.",
                 "header": ["model", "seeds", "real val", *sources], "rows": rows})
-    defaults = {f"{'att-' if att else ''}{arch}": best_of_family(study, arch, att, width)
-                for arch in ("deepcr", "cosmic-conn") for att in (False, True)
-                if any(_card(study, r) for r in family_runs(arch, att, study, width))}
+    families = {f"{'att-' if att else ''}{arch}": (arch, att) for arch in ("deepcr", "cosmic-conn") for att in (False, True)}
+    defaults = {name: best_of_family(study, arch, att, widths.get(name, 8)) for name, (arch, att) in families.items()
+                if any(_card(study, r) for r in family_runs(arch, att, study, widths.get(name, 8)))}
     columns = [*(f"{name} ({run})" for name, run in defaults.items()), *peers]
     labels = [*defaults.values(), *peers]
     for key, what, fmt in (("tpr_1e-4", "TPR at FPR 1e-4", _fmt),
@@ -151,8 +154,8 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str], 
                                        "operating point", lambda v: "–" if v is None or v != v else f"{v:d}")):
         rows = [[source, *(fmt(cell(label, source, key)) for label in labels)] for source in sources]
         out.append({"title": f"Default models against the peers: {key}",
-                    "caption": f"{what}. Defaults: each family's best UNet-3-{width} run on the real validation "
-                               "frames.",
+                    "caption": f"{what}. Defaults: each family's best run of its width on the real "
+                               "validation frames.",
                     "header": ["source", *columns], "rows": rows})
     rows = []
     for name in ("input-deepcr-noise", "width16-deepcr-noise"):
@@ -161,15 +164,16 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str], 
                 "caption": "TPR at FPR 1e-4; speed in benchmarks/bench_unet_speed.py.",
                 "header": ["model", "real val", *sources], "rows": rows})
     rows = []
-    for arch in ("deepcr", "cosmic-conn"):
-        for attention in (False, True):
-            for name in family_runs(arch, attention, study, width=16):
-                card = _card(study, name)
-                if card:
-                    rows.append([name, _fmt(_val(card, "tpr@1e-4")), _fmt(_val(card, "event_completeness")),
-                                 f"{card.get('threshold', float('nan')):.2f}",
-                                 *(_fmt(cell(name, s)) for s in sources)])
-    out.append({"title": "UNet-3-16: learning-rate schedule and sparse training (noise units, main split)",
+    for width in (12, 16):
+        for arch in ("deepcr", "cosmic-conn"):
+            for attention in (False, True):
+                for name in family_runs(arch, attention, study, width):
+                    card = _card(study, name)
+                    if card:
+                        rows.append([name, _fmt(_val(card, "tpr@1e-4")), _fmt(_val(card, "event_completeness")),
+                                     f"{card.get('threshold', float('nan')):.2f}",
+                                     *(_fmt(cell(name, s)) for s in sources)])
+    out.append({"title": "UNet-3-12 and -16: learning-rate schedule and sparse training (noise units, main split)",
                 "caption": "Real validation TPR at FPR 1e-4 and event completeness at the chosen threshold (from "
                            "the model card; they chose the epoch and the threshold), then the bench's TPR at FPR "
                            "1e-4. plateau: the learning rate drops tenfold when the validation loss stalls; "
@@ -297,19 +301,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="copy these runs into the package as shipped models, bench results in their cards")
     parser.add_argument("--ship-defaults", action="store_true",
                         help="ship each family's best run on real validation as <detector>-general "
-                             "(<detector>-general-16 with --width 16)")
-    parser.add_argument("--width", type=int, choices=(8, 16), default=8,
-                        help="width of the default models: the runs --ship-defaults ships and the defaults tables show; "
-                             "16 also leaves out the width-8 study's tables")
+                             "(<detector>-general-<W> at --width W)")
+    parser.add_argument("--width", nargs="*", default=[], metavar="FAMILY=WIDTH",
+                        help="width (8, 12 or 16; default 8) of each family's default model: the runs --ship-defaults "
+                             "ships and the defaults tables show; any wider one also leaves out the width-8 tables")
     opts = parser.parse_args(argv)
     runs = finished_runs(opts.study)
     if not opts.no_bench and runs:
         bench(opts.sets, runs, opts.outdir)
     records = load_results([opts.outdir, *opts.results])
     peers = [p for p in opts.peers if any(label == p for _, label in records)]
-    found = tables(opts.study, records, peers, opts.width)
-    if opts.width == 16:
-        found = [t for t in found if t["title"].startswith(("UNet-3-16", "Default models"))]
+    widths = {}
+    for item in opts.width:
+        family, _, width = item.partition("=")
+        if family not in ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn") or width not in ("8", "12", "16"):
+            parser.error(f"--width needs FAMILY=WIDTH with a detector family and 8, 12 or 16, got {item!r}")
+        widths[family] = int(width)
+    found = tables(opts.study, records, peers, widths)
+    if any(w != 8 for w in widths.values()):
+        found = [t for t in found if t["title"].startswith(("UNet-3-12", "Default models"))]
     text = markdown(found)
     (opts.outdir / "study.md").write_text(text)
     if opts.rst is not None:
@@ -317,10 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     ships = [(*item.partition("=")[::2], None) for item in opts.ship]
     if opts.ship_defaults:
-        suffix = "" if opts.width == 8 else f"-{opts.width}"
-        ships += [(best_of_family(opts.study, arch, att, opts.width), f"{'att-' if att else ''}{arch}-general{suffix}",
-                   family_runs(arch, att, opts.study, opts.width))
-                  for arch in ("deepcr", "cosmic-conn") for att in (False, True)]
+        for arch in ("deepcr", "cosmic-conn"):
+            for att in (False, True):
+                family = f"{'att-' if att else ''}{arch}"
+                width = widths.get(family, 8)
+                ships.append((best_of_family(opts.study, arch, att, width),
+                              f"{family}-general" + ("" if width == 8 else f"-{width}"),
+                              family_runs(arch, att, opts.study, width)))
     for run, name, candidates in ships:
         print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates)}")
     return 0
