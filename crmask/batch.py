@@ -45,8 +45,7 @@ from astropy.table import Table
 from ._dask import TaskOutcome, failure_message, map_as_completed, open_client, worker_builds, worker_cached
 from .detector import Detector
 from .exceptions import CrmaskError, OutputDirectoryError
-from .files import check_output_dir, clean_file
-from .io import output_path
+from .files import check_output_dir, clean_file, plan_outputs
 
 if TYPE_CHECKING:  # dask is an optional dependency, imported on use
     from distributed import Client
@@ -321,19 +320,9 @@ def _check_output_dir_on_workers(client: Client, outdir: Path) -> None:
 
 
 def _plan_targets(paths: Sequence[Path], outdir: Path) -> tuple[list[tuple[int, Path, Path]], list[FileResult]]:
-    """Map inputs to outputs; inputs whose output name is taken already fail here."""
-    planned, clashes, owner = [], [], {}
-    for index, path in enumerate(paths):
-        target = output_path(path, outdir)
-        if target in owner:
-            clashes.append((index, FileResult(
-                str(path), None, "failed",
-                error=f"output {target} would also be written from {owner[target]}; rename one of the inputs",
-            )))
-            continue
-        owner[target] = path
-        planned.append((index, path, target))
-    return planned, clashes
+    """Map inputs to outputs (`crmask.files.plan_outputs`); inputs whose output name is taken already fail here."""
+    planned, clashes = plan_outputs(paths, outdir)
+    return planned, [(index, FileResult(str(path), None, "failed", error=message)) for index, path, message in clashes]
 
 
 def detect_many(

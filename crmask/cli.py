@@ -153,8 +153,7 @@ def detect(
     never written over its own input. With --scheduler the files are spread
     over the workers of a Dask cluster (see crmask.batch.detect_many).
     """
-    from .files import check_output_dir, clean_file
-    from .io import output_path
+    from .files import check_output_dir, clean_file, plan_outputs
     from .registry import get_detector
 
     given = {"gain": gain, "readnoise": readnoise, "threshold": threshold, "device": device}
@@ -177,15 +176,18 @@ def detect(
                         dict(hdu=hdu_key, unit=unit, grow=grow, inpaint=not no_inpaint, overwrite=overwrite))
         return
 
-    failures = 0
-    for path in files:
-        target = output_path(path, outdir)
+    planned, clashes = plan_outputs(files, outdir)
+    for _, path, message in clashes:  # refused before any work, as on Dask
+        click.echo(f"crmask: error: {path}: {message}", err=True)
+    failures = len(clashes)
+    for _, path, target in planned:
         try:
             n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
                               inpaint=not no_inpaint, overwrite=overwrite)
-        except CrmaskError as exc:
+        except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
             failures += 1
-            click.echo(f"crmask: error: {path}: {exc}", err=True)
+            reason = str(exc) if isinstance(exc, CrmaskError) else f"{type(exc).__name__}: {exc}"
+            click.echo(f"crmask: error: {path}: {reason}", err=True)
             continue
         click.echo(f"{path} -> {target}: {n_cr} CR pixels ({det.name})")
     if failures:

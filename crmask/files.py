@@ -16,13 +16,38 @@ from .ccd import input_bad_pixels
 from .clean import cosmicray_clean
 from .detector import Detector
 from .exceptions import OutputDirectoryError, OutputExistsError
-from .io import read_ccd, write_cleaned
+from .io import output_path, read_ccd, write_cleaned
 
-__all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir"]
+__all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs"]
 
 #: Header keyword holding the id of the run that wrote a file; lets a file
 #: re-run after its worker died recognise its own earlier output.
 RUN_KEYWORD = "CRMBATCH"
+
+
+def plan_outputs(paths, outdir: str | os.PathLike) -> tuple[list[tuple[int, Path, Path]], list[tuple[int, Path, str]]]:
+    """Map input files to their outputs in ``outdir`` before any work.
+
+    Two inputs with the same name in different folders (``A/x.fits`` and
+    ``B/x.fits.gz``) would write the same output: the first keeps it, every
+    later one is refused, so no result is silently replaced by another of
+    the same batch.
+
+    Returns
+    -------
+    planned : list of (index, input, output)
+    clashes : list of (index, input, message)
+    """
+    planned, clashes, owner = [], [], {}
+    for index, path in enumerate(paths):
+        target = output_path(path, outdir)
+        if target in owner:
+            clashes.append((index, Path(path),
+                            f"output {target} would also be written from {owner[target]}; rename one of the inputs"))
+            continue
+        owner[target] = path
+        planned.append((index, Path(path), target))
+    return planned, clashes
 
 
 def _written_by_run(path: Path, run_id: str) -> bool:

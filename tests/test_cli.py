@@ -119,3 +119,41 @@ def test_hdu_past_the_end_is_a_one_line_error(runner, tmp_path):
     assert result.output.strip().splitlines() == [
         f"crmask: error: {frame}: {frame}: no HDU 3; the file has 1 HDU: 0:PRIMARY"
     ]
+
+
+def test_two_inputs_with_one_output_name_never_replace_each_other(runner, tmp_path):
+    """Serial ``detect A/x.fits B/x.fits.gz --overwrite`` refuses the second before any work, as Dask does."""
+    first, second = tmp_path / "a" / "frame.fits", tmp_path / "b" / "frame.fits.gz"
+    for path in (first, second):
+        path.parent.mkdir()
+    data = fits.getdata(EXAMPLE_FRAME).astype(np.float32)
+    fits.PrimaryHDU(data, header=fits.getheader(EXAMPLE_FRAME)).writeto(first)
+    fits.PrimaryHDU(data[:, ::-1], header=fits.getheader(EXAMPLE_FRAME)).writeto(second)
+    result = runner.invoke(cli, ["detect", str(first), str(second), *ARGS, "--no-inpaint", "-o", str(tmp_path / "o"),
+                                 "--overwrite"])
+    assert result.exit_code == 1
+    assert f"{second}: output {tmp_path / 'o' / 'frame.fits'} would also be written from {first}" in result.output
+    np.testing.assert_array_equal(fits.getdata(tmp_path / "o" / "frame.fits"), fits.getdata(first))
+
+
+def test_an_unexpected_error_in_one_file_is_one_line_and_the_batch_goes_on(runner, tmp_path, monkeypatch):
+    import crmask.files
+
+    real = crmask.files.clean_file
+
+    def fails_for_the_first(path, *args, **kwargs):
+        if "first" in str(path):
+            raise RuntimeError("something nobody planned for")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(crmask.files, "clean_file", fails_for_the_first)
+    inputs = []
+    for name in ("first", "second"):
+        path = tmp_path / f"{name}.fits"
+        fits.PrimaryHDU(fits.getdata(EXAMPLE_FRAME).astype(np.float32), header=fits.getheader(EXAMPLE_FRAME)).writeto(path)
+        inputs.append(str(path))
+    result = runner.invoke(cli, ["detect", *inputs, *ARGS, "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "first.fits: RuntimeError: something nobody planned for" in result.output
+    assert "Traceback" not in result.output
+    assert (tmp_path / "o" / "second.fits").exists()
