@@ -16,7 +16,7 @@ from .ccd import input_bad_pixels
 from .clean import cosmicray_clean
 from .detector import Detector
 from .exceptions import OutputDirectoryError, OutputExistsError
-from .io import output_path, read_ccd, write_cleaned
+from .io import check_not_input, output_path, read_ccd, write_cleaned
 
 __all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs"]
 
@@ -103,8 +103,7 @@ def clean_file(
         For an unreadable input, a bad image or an existing output.
     """
     path, target = Path(path), Path(target)
-    if target.resolve() == path.resolve():
-        raise OutputExistsError(f"{target}: output would replace its own input; choose another output directory")
+    check_not_input(target, path)
     replace = overwrite or (run_id is not None and target.exists() and _written_by_run(target, run_id))
     if target.exists() and not replace:
         raise OutputExistsError(f"{target}: exists; use --overwrite (overwrite=True) to replace it")

@@ -19,7 +19,7 @@ from astropy.nddata import CCDData
 
 from .exceptions import FITSReadError, InvalidImageError, OutputExistsError
 
-__all__ = ["read_ccd", "write_atomic", "write_cleaned", "output_path", "CRMASK_EXTNAME"]
+__all__ = ["read_ccd", "write_atomic", "write_cleaned", "output_path", "check_not_input", "CRMASK_EXTNAME"]
 
 #: Name of the image extension holding the cosmic-ray mask (uint8, 1 = CR).
 CRMASK_EXTNAME = "CRMASK"
@@ -153,6 +153,25 @@ def output_path(input_path: str | os.PathLike, outdir: str | os.PathLike) -> Pat
             name = name[: -len(suffix)]
             break
     return Path(outdir) / f"{name}.fits"
+
+
+def check_not_input(target: str | os.PathLike, source: str | os.PathLike) -> None:
+    """Refuse an output that is its own input (the same path, a symbolic or a hard link to it).
+
+    Every command that writes calls this before any work, whatever
+    ``--overwrite`` says: overwriting may replace an earlier result, never
+    the data it was made from.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``target`` is ``source``.
+    """
+    target, source = Path(target), Path(source)
+    same = target.resolve() == source.resolve() or (target.exists() and source.exists()
+                                                    and os.path.samefile(target, source))
+    if same:
+        raise OutputExistsError(f"{target}: output would replace its own input; choose another output")
 
 
 def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -94,8 +94,11 @@ def filter_command(input_path, filter_name, params, unit, output, overwrite):
     from .events import add_truth, write_events
     from .simfile import is_simulation_file, read_simulation
 
+    from crmask.io import check_not_input
+
     det = _event_filter(filter_name, params)
     try:
+        check_not_input(output, input_path)
         if is_simulation_file(input_path):
             import astropy.units as u
 

@@ -132,3 +132,23 @@ def test_cli_filter_plain_fits_cube(tmp_path):
     bad_path = tmp_path / "nounit.fits"
     result = runner.invoke(cli, ["wfi", "filter", str(bad_path), "-o", str(tmp_path / "f.fits")])
     assert result.exit_code != 0 and "BUNIT" in result.output
+
+
+@pytest.mark.parametrize("link", ["same", "symlink", "hardlink"])
+def test_cli_filter_never_writes_over_its_input(tmp_path, link):
+    import os
+
+    runner = CliRunner()
+    sim_path = tmp_path / "sim.fits"
+    result = runner.invoke(cli, ["wfi", "simulate", "-n", "2", "--shape", "64", "64", "-o", str(sim_path)])
+    assert result.exit_code == 0, result.output
+    original = sim_path.read_bytes()
+    target = {"same": sim_path, "symlink": tmp_path / "alias.fits", "hardlink": tmp_path / "hard.fits"}[link]
+    if link == "symlink":
+        target.symlink_to(sim_path)
+    elif link == "hardlink":
+        os.link(sim_path, target)
+    result = runner.invoke(cli, ["wfi", "filter", str(sim_path), "-o", str(target), "--overwrite"])
+    assert result.exit_code != 0 and "output would replace its own input" in result.output
+    assert "Traceback" not in result.output
+    assert sim_path.read_bytes() == original
