@@ -311,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rst", type=Path, default=None, help="also write the tables as reStructuredText here")
     parser.add_argument("--ship", nargs="*", default=[], metavar="RUN=NAME",
                         help="copy these runs into the package as shipped models, bench results in their cards")
-    parser.add_argument("--ship-defaults", action="store_true",
-                        help="ship each family's best run on real validation as <detector>-general "
-                             "(<detector>-general-<W> at --width W)")
+    parser.add_argument("--ship-defaults", nargs="*", default=None, metavar="FAMILY",
+                        help="ship each family's (or only these families') best run on real validation as "
+                             "<detector>-general (<detector>-general-<W> at --width W)")
     parser.add_argument("--width", nargs="*", default=[], metavar="FAMILY=WIDTH",
                         help="width (8, 12 or 16; default 8) of each family's default model: the runs --ship-defaults "
                              "ships and the defaults tables show; any wider one also leaves out the width-8 tables")
@@ -338,10 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         opts.rst.write_text(rst(found))
     print(text)
     ships = [(*item.partition("=")[::2], None) for item in opts.ship]
-    if opts.ship_defaults:
+    if opts.ship_defaults is not None:
         for arch in ("deepcr", "cosmic-conn"):
             for att in (False, True):
                 family = f"{'att-' if att else ''}{arch}"
+                if opts.ship_defaults and family not in opts.ship_defaults:
+                    continue
                 width = widths.get(family, 8)
                 ships.append((best_of_family(opts.study, arch, att, width),
                               f"{family}-general" + ("" if width == 8 else f"-{width}"),
