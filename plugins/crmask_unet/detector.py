@@ -287,7 +287,7 @@ class DeepCR(UNetDetector):
     name = "deepcr"
     summary = "deepCR U-Net (batch norm), tiled CPU/GPU inference"
     arch = "deepcr"
-    default_weights = "deepcr-general"
+    default_weights = "deepcr-general-16"
 
 
 class AttDeepCR(UNetDetector):
