@@ -14,7 +14,7 @@ from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.detector import CALIBRATION_PARAMS
 from crmask.tiling import apply_tiled
 
-from .weights import SCHEMES, LoadedWeights, WeightsError, load_weights
+from .weights import SCHEMES, LoadedWeights, WeightsError, load_weights, resolve_weights
 
 __all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise", "background_noise",
            "ELECTRON_LIMIT", "TILE_MULTIPLE"]
@@ -163,6 +163,7 @@ class UNetDetector(Detector):
 
     def _check_params(self) -> None:
         p = self._params
+        resolve_weights(p["weights"])  # an unknown name or a missing file fails here, once, not at every detect
         for key in ("tile", "overlap"):
             if p[key] is not None and p[key] % TILE_MULTIPLE:
                 raise ValueError(f"parameter {key!r} must be a multiple of {TILE_MULTIPLE}, got {p[key]}")

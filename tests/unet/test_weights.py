@@ -67,6 +67,14 @@ def test_unknown_weights_name_lists_the_shipped_models():
         load_weights("no-such-model")
 
 
+def test_unknown_weights_fail_when_the_detector_is_made():
+    with pytest.raises(WeightsError, match="'nope' is neither a shipped model.*deepcr-general-16"):
+        crmask.get_detector("deepcr", weights="nope")
+    detector = crmask.get_detector("deepcr")
+    with pytest.raises(WeightsError, match="neither a shipped model"):
+        detector.set_params(weights="/no/such/file.safetensors")
+
+
 def test_safetensors_without_crmask_metadata_is_refused(tmp_path):
     from safetensors.torch import save_file
 
