@@ -46,6 +46,9 @@ SOURCES = {
 LOSO = {"sprat repeats": "loso-sprat", "sprat 5 repeat": "loso-sprat", "sprat injected": "loso-sprat", "gmos injected": "input-deepcr-noise",
         "m51": "loso-m51", "uves": "loso-uves", "saao": "loso-saao"}
 MAIN = "input-deepcr-noise"
+#: The four detector families: name -> (architecture, attention gates).
+FAMILIES = {"deepcr": ("deepcr", False), "att-deepcr": ("deepcr", True), "cosmic-conn": ("cosmic-conn", False),
+            "att-cosmic-conn": ("cosmic-conn", True)}
 
 
 def finished_runs(study: Path) -> dict[str, Path]:
@@ -141,8 +144,7 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str],
     out.append({"title": "Attention gates (noise units, UNet-3-8, main split, equal budget)",
                 "caption": "Mean ± standard deviation over seeds 1-3 of TPR at FPR 1e-4.",
                 "header": ["model", "seeds", "real val", *sources], "rows": rows})
-    families = {f"{'att-' if att else ''}{arch}": (arch, att) for arch in ("deepcr", "cosmic-conn") for att in (False, True)}
-    defaults = {name: best_of_family(study, arch, att, widths.get(name, 8)) for name, (arch, att) in families.items()
+    defaults = {name: best_of_family(study, arch, att, widths.get(name, 8)) for name, (arch, att) in FAMILIES.items()
                 if any(_card(study, r) for r in family_runs(arch, att, study, widths.get(name, 8)))}
     columns = [*(f"{name} ({run})" for name, run in defaults.items()), *peers]
     labels = [*defaults.values(), *peers]
@@ -165,14 +167,13 @@ def tables(study: Path, records: dict[tuple[str, str], dict], peers: list[str],
                 "header": ["model", "real val", *sources], "rows": rows})
     rows = []
     for width in (12, 16):
-        for arch in ("deepcr", "cosmic-conn"):
-            for attention in (False, True):
-                for name in family_runs(arch, attention, study, width):
-                    card = _card(study, name)
-                    if card:
-                        rows.append([name, _fmt(_val(card, "tpr@1e-4")), _fmt(_val(card, "event_completeness")),
-                                     f"{card.get('threshold', float('nan')):.2f}",
-                                     *(_fmt(cell(name, s)) for s in sources)])
+        for arch, attention in FAMILIES.values():
+            for name in family_runs(arch, attention, study, width):
+                card = _card(study, name)
+                if card:
+                    rows.append([name, _fmt(_val(card, "tpr@1e-4")), _fmt(_val(card, "event_completeness")),
+                                 f"{card.get('threshold', float('nan')):.2f}",
+                                 *(_fmt(cell(name, s)) for s in sources)])
     out.append({"title": "UNet-3-12 and -16: learning-rate schedule and sparse training (noise units, main split)",
                 "caption": "Real validation TPR at FPR 1e-4 and event completeness at the chosen threshold (from "
                            "the model card; they chose the epoch and the threshold), then the bench's TPR at FPR "
@@ -326,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     widths = {}
     for item in opts.width:
         family, _, width = item.partition("=")
-        if family not in ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn") or width not in ("8", "12", "16"):
+        if family not in FAMILIES or width not in ("8", "12", "16"):
             parser.error(f"--width needs FAMILY=WIDTH with a detector family and 8, 12 or 16, got {item!r}")
         widths[family] = int(width)
     found = tables(opts.study, records, peers, widths)
@@ -339,15 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     ships = [(*item.partition("=")[::2], None) for item in opts.ship]
     if opts.ship_defaults is not None:
-        for arch in ("deepcr", "cosmic-conn"):
-            for att in (False, True):
-                family = f"{'att-' if att else ''}{arch}"
-                if opts.ship_defaults and family not in opts.ship_defaults:
-                    continue
-                width = widths.get(family, 8)
-                ships.append((best_of_family(opts.study, arch, att, width),
-                              f"{family}-general" + ("" if width == 8 else f"-{width}"),
-                              family_runs(arch, att, opts.study, width)))
+        for family, (arch, att) in FAMILIES.items():
+            if opts.ship_defaults and family not in opts.ship_defaults:
+                continue
+            width = widths.get(family, 8)
+            ships.append((best_of_family(opts.study, arch, att, width),
+                          f"{family}-general" + ("" if width == 8 else f"-{width}"),
+                          family_runs(arch, att, opts.study, width)))
     for run, name, candidates in ships:
         print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates)}")
     return 0

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Sequence, TypeVar
 
-from .exceptions import CrmaskError
+from .exceptions import CrmaskError, error_line
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -205,7 +205,7 @@ def failure_message(error: BaseException) -> str:
     distributed = require_distributed()
     if isinstance(error, distributed.KilledWorker):
         return "the worker processing this file died every time it was tried (out of memory?)"
-    return f"{type(error).__name__}: {error}"
+    return error_line(error)
 
 
 def worker_cached(key: Hashable, build: Callable[[], T]) -> T:

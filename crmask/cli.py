@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .exceptions import CrmaskError
+from .exceptions import CrmaskError, error_line
 
 __all__ = ["cli", "main", "parse_params"]
 
@@ -186,8 +186,7 @@ def detect(
                               inpaint=not no_inpaint, overwrite=overwrite)
         except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
             failures += 1
-            reason = str(exc) if isinstance(exc, CrmaskError) else f"{type(exc).__name__}: {exc}"
-            click.echo(f"crmask: error: {path}: {reason}", err=True)
+            click.echo(f"crmask: error: {path}: {error_line(exc)}", err=True)
             continue
         click.echo(f"{path} -> {target}: {n_cr} CR pixels ({det.name})")
     if failures:

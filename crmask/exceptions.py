@@ -14,7 +14,13 @@ __all__ = [
     "FITSReadError",
     "OutputExistsError",
     "OutputDirectoryError",
+    "error_line",
 ]
+
+
+def error_line(error: BaseException) -> str:
+    """One line saying why something failed: a crmask error's own message, else the exception type and message."""
+    return str(error) if isinstance(error, CrmaskError) else f"{type(error).__name__}: {error}"
 
 
 class CrmaskError(Exception):

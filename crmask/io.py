@@ -167,10 +167,7 @@ def check_not_input(target: str | os.PathLike, source: str | os.PathLike) -> Non
     OutputExistsError
         If ``target`` is ``source``.
     """
-    target, source = Path(target), Path(source)
-    same = target.resolve() == source.resolve() or (target.exists() and source.exists()
-                                                    and os.path.samefile(target, source))
-    if same:
+    if os.path.exists(target) and os.path.exists(source) and os.path.samefile(target, source):
         raise OutputExistsError(f"{target}: output would replace its own input; choose another output")
 
 
