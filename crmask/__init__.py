@@ -21,6 +21,7 @@ from .exceptions import (
 )
 from .hookspecs import hookimpl
 from .params import Param
+from .plotting import plot_mask
 from .registry import get_detector, get_detector_class, list_detectors
 
 try:
@@ -39,6 +40,7 @@ __all__ = [
     "EventFilter",
     "MaskResult",
     "Param",
+    "plot_mask",
     "PreparedImage",
     "prepare_image",
     "CrmaskError",

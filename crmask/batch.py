@@ -336,6 +336,7 @@ def detect_many(
     grow: int = 0,
     inpaint: bool = True,
     overwrite: bool = False,
+    plot: bool = False,
     n_workers: int | None = None,
     retries: int = 3,
     progress: bool = True,
@@ -371,6 +372,9 @@ def detect_many(
         Replace CR pixels; with `False` only the masks are written.
     overwrite : bool
         Replace existing outputs; otherwise a file whose output exists fails.
+    plot : bool
+        Also write ``OUTDIR/<name>.png``, the image with its cosmic rays
+        (see `crmask.files.clean_file`).
     n_workers : int, optional
         Worker processes of a new local cluster (default: one per core).
     retries : int
@@ -413,7 +417,7 @@ def detect_many(
     spec = DetectorSpec.from_detector(detector, params)
     paths = [Path(p) for p in paths]
     outdir = check_output_dir(outdir)
-    options = {"hdu": hdu, "unit": unit, "grow": grow, "inpaint": inpaint, "overwrite": overwrite}
+    options = {"hdu": hdu, "unit": unit, "grow": grow, "inpaint": inpaint, "overwrite": overwrite, "plot": plot}
     run_id = uuid.uuid4().hex[:16]
     planned, clashes = _plan_targets(paths, outdir)
     results: dict[int, FileResult] = dict(clashes)

@@ -124,6 +124,8 @@ def list_command(kind: str | None, verbose: bool) -> None:
 @click.option("--grow", type=click.IntRange(min=0), default=0, show_default=True, help="Grow the CR mask by this radius (pixels).")
 @click.option("--no-inpaint", is_flag=True, help="Only mask CRs; leave the data unchanged.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--plot", is_flag=True,
+              help="Also write OUTDIR/<name>.png: the input image with the cosmic rays found drawn over it.")
 @click.option("--scheduler", default=None, metavar="local|ADDRESS",
               help="Run on Dask: 'local' starts a local cluster, an address (tcp://host:8786) uses that scheduler.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -142,6 +144,7 @@ def detect(
     grow: int,
     no_inpaint: bool,
     overwrite: bool,
+    plot: bool,
     scheduler: str | None,
     workers: int | None,
 ) -> None:
@@ -173,7 +176,8 @@ def detect(
         _fail("--workers applies only with --scheduler local")
     if scheduler is not None:
         _detect_on_dask(files, det, outdir, scheduler, workers,
-                        dict(hdu=hdu_key, unit=unit, grow=grow, inpaint=not no_inpaint, overwrite=overwrite))
+                        dict(hdu=hdu_key, unit=unit, grow=grow, inpaint=not no_inpaint, overwrite=overwrite,
+                             plot=plot))
         return
 
     planned, clashes = plan_outputs(files, outdir)
@@ -183,7 +187,7 @@ def detect(
     for _, path, target in planned:
         try:
             n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
-                              inpaint=not no_inpaint, overwrite=overwrite)
+                              inpaint=not no_inpaint, overwrite=overwrite, plot=plot)
         except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
             failures += 1
             click.echo(f"crmask: error: {path}: {error_line(exc)}", err=True)

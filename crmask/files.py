@@ -18,7 +18,7 @@ from .detector import Detector
 from .exceptions import OutputDirectoryError, OutputExistsError
 from .io import check_not_input, output_path, read_ccd, write_cleaned
 
-__all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs"]
+__all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs", "plot_path"]
 
 #: Header keyword holding the id of the run that wrote a file; lets a file
 #: re-run after its worker died recognise its own earlier output.
@@ -70,6 +70,7 @@ def clean_file(
     inpaint: bool = True,
     overwrite: bool = False,
     run_id: str | None = None,
+    plot: bool = False,
 ) -> int:
     """Read one FITS file, clean it and write the result atomically.
 
@@ -91,6 +92,10 @@ def clean_file(
         Written to the ``CRMBATCH`` keyword. An existing ``target`` with the
         same id was written by an earlier attempt of this run and is
         replaced, so a re-run after a worker died succeeds.
+    plot : bool
+        Also write `plot_path` (``target`` with suffix ``.png``): the input
+        image with the cosmic rays found over it (`crmask.plotting.save_mask_png`),
+        under the same rules as ``target``.
 
     Returns
     -------
@@ -103,17 +108,30 @@ def clean_file(
         For an unreadable input, a bad image or an existing output.
     """
     path, target = Path(path), Path(target)
-    check_not_input(target, path)
     replace = overwrite or (run_id is not None and target.exists() and _written_by_run(target, run_id))
-    if target.exists() and not replace:
-        raise OutputExistsError(f"{target}: exists; use --overwrite (overwrite=True) to replace it")
+    outputs = (target, plot_path(target)) if plot else (target,)
+    for output in outputs:
+        check_not_input(output, path)
+        if output.exists() and not replace:
+            raise OutputExistsError(f"{output}: exists; use --overwrite (overwrite=True) to replace it")
     ccd = read_ccd(path, hdu=hdu, unit=unit)
     clean = cosmicray_clean(ccd, detector, inpaint=inpaint, grow=grow)
     input_bad = input_bad_pixels(ccd)
     if run_id is not None:
         clean.header[RUN_KEYWORD] = (run_id, "id of the crmask run that wrote this file")
-    write_cleaned(clean, clean.mask & ~input_bad, target, overwrite=replace)
+    crmask = clean.mask & ~input_bad
+    write_cleaned(clean, crmask, target, overwrite=replace)
+    if plot:
+        from .plotting import save_mask_png
+
+        save_mask_png(ccd, crmask, plot_path(target), source=path, overwrite=replace,
+                      title=f"{path.name}: {int(clean.header['CRMNPIX'])} CR pixels ({detector.name})")
     return int(clean.header["CRMNPIX"])
+
+
+def plot_path(target: str | os.PathLike) -> Path:
+    """The picture written beside an output by ``plot=True``: same folder and stem, suffix ``.png``."""
+    return Path(target).with_suffix(".png")
 
 
 def check_output_dir(outdir: str | os.PathLike) -> Path:

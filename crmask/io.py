@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import astropy.units as u
 import numpy as np
@@ -19,7 +21,7 @@ from astropy.nddata import CCDData
 
 from .exceptions import FITSReadError, InvalidImageError, OutputExistsError
 
-__all__ = ["read_ccd", "write_atomic", "write_cleaned", "output_path", "check_not_input", "CRMASK_EXTNAME"]
+__all__ = ["read_ccd", "write_atomic", "atomic_target", "write_cleaned", "output_path", "check_not_input", "CRMASK_EXTNAME"]
 
 #: Name of the image extension holding the cosmic-ray mask (uint8, 1 = CR).
 CRMASK_EXTNAME = "CRMASK"
@@ -174,10 +176,26 @@ def check_not_input(target: str | os.PathLike, source: str | os.PathLike) -> Non
 def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``hdul`` to ``path`` so that no reader ever sees a partial file.
 
-    The HDUs go to a file in a temporary directory inside the target
-    directory, which is then renamed into place (``os.replace`` when
-    overwriting, a hard link that fails on an existing target otherwise), so
-    an interrupted write leaves either nothing or the old file. The file is
+    See `atomic_target` for how; the file is written with a checksum.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    """
+    with atomic_target(path, overwrite=overwrite) as tmp:
+        hdul.writeto(tmp, checksum=True)
+    return Path(path)
+
+
+@contextmanager
+def atomic_target(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Give a temporary path to write to, then move the file to ``path`` atomically.
+
+    The file is written in a temporary directory inside the target
+    directory and then renamed into place (``os.replace`` when overwriting,
+    a hard link that fails on an existing target otherwise), so an
+    interrupted write leaves either nothing or the old file. The file is
     created like any other new file, so its mode comes from the process
     umask (0644 under umask 022), also when it replaces an existing file.
 
@@ -185,6 +203,11 @@ def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = 
     ------
     OutputExistsError
         If ``path`` exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> with atomic_target("preview.png") as tmp:  # doctest: +SKIP
+    ...     figure.savefig(tmp, format="png")
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -192,7 +215,7 @@ def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = 
     # Not tempfile.mkstemp: it creates the file with mode 0600 whatever the umask.
     with tempfile.TemporaryDirectory(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent) as tmpdir:
         tmp = Path(tmpdir) / path.name
-        hdul.writeto(tmp, checksum=True)
+        yield tmp
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -200,7 +223,6 @@ def write_atomic(hdul: fits.HDUList, path: str | os.PathLike, overwrite: bool = 
                 os.link(tmp, path)
             except FileExistsError:
                 raise OutputExistsError(f"{path}: exists; use --overwrite (overwrite=True) to replace it") from None
-    return path
 
 
 def write_cleaned(
