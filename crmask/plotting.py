@@ -128,8 +128,8 @@ def plot_mask(
 
     The image is drawn with a ZScale interval (`~astropy.visualization.ZScaleInterval`,
     computed on the region shown) and an asinh stretch by default; mask
-    pixels are painted over it in solid colours and the legend gives their
-    counts in the region shown.
+    pixels are painted over it in solid colours and the legend, right of the
+    axes, gives their counts in the region shown.
 
     Parameters
     ----------
@@ -205,7 +205,9 @@ def plot_mask(
         ax.imshow(rgba, origin="lower", extent=extent, interpolation="nearest")
         handles.append(Patch(color=MASK_COLORS[name], alpha=alpha, label=f"{name}: {int(part.sum())} px"))
     if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8)
+        # Outside the axes, so that it never hides the pixels it describes.
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  fontsize="small")
     ax.set_xlabel("x (pixel)")
     ax.set_ylabel("y (pixel)")
     if title is not None:

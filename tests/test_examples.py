@@ -34,11 +34,22 @@ def _require_detector(name: str) -> None:
         pytest.skip(f"example needs detector {name!r}, which is not registered here (registered: {names})")
 
 
+def readme_job() -> list[str]:
+    """The arguments of the example script that the README's first command runs."""
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    first = readme.split("```bash\n", 1)[1].splitlines()[0]
+    job = first.split("&&")[1].split()
+    assert job[:2] == ["python", "examples/reduce_sprat.py"], f"the README's first command changed: {first}"
+    return job[2:]
+
+
 @pytest.fixture(scope="module")
 def reduced_sprat(tmp_path_factory) -> tuple[Path, str]:
+    """The README's main job, run as the README runs it (with the shared dark when it is present)."""
     cwd = tmp_path_factory.mktemp("reduce")
-    proc = run_example("reduce_sprat.py", "-o", "reduced.fits", cwd=cwd)
-    return cwd / "reduced.fits", proc.stdout
+    args = readme_job()
+    proc = run_example("reduce_sprat.py", *args, cwd=cwd)
+    return cwd / args[args.index("-o") + 1], proc.stdout
 
 
 def test_reduce_sprat_writes_a_cleaned_frame_in_electrons(reduced_sprat):
@@ -47,14 +58,18 @@ def test_reduce_sprat_writes_a_cleaned_frame_in_electrons(reduced_sprat):
     with fits.open(path) as hdul:
         header = hdul[0].header
         data = hdul[0].data
-        mask = hdul["MASK"].data.astype(bool)
+        masked = hdul["MASK"].data.astype(bool)
+        mask = hdul["CRMASK"].data.astype(bool)
         uncert = hdul["UNCERT"].data
     assert header["BUNIT"] == "electron"
     assert header["CRMDET"] == "lacosmic" and header["CRMRDN"] == 5.7
     assert header["CRMGAIN"] == 1.0, "an image in electrons is not multiplied by the gain again"
     assert header["INSTRUME"] == "SPRAT", "the raw header survives the reduction"
     assert 0 < header["CRMNPIX"] == mask.sum()
-    assert f"{header['CRMNPIX']} cosmic-ray pixels" in stdout
+    assert masked.sum() == header["CRMNPIX"] + header["NHOTPIX"] and not (mask & ~masked).any()
+    assert f"found {header['CRMNPIX']} cosmic-ray pixels" in stdout and len(stdout.splitlines()) == 1
+    # The pedestal is the raw frame's level without its sources, about 917 adu (../shared/data/README.md).
+    assert 910 < header["PEDESTAL"] < 925
     # Outside the cosmic rays the data are the raw frame, pedestal-subtracted, times the gain.
     expected = (raw - header["PEDESTAL"]) * 2.45
     np.testing.assert_allclose(data[~mask], expected[~mask], rtol=1e-6, atol=1e-6)
@@ -70,6 +85,26 @@ def test_reduce_sprat_finds_the_cosmic_rays_seen_in_the_repeats(reduced_sprat):
         found = hdul["MASK"].data.astype(bool)
     # The truth masks come from comparing five repeated exposures.
     assert (found & truth).sum() / truth.sum() > 0.6
+
+
+def test_reduce_sprat_masks_the_hot_pixels_of_the_shared_dark(reduced_sprat):
+    dark = fits.getdata(shared_path("sprat_lhs6328", "v_dark_1.fits.gz")).astype(float)
+    truth = fits.getdata(shared_path("sprat_lhs6328", "v_e_20180810_12_1_0_0_crmask.fits.gz")).astype(bool)
+    with fits.open(reduced_sprat[0]) as hdul:
+        masked = hdul["MASK"].data.astype(bool)
+        found = hdul["CRMASK"].data.astype(bool)
+    # Pixels with ten times the dark's median current in 600 s are hot, whatever the threshold.
+    hot = dark > 10 * np.median(dark)
+    assert hot.sum() > 100 and (masked & hot).sum() == hot.sum() and not (found & hot).any()
+    # Most flagged pixels are then cosmic rays of the truth mask; without the hot-pixel mask most were hot pixels.
+    assert (found & truth).sum() > 0.3 * found.sum()
+
+
+def test_reduce_sprat_runs_without_a_dark(tmp_path):
+    proc = run_example("reduce_sprat.py", "--no-dark", "-o", "sub/reduced.fits", cwd=tmp_path)
+    header = fits.getheader(tmp_path / "sub" / "reduced.fits")
+    assert header["NHOTPIX"] == 0 and header["CRMNPIX"] > 0
+    assert "masking 0 hot pixels" in proc.stdout
 
 
 def test_compare_detectors_reports_both_and_draws_the_roc(tmp_path):
