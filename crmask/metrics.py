@@ -311,6 +311,43 @@ class Curve:
         keep = tpr > best_before
         return fpr[keep], tpr[keep]
 
+    def auc(self) -> float:
+        """Area under the ROC curve, by the trapezoidal rule from (0, 0) to (1, 1).
+
+        For a probability map the curve goes through every threshold, so the
+        area is `sklearn.metrics.roc_auc_score`'s on the same scores; for a
+        parameter sweep it goes through the non-dominated settings (`roc`),
+        with straight lines between them and to the ends. Most of the area
+        lies at false-positive rates far above any a user would accept; read
+        it together with `tpr_at_fpr`.
+        """
+        if self.thresholds is None:
+            fpr, tpr = self.roc()
+        else:
+            fpr = np.concatenate([[0.0], self.fpr, [1.0]])
+            tpr = np.concatenate([[0.0], self.tpr, [1.0]])
+            finite = np.isfinite(fpr) & np.isfinite(tpr)
+            order = np.lexsort((tpr[finite], fpr[finite]))
+            fpr, tpr = fpr[finite][order], tpr[finite][order]
+        return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+    def average_precision(self) -> float:
+        """Average precision: the precision at each point weighted by the recall it adds.
+
+        ``AP = sum_n (R_n - R_{n+1}) P_n`` over the points by decreasing
+        recall ``R`` (ending at ``R = 0``), taking the highest precision ``P``
+        among points of equal recall; points that flag nothing are left out.
+        For a probability map this is `sklearn.metrics.average_precision_score`
+        (no interpolation); NaN when no point flags anything.
+        """
+        recall, precision = self.tpr, self.precision
+        ok = np.isfinite(recall) & np.isfinite(precision)
+        if not ok.any():
+            return float("nan")
+        order = np.lexsort((precision[ok], -recall[ok]))
+        recall, precision = recall[ok][order], precision[ok][order]
+        return float(np.sum((recall - np.concatenate([recall[1:], [0.0]])) * precision))
+
     def tpr_at_fpr(self, target: float) -> float:
         """TPR at an FPR of ``target``, linearly interpolated on the ROC envelope."""
         fpr, tpr = self.roc()

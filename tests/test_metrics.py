@@ -150,3 +150,27 @@ def test_input_errors():
         score_histogram(truth, np.zeros((4, 4)), ignore=np.zeros((2, 2), bool))
     with pytest.raises(ValueError, match="increasing"):
         score_histogram(truth, np.zeros((4, 4)), thresholds=np.array([0.5, 0.1]))
+
+
+def test_auc_and_average_precision_equal_sklearn_on_a_probability_map(scored):
+    truth, score, ignore = scored
+    keep = ~ignore
+    values = np.unique(score[keep])
+    curve = Curve.from_histogram(*score_histogram(truth, score, values, ignore), values)
+    assert curve.auc() == pytest.approx(sklearn_metrics.roc_auc_score(truth[keep], score[keep]), abs=1e-12)
+    assert curve.average_precision() == pytest.approx(
+        sklearn_metrics.average_precision_score(truth[keep], score[keep]), abs=1e-12)
+
+
+def test_auc_and_average_precision_of_a_sweep_hand_computed():
+    # 100 positives, 10000 negatives; the last point is dominated and left out of the ROC area.
+    points = [Confusion(50, 0, 50, 10000), Confusion(80, 10, 20, 9990), Confusion(96, 100, 4, 9900),
+              Confusion(40, 500, 60, 9500)]
+    curve = Curve.from_points(points)
+    # (0,0) -> (0,.5) -> (.001,.8) -> (.01,.96) -> (1,1)
+    area = 0.001 * (0.5 + 0.8) / 2 + 0.009 * (0.8 + 0.96) / 2 + 0.99 * (0.96 + 1.0) / 2
+    assert curve.auc() == pytest.approx(area)
+    # recall .96 (P 96/196), .8 (P 80/90), .5 (P 1), .4 (P 40/540)
+    ap = 0.16 * 96 / 196 + 0.3 * 80 / 90 + 0.1 * 1.0 + 0.4 * 40 / 540
+    assert curve.average_precision() == pytest.approx(ap)
+    assert np.isnan(Curve.from_points([Confusion(0, 0, 5, 5)]).average_precision())

@@ -18,7 +18,7 @@ from astropy.table import Table
 
 from ..metrics import Confusion, Curve
 
-__all__ = ["aggregate", "summary_table", "markdown_table", "plot_curves", "write_report", "COLUMNS"]
+__all__ = ["aggregate", "summary_table", "markdown_table", "curve_figure", "plot_curves", "write_report", "COLUMNS"]
 
 #: Columns of the summary table, with their Markdown headers and formats.
 COLUMNS = (
@@ -65,11 +65,21 @@ def _curve(results: list[dict[str, Any]]) -> Curve | None:
     return Curve.from_points(points)
 
 
+def _sweep_params(results: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The parameters of each sweep point (the same for every file of a set), or `None`."""
+    curve = results[0]["curve"]
+    if curve is None or curve["kind"] != "sweep":
+        return None
+    return [point["params"] for point in curve["points"]]
+
+
 def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Sum per-file results into one record per (set, detector label), in first-seen order.
 
     Each record has the `COLUMNS` values plus ``curve`` (a `Curve` or
-    `None`), ``operating`` (`Confusion`), ``params`` and ``n_files``.
+    `None`), ``auc`` and ``ap`` (`Curve.auc`, `Curve.average_precision`;
+    NaN without a curve), ``sweep_params`` (the parameters of each sweep
+    point, or `None`), ``operating`` (`Confusion`), ``params`` and ``n_files``.
     """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
@@ -96,6 +106,9 @@ def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "params": rs[0]["params"],
             "n_files": len(rs),
             "curve": curve,
+            "auc": curve.auc() if curve is not None else float("nan"),
+            "ap": curve.average_precision() if curve is not None else float("nan"),
+            "sweep_params": _sweep_params(rs) if curve is not None else None,
             "operating": op,
             "tpr_1e-4": curve.tpr_at_fpr(1e-4) if curve is not None else float("nan"),
             "tpr_1e-3": curve.tpr_at_fpr(1e-3) if curve is not None else float("nan"),
@@ -151,26 +164,97 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(records: list[dict[str, Any]], path: str | os.PathLike, kind: str = "roc") -> Path:
-    """Plot ROC (``kind="roc"``) or precision-recall curves, one panel per set, all detectors together."""
-    import matplotlib
+def _point_text(params: dict[str, Any], varied: list[str]) -> str:
+    return "/".join(f"{params[name]:g}" if isinstance(params[name], float) else str(params[name])
+                    for name in varied)
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
 
+def _varied(sweep_params: list[dict[str, Any]]) -> list[str]:
+    """Names of the parameters that change between sweep points (all of them if none does)."""
+    names = list(dict.fromkeys(name for params in sweep_params for name in params))
+    return [name for name in names if len({repr(params.get(name)) for params in sweep_params}) > 1] or names
+
+
+def _legend_label(record: dict[str, Any], kind: str) -> str:
+    """``label (AUC 0.987)`` or ``label (AP 0.512)``, naming the swept parameters of a sweep."""
+    if record["curve"] is None:
+        return record["label"]
+    score = f"AUC {record['auc']:.3f}" if kind == "roc" else f"AP {record['ap']:.3f}"
+    if record["sweep_params"]:
+        score += "; points: " + "/".join(_varied(record["sweep_params"]))
+    return f"{record['label']} ({score})"
+
+
+def _label_points(ax, record: dict[str, Any], indices: Iterable[int], x: np.ndarray, y: np.ndarray,
+                  color: str) -> None:
+    """Write the parameter values (``sigclip/objlim``) of the sweep points ``indices`` beside them."""
+    varied = _varied(record["sweep_params"])
+    for k in indices:
+        ax.annotate(_point_text(record["sweep_params"][k], varied), (x[k], y[k]), xytext=(3, -8),
+                    textcoords="offset points", fontsize=6, color=color)
+
+
+def _roc_points(curve: Curve, fpr: np.ndarray, tpr: np.ndarray) -> list[int]:
+    """Indices of the sweep points drawn on the ROC envelope ``(fpr, tpr)`` (the first of equal ones)."""
+    drawn = set(zip(fpr.tolist(), tpr.tolist()))
+    first = {}
+    for k, point in enumerate(zip(curve.fpr.tolist(), curve.tpr.tolist())):
+        if point in drawn:
+            first.setdefault(point, k)
+    return list(first.values())
+
+
+def _pr_front(curve: Curve) -> list[int]:
+    """Indices of the sweep points that no other point beats in both recall and precision (first of equal ones)."""
+    recall, precision = curve.tpr, curve.precision
+    front: dict[tuple[float, float], int] = {}
+    for k in np.flatnonzero(np.isfinite(precision)):
+        beaten = (recall >= recall[k]) & (precision >= precision[k]) & (
+            (recall > recall[k]) | (precision > precision[k]))
+        if not beaten.any():
+            front.setdefault((recall[k], precision[k]), int(k))
+    return list(front.values())
+
+
+def curve_figure(records: list[dict[str, Any]], kind: str = "roc"):
+    """Draw ROC (``kind="roc"``) or precision-recall curves, one panel per set, all detectors together.
+
+    Each legend entry gives the detector's area under the ROC curve
+    (`~crmask.metrics.Curve.auc`) or average precision
+    (`~crmask.metrics.Curve.average_precision`); the points of a parameter
+    sweep are labelled with their parameter values (on the ROC envelope, and
+    on the precision-recall front: the points no other setting beats in
+    both recall and precision), and each panel's title
+    gives the number of cosmic rays (truth events) of its set.
+
+    Returns
+    -------
+    `matplotlib.figure.Figure`
+        A figure without pyplot (no window, no backend change).
+    """
+    from matplotlib.figure import Figure
+
+    if kind not in ("roc", "pr"):
+        raise ValueError(f"kind must be 'roc' or 'pr', got {kind!r}")
     sets = list(dict.fromkeys(r["set"] for r in records))
     colors = {label: f"C{k % 10}" for k, label in enumerate(dict.fromkeys(r["label"] for r in records))}
-    fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.8), squeeze=False)
+    fig = Figure(figsize=(6 * len(sets), 4.8), layout="tight")
+    axes = fig.subplots(1, len(sets), squeeze=False)
     for ax, set_name in zip(axes[0], sets):
-        for r in (r for r in records if r["set"] == set_name):
+        in_set = [r for r in records if r["set"] == set_name]
+        for r in in_set:
             curve, op, color = r["curve"], r["operating"], colors[r["label"]]
             sweep = curve is not None and curve.thresholds is None
+            label = _legend_label(r, kind)
             if kind == "roc":
                 x_op, y_op = max(op.fpr, 1e-6), op.tpr
                 if curve is not None:
                     fpr, tpr = curve.roc()
                     shown = fpr > 0  # (0, 0) has no place on a log axis
-                    ax.plot(fpr[shown], tpr[shown], color=color, marker="." if sweep else None, label=r["label"])
+                    ax.plot(fpr[shown], tpr[shown], color=color, marker="." if sweep else None, label=label)
+                    if sweep:
+                        _label_points(ax, r, _roc_points(curve, fpr[shown], tpr[shown]), curve.fpr, curve.tpr,
+                                      color)
             else:
                 x_op, y_op = op.tpr, op.precision
                 if curve is not None:
@@ -178,9 +262,11 @@ def plot_curves(records: list[dict[str, Any]], path: str | os.PathLike, kind: st
                     order = np.argsort(curve.tpr[ok])
                     # sweep points are separate settings: markers only, no line between them
                     ax.plot(curve.tpr[ok][order], curve.precision[ok][order], color=color,
-                            marker="." if sweep else None, ls="none" if sweep else "-", label=r["label"])
+                            marker="." if sweep else None, ls="none" if sweep else "-", label=label)
+                    if sweep:
+                        _label_points(ax, r, _pr_front(curve), curve.tpr, curve.precision, color)
             ax.plot(x_op, y_op, marker="*", ms=11, color=color, ls="none",
-                    label=None if curve is not None else r["label"])
+                    label=None if curve is not None else label)
         if kind == "roc":
             ax.set_xscale("log")
             ax.set_xlim(1e-6, 1)
@@ -193,13 +279,18 @@ def plot_curves(records: list[dict[str, Any]], path: str | os.PathLike, kind: st
             ax.set_ylabel("precision")
             ax.set_xlim(0, 1.01)
         ax.set_ylim(0, 1.01)
-        ax.set_title(f"{set_name}: {'ROC' if kind == 'roc' else 'precision-recall'} (★ = operating point)")
+        events, n_files = in_set[0]["events_total"], in_set[0]["n_files"]
+        ax.set_title(f"{set_name}: {events} cosmic rays in {n_files} file{'s' if n_files != 1 else ''}\n"
+                     f"{'ROC' if kind == 'roc' else 'precision-recall'} (★ = operating point)", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "lower left")
-    fig.tight_layout()
+    return fig
+
+
+def plot_curves(records: list[dict[str, Any]], path: str | os.PathLike, kind: str = "roc") -> Path:
+    """Write `curve_figure` as a PNG to ``path``."""
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    curve_figure(records, kind).savefig(path, dpi=110)
     return path
 
 

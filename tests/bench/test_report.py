@@ -42,3 +42,42 @@ def test_measure_sees_a_large_allocation():
         block += 1
     del block
     assert m.peak_mb > 48 and m.wall_s > 0 and m.cores_used >= 0
+
+
+def _texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def test_curve_figure_gives_auc_ap_event_counts_and_labels_the_sweep_points():
+    from crmask.bench.report import curve_figure
+
+    # 100 positives, 10000 negatives in each of two files; LACosmic-like sweep of sigclip x objlim.
+    sweep = [({"sigclip": 4.5, "objlim": 5.0}, 25, 0), ({"sigclip": 3.0, "objlim": 5.0}, 40, 5),
+             ({"sigclip": 2.0, "objlim": 5.0}, 48, 50)]
+    points = [{"params": params, "tp": tp, "fp": fp, "fn": 50 - tp, "tn": 5000 - fp} for params, tp, fp in sweep]
+    swept = [result(f, 25, 0, 25, 5000, 1, 5050, {"kind": "sweep", "points": points}, found=3, total=4)
+             for f in "ab"]
+    # A probability map scoring every positive and 40 of 10000 negatives above 0.5: ROC (0,0), (.004,1), (1,1).
+    thresholds = [0.5]
+    prob = {"kind": "threshold", "thresholds": thresholds, "positives": [0, 50], "negatives": [4980, 20]}
+    mapped = [dict(result(f, 50, 20, 0, 4980, 1, 5050, prob, found=4, total=4), label="net") for f in "ab"]
+    records = aggregate(swept + mapped)
+    roc, pr = (curve_figure(records, kind).axes[0] for kind in ("roc", "pr"))
+    legend_roc = [t.get_text() for t in roc.get_legend().get_texts()]
+    legend_pr = [t.get_text() for t in pr.get_legend().get_texts()]
+    # sweep ROC through (0,0), (0,.5), (.001,.8), (.01,.96), (1,1)
+    area = 0.001 * (0.5 + 0.8) / 2 + 0.009 * (0.8 + 0.96) / 2 + 0.99 * (0.96 + 1.0) / 2
+    assert legend_roc == [f"d (AUC {area:.3f}; points: sigclip)", "net (AUC 0.998)"]
+    ap = 0.16 * 96 / 196 + 0.3 * 80 / 90 + 0.5 * 1.0
+    assert legend_pr == [f"d (AP {ap:.3f}; points: sigclip)", f"net (AP {100 / 140:.3f})"]
+    # Each drawn sweep point is labelled with its sigclip (objlim is the same for all); FPR 0 is off the log axis.
+    assert sorted(_texts(roc)) == ["2", "3"] and sorted(_texts(pr)) == ["2", "3", "4.5"]
+    for ax in (roc, pr):
+        assert ax.get_title().startswith("s: 8 cosmic rays in 2 files")
+
+
+def test_curve_figure_rejects_an_unknown_kind():
+    from crmask.bench.report import curve_figure
+
+    with pytest.raises(ValueError, match="'roc' or 'pr'"):
+        curve_figure(aggregate([result("a", 1, 0, 1, 9, 1.0, 11)]), "det")
