@@ -42,6 +42,11 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def _stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal: progress bars are shown only there (not in pipes, logs or tests)."""
+    return sys.stderr.isatty()
+
+
 def parse_params(detector_name: str, items: tuple[str, ...]) -> dict[str, Any]:
     """Parse ``key=value`` strings against a detector's declared parameters.
 
@@ -126,6 +131,7 @@ def list_command(kind: str | None, verbose: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--plot", is_flag=True,
               help="Also write OUTDIR/<name>.png: the input image with the cosmic rays found drawn over it.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they are shown only when stderr is a terminal).")
 @click.option("--scheduler", default=None, metavar="local|ADDRESS",
               help="Run on Dask: 'local' starts a local cluster, an address (tcp://host:8786) uses that scheduler.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -145,6 +151,7 @@ def detect(
     no_inpaint: bool,
     overwrite: bool,
     plot: bool,
+    quiet: bool,
     scheduler: str | None,
     workers: int | None,
 ) -> None:
@@ -155,6 +162,9 @@ def detect(
     Existing outputs are never replaced without --overwrite, and a file is
     never written over its own input. With --scheduler the files are spread
     over the workers of a Dask cluster (see crmask.batch.detect_many).
+    When stderr is a terminal a progress bar counts the files (with the time
+    left), and a U-Net shows its tiles on an image that takes over a few
+    seconds; --quiet turns both off.
     """
     from .files import check_output_dir, clean_file, plan_outputs
     from .registry import get_detector
@@ -174,25 +184,31 @@ def detect(
     hdu_key: int | str | None = int(hdu) if hdu is not None and hdu.isdigit() else hdu
     if workers is not None and scheduler != "local":
         _fail("--workers applies only with --scheduler local")
+    progress = not quiet and _stderr_is_terminal()
     if scheduler is not None:
         _detect_on_dask(files, det, outdir, scheduler, workers,
                         dict(hdu=hdu_key, unit=unit, grow=grow, inpaint=not no_inpaint, overwrite=overwrite,
-                             plot=plot))
+                             plot=plot, progress=progress))
         return
+
+    from tqdm.auto import tqdm
 
     planned, clashes = plan_outputs(files, outdir)
     for _, path, message in clashes:  # refused before any work, as on Dask
         click.echo(f"crmask: error: {path}: {message}", err=True)
     failures = len(clashes)
-    for _, path, target in planned:
-        try:
-            n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
-                              inpaint=not no_inpaint, overwrite=overwrite, plot=plot)
-        except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
-            failures += 1
-            click.echo(f"crmask: error: {path}: {error_line(exc)}", err=True)
-            continue
-        click.echo(f"{path} -> {target}: {n_cr} CR pixels ({det.name})")
+    if progress and "progress" in det.parameters:
+        det.set_params(progress=True)  # per-tile progress of a long inference, below the file bar
+    with tqdm(planned, desc=f"crmask {det.name}", unit="file", disable=not progress, file=sys.stderr) as bar:
+        for _, path, target in bar:
+            try:
+                n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
+                                  inpaint=not no_inpaint, overwrite=overwrite, plot=plot)
+            except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
+                failures += 1
+                bar.write(f"crmask: error: {path}: {error_line(exc)}", file=sys.stderr)
+                continue
+            bar.write(f"{path} -> {target}: {n_cr} CR pixels ({det.name})", file=sys.stdout)
     if failures:
         sys.exit(1)
 

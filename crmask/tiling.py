@@ -7,12 +7,16 @@ away from the image border and memory stays bounded by the tile size.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
 
-__all__ = ["Tile", "iter_tiles", "apply_tiled"]
+__all__ = ["Tile", "iter_tiles", "apply_tiled", "PROGRESS_DELAY"]
+
+#: Seconds a tiled run must take before its progress bar appears (``progress=True``).
+PROGRESS_DELAY = 2.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def apply_tiled(
     tile: int,
     overlap: int,
     dtype=np.float32,
-    progress: Callable[[Iterator[Tile]], Iterator[Tile]] | None = None,
+    progress: bool | Callable[[Iterator[Tile]], Iterator[Tile]] = False,
 ) -> np.ndarray:
     """Apply ``func`` to ``image`` tile by tile and stitch the tile cores.
 
@@ -87,8 +91,11 @@ def apply_tiled(
         See `iter_tiles`.
     dtype : numpy dtype
         Output dtype.
-    progress : callable, optional
-        Wraps the tile iterator (e.g. ``tqdm``).
+    progress : bool or callable
+        `True` shows a tqdm bar of the tiles done (count, rate, time left)
+        on stderr once the run has taken `PROGRESS_DELAY` seconds, so that
+        quick images show nothing; a callable wraps the tile iterator
+        instead. Off by default.
 
     Returns
     -------
@@ -99,7 +106,13 @@ def apply_tiled(
         raise ValueError(f"apply_tiled needs a 2-D image, got {image.ndim}-D")
     out = np.empty(image.shape, dtype=dtype)
     tiles = iter_tiles(image.shape, tile, overlap)
-    if progress is not None:
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        tiles = list(tiles)
+        tiles = tqdm(tiles, total=len(tiles), desc="tiles", unit="tile", delay=PROGRESS_DELAY, leave=False,
+                     file=sys.stderr)
+    elif callable(progress):
         tiles = progress(tiles)
     for t in tiles:
         result = func(image[t.read])

@@ -3,6 +3,7 @@ import pytest
 from astropy.io import fits
 from click.testing import CliRunner
 
+import crmask
 from crmask.cli import cli
 
 from .conftest import EXAMPLE_FRAME
@@ -157,3 +158,39 @@ def test_an_unexpected_error_in_one_file_is_one_line_and_the_batch_goes_on(runne
     assert "first.fits: RuntimeError: something nobody planned for" in result.output
     assert "Traceback" not in result.output
     assert (tmp_path / "o" / "second.fits").exists()
+
+
+def _two_frames(tmp_path):
+    frames = []
+    for name in ("a.fits", "b.fits"):
+        path = tmp_path / name
+        fits.PrimaryHDU(fits.getdata(EXAMPLE_FRAME), header=fits.getheader(EXAMPLE_FRAME)).writeto(path)
+        frames.append(str(path))
+    return frames
+
+
+def test_detect_shows_a_file_progress_bar_only_on_a_terminal_and_not_with_quiet(runner, tmp_path, monkeypatch):
+    frames = _two_frames(tmp_path)
+    plain = runner.invoke(cli, ["detect", *frames, *ARGS, "-o", str(tmp_path / "plain")])
+    assert plain.exit_code == 0 and "2/2" not in plain.stderr  # not a terminal (a test, a pipe, a log)
+    monkeypatch.setattr("crmask.cli._stderr_is_terminal", lambda: True)
+    shown = runner.invoke(cli, ["detect", *frames, *ARGS, "-o", str(tmp_path / "bar")])
+    assert shown.exit_code == 0, shown.output
+    assert "crmask lacosmic" in shown.stderr and "2/2" in shown.stderr and "file/s" in shown.stderr
+    assert shown.stdout.count("CR pixels (lacosmic)") == 2
+    quiet = runner.invoke(cli, ["detect", *frames, *ARGS, "-o", str(tmp_path / "quiet"), "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_detect_turns_on_the_tile_progress_of_a_unet_on_a_terminal(runner, tmp_path, monkeypatch):
+    pytest.importorskip("torch", reason="the U-Net detectors need torch")
+    cls = crmask.get_detector_class("deepcr")
+    seen = []
+    monkeypatch.setattr(cls, "_detect", lambda self, image: seen.append(self.get_params()["progress"])
+                        or crmask.MaskResult(mask=np.zeros(image.shape, bool)))
+    monkeypatch.setattr("crmask.cli._stderr_is_terminal", lambda: True)
+    frames = _two_frames(tmp_path)
+    assert runner.invoke(cli, ["detect", *frames, "-d", "deepcr", "--unit", "adu", "-o", str(tmp_path / "o")]).exit_code == 0
+    assert runner.invoke(cli, ["detect", *frames, "-d", "deepcr", "--unit", "adu", "-o", str(tmp_path / "q"),
+                               "-q"]).exit_code == 0
+    assert seen == [True, True, False, False]

@@ -60,3 +60,18 @@ def test_grow_mask_disc():
     grown = grow_mask(mask, 1)
     assert grown.sum() == 5 and grown[2, 3] and not grown[2, 2]
     assert grow_mask(mask, 0).sum() == 1
+
+
+def test_tile_progress_is_off_by_default_and_shows_each_tile_when_asked(rng, capsys, monkeypatch):
+    import crmask.tiling
+
+    image = rng.normal(size=(64, 64)).astype(np.float32)
+    apply_tiled(lambda a: a, image, tile=40, overlap=4)
+    assert capsys.readouterr().err == ""
+    apply_tiled(lambda a: a, image, tile=40, overlap=4, progress=True)  # quicker than PROGRESS_DELAY: no bar
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(crmask.tiling, "PROGRESS_DELAY", 0.0)
+    out = apply_tiled(lambda a: a, image, tile=40, overlap=4, progress=True)
+    np.testing.assert_array_equal(out, image)
+    err = capsys.readouterr().err
+    assert "tiles:" in err and "0/4" in err  # 64 px = two 32-px cores on each axis

@@ -154,6 +154,8 @@ class UNetDetector(Detector):
             "device": Param("auto", "Where the network runs", type=str, choices=("auto", "cpu", "cuda")),
             "threads": Param(None, "CPU threads for inference; default: torch's setting",
                              type=int, low=1, high=1024, allow_none=True),
+            "progress": Param(False, "Show per-tile progress on stderr when inference takes over "
+                              "crmask.tiling.PROGRESS_DELAY seconds", type=bool),
             "gain": CALIBRATION_PARAMS["gain"],
         }
 
@@ -258,7 +260,7 @@ class UNetDetector(Detector):
         if p["threads"] is not None:
             torch.set_num_threads(p["threads"])
         try:
-            return apply_tiled(run, data, p["tile"], overlap)
+            return apply_tiled(run, data, p["tile"], overlap, progress=p["progress"])
         finally:
             torch.set_num_threads(previous)
 

@@ -247,3 +247,20 @@ def test_non_finite_probabilities_are_an_error(rng, tmp_path):
     detector = crmask.get_detector("deepcr", weights=str(path), gain=1.0)
     with pytest.raises(FloatingPointError, match="non-finite probabilities"):
         detector.detect(CCDData(_sky_image(rng), unit=u.electron))
+
+
+def test_progress_shows_the_tiles_of_a_long_inference_and_is_off_by_default(deepcr_weights, rng, capsys,
+                                                                            monkeypatch):
+    import crmask.tiling
+
+    path, _ = deepcr_weights
+    ccd = CCDData(_sky_image(rng), unit="electron")
+    monkeypatch.setattr(crmask.tiling, "PROGRESS_DELAY", 0.0)  # as if each tile took long
+    quiet = crmask.get_detector("att-deepcr", weights=str(path), tile=96, overlap=32, threads=1).detect(ccd)
+    assert capsys.readouterr().err == ""
+    shown = crmask.get_detector("att-deepcr", weights=str(path), tile=96, overlap=32, threads=1,
+                                progress=True).detect(ccd)
+    err = capsys.readouterr().err
+    # 160 x 200 px in 32-px cores: 5 x 7 tiles
+    assert "tiles:" in err and "0/35" in err
+    np.testing.assert_array_equal(shown.probability, quiet.probability)
