@@ -45,7 +45,7 @@ from astropy.table import Table
 from ._dask import TaskOutcome, failure_message, map_as_completed, open_client, worker_builds, worker_cached
 from .detector import Detector
 from .exceptions import CrmaskError, OutputDirectoryError
-from .files import check_output_dir, clean_file, plan_outputs
+from .files import check_output_dir, clean_file, plan_outputs, split_existing
 
 if TYPE_CHECKING:  # dask is an optional dependency, imported on use
     from distributed import Client
@@ -166,7 +166,7 @@ class FileResult:
         Input file.
     output : str or None
         File written (`None` when the file failed).
-    status : {"done", "failed"}
+    status : {"done", "failed", "skipped"}
     n_cr_pixels : int or None
         Cosmic-ray pixels flagged.
     seconds : float or None
@@ -232,11 +232,16 @@ class BatchResult:
     @property
     def failed(self) -> list[FileResult]:
         """Files that failed, each with its reason in ``error``."""
-        return [f for f in self.files if not f.ok]
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        """Files left alone because their output existed (``skip_existing=True``)."""
+        return [f for f in self.files if f.status == "skipped"]
 
     @property
     def ok(self) -> bool:
-        """Whether every file was processed."""
+        """Whether no file failed (skipped files are not failures)."""
         return not self.failed
 
     def to_table(self) -> Table:
@@ -336,6 +341,7 @@ def detect_many(
     grow: int = 0,
     inpaint: bool = True,
     overwrite: bool = False,
+    skip_existing: bool = False,
     plot: bool = False,
     n_workers: int | None = None,
     retries: int = 3,
@@ -372,6 +378,9 @@ def detect_many(
         Replace CR pixels; with `False` only the masks are written.
     overwrite : bool
         Replace existing outputs; otherwise a file whose output exists fails.
+    skip_existing : bool
+        Leave a file whose output exists alone (status ``"skipped"``), to
+        re-run a batch that stopped; not together with ``overwrite``.
     plot : bool
         Also write ``OUTDIR/<name>.png``, the image with its cosmic rays
         (see `crmask.files.clean_file`).
@@ -414,6 +423,8 @@ def detect_many(
     >>> [f.error for f in result.failed]  # doctest: +SKIP
     """
     start = time.perf_counter()
+    if skip_existing and overwrite:
+        raise ValueError("skip_existing and overwrite contradict each other; use one")
     spec = DetectorSpec.from_detector(detector, params)
     paths = [Path(p) for p in paths]
     outdir = check_output_dir(outdir)
@@ -421,6 +432,9 @@ def detect_many(
     run_id = uuid.uuid4().hex[:16]
     planned, clashes = _plan_targets(paths, outdir)
     results: dict[int, FileResult] = dict(clashes)
+    if skip_existing:
+        planned, skipped = split_existing(planned)
+        results.update((index, FileResult(str(path), str(target), "skipped")) for index, path, target in skipped)
     if planned:
         with open_client(client, n_workers, retries=retries) as active:
             _check_output_dir_on_workers(active, outdir)

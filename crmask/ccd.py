@@ -3,8 +3,10 @@
 This module owns every decision about units and calibration, so that no
 detector has to make them again:
 
-* gain, read noise and saturation come from an explicit value, else from the
-  header (``GAIN``; ``RDNOISE`` or ``READNOIS``; ``SATURATE``), else a
+* gain, read noise and saturation come from an explicit value (a number or
+  an `~astropy.units.Quantity`, converted here and nowhere else), else from
+  the header (``GAIN``; ``RDNOISE`` or ``READNOIS``; ``SATURATE``; or the
+  keyword the user names, as ccdproc's ``Keyword`` does), else a
   `~crmask.exceptions.MissingCalibrationError` says which one is missing;
 * an image in electrons has an effective gain of 1 and is never multiplied by
   the gain again; only ``adu`` (or ``count``) and ``electron`` images are
@@ -98,6 +100,11 @@ def _missing_message(what: str, keys: Iterable[str]) -> str:
     return (
         f"{what} is not known: pass {what}=... explicitly or add a {names} keyword to the header"
     )
+
+
+def _keys(user_key: str | None, defaults: tuple[str, ...]) -> tuple[str, ...]:
+    """The header keywords to search: the one the user named, else the defaults."""
+    return defaults if user_key is None else (user_key.upper(),)
 
 
 def _header_value(header: Header, keys: Iterable[str], what: str) -> float | None:
@@ -204,6 +211,9 @@ def prepare_image(
     gain=None,
     readnoise=None,
     saturation=None,
+    gain_key: str | None = None,
+    readnoise_key: str | None = None,
+    saturation_key: str | None = None,
     needs: Iterable[str] = (),
 ) -> PreparedImage:
     """Validate ``ccd`` and resolve its calibration values.
@@ -214,13 +224,22 @@ def prepare_image(
         A 2-D image in ``adu`` (or ``count``) or ``electron``. Its ``mask``
         marks bad pixels, which are never reported as cosmic rays.
     gain : float or `~astropy.units.Quantity`, optional
-        Electrons per adu. Overrides the header. Ignored (taken as 1) for an
-        image already in electrons.
+        Electrons per adu (a Quantity in ``electron / adu``, e.g.
+        ``2.45 * u.electron / u.adu``). Overrides the header. Ignored (taken
+        as 1) for an image already in electrons.
     readnoise : float or `~astropy.units.Quantity`, optional
-        Read noise in electrons (a Quantity in adu is converted with the gain).
-        Overrides the header.
+        Read noise: a number in electrons, or a Quantity in electrons or in
+        adu (converted with the gain; for an image in adu only). Overrides
+        the header.
     saturation : float or `~astropy.units.Quantity`, optional
-        Saturation level in the image unit. Overrides the header.
+        Saturation level: a number in the image unit, or a Quantity in adu
+        or electrons (electrons are divided by the gain for an image in adu;
+        adu are refused for an image in electrons, whose gain is not known).
+        Overrides the header.
+    gain_key, readnoise_key, saturation_key : str, optional
+        Header keyword holding that value, instead of the usual ones
+        (`GAIN_KEYS`, `READNOISE_KEYS`, `SATURATION_KEYS`); a header without
+        it is treated as one without a value.
     needs : iterable of str
         Which of ``"gain"`` and ``"readnoise"`` must be known; a missing one
         raises `~crmask.exceptions.MissingCalibrationError`.
@@ -233,9 +252,17 @@ def prepare_image(
     ------
     InvalidImageError
         For data that is not 2-D, not numeric, all non-finite, constant, or in
-        an unsupported unit.
+        an unsupported unit, or a calibration Quantity of the wrong physical
+        type.
     MissingCalibrationError
         For a needed calibration value that is neither given nor in the header.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> image = prepare_image(ccd, gain=2.45 * u.electron / u.adu, readnoise=5.7 * u.electron,
+    ...                       saturation=60000 * u.adu)  # doctest: +SKIP
+    >>> image = prepare_image(ccd, gain_key="EGAIN", needs=("gain",))  # doctest: +SKIP
     """
     if not isinstance(ccd, CCDData):
         raise InvalidImageError(
@@ -273,12 +300,13 @@ def prepare_image(
     if unknown_needs:
         raise ValueError(f"unknown calibration need(s): {sorted(unknown_needs)}")
 
-    gain_value = _resolve_gain(kind, gain, header, "gain" in needs)
-    readnoise_value = _resolve_readnoise(readnoise, header, gain_value, "readnoise" in needs)
+    gain_value = _resolve_gain(kind, gain, header, _keys(gain_key, GAIN_KEYS), "gain" in needs)
+    readnoise_value = _resolve_readnoise(readnoise, header, _keys(readnoise_key, READNOISE_KEYS), gain_value,
+                                         kind, "readnoise" in needs)
     if saturation is not None:
-        saturation_value = _as_float(saturation, ccd.unit, "saturation")
+        saturation_value = _in_image_unit(saturation, "saturation", ccd.unit, kind, gain_value)
     else:
-        saturation_value = _header_value(header, SATURATION_KEYS, "saturation level")
+        saturation_value = _header_value(header, _keys(saturation_key, SATURATION_KEYS), "saturation level")
 
     return PreparedImage(
         data=data,
@@ -291,7 +319,7 @@ def prepare_image(
     )
 
 
-def _resolve_gain(kind: str, gain, header: Header, needed: bool) -> float | None:
+def _resolve_gain(kind: str, gain, header: Header, keys: tuple[str, ...], needed: bool) -> float | None:
     if kind == "electrons":
         # Already in electrons: multiplying by the gain again would be wrong.
         if gain is not None:
@@ -304,23 +332,42 @@ def _resolve_gain(kind: str, gain, header: Header, needed: bool) -> float | None
         return 1.0
     if gain is not None:
         return _as_float(gain, u.electron / u.adu, "gain")
-    value = _header_value(header, GAIN_KEYS, "gain")
+    value = _header_value(header, keys, "gain")
     if value is None and needed:
-        raise MissingCalibrationError(_missing_message("gain", GAIN_KEYS))
+        raise MissingCalibrationError(_missing_message("gain", keys))
     return value
 
 
-def _resolve_readnoise(readnoise, header: Header, gain: float | None, needed: bool) -> float | None:
+def _gain_for(what: str, value: u.Quantity, kind: str, gain: float | None) -> float:
+    """The gain that converts ``value`` (a Quantity in counts or electrons) to the other unit."""
+    if kind == "electrons":
+        raise InvalidImageError(
+            f"{what} is given in {value.unit} but the image is in electrons, whose gain is not known here; "
+            "give it in electrons"
+        )
+    if gain is None:
+        raise MissingCalibrationError(f"{what} is given in {value.unit} but the gain is unknown; give the gain too")
+    return gain
+
+
+def _resolve_readnoise(readnoise, header: Header, keys: tuple[str, ...], gain: float | None, kind: str,
+                       needed: bool) -> float | None:
     if readnoise is not None:
-        if isinstance(readnoise, u.Quantity) and readnoise.unit in _COUNT_UNITS:
-            if gain is None:
-                raise MissingCalibrationError("read noise given in adu but the gain is unknown")
-            return _as_float(readnoise.value * gain, u.electron, "readnoise")
+        if isinstance(readnoise, u.Quantity) and any(readnoise.unit == c for c in _COUNT_UNITS):
+            electrons = readnoise.value * _gain_for("readnoise", readnoise, kind, gain)
+            return _as_float(electrons, u.electron, "readnoise")
         return _as_float(readnoise, u.electron, "readnoise")
-    value = _header_value(header, READNOISE_KEYS, "read noise")
+    value = _header_value(header, keys, "read noise")
     if value is None and needed:
-        raise MissingCalibrationError(_missing_message("readnoise", READNOISE_KEYS))
+        raise MissingCalibrationError(_missing_message("readnoise", keys))
     return value
+
+
+def _in_image_unit(value, what: str, unit: u.UnitBase, kind: str, gain: float | None) -> float:
+    """``value`` in the image unit: a number as it is, a Quantity in electrons divided by the gain for adu."""
+    if isinstance(value, u.Quantity) and kind == "counts" and value.unit == u.electron:
+        return _as_float(value.value / _gain_for(what, value, kind, gain), unit, what)
+    return _as_float(value, unit, what)
 
 
 @dataclass(frozen=True)

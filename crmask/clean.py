@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 from astropy.nddata import CCDData
 
@@ -18,7 +19,7 @@ __all__ = ["cosmicray_clean"]
 
 
 def cosmicray_clean(
-    ccd: CCDData,
+    ccd: CCDData | np.ndarray | u.Quantity,
     detector: str | Detector = "lacosmic",
     *,
     inpaint: bool = True,
@@ -29,10 +30,13 @@ def cosmicray_clean(
 
     Parameters
     ----------
-    ccd : `~astropy.nddata.CCDData`
+    ccd : `~astropy.nddata.CCDData`, numpy.ndarray or `~astropy.units.Quantity`
         2-D image in adu or electron. Its ``mask`` (bad pixels) is passed to
         the detector as the input mask; those pixels are never reported as
-        cosmic rays.
+        cosmic rays. A plain array (or a masked array) is taken in adu, as
+        astroscrappy takes its ``indat``: give ``gain`` and ``readnoise``
+        (``gain=1`` for an array in electrons); the result is then the one
+        for ``CCDData(array, unit="adu")``. A Quantity keeps its unit.
     detector : str or `~crmask.Detector`
         A registered detector name (see `crmask.list_detectors`) or a
         configured instance.
@@ -52,14 +56,24 @@ def cosmicray_clean(
         A copy of ``ccd`` with CR pixels OR'ed into ``mask``, data cleaned
         (unless ``inpaint=False``), unit, uncertainty, WCS and header kept,
         and the provenance (``CRMDET``, ``CRMVER``, ``CRMNPIX``, ``HISTORY``)
-        added to the header.
+        added to the header. A CCDData also for an array input: one return
+        type, so that the mask, the cleaned pixels and the provenance travel
+        together and a pipeline never branches on what it was given; for an
+        array, ``(result.mask, result.data)`` is astroscrappy's
+        ``(crmask, cleanarr)`` pair.
 
     Examples
     --------
     >>> import crmask
     >>> clean = crmask.cosmicray_clean(ccd, detector="lacosmic", sigclip=5)  # doctest: +SKIP
     >>> clean.header["CRMNPIX"]  # doctest: +SKIP
+    >>> result = crmask.cosmicray_clean(array, gain=2.45, readnoise=5.7)  # doctest: +SKIP
+    >>> crmask, cleaned = result.mask, result.data  # doctest: +SKIP
     """
+    if isinstance(ccd, u.Quantity):
+        ccd = CCDData(ccd.value, unit=ccd.unit)
+    elif isinstance(ccd, np.ndarray):
+        ccd = CCDData(ccd, unit=u.adu)
     if isinstance(detector, Detector):
         if params:
             raise ValueError(

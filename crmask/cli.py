@@ -121,14 +121,23 @@ def list_command(kind: str | None, verbose: bool) -> None:
               help="Detector parameter (repeatable); see `crmask list -v`.")
 @click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--hdu", default=None, help="Image HDU index or EXTNAME (default: first with data).")
-@click.option("--unit", default=None, help="Pixel unit when the file has no BUNIT: adu or electron.")
+@click.option("--unit", type=click.Choice(["adu", "electron"]), default=None,
+              help="Pixel unit of files without a BUNIT keyword.")
 @click.option("--gain", type=float, default=None, help="Gain (e-/adu); shortcut for --param gain=...")
 @click.option("--readnoise", type=float, default=None, help="Read noise (e-); shortcut for --param readnoise=...")
+@click.option("--gain-key", default=None, metavar="KEYWORD",
+              help="Header keyword holding the gain (default: GAIN, EGAIN or EPERDN); shortcut for --param gain_key=...")
+@click.option("--readnoise-key", default=None, metavar="KEYWORD",
+              help="Header keyword holding the read noise in e- (default: RDNOISE, READNOIS or RON); "
+                   "shortcut for --param readnoise_key=...")
 @click.option("--threshold", type=float, default=None, help="Probability threshold; shortcut for --param threshold=...")
-@click.option("--device", default=None, help="auto, cpu or cuda (array models); shortcut for --param device=...")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Where array models (U-Nets) run; shortcut for --param device=...")
 @click.option("--grow", type=click.IntRange(min=0), default=0, show_default=True, help="Grow the CR mask by this radius (pixels).")
 @click.option("--no-inpaint", is_flag=True, help="Only mask CRs; leave the data unchanged.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--skip-existing", is_flag=True,
+              help="Leave files whose output exists alone (to re-run a batch that stopped); not with --overwrite.")
 @click.option("--plot", is_flag=True,
               help="Also write OUTDIR/<name>.png: the input image with the cosmic rays found drawn over it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars (they are shown only when stderr is a terminal).")
@@ -145,11 +154,14 @@ def detect(
     unit: str | None,
     gain: float | None,
     readnoise: float | None,
+    gain_key: str | None,
+    readnoise_key: str | None,
     threshold: float | None,
     device: str | None,
     grow: int,
     no_inpaint: bool,
     overwrite: bool,
+    skip_existing: bool,
     plot: bool,
     quiet: bool,
     scheduler: str | None,
@@ -159,17 +171,19 @@ def detect(
 
     Each output holds the cleaned image with the provenance header, a MASK
     extension (all masked pixels) and a CRMASK extension (1 = cosmic ray).
-    Existing outputs are never replaced without --overwrite, and a file is
+    Existing outputs are never replaced without --overwrite (or are left
+    alone, and their inputs skipped, with --skip-existing), and a file is
     never written over its own input. With --scheduler the files are spread
     over the workers of a Dask cluster (see crmask.batch.detect_many).
     When stderr is a terminal a progress bar counts the files (with the time
     left), and a U-Net shows its tiles on an image that takes over a few
     seconds; --quiet turns both off.
     """
-    from .files import check_output_dir, clean_file, plan_outputs
+    from .files import check_output_dir, clean_file, plan_outputs, split_existing
     from .registry import get_detector
 
-    given = {"gain": gain, "readnoise": readnoise, "threshold": threshold, "device": device}
+    given = {"gain": gain, "readnoise": readnoise, "gain_key": gain_key, "readnoise_key": readnoise_key,
+             "threshold": threshold, "device": device}
     shortcuts = tuple(f"{key}={value}" for key, value in given.items() if value is not None)
     try:
         det = get_detector(detector, **parse_params(detector, params + shortcuts))
@@ -182,13 +196,15 @@ def detect(
     except CrmaskError as exc:
         _fail(str(exc))
     hdu_key: int | str | None = int(hdu) if hdu is not None and hdu.isdigit() else hdu
+    if skip_existing and overwrite:
+        _fail("--skip-existing and --overwrite contradict each other; use one")
     if workers is not None and scheduler != "local":
         _fail("--workers applies only with --scheduler local")
     progress = not quiet and _stderr_is_terminal()
     if scheduler is not None:
         _detect_on_dask(files, det, outdir, scheduler, workers,
                         dict(hdu=hdu_key, unit=unit, grow=grow, inpaint=not no_inpaint, overwrite=overwrite,
-                             plot=plot, progress=progress))
+                             skip_existing=skip_existing, plot=plot, progress=progress))
         return
 
     from tqdm.auto import tqdm
@@ -197,6 +213,10 @@ def detect(
     for _, path, message in clashes:  # refused before any work, as on Dask
         click.echo(f"crmask: error: {path}: {message}", err=True)
     failures = len(clashes)
+    if skip_existing:
+        planned, skipped = split_existing(planned)
+        for _, path, target in skipped:
+            click.echo(f"{path} -> {target}: skipped, the output exists")
     if progress and "progress" in det.parameters:
         det.set_params(progress=True)  # per-tile progress of a long inference, below the file bar
     with tqdm(planned, desc=f"crmask {det.name}", unit="file", disable=not progress, file=sys.stderr) as bar:
@@ -224,6 +244,8 @@ def _detect_on_dask(files, det, outdir: Path, scheduler: str, workers: int | Non
     for item in result:
         if item.ok:
             click.echo(f"{item.path} -> {item.output}: {item.n_cr_pixels} CR pixels ({result.detector})")
+        elif item.status == "skipped":
+            click.echo(f"{item.path} -> {item.output}: skipped, the output exists")
         else:
             click.echo(f"crmask: error: {item.path}: {item.error}", err=True)
     if result.failed:

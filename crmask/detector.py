@@ -28,14 +28,24 @@ from .params import Param, validate_params
 __all__ = ["MaskResult", "Detector", "EventFilter", "CALIBRATION_PARAMS", "EVENT_COLUMNS"]
 
 #: Parameter names with a fixed meaning: a detector that declares them gets
-#: them resolved against the header (explicit value > header keyword).
+#: them resolved against the header (explicit value > header keyword), with
+#: Quantities converted by `crmask.ccd.prepare_image`.
 CALIBRATION_PARAMS = {
-    "gain": Param(None, "Gain in electron/adu; default: GAIN keyword (ignored for images in electrons)",
-                  low=0.0, low_open=True, allow_none=True),
-    "readnoise": Param(None, "Read noise in electrons; default: RDNOISE or READNOIS keyword",
-                       low=0.0, low_open=True, allow_none=True),
-    "satlevel": Param(None, "Saturation level in the image unit; default: SATURATE keyword",
-                      low=0.0, low_open=True, allow_none=True),
+    "gain": Param(None, "Gain in electron/adu (a number or a Quantity); default: the gain keyword "
+                  "(ignored for images in electrons)",
+                  low=0.0, low_open=True, allow_none=True, units=(u.electron / u.adu,)),
+    "readnoise": Param(None, "Read noise in electrons (a number, or a Quantity in electron or adu); "
+                       "default: the read-noise keyword",
+                       low=0.0, low_open=True, allow_none=True, units=(u.electron, u.adu)),
+    "satlevel": Param(None, "Saturation level in the image unit (a number, or a Quantity in adu or electron); "
+                      "default: the saturation keyword",
+                      low=0.0, low_open=True, allow_none=True, units=(u.adu, u.electron)),
+    "gain_key": Param(None, "Header keyword holding the gain; default: GAIN, EGAIN or EPERDN",
+                      type=str, allow_none=True),
+    "readnoise_key": Param(None, "Header keyword holding the read noise (electrons); default: RDNOISE, "
+                           "READNOIS or RON", type=str, allow_none=True),
+    "satlevel_key": Param(None, "Header keyword holding the saturation level (image unit); default: SATURATE "
+                          "or SATLEVEL", type=str, allow_none=True),
 }
 
 #: Columns every event filter's table has.
@@ -166,6 +176,9 @@ class Detector(_Configurable, ABC):
             gain=self._params.get("gain"),
             readnoise=self._params.get("readnoise"),
             saturation=self._params.get("satlevel"),
+            gain_key=self._params.get("gain_key"),
+            readnoise_key=self._params.get("readnoise_key"),
+            saturation_key=self._params.get("satlevel_key"),
             needs=self.needs,
         )
         start = time.perf_counter()

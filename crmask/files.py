@@ -18,7 +18,7 @@ from .detector import Detector
 from .exceptions import OutputDirectoryError, OutputExistsError
 from .io import check_not_input, output_path, read_ccd, write_cleaned
 
-__all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs", "plot_path"]
+__all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs", "split_existing", "plot_path"]
 
 #: Header keyword holding the id of the run that wrote a file; lets a file
 #: re-run after its worker died recognise its own earlier output.
@@ -48,6 +48,23 @@ def plan_outputs(paths, outdir: str | os.PathLike) -> tuple[list[tuple[int, Path
         owner[target] = path
         planned.append((index, Path(path), target))
     return planned, clashes
+
+
+def split_existing(planned: list[tuple[int, Path, Path]]) -> tuple[list[tuple[int, Path, Path]],
+                                                                   list[tuple[int, Path, Path]]]:
+    """Split `plan_outputs`'s plan into the files still to do and those whose output exists.
+
+    For re-running a batch that stopped (``--skip-existing``): outputs are
+    written atomically, so an existing one is a complete result.
+
+    Returns
+    -------
+    todo, skipped : list of (index, input, output)
+    """
+    todo, skipped = [], []
+    for item in planned:
+        (skipped if item[2].exists() else todo).append(item)
+    return todo, skipped
 
 
 def _written_by_run(path: Path, run_id: str) -> bool:

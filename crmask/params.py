@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import astropy.units as u
+
 __all__ = ["Param", "validate_params"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -46,6 +48,12 @@ class Param:
         Allowed values of a string parameter.
     allow_none : bool
         Whether `None` is a valid value (meaning "not set" or "automatic").
+    units : tuple of astropy units, optional
+        For a `float` parameter, the units a `~astropy.units.Quantity` value
+        may be given in (any unit convertible to one of them); the Quantity
+        is kept as given, for the code that knows the image to convert it
+        (`crmask.ccd.prepare_image` for the calibration values). The bounds
+        apply to its value.
     """
 
     default: Any
@@ -57,6 +65,7 @@ class Param:
     high_open: bool = False
     choices: tuple[str, ...] | None = None
     allow_none: bool = False
+    units: tuple[u.UnitBase, ...] | None = None
 
     def allowed(self) -> str:
         """Describe the allowed values in words, for error messages."""
@@ -72,6 +81,8 @@ class Param:
             text = f"a {self.type.__name__} in {lo}{low}, {high}{hi}"
         else:
             text = f"a {self.type.__name__}"
+        if self.units:
+            text += " (or a Quantity in " + " or ".join(unit.to_string() for unit in self.units) + ")"
         return text + (" or None" if self.allow_none else "")
 
     def validate(self, name: str, value: Any) -> Any:
@@ -84,13 +95,14 @@ class Param:
         if self.choices is not None and coerced not in self.choices:
             raise ValueError(f"parameter {name!r} must be {self.allowed()}, got {value!r}")
         if self.type in (int, float):
-            if not math.isfinite(coerced):
+            number = float(coerced.value) if isinstance(coerced, u.Quantity) else coerced
+            if not math.isfinite(number):
                 raise ValueError(f"parameter {name!r} must be finite, got {value!r}")
             too_low = self.low is not None and (
-                coerced <= self.low if self.low_open else coerced < self.low
+                number <= self.low if self.low_open else number < self.low
             )
             too_high = self.high is not None and (
-                coerced >= self.high if self.high_open else coerced > self.high
+                number >= self.high if self.high_open else number > self.high
             )
             if too_low or too_high:
                 raise ValueError(f"parameter {name!r} must be {self.allowed()}, got {value!r}")
@@ -100,6 +112,8 @@ class Param:
         import numpy as np
 
         kind = self.type
+        if self.units and isinstance(value, u.Quantity):
+            return self._coerce_quantity(name, value)
         if kind is bool:
             ok = isinstance(value, (bool, np.bool_))
         elif kind is int:
@@ -116,6 +130,18 @@ class Param:
                 f"of type {type(value).__name__}"
             )
         return kind(value)
+
+    def _coerce_quantity(self, name: str, value: u.Quantity) -> u.Quantity:
+        """Check that a Quantity is a scalar in one of `units`; its value must pass the bounds (checked after)."""
+        if not value.isscalar:
+            raise ValueError(f"parameter {name!r} must be a scalar Quantity, got shape {value.shape}")
+        if not any(value.unit.is_equivalent(unit) for unit in self.units):
+            allowed = " or ".join(unit.to_string() for unit in self.units)
+            raise ValueError(
+                f"parameter {name!r} has unit {value.unit.to_string()} ({value.unit.physical_type}); "
+                f"give it in {allowed}"
+            )
+        return value
 
     def parse(self, name: str, text: str) -> Any:
         """Parse the text form of a value (from the command line) and validate it."""

@@ -75,7 +75,7 @@ def calibrate(raw: Path, dark: Path | None = None) -> CCDData:
 def clean_cosmic_rays(ccd: CCDData, detector: str = "lacosmic", **params) -> CCDData:
     """Find and clean the cosmic rays of a calibrated frame (the read noise is given to detectors that use it)."""
     if "readnoise" in crmask.get_detector_class(detector).parameters:
-        params.setdefault("readnoise", READNOISE.value)
+        params.setdefault("readnoise", READNOISE)
     return crmask.cosmicray_clean(ccd, detector=detector, **params)
 
 

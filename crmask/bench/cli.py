@@ -178,7 +178,8 @@ def run(**options) -> None:
               help="Set to build (repeatable; default: all).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
 @click.option("--synthetic-shape", default="1024x1024", show_default=True, help="NYxNX of synthetic frames.")
-@click.option("--synthetic-frames", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--synthetic-frames", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Frames of the synthetic set.")
 @click.option("--dilate", is_flag=True, help="Dilate every truth mask by 3x3.")
 @click.option("--overwrite", is_flag=True, help="Replace existing files.")
 def build(data_dir: Path, outdir: Path, sets, seed: int, synthetic_shape: str, synthetic_frames: int,

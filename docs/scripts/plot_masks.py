@@ -67,7 +67,7 @@ def main(outdir: Path) -> None:
     ccd = reduce_sprat.calibrate(reduce_sprat.RAW, reduce_sprat.SHARED_DARK)
     truth = fits.getdata(TRUTH).astype(bool)
     for detector in DETECTORS:
-        params = {"readnoise": reduce_sprat.READNOISE.value} if detector == "lacosmic" else {}
+        params = {"readnoise": reduce_sprat.READNOISE} if detector == "lacosmic" else {}
         result = crmask.get_detector(detector, **params).detect(ccd)
         path = outdir / f"masks_{detector}.png"
         draw(ccd, result, truth, detector).savefig(path, dpi=80)

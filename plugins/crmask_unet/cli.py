@@ -31,25 +31,31 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--arch", type=click.Choice(["deepcr", "cosmic-conn"]), default="cosmic-conn", show_default=True,
               help="Batch-norm deepCR or group-norm Cosmic-CoNN U-Net.")
 @click.option("--attention/--no-attention", default=False, show_default=True, help="Attention gates on skips.")
-@click.option("--depth", type=click.IntRange(1, 6), default=3, show_default=True)
+@click.option("--depth", type=click.IntRange(1, 6), default=3, show_default=True,
+              help="Levels of the U-Net (poolings); the receptive field grows with it.")
 @click.option("--width", type=click.IntRange(2, 256), default=32, show_default=True, help="Channels of level 1.")
-@click.option("--patch", type=click.IntRange(16, 2048), default=128, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 10000), default=10, show_default=True)
-@click.option("--steps-per-epoch", type=click.IntRange(1, 10**6), default=100, show_default=True)
+@click.option("--patch", type=click.IntRange(16, 2048), default=128, show_default=True,
+              help="Side of the square training patches, in pixels.")
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
+              help="Patches per optimisation step.")
+@click.option("--epochs", type=click.IntRange(1, 10000), default=10, show_default=True,
+              help="Training epochs (each ends with a validation and a checkpoint).")
+@click.option("--steps-per-epoch", type=click.IntRange(1, 10**6), default=100, show_default=True,
+              help="Optimisation steps per epoch.")
 @click.option("--lr", type=float, default=0.005, show_default=True, help="Initial Adam learning rate.")
 @click.option("--group-eps", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
               help="Variance floor of group normalisation (cosmic-conn); 1 keeps sky noise from being "
                    "scaled up in tiles without cosmic rays.")
 @click.option("--lr-schedule", type=click.Choice(["plateau", "cosine"]), default="plateau", show_default=True,
               help="Tenfold drops when the validation loss stalls, or a cosine decay over the run.")
-@click.option("--loss", type=click.Choice(["bce", "median-bce"]), default="bce", show_default=True)
+@click.option("--loss", type=click.Choice(["bce", "median-bce"]), default="bce", show_default=True,
+              help="Plain binary cross-entropy, or Cosmic-CoNN's median-weighted BCE (Xu et al. 2023).")
 @click.option("--scale", type=float, default=None,
               help="Electrons per network input unit [default: 100 for deepcr, 1 for cosmic-conn, as the originals].")
 @click.option("--input", "input_scheme", type=click.Choice(["scale", "median", "noise"]), default=None,
               help="Input normalisation: deepCR's scale, Cosmic-CoNN's median subtraction, or noise units "
                    "(background-subtracted, over the per-pixel noise) [default: the architecture's own].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the frames, patches and weights.")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), envvar="CRMASK_DATA",
               default=None, help="The shared real-data folder (see its README); environment variable CRMASK_DATA.")
 @click.option("--footprints", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -64,9 +70,12 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
               help="Fraction of training patches drawn from the real frames (with --train-sources).")
 @click.option("--realisations", type=click.IntRange(1, 1000), default=4, show_default=True,
               help="Independent footprint injections per real training frame.")
-@click.option("--train-frames", type=click.IntRange(1, 10000), default=32, show_default=True)
-@click.option("--val-frames", type=click.IntRange(1, 10000), default=8, show_default=True)
-@click.option("--frame-size", type=click.IntRange(64, 8192), default=512, show_default=True)
+@click.option("--train-frames", type=click.IntRange(1, 10000), default=32, show_default=True,
+              help="Synthetic training frames.")
+@click.option("--val-frames", type=click.IntRange(1, 10000), default=8, show_default=True,
+              help="Synthetic validation frames.")
+@click.option("--frame-size", type=click.IntRange(64, 8192), default=512, show_default=True,
+              help="Side of the synthetic frames, in pixels.")
 @click.option("--cr-density", type=float, default=1000.0, show_default=True, help="Training CRs per megapixel.")
 @click.option("--cr-density-low", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Draw each training frame's CR density log-uniformly from this to --cr-density "
@@ -77,9 +86,11 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
               help="Dark frames: train on the paper's dark-frame pairs instead of synthetic frames.")
 @click.option("--clean", "clean_images", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="CR-free images for --darks.")
-@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for one checkpoint per epoch (needed by --resume).")
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint-dir.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where to train: CUDA when available (auto), or the one named.")
 @click.option("--threads", type=click.IntRange(1, 1024), default=None, help="CPU threads for torch.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Weights file to write (.safetensors); the model card goes beside it.")

@@ -157,6 +157,7 @@ class UNetDetector(Detector):
             "progress": Param(False, "Show per-tile progress on stderr when inference takes over "
                               "crmask.tiling.PROGRESS_DELAY seconds", type=bool),
             "gain": CALIBRATION_PARAMS["gain"],
+            "gain_key": CALIBRATION_PARAMS["gain_key"],
         }
 
     def __init__(self, **params: Any) -> None:
