@@ -8,10 +8,12 @@ read noise is 5.7 electrons). The script
 1. subtracts the pedestal: with no overscan and no bias frame, the
    sigma-clipped median of the frame (bias plus a little dark and sky,
    about 917 adu), recorded as ``PEDESTAL``;
-2. masks the hot pixels of a dark frame, when one is given (by default the
-   SPRAT dark in ``../shared/data/sprat_lhs6328`` when it is present): pixels
-   more than 5 clipped standard deviations above the dark's clipped median,
-   counted in ``NHOTPIX``; masked pixels are never reported as cosmic rays;
+2. masks the hot pixels: pixels of a dark frame more than 5 clipped
+   standard deviations above its clipped median (`hot_pixels`), counted in
+   ``NHOTPIX``; masked pixels are never reported as cosmic rays. By default
+   the mask bundled in ``examples/data/v_dark_1_hotpix.fits.gz``, made so
+   from the SPRAT dark of the shared data (``v_dark_1.fits.gz``, 600 s), is
+   used; ``--dark`` makes it from another dark, ``--no-dark`` masks nothing;
 3. adds the per-pixel uncertainty (Poisson plus read noise) with ccdproc;
 4. converts to electrons with ccdproc's ``gain_correct``;
 5. finds and cleans cosmic rays with `crmask.cosmicray_clean` (in electrons
@@ -42,8 +44,8 @@ from crmask.io import write_cleaned
 
 HERE = Path(__file__).resolve().parent
 RAW = HERE / "data" / "v_e_20180810_12_1_0_0.fits.gz"
-#: The SPRAT dark beside a checkout (600 s, bias-subtracted, adu); absent in a fresh clone.
-SHARED_DARK = HERE.parent / ".." / "shared" / "data" / "sprat_lhs6328" / "v_dark_1.fits.gz"
+#: Hot pixels of the SPRAT dark (``hot_pixels`` of ``v_dark_1.fits.gz``), uint8, 1 = hot.
+HOT_PIXELS = HERE / "data" / "v_dark_1_hotpix.fits.gz"
 READNOISE = 5.7 * u.electron  # SPRAT instrument page; not in the header
 HOT_SIGMA = 5.0
 
@@ -55,19 +57,19 @@ def hot_pixels(dark: Path, sigma: float = HOT_SIGMA) -> np.ndarray:
     return data > median + sigma * std
 
 
-def calibrate(raw: Path, dark: Path | None = None) -> CCDData:
-    """Pedestal-subtract, mask hot pixels, add the uncertainty and convert to electrons."""
+def calibrate(raw: Path, hot: np.ndarray | None = None) -> CCDData:
+    """Pedestal-subtract, mask the ``hot`` pixels, add the uncertainty and convert to electrons."""
     ccd = CCDData.read(raw, unit="adu")
     gain = ccd.header["GAIN"] * u.electron / u.adu
 
     _, pedestal, _ = sigma_clipped_stats(ccd.data, sigma=3)
     ccd = ccd.subtract(pedestal * u.adu, handle_meta="first_found")
     ccd.meta["PEDESTAL"] = (float(pedestal), "adu, clipped median subtracted")
-    hot = hot_pixels(dark) if dark is not None else np.zeros(ccd.shape, dtype=bool)
+    hot = np.zeros(ccd.shape, dtype=bool) if hot is None else hot
     if hot.shape != ccd.shape:
-        raise ValueError(f"dark {dark} has shape {hot.shape}, the frame {ccd.shape}")
+        raise ValueError(f"the hot-pixel mask has shape {hot.shape}, the frame {ccd.shape}")
     ccd.mask = hot
-    ccd.meta["NHOTPIX"] = (int(hot.sum()), f"hot pixels masked, from {dark.name if dark else 'no dark'}")
+    ccd.meta["NHOTPIX"] = (int(hot.sum()), "hot pixels masked")
     ccd = ccdproc.create_deviation(ccd, gain=gain, readnoise=READNOISE, disregard_nan=True)
     return ccdproc.gain_correct(ccd, gain)
 
@@ -79,9 +81,9 @@ def clean_cosmic_rays(ccd: CCDData, detector: str = "lacosmic", **params) -> CCD
     return crmask.cosmicray_clean(ccd, detector=detector, **params)
 
 
-def reduce(raw: Path, detector: str = "lacosmic", dark: Path | None = None, **params) -> CCDData:
+def reduce(raw: Path, detector: str = "lacosmic", hot: np.ndarray | None = None, **params) -> CCDData:
     """Reduce one raw SPRAT frame; return the cleaned frame in electrons."""
-    return clean_cosmic_rays(calibrate(raw, dark), detector, **params)
+    return clean_cosmic_rays(calibrate(raw, hot), detector, **params)
 
 
 def main() -> None:
@@ -89,16 +91,20 @@ def main() -> None:
     parser.add_argument("raw", nargs="?", type=Path, default=RAW, help="raw SPRAT frame (default: bundled)")
     parser.add_argument("-o", "--output", type=Path, default=Path("reduced_sprat.fits"))
     darks = parser.add_mutually_exclusive_group()
-    darks.add_argument("--dark", type=Path, default=SHARED_DARK if SHARED_DARK.exists() else None,
-                       help="dark frame for the hot-pixel mask (default: the shared SPRAT dark when present)")
-    darks.add_argument("--no-dark", dest="dark", action="store_const", const=None, help="mask no hot pixels")
+    darks.add_argument("--dark", type=Path, default=None,
+                       help="dark frame to find the hot pixels in (default: the bundled mask of the SPRAT dark)")
+    darks.add_argument("--no-dark", action="store_true", help="mask no hot pixels")
     parser.add_argument("--detector", default="lacosmic", help="registered detector name")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="detector parameter (repeatable)")
     args = parser.parse_args()
     from crmask.cli import parse_params
 
-    ccd = calibrate(args.raw, args.dark)
+    if args.no_dark:
+        hot = None
+    else:
+        hot = hot_pixels(args.dark) if args.dark is not None else fits.getdata(HOT_PIXELS).astype(bool)
+    ccd = calibrate(args.raw, hot)
     clean = clean_cosmic_rays(ccd, args.detector, **parse_params(args.detector, tuple(args.param)))
     cosmic = clean.mask & ~ccd.mask
     args.output.parent.mkdir(parents=True, exist_ok=True)

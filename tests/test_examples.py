@@ -100,6 +100,18 @@ def test_reduce_sprat_masks_the_hot_pixels_of_the_shared_dark(reduced_sprat):
     assert (found & truth).sum() > 0.3 * found.sum()
 
 
+def test_the_bundled_hot_pixel_mask_is_the_one_of_the_shared_dark():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import reduce_sprat
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    from_dark = reduce_sprat.hot_pixels(shared_path("sprat_lhs6328", "v_dark_1.fits.gz"))
+    bundled = fits.getdata(reduce_sprat.HOT_PIXELS)
+    assert bundled.dtype == np.uint8 and from_dark.sum() == fits.getval(reduce_sprat.HOT_PIXELS, "NHOTPIX") > 0
+    np.testing.assert_array_equal(bundled.astype(bool), from_dark)
+
+
 def test_reduce_sprat_runs_without_a_dark(tmp_path):
     proc = run_example("reduce_sprat.py", "--no-dark", "-o", "sub/reduced.fits", cwd=tmp_path)
     header = fits.getheader(tmp_path / "sub" / "reduced.fits")

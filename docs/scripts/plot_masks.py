@@ -5,12 +5,12 @@ Usage::
     python docs/scripts/plot_masks.py [OUTDIR]      # default: docs/images
 
 Calibrates the bundled SPRAT frame as ``examples/reduce_sprat.py`` does
-(pedestal subtracted, hot pixels of the shared dark masked, electrons), runs
+(pedestal subtracted, the bundled hot-pixel mask applied, electrons), runs
 ``lacosmic`` and ``deepcr`` on it and draws each mask with `crmask.plot_mask`
 against the truth mask from the five repeated exposures: the whole frame
 above, a zoomed region with five cosmic-ray events below. Writes
 ``OUTDIR/masks_lacosmic.png`` and ``OUTDIR/masks_deepcr.png``. Needs
-``../shared/data/sprat_lhs6328`` beside the checkout (the dark and the truth).
+``../shared/data/sprat_lhs6328`` beside the checkout (the truth masks).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def main(outdir: Path) -> None:
     if not TRUTH.exists():
         sys.exit(f"plot_masks.py needs the shared SPRAT data: {TRUTH} not found")
     outdir.mkdir(parents=True, exist_ok=True)
-    ccd = reduce_sprat.calibrate(reduce_sprat.RAW, reduce_sprat.SHARED_DARK)
+    ccd = reduce_sprat.calibrate(reduce_sprat.RAW, fits.getdata(reduce_sprat.HOT_PIXELS).astype(bool))
     truth = fits.getdata(TRUTH).astype(bool)
     for detector in DETECTORS:
         params = {"readnoise": reduce_sprat.READNOISE} if detector == "lacosmic" else {}
