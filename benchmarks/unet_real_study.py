@@ -96,9 +96,8 @@ def runs() -> dict[str, list[str]]:
                 table[f"width{width}-{family}-floor-s{seed}"] = [*cosine, "--cr-density-low", "30", "--group-eps", "1"]
     for family in ("cosmic-conn", "att-cosmic-conn"):
         for seed in (1, 2, 3):
-            # group normalisation over 252-pixel patches (SPRAT frames have 254 rows; a quarter of the batch:
-            # about the same pixels per step),
-            # closer to the whole frames it normalises over in validation and inference
+            # group normalisation over 252-pixel patches (SPRAT frames have 254 rows), closer to the whole frames
+            # it normalises over in validation and inference; a quarter of the batch: about the same pixels per step
             table[f"patch252-{family}-s{seed}"] = [*families[family], "--input", "noise", *main, "--seed", str(seed),
                                                    "--patch", "252", "--batch-size", "2"]
     return table
