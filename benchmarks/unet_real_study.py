@@ -94,6 +94,12 @@ def runs() -> dict[str, list[str]]:
             table[f"width{width}-{family}-sparse-s{seed}"] = [*cosine, "--cr-density-low", "30"]
             if family.endswith("cosmic-conn"):  # and a variance floor in the group normalisations
                 table[f"width{width}-{family}-floor-s{seed}"] = [*cosine, "--cr-density-low", "30", "--group-eps", "1"]
+    for family in ("cosmic-conn", "att-cosmic-conn"):
+        for seed in (1, 2, 3):
+            # group normalisation over 252-pixel patches (SPRAT frames have 254 rows), closer to the whole frames
+            # it normalises over in validation and inference; a quarter of the batch: about the same pixels per step
+            table[f"patch252-{family}-s{seed}"] = [*families[family], "--input", "noise", *main, "--seed", str(seed),
+                                                   "--patch", "252", "--batch-size", "2"]
     return table
 
 

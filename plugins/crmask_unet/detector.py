@@ -6,6 +6,7 @@ architecture they accept and the shipped model they load by default.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +23,9 @@ __all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN",
 #: ``tile`` and ``overlap`` must be multiples of this (the pooling factor of depth-3 models; deeper models
 #: are checked against their own when they run).
 TILE_MULTIPLE = 4
+#: Default most pixels (context included) that a group-normalised network normalises together
+#: (``block_pixels``): 2048 x 2048, about 1.2 GB at width 8.
+BLOCK_PIXELS = 2 ** 22
 
 
 def background_noise(electrons: np.ndarray, good: np.ndarray, stride: int = 4) -> float:
@@ -113,9 +117,13 @@ class UNetDetector(Detector):
 
     With batch normalisation (deepCR) the network is local, so tiled and
     whole-image inference agree exactly away from the image border. Group
-    normalisation (Cosmic-CoNN) normalises with statistics of each tile, as
-    Cosmic-CoNN's own stamp-wise inference does, so results depend slightly
-    on the tile size.
+    normalisation (Cosmic-CoNN) normalises each feature map with statistics
+    of the whole input, so such a network sees the whole image at once when
+    it has at most ``block_pixels`` pixels, as in validation during training,
+    where its epoch and threshold were chosen; a larger image is cut into
+    square blocks of at most ``block_pixels`` pixels (context included), each
+    normalised on its own. Their results do not depend on ``tile``, which
+    sets the tiles of batch-normalised networks only.
 
     References
     ----------
@@ -156,6 +164,9 @@ class UNetDetector(Detector):
                              type=int, low=1, high=1024, allow_none=True),
             "progress": Param(False, "Show per-tile progress on stderr when inference takes over "
                               "crmask.tiling.PROGRESS_DELAY seconds", type=bool),
+            "block_pixels": Param(BLOCK_PIXELS, "Group-norm models: most pixels normalised together (the "
+                                  "whole image when it has fewer; else square blocks, context included)",
+                                  type=int, low=64 * 64, high=2 ** 31),
             "gain": CALIBRATION_PARAMS["gain"],
             "gain_key": CALIBRATION_PARAMS["gain_key"],
         }
@@ -261,6 +272,14 @@ class UNetDetector(Detector):
         if p["threads"] is not None:
             torch.set_num_threads(p["threads"])
         try:
+            if loaded.config.norm == "group":
+                if data.size <= p["block_pixels"]:
+                    return run(data)
+                block = math.isqrt(p["block_pixels"]) // multiple * multiple
+                if block <= 2 * overlap:
+                    raise ValueError(f"parameter 'block_pixels' ({p['block_pixels']}) gives blocks of {block} pixels, "
+                                     f"not more than twice the context ({overlap}); use a larger value")
+                return apply_tiled(run, data, block, overlap, progress=p["progress"])
             return apply_tiled(run, data, p["tile"], overlap, progress=p["progress"])
         finally:
             torch.set_num_threads(previous)

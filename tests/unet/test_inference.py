@@ -98,6 +98,36 @@ def test_noise_units_are_the_same_for_tiles_and_whole_image(rng, tmp_path):
     np.testing.assert_allclose(tiled.probability(image, bad), whole.probability(image, bad), atol=2e-6, rtol=0)
 
 
+def test_group_norm_models_see_the_whole_image_whatever_the_tile(cosmic_weights, rng):
+    path, model = cosmic_weights
+    image = _sky_image(rng)
+    image[:, :40] += 300.0  # a background step: the statistics of a tile differ from the image's
+    bad = np.zeros(image.shape, dtype=bool)
+    maps = [crmask.get_detector("att-cosmic-conn" if model.config.attention else "cosmic-conn", weights=str(path),
+                                tile=tile, threads=1).probability(image, bad) for tile in (64, 96, 512)]
+    # the network applied to the whole median-subtracted image, as in validation during training
+    x = torch.from_numpy(((image - np.median(image)) / 100.0).astype(np.float32))[None, None]
+    direct = model.eval()(x).sigmoid()[0, 0].detach().numpy()
+    for probability in maps:
+        np.testing.assert_allclose(probability, direct, atol=1e-5, rtol=0)
+
+
+def test_group_norm_models_normalise_large_images_in_blocks(cosmic_weights, rng):
+    path, model = cosmic_weights
+    image = _sky_image(rng, shape=(300, 260))
+    bad = np.zeros(image.shape, dtype=bool)
+    blocks = crmask.get_detector("cosmic-conn", weights=str(path), block_pixels=128 * 128, threads=1)
+    probability = blocks.probability(image, bad)
+    # blocks of at most 128 pixels with 24 of context on each side are normalised on their own: the first
+    # block reads [0, 104) (its 80-pixel core and the context after it), and its core is the network
+    # applied to that block alone
+    x = torch.from_numpy(((image - np.median(image)) / 100.0).astype(np.float32))[None, None, :104, :104]
+    first = model.eval()(x).sigmoid()[0, 0].detach().numpy()
+    np.testing.assert_allclose(probability[:80, :80], first[:80, :80], atol=1e-5, rtol=0)
+    whole = crmask.get_detector("cosmic-conn", weights=str(path), threads=1).probability(image, bad)
+    assert np.abs(probability - whole).max() > 1e-3  # a block's statistics are not the image's
+
+
 def test_result_records_threshold_probability_and_mask(cosmic_weights, rng):
     path, _ = cosmic_weights
     ccd = CCDData(_sky_image(rng), unit=u.electron)
