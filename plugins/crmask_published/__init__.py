@@ -5,8 +5,9 @@ Registers deepCR's pretrained mask models (``deepcr-acs-wfc``,
 (``cosmic-conn-ground``, ``cosmic-conn-nres``, ``cosmic-conn-hst``; GPL-3)
 and dfcosmic's L.A.Cosmic on PyTorch (``dfcosmic``; GPL-3). None of their
 code is copied: the packages come with ``pip install "crmask[published]"``
-and are imported only when a detector runs, so without them this plugin
-still loads and ``crmask list`` shows its detectors as unavailable.
+and are imported only when one of these detectors is created, so without
+them this plugin still loads and ``crmask list`` shows its detectors as
+unavailable.
 """
 
 from crmask import hookimpl

@@ -12,7 +12,7 @@ import numpy as np
 from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.detector import CALIBRATION_PARAMS
 
-from .network import device_param, resolve_device
+from .network import device_param, import_required, resolve_device
 
 __all__ = ["DFCosmic"]
 
@@ -52,6 +52,7 @@ class DFCosmic(Detector):
     }
 
     def _check_params(self) -> None:
+        import_required(self.name, self.requires)
         resolve_device(self._params["device"])
 
     def _detect(self, image: PreparedImage) -> MaskResult:

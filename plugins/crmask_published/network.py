@@ -1,23 +1,46 @@
 """What every published pretrained network shares: its input unit, bad pixels, the threshold, lazy loading.
 
 The networks themselves come from their own packages (deepCR, Cosmic-CoNN),
-imported only when a detector first runs, so this plugin loads, and its
-detectors are listed as unavailable, where those packages are not installed.
+imported only when a detector is created (a missing one raises
+`MissingPackageError`), so this plugin loads, and its detectors are listed
+as unavailable, where those packages are not installed. A model is loaded
+on its detector's first use.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from abc import abstractmethod
 from importlib import metadata
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 import astropy.units as u
 import numpy as np
 
-from crmask import Detector, MaskResult, Param, PreparedImage
+from crmask import CrmaskError, Detector, MaskResult, Param, PreparedImage
 
-__all__ = ["PublishedNetwork", "resolve_device", "device_param", "threshold_param", "tile_param"]
+__all__ = ["PublishedNetwork", "MissingPackageError", "import_required", "resolve_device", "device_param",
+           "threshold_param", "tile_param"]
+
+
+class MissingPackageError(CrmaskError, ImportError):
+    """A detector's package (deepCR, Cosmic-CoNN, dfcosmic, torch) is not installed."""
+
+
+def import_required(detector: str, modules: Iterable[str]) -> None:
+    """Import ``modules``, or raise `MissingPackageError` naming those that are missing and how to get them."""
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise MissingPackageError(
+            f"detector {detector!r} needs {', '.join(missing)}, which cannot be imported here; "
+            'install them with: pip install "crmask[published]"'
+        )
 
 
 def device_param() -> Param:
@@ -87,6 +110,7 @@ class PublishedNetwork(Detector):
         super().__init__(**params)
 
     def _check_params(self) -> None:
+        import_required(self.name, self.requires)
         if "device" in self._params:
             resolve_device(self._params["device"])  # a missing GPU fails here, once, not at every detect
         self._network = None  # parameters may have changed: load again on next use
