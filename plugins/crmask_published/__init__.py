@@ -20,7 +20,8 @@ __all__ = ["DETECTORS", "DeepCRACSWFC", "DeepCRWFC3UVIS", "DeepCRDECam", "Cosmic
            "CosmicCoNNHST", "DFCosmic"]
 
 #: Every detector this plugin registers.
-DETECTORS = (DeepCRACSWFC, DeepCRWFC3UVIS, DeepCRDECam, CosmicCoNNGround, CosmicCoNNNRES, CosmicCoNNHST, DFCosmic)
+DETECTORS = (DeepCRACSWFC, DeepCRWFC3UVIS, DeepCRDECam, CosmicCoNNGround, CosmicCoNNNRES, CosmicCoNNHST,
+             DFCosmic)
 
 
 @hookimpl

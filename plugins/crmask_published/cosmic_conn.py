@@ -85,7 +85,7 @@ class CosmicCoNNNRES(CosmicCoNNNetwork):
 
 
 class CosmicCoNNHST(CosmicCoNNNetwork):
-    """Cosmic-CoNN's HST ACS/WFC model (batch normalisation), trained on deepCR's ACS/WFC ``_flc`` frames (electrons)."""
+    """Cosmic-CoNN's HST ACS/WFC model (batch normalisation), trained on ACS/WFC ``_flc`` frames (e-)."""
 
     name = "cosmic-conn-hst"
     summary = "Cosmic-CoNN HST ACS/WFC model (cosmic-conn package, GPL-3; input in electrons)"

@@ -29,7 +29,7 @@ class MissingPackageError(CrmaskError, ImportError):
 
 
 def import_required(detector: str, modules: Iterable[str]) -> None:
-    """Import ``modules``, or raise `MissingPackageError` naming those that are missing and how to get them."""
+    """Import ``modules``, or raise `MissingPackageError` naming the missing ones and how to get them."""
     missing = []
     for module in modules:
         try:
@@ -136,8 +136,8 @@ class PublishedNetwork(Detector):
         else:
             if image.unit == u.electron:
                 warnings.warn(
-                    f"{self.name}: the {self.model_name} model takes adu but the image is in electrons; it is "
-                    "given the electrons unchanged. Pass the image in adu for the model's own units.",
+                    f"{self.name}: the {self.model_name} model takes adu but the image is in electrons; "
+                    "it is given the electrons unchanged. Pass the image in adu for the model's own units.",
                     UserWarning,
                     stacklevel=4,
                 )
@@ -155,4 +155,5 @@ class PublishedNetwork(Detector):
             "model": self.model_name,
             "input_unit": self.input_unit.to_string(),
         }
-        return MaskResult(mask=probability > threshold, probability=probability, threshold=threshold, meta=meta)
+        return MaskResult(mask=probability > threshold, probability=probability, threshold=threshold,
+                          meta=meta)

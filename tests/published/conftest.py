@@ -9,7 +9,7 @@ from crmask.synthetic import make_frame
 
 @pytest.fixture(scope="module")
 def frame():
-    """A 256 x 320 synthetic frame in adu (gain 2): sides that are multiples of 16, so every package sees it whole."""
+    """A 256 x 320 synthetic frame in adu, gain 2 (sides that are multiples of 16, as Cosmic-CoNN wants)."""
     return make_frame((256, 320), rng=np.random.default_rng(3))
 
 

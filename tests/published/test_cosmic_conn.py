@@ -1,4 +1,4 @@
-"""Cosmic-CoNN's models by name: conformance, the package's own result, every pixel examined, cosmic rays found."""
+"""Cosmic-CoNN's models by name: conformance, the package's own result, every pixel seen, CRs found."""
 
 import numpy as np
 import pytest
@@ -25,7 +25,8 @@ def package_model(name: str, crop: int):
     return init_model(name, options)
 
 
-@pytest.mark.parametrize(("cls", "check_name"), [(cls, name) for cls in CLASSES for name, _ in iter_checks(cls)],
+@pytest.mark.parametrize(("cls", "check_name"),
+                         [(cls, name) for cls in CLASSES for name, _ in iter_checks(cls)],
                          ids=lambda value: getattr(value, "name", value))
 def test_conformance(cls, check_name):
     dict(iter_checks(cls))[check_name]()
@@ -55,7 +56,7 @@ def test_whole_image_without_tiles_is_cosmic_conns_full_image_detection(frame):
 
 
 def test_every_pixel_is_examined_when_the_size_is_not_a_multiple_of_16(frame):
-    data = frame.ccd.data[:250, :310].copy()  # 250 x 310: 10 rows and 6 columns beyond the last multiple of 16
+    data = frame.ccd.data[:250, :310].copy()  # 10 rows and 6 columns beyond the last multiple of 16
     hits = [(246, 120), (247, 120), (248, 121), (100, 307), (101, 308)]
     for y, x in hits:
         data[y, x] += 3000.0

@@ -1,4 +1,4 @@
-"""deepCR's models by name: conformance, the package's own result, units, cosmic rays found on a known frame."""
+"""deepCR's models by name: conformance, the package's own result, units, cosmic rays found."""
 
 import warnings
 
@@ -21,7 +21,8 @@ from crmask_published.deepcr import DeepCRACSWFC, DeepCRDECam, DeepCRWFC3UVIS  #
 CLASSES = (DeepCRACSWFC, DeepCRWFC3UVIS, DeepCRDECam)
 
 
-@pytest.mark.parametrize(("cls", "check_name"), [(cls, name) for cls in CLASSES for name, _ in iter_checks(cls)],
+@pytest.mark.parametrize(("cls", "check_name"),
+                         [(cls, name) for cls in CLASSES for name, _ in iter_checks(cls)],
                          ids=lambda value: getattr(value, "name", value))
 def test_conformance(cls, check_name):
     with warnings.catch_warnings():
@@ -36,8 +37,10 @@ def test_finds_most_cosmic_rays_at_its_default_threshold(cls, frame):
     assert np.count_nonzero(result.mask & frame.crmask) >= 0.5 * frame.crmask.sum()
 
 
-@pytest.mark.parametrize(("cls", "model", "scale"), [(DeepCRACSWFC, "ACS-WFC", 2.0), (DeepCRWFC3UVIS, "WFC3-UVIS", 2.0),
-                                                     (DeepCRDECam, "decam", 1.0)], ids=["acs-wfc", "wfc3-uvis", "decam"])
+@pytest.mark.parametrize(("cls", "model", "scale"),
+                         [(DeepCRACSWFC, "ACS-WFC", 2.0), (DeepCRWFC3UVIS, "WFC3-UVIS", 2.0),
+                          (DeepCRDECam, "decam", 1.0)],
+                         ids=["acs-wfc", "wfc3-uvis", "decam"])
 def test_result_is_deepcrs_own_on_the_model_unit(cls, model, scale, frame):
     # the frame is in adu with gain 2: the HST models get electrons, the DECam model adu
     given = (frame.ccd.data.astype(np.float64) * scale).astype(np.float32)

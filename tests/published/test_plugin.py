@@ -1,4 +1,4 @@
-"""The published plugin as a package: its entry point and extra, and what it does without deepCR or Cosmic-CoNN.
+"""The published plugin as a package: entry point, extra, and what it does without its packages.
 
 None of these tests needs deepCR, cosmic-conn or dfcosmic: they run in CI, where those are not installed.
 """
@@ -23,7 +23,8 @@ tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs to
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = {"deepcr-acs-wfc", "deepcr-wfc3-uvis", "deepcr-decam", "cosmic-conn-ground", "cosmic-conn-nres",
          "cosmic-conn-hst", "dfcosmic"}
-#: The published packages, each made unimportable (None in sys.modules) to stand for an install without the extra.
+#: The published packages; each is made unimportable (None in sys.modules) to stand for an install
+#: without the extra.
 PACKAGES = ("deepCR", "cosmic_conn", "dfcosmic")
 
 
@@ -62,7 +63,8 @@ def test_entry_point_is_declared_and_resolves_to_the_plugin(pyproject):
 
 def test_extra_pins_the_packages_and_stays_out_of_all(pyproject):
     extras = pyproject["project"]["optional-dependencies"]
-    assert {"deepCR==0.3.1", "cosmic-conn==0.6.1", "dfcosmic==0.2.2", "tensorboard"} <= set(extras["published"])
+    pinned = {"deepCR==0.3.1", "cosmic-conn==0.6.1", "dfcosmic==0.2.2", "tensorboard"}
+    assert pinned <= set(extras["published"])
     assert "published" not in extras["all"][0]
 
 
