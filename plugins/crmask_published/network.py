@@ -98,6 +98,7 @@ class PublishedNetwork(Detector):
     apply their thresholds.
     """
 
+    needs = ("gain",)
     #: Distribution that provides the model (its version goes into the result's meta).
     package: ClassVar[str] = ""
     #: The model's name in its package.

@@ -84,7 +84,9 @@ def test_without_the_packages_the_detectors_are_listed_unavailable(registered, w
     listing = CliRunner().invoke(cli, ["list", "--kind", "mask"])
     assert listing.exit_code == 0, listing.output
     line = next(row for row in listing.output.splitlines() if row.startswith("cosmic-conn-ground "))
-    assert "no (missing cosmic_conn)" in line and "published" in line
+    assert "no (missing cosmic_conn)" in line and "published" in line and " gain " in line
+    decam = next(row for row in listing.output.splitlines() if row.startswith("deepcr-decam "))
+    assert decam.split()[2] == "-"  # the DECam model takes adu: no gain needed
 
 
 @pytest.mark.parametrize("cls", crmask_published.DETECTORS, ids=lambda cls: cls.name)
