@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from crmask.registry import reload_plugins
 from crmask.synthetic import make_frame
 
 
@@ -18,3 +19,16 @@ def fraction_of_events_found(mask: np.ndarray, truth: np.ndarray) -> float:
     labels, n = ndimage.label(truth, structure=np.ones((3, 3)))
     hit = np.unique(labels[mask & truth])
     return np.count_nonzero(hit) / n
+
+
+@pytest.fixture
+def registered(tmp_path, monkeypatch):
+    """The plugin registered through an entry point, as ``pip install crmask`` registers it."""
+    info = tmp_path / "crmask_published_probe-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crmask_published_probe\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[crmask]\npublished = crmask_published\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reload_plugins()
+    yield
+    reload_plugins()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from astropy.nddata import CCDData
 
+import crmask
 from crmask import MissingCalibrationError
 from crmask.testing import iter_checks
 
@@ -90,3 +91,10 @@ def test_masked_pixels_reach_the_model_as_the_median_and_are_never_flagged(frame
     expected = DeepCRACSWFC().detect(CCDData(filled, unit=u.adu, header=frame.ccd.header)).probability
     expected[:, 100] = 0
     np.testing.assert_array_equal(result.probability, expected)
+
+
+def test_listed_as_available_and_created_by_name_when_installed(registered):
+    infos = {info.name: info for info in crmask.list_detectors("mask")}
+    assert all(infos[cls.name].available and infos[cls.name].plugin == "published" for cls in CLASSES)
+    det = crmask.get_detector("deepcr-acs-wfc", threshold=0.3)
+    assert isinstance(det, DeepCRACSWFC) and det.get_params()["threshold"] == 0.3

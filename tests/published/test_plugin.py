@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 import crmask
 from crmask.cli import cli
-from crmask.registry import reload_plugins
 
 import crmask_published
 from crmask_published.network import MissingPackageError
@@ -37,19 +36,6 @@ def pyproject():
 def without_packages(monkeypatch):
     for module in PACKAGES:
         monkeypatch.setitem(sys.modules, module, None)
-
-
-@pytest.fixture
-def registered(tmp_path, monkeypatch):
-    """The plugin registered through an entry point, as ``pip install crmask`` registers it."""
-    info = tmp_path / "crmask_published_probe-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crmask_published_probe\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[crmask]\npublished = crmask_published\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    reload_plugins()
-    yield
-    reload_plugins()
 
 
 def test_entry_point_is_declared_and_resolves_to_the_plugin(pyproject):
