@@ -18,7 +18,8 @@
 #   DETECTORS    space-separated [LABEL=]NAME list; default: every registered mask detector that is
 #                available (crmask's own and the published ones: deepcr-acs-wfc, deepcr-wfc3-uvis,
 #                deepcr-decam, cosmic-conn-ground, cosmic-conn-nres, cosmic-conn-hst, dfcosmic), a tuned
-#                lacosmic and peer-ccdproc (benchmarks/peers/peers.py)
+#                lacosmic and peer-ccdproc (benchmarks/peers/peers.py). dfcosmic is swept like lacosmic and
+#                takes several times astroscrappy's time per point on a CPU: name the detectors to leave it out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
