@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Score crmask's detectors and the published peers on every real benchmark set (injected, repeats,
-# m51, uves, saao) in ONE run and print one table (also written to $OUT/summary.md, .ecsv, roc.png,
-# pr.png). Detectors without a probability map (lacosmic, lacosmic-tuned, peer-ccdproc) get the
-# runner's default sweep, sigclip 2-20 x objlim 1,2,5 (crmask.bench.runner.DEFAULT_SWEEP), for
-# their ROC/PR curves.
+# Score crmask's detectors and the published ones (deepCR, Cosmic-CoNN and dfcosmic through the
+# crmask_published plugin, and ccdproc) on every real benchmark set (injected, repeats, m51, uves, saao)
+# in ONE run and print one table (also written to $OUT/summary.md, .ecsv, roc.png, pr.png). Detectors
+# without a probability map (lacosmic, lacosmic-tuned, peer-ccdproc, dfcosmic) get the runner's default
+# sweep, sigclip 2-20 x objlim 1,2,5 (crmask.bench.runner.DEFAULT_SWEEP), for their ROC/PR curves.
 #
-#   bash benchmarks/run_peers.sh                 # from the repository root, crmask installed
+#   bash benchmarks/run_peers.sh                 # from the repository root, crmask installed (pip install -e .)
 #
 # Environment (all optional):
 #   MAIN_PYTHON  python with crmask installed                 (default: python)
-#   PEERS_VENV   separate venv for the peers, created if absent (default: ../peers-venv)
+#   PEERS_VENV   separate venv for the packages of the published extra, created if absent (default:
+#                ../peers-venv); it sees crmask's environment through a .pth, which is not changed
 #   DATA         shared real data                              (default: ../shared/data)
 #   SETS         where the benchmark sets are built            (default: bench-sets)
 #   OUT          report directory; re-running resumes there     (default: bench-report/peers)
 #   THREADS      threads per detector                          (default: 1)
 #   DETECTORS    space-separated [LABEL=]NAME list; default: every registered mask detector that is
-#                available, a tuned lacosmic, the three peers and deepCR's ACS-WFC model
-#                (deepcr-acs-wfc=peer-deepcr)
+#                available (crmask's own and the published ones: deepcr-acs-wfc, deepcr-wfc3-uvis,
+#                deepcr-decam, cosmic-conn-ground, cosmic-conn-nres, cosmic-conn-hst, dfcosmic), a tuned
+#                lacosmic and peer-ccdproc (benchmarks/peers/peers.py). dfcosmic is swept like lacosmic and
+#                takes several times astroscrappy's time per point on a CPU: name the detectors to leave it out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,10 +37,19 @@ if [ ! -x "$PEERS_VENV/bin/python" ]; then
     "$base" -m venv "$PEERS_VENV"
     peer_site=$("$PEERS_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     echo "import site; site.addsitedir('$main_site')" > "$peer_site/crmask-main-env.pth"
-    "$PEERS_VENV/bin/python" -m pip install -r benchmarks/requirements-peers.txt
+    # the packages of the published extra, as pyproject.toml pins them (crmask itself is the main one)
+    mapfile -t published < <("$MAIN_PYTHON" -c 'import tomllib
+with open("pyproject.toml", "rb") as f:
+    print("\n".join(tomllib.load(f)["project"]["optional-dependencies"]["published"]))')
+    "$PEERS_VENV/bin/python" -m pip install "${published[@]}"
 fi
 PY="$PEERS_VENV/bin/python"
 crmask() { "$PY" -c 'import sys; from crmask.cli import main; sys.argv[0] = "crmask"; main()' "$@"; }
+if ! crmask list --kind mask | grep '^deepcr-acs-wfc ' >/dev/null; then
+    echo "run_peers.sh: crmask has no published detectors; reinstall it (pip install -e .) so that its" \
+         "'published' entry point is registered" >&2
+    exit 1
+fi
 
 BENCH_SETS="injected repeats m51 uves saao"
 data_args=()
@@ -65,8 +77,7 @@ for info in crmask.list_detectors("mask"):
 print(" ".join(names))
 PYEOF
 )
-    DETECTORS="$DETECTORS lacosmic-tuned=lacosmic peer-ccdproc peer-deepcr deepcr-acs-wfc=peer-deepcr"
-    DETECTORS="$DETECTORS peer-cosmic-conn"
+    DETECTORS="$DETECTORS lacosmic-tuned=lacosmic peer-ccdproc"
 fi
 args=()
 for det in $DETECTORS; do
@@ -77,9 +88,6 @@ for det in $DETECTORS; do
         lacosmic-tuned=*)
             args+=(--param lacosmic-tuned:sigclip=3 --param lacosmic-tuned:objlim=1
                    --param lacosmic-tuned:sigfrac=0.1) ;;
-        # deepCR's HST ACS/WFC model (the wrapper hands it electrons), beside the default decam one.
-        deepcr-acs-wfc=*)
-            args+=(--param deepcr-acs-wfc:model=ACS-WFC) ;;
     esac
 done
 

@@ -1,41 +1,32 @@
-"""Published cosmic-ray detectors wrapped as crmask detectors, for ``crmask bench``.
+"""ccdproc's L.A.Cosmic as a crmask detector, for ``crmask bench`` only.
 
 Not part of the installed package: load with
-``crmask bench --plugin benchmarks/peers/peers.py --detector peer-deepcr ...``
-after installing ``benchmarks/requirements-peers.txt`` (see
-``benchmarks/run_peers.sh``). Each wrapper calls the published package and its
-shipped pretrained model; nothing of those packages is copied here
-(Cosmic-CoNN is GPL-3 and is only imported and called).
-
-Units: crmask hands every detector the image in its own unit with the gain
-resolved from the header, and each wrapper converts to what its model's
-documentation asks for:
-
-* ``peer-deepcr``: deepCR's ``decam`` model takes calibrated images in adu
-  (deepCR model-zoo notes); images in electrons are divided by the gain.
-* ``peer-cosmic-conn``: Cosmic-CoNN's ``ground_imaging`` model was trained
-  on LCO BANZAI frames, which are in electrons; adu are multiplied by the gain.
-  The model subtracts the image median itself.
-* ``peer-ccdproc``: `ccdproc.cosmicray_lacosmic` with crmask's gain, read
-  noise and saturation (``gain_apply=False``, so the returned data stay in
-  the input unit; only the mask is used).
+``crmask bench --plugin benchmarks/peers/peers.py --detector peer-ccdproc ...``
+(``benchmarks/run_peers.sh`` does). It runs `ccdproc.cosmicray_lacosmic` as a
+ccdproc user calls it, beside crmask's ``lacosmic``, so that a benchmark shows
+the two give the same masks and what crmask's interface costs. It is not a
+detector a user needs: ``lacosmic`` already equals ccdproc's mask pixel for
+pixel. The published networks (deepCR, Cosmic-CoNN) and dfcosmic are
+installed detectors of the ``crmask_published`` plugin
+(``pip install "crmask[published]"``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from crmask import Detector, MaskResult, Param, PreparedImage
+from crmask import Detector, MaskResult, PreparedImage
 from crmask.detector import CALIBRATION_PARAMS
 from crmask_lacosmic.detector import DEFAULT_SATLEVEL, LACosmic
 
 
-_DEVICE = Param("cpu", "Device to run the network on", type=str, choices=("cpu", "cuda"))
-_THRESHOLD = Param(0.5, "Probability threshold of the mask", low=0.0, high=1.0)
-
-
 class CcdprocLACosmic(Detector):
-    """`ccdproc.cosmicray_lacosmic` (L.A.Cosmic through astroscrappy), as ccdproc users call it."""
+    """`ccdproc.cosmicray_lacosmic` (L.A.Cosmic through astroscrappy), as ccdproc users call it.
+
+    crmask's gain, read noise and saturation are passed with
+    ``gain_apply=False``, so the returned data stay in the input unit; only
+    the mask is used.
+    """
 
     name = "peer-ccdproc"
     summary = "ccdproc.cosmicray_lacosmic (peer)"
@@ -67,63 +58,6 @@ class CcdprocLACosmic(Detector):
         return MaskResult(mask=np.asarray(out.mask, dtype=bool) & ~image.bad)
 
 
-class DeepCRPeer(Detector):
-    """deepCR (Zhang & Bloom 2020) with a pretrained model shipped in the ``deepCR`` package."""
-
-    name = "peer-deepcr"
-    summary = "deepCR pretrained mask model (peer)"
-    requires = ("deepCR", "torch")
-    needs = ("gain",)
-    parameters = {
-        "model": Param("decam", "deepCR mask model", type=str, choices=("decam", "ACS-WFC", "WFC3-UVIS")),
-        "threshold": _THRESHOLD,
-        "device": _DEVICE,
-        "gain": CALIBRATION_PARAMS["gain"],
-    }
-
-    def __init__(self, **params) -> None:
-        super().__init__(**params)
-        from deepCR import deepCR
-
-        self._model = deepCR(mask=self._params["model"], device=self._params["device"].upper())
-
-    def _detect(self, image: PreparedImage) -> MaskResult:
-        # The ground-based "decam" model wants adu; the HST models want electrons.
-        wants_adu = self._params["model"] == "decam"
-        data = image.data / image.gain if wants_adu else image.in_electrons
-        probability = self._model.clean(data.astype(np.float32), inpaint=False, binary=False)
-        probability = np.asarray(probability, dtype=np.float32)
-        threshold = self._params["threshold"]
-        return MaskResult(mask=probability > threshold, probability=probability, threshold=threshold)
-
-
-class CosmicCoNNPeer(Detector):
-    """Cosmic-CoNN (Xu et al. 2023) with a pretrained model shipped in the ``cosmic-conn`` package."""
-
-    name = "peer-cosmic-conn"
-    summary = "Cosmic-CoNN pretrained model (peer, GPL-3 package called, not copied)"
-    requires = ("cosmic_conn", "torch")
-    needs = ("gain",)
-    parameters = {
-        "model": Param("ground_imaging", "Cosmic-CoNN model", type=str, choices=("ground_imaging", "NRES")),
-        "threshold": _THRESHOLD,
-        "gain": CALIBRATION_PARAMS["gain"],
-    }
-
-    def __init__(self, **params) -> None:
-        super().__init__(**params)
-        from cosmic_conn import init_model
-
-        self._model = init_model(self._params["model"])
-
-    def _detect(self, image: PreparedImage) -> MaskResult:
-        probability = np.asarray(self._model.detect_cr(image.in_electrons.astype(np.float32)), dtype=np.float32)
-        threshold = self._params["threshold"]
-        return MaskResult(mask=probability > threshold, probability=probability, threshold=threshold)
-
-
 def register_detectors(register):
-    """Register the peers (same hook as an installed crmask plugin)."""
+    """Register the peer (same hook as an installed crmask plugin)."""
     register(CcdprocLACosmic)
-    register(DeepCRPeer)
-    register(CosmicCoNNPeer)
