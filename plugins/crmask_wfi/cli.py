@@ -51,9 +51,9 @@ def wfi() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def simulate(n_frames, shape, xray_rate, cr_rate, energy, read_noise, balanced, seed, output, overwrite):
     """Simulate frames with X-rays, cosmic rays and truth, written to OUTPUT (FITS)."""
-    from .dataset import SUBFRAME_SHAPE, build_dataset
-    from .simfile import frame_classes, write_simulation
-    from .simulate import simulate_frames
+    from .training.dataset import SUBFRAME_SHAPE, build_dataset
+    from .sim.simfile import frame_classes, write_simulation
+    from .sim.simulate import simulate_frames
 
     common = dict(xray_rate=xray_rate, cr_rate=cr_rate, spectrum=energy, seed=seed, read_noise=read_noise)
     try:
@@ -91,8 +91,8 @@ def filter_command(input_path, filter_name, params, unit, output, overwrite):
     INPUT is a simulation file from `crmask wfi simulate` (truth columns are
     added) or any FITS image or cube of frames in electron or keV.
     """
-    from .events import add_truth, write_events
-    from .simfile import is_simulation_file, read_simulation
+    from .events.reconstruct import add_truth, write_events
+    from .sim.simfile import is_simulation_file, read_simulation
 
     from crmask.io import check_not_input
 
@@ -132,10 +132,10 @@ def bench(input_path, filters, n_frames, seed, outdir):
     INPUT is a simulation file; without it, N_FRAMES default 512x512 frames are
     simulated with SEED.
     """
-    from .bench import filter_simulated_batches, filter_simulation, plot_background_spectrum
-    from .metrics import metrics_table
-    from .simfile import read_simulation
-    from .physics import QUADRANT_SHAPE
+    from .report.bench import filter_simulated_batches, filter_simulation, plot_background_spectrum
+    from .report.metrics import metrics_table
+    from .sim.simfile import read_simulation
+    from .sim.physics import QUADRANT_SHAPE
 
     detectors = [_event_filter(name, ()) for name in filters]
     outdir.mkdir(parents=True, exist_ok=True)

@@ -8,16 +8,16 @@ from astropy.nddata import CCDData
 torch = pytest.importorskip("torch")
 pytest.importorskip("imblearn")
 
-from crmask_wfi import camrf  # noqa: E402
-from crmask_wfi.camrf import CamRandomForestFilter, cam_event_features  # noqa: E402
-from crmask_wfi.densenet import DenseNetConfig, FrameDenseNet  # noqa: E402
-from crmask_wfi.features import FEATURE_NAMES  # noqa: E402
-from crmask_wfi.forest import ForestModel, fit_balanced_forest  # noqa: E402
-from crmask_wfi.model_io import (  # noqa: E402
+from crmask_wfi.camrf import filter as camrf_filter  # noqa: E402
+from crmask_wfi.camrf.filter import CamRandomForestFilter, cam_event_features  # noqa: E402
+from crmask_wfi.camrf.densenet import DenseNetConfig, FrameDenseNet  # noqa: E402
+from crmask_wfi.camrf.features import FEATURE_NAMES  # noqa: E402
+from crmask_wfi.camrf.forest import ForestModel, fit_balanced_forest  # noqa: E402
+from crmask_wfi.camrf.model_io import (  # noqa: E402
     DENSENET_FILE, FOREST_FILE, SHIPPED_MODEL_DIR, load_densenet, save_densenet, write_model_card,
 )
-from crmask_wfi.physics import ELECTRONS_PER_KEV  # noqa: E402
-from crmask_wfi.simulate import electrons_to_kev, simulate_frames  # noqa: E402
+from crmask_wfi.sim.physics import ELECTRONS_PER_KEV  # noqa: E402
+from crmask_wfi.sim.simulate import electrons_to_kev, simulate_frames  # noqa: E402
 
 TINY = DenseNetConfig(initial_features=8, growth_rate=4, layers_per_block=(2, 2))
 
@@ -72,7 +72,7 @@ def test_threshold_change_reflags_without_running_the_model(model_dir, frames, m
     def no_network(*args, **kwargs):
         raise AssertionError("flag() must not run the network")
 
-    monkeypatch.setattr(camrf, "cam_event_features", no_network)
+    monkeypatch.setattr(camrf_filter, "cam_event_features", no_network)
     lowered = filt.flag(table, low)
     assert lowered["CR_FLAG"][in_band].sum() > table["CR_FLAG"][in_band].sum()
     np.testing.assert_array_equal(lowered["P_CR"], table["P_CR"])
@@ -131,8 +131,8 @@ def test_shipped_model_has_a_card_with_an_operating_threshold():
 
 
 def test_forest_inputs_follow_the_forest_feature_names():
-    from crmask_wfi.camrf import assemble_features
-    from crmask_wfi.context import CONTEXT_FEATURE_NAMES
+    from crmask_wfi.camrf.filter import assemble_features
+    from crmask_wfi.camrf.context import CONTEXT_FEATURE_NAMES
 
     cam = np.arange(20, dtype=np.float32).reshape(2, 10)
     context = np.array([[3.0, 1.0], [60.0, 2.0]], dtype=np.float32)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from crmask_wfi.report import binned_metrics, plot_filter_comparison
+from crmask_wfi.report.figures import binned_metrics, plot_filter_comparison
 
 
 def _tables():

@@ -5,12 +5,12 @@ tables that share their events:
 
 a. the spectrum of the unrejected cosmic-ray background (CR events not
    flagged) of every filter, in counts cm⁻² s⁻¹ keV⁻¹
-   (`crmask_wfi.bench.background_spectrum`);
+   (`crmask_wfi.report.bench.background_spectrum`);
 b. the FOR relative improvement of every filter over the reference in each
    energy bin;
 c. the lost X-ray fraction of every filter in each bin.
 
-The numbers come from `crmask_wfi.metrics.event_metrics` on each bin.
+The numbers come from `crmask_wfi.report.metrics.event_metrics` on each bin.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 A model is a directory holding
 
 * ``densenet.safetensors``: the DenseNet state dict (no pickle), with the
-  architecture (`~crmask_wfi.densenet.DenseNetConfig`) as JSON in the
+  architecture (`~crmask_wfi.camrf.densenet.DenseNetConfig`) as JSON in the
   safetensors metadata together with ``format`` / ``format_version``;
-* ``forest.safetensors``: the random forest (`crmask_wfi.forest`);
+* ``forest.safetensors``: the random forest (`crmask_wfi.camrf.forest`);
 * ``model_card.json``: architecture, training data and command, metrics and
   the operating threshold.
 
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Directory of the trained model shipped with the plugin.
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "cam_rf"
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "cam_rf"
 DENSENET_FILE = "densenet.safetensors"
 FOREST_FILE = "forest.safetensors"
 CARD_FILE = "model_card.json"
@@ -55,13 +55,13 @@ def resolve_model_dir(weights: str | Path | None) -> Path:
     if missing:
         raise FileNotFoundError(
             f"model directory {directory} lacks {', '.join(missing)}; train one with "
-            "`python -m crmask_wfi.train` or use the shipped weights (weights=None)"
+            "`python -m crmask_wfi.training.train` or use the shipped weights (weights=None)"
         )
     return directory
 
 
 def save_densenet(model, path: str | Path, metadata: dict | None = None) -> None:
-    """Write a `~crmask_wfi.densenet.FrameDenseNet` to a safetensors file.
+    """Write a `~crmask_wfi.camrf.densenet.FrameDenseNet` to a safetensors file.
 
     Parameters
     ----------

@@ -95,7 +95,7 @@ def event_metrics(
     Parameters
     ----------
     events : astropy.table.Table
-        Needs ``ENERGY``, ``TRUE_CLASS`` (`crmask_wfi.events.add_truth`) and
+        Needs ``ENERGY``, ``TRUE_CLASS`` (`crmask_wfi.events.reconstruct.add_truth`) and
         ``flag_column``.
     band : (float, float)
         Reconstructed-energy band in keV, inclusive.
@@ -105,7 +105,7 @@ def event_metrics(
     for column in ("ENERGY", "TRUE_CLASS", flag_column):
         if column not in events.colnames:
             raise ValueError(
-                f"event table lacks column {column!r} (add truth with crmask_wfi.events.add_truth)"
+                f"event table lacks column {column!r} (add truth with crmask_wfi.events.reconstruct.add_truth)"
             )
     low, high = band
     if not low < high:

@@ -1,6 +1,6 @@
 """FITS files of simulated WFI frames with their truth.
 
-Layout (all HDUs named; pixel coordinates 0-based as in `crmask_wfi.simulate`):
+Layout (all HDUs named; pixel coordinates 0-based as in `crmask_wfi.sim.simulate`):
 
 ========== ======== ===========================================================
 HDU        type     content
@@ -113,7 +113,7 @@ def write_simulation(sim: SimulatedFrames, path: str | os.PathLike, overwrite: b
     from crmask import __version__
 
     primary = fits.PrimaryHDU()
-    primary.header["CREATOR"] = (f"crmask {__version__} crmask_wfi.simulate", "software")
+    primary.header["CREATOR"] = (f"crmask {__version__} crmask_wfi.sim.simulate", "software")
     for key, card in _HEADER_KEYS.items():
         value = sim.meta.get(key)
         primary.header[card] = value if value is not None else "none"

@@ -36,7 +36,6 @@ __all__ = [
     "geant4_islands",
     "simulation_islands",
     "summarise_islands",
-    "compare_with_simulation",
 ]
 
 #: Where the run lies, relative to the repository root.
@@ -234,65 +233,3 @@ def summarise_islands(islands: Table) -> dict[str, float]:
         "multi_island_fraction": float(np.mean(np.asarray(islands["N_ISLANDS"]) > 1)),
         "xray_like_secondary_fraction": float(np.mean(np.asarray(islands["N_XRAY_LIKE"]) > 0)),
     }
-
-
-def _mode(values: np.ndarray, width: float = 0.025) -> float:
-    hist, edges = np.histogram(values, bins=np.arange(0.0, 1.5 + width, width))
-    return float(edges[np.argmax(hist)] + width / 2)
-
-
-def compare_with_simulation(
-    n_frames: int = 100, seed: int = 0, data_dir: str | os.PathLike = GEANT4_DIR
-) -> Table:
-    """Cosmic-ray statistics of the Geant4 run next to those of the simulator.
-
-    The simulation has ``n_frames`` noiseless 512 x 512 frames with 8 CR
-    primaries each (few overlaps) and no X-rays.
-
-    Returns
-    -------
-    astropy.table.Table
-        Columns ``QUANTITY``, ``GEANT4``, ``SIMULATION``.
-    """
-    from .simulate import simulate_frames
-
-    data_dir = Path(data_dir)
-    steps = read_step_log(data_dir / "20201006173157_StepLog_0002.gdat.gz")
-    pixels = read_pixels(data_dir / "geant_events_202010061731570002_pix.fits.gz")
-    losses = proton_losses(steps)
-    crossing = losses[losses["DEPTH"] > 449.0]
-    sim = simulate_frames(n_frames, xray_rate=0.0, cr_rate=8.0, read_noise=0.0, seed=seed)
-    protons = sim.truth[sim.truth["PARTICLE"] == "proton"]
-    ny, nx = sim.shape
-    inside = np.ones(len(protons), bool)
-    for col, size in (("X", nx), ("X_END", nx), ("Y", ny), ("Y_END", ny)):
-        inside &= (protons[col] > 3) & (protons[col] < size - 4)
-    path = 450.0 / np.cos(np.radians(np.asarray(protons["THETA"])))
-    loss = np.asarray(protons["EDEP"])[inside] / path[inside]
-    projected = np.hypot(protons["X_END"] - protons["X"], protons["Y_END"] - protons["Y"])
-    theirs = summarise_islands(geant4_islands(pixels))
-    ours = summarise_islands(simulation_islands(sim))
-    rows = [
-        ("primaries crossing 450 um (loss) / primaries with pixels",
-         f"{len(crossing)} / {theirs['primaries']}", f"{int(inside.sum())} / {ours['primaries']}"),
-        ("most probable keV per um of primary path", _mode(crossing["LOSS_ALL"]), _mode(loss)),
-        ("median keV per um of primary path", float(np.median(crossing["LOSS_ALL"])), float(np.median(loss))),
-        ("median projected track length (px)", float(np.median(crossing["PROJECTED"])),
-         float(np.median(projected))),
-        ("90th percentile projected track length (px)", float(np.percentile(crossing["PROJECTED"], 90)),
-         float(np.percentile(projected, 90))),
-    ]
-    for key, label in (
-        ("median_pixels", "median pixels >= 0.1 keV per primary"),
-        ("median_energy_kev", "median keV per primary"),
-        ("median_extent_px", "median extent of the main island (px)"),
-        ("p90_extent_px", "90th percentile extent of the main island (px)"),
-        ("multi_island_fraction", "fraction of primaries with > 1 island"),
-        ("xray_like_secondary_fraction", "fraction with a 0.2-10 keV island of <= 4 px besides the main"),
-    ):
-        rows.append((label, theirs[key], ours[key]))
-
-    def text(value) -> str:
-        return value if isinstance(value, str) else f"{value:.4g}"
-
-    return Table(rows=[(q, text(g), text(s)) for q, g, s in rows], names=("QUANTITY", "GEANT4", "SIMULATION"))

@@ -10,9 +10,9 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from .events import add_truth
-from .physics import FRAME_TIME_S, PIXEL_PITCH_UM
-from .simulate import SimulatedFrames
+from ..events.reconstruct import add_truth
+from ..sim.physics import FRAME_TIME_S, PIXEL_PITCH_UM
+from ..sim.simulate import SimulatedFrames
 
 __all__ = ["filter_simulation", "filter_simulated_batches", "background_spectrum", "plot_background_spectrum"]
 
@@ -48,7 +48,7 @@ def filter_simulated_batches(
     """
     from astropy.table import vstack
 
-    from .simulate import simulate_frames
+    from ..sim.simulate import simulate_frames
 
     rng = np.random.default_rng(seed)
     parts: dict[str, list[Table]] = {f.name: [] for f in event_filters}
