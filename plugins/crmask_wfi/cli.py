@@ -82,38 +82,51 @@ def simulate(n_frames, shape, xray_rate, cr_rate, energy, read_noise, balanced, 
               help="Filter parameter (repeatable).")
 @click.option("--unit", type=click.Choice(["electron", "keV"]), default=None,
               help="Pixel unit when INPUT has no BUNIT.")
+@click.option("--chunk", "chunk_frames", type=click.IntRange(min=1), default=None,
+              help="Frames read and filtered at a time (memory is bounded by it)  [default: 100]")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output event file (FITS).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def filter_command(input_path, filter_name, params, unit, output, overwrite):
+def filter_command(input_path, filter_name, params, unit, chunk_frames, output, overwrite):
     """Find and filter X-ray events in INPUT, writing an event file.
 
     INPUT is a simulation file from `crmask wfi simulate` (truth columns are
-    added) or any FITS image or cube of frames in electron or keV.
+    added) or any FITS image or cube of frames in electron or keV; a MASK
+    extension (one per frame or one for all) masks pixels, and no event is
+    reported on or next to a masked pixel. The frames are read and filtered
+    in chunks, so memory does not grow with their number.
     """
-    from .events.reconstruct import add_truth, write_events
-    from .sim.simfile import is_simulation_file, read_simulation
-
     from crmask.io import check_not_input
+
+    from .events.reconstruct import write_events
+    from .events.stream import CHUNK_FRAMES, filter_file
 
     det = _event_filter(filter_name, params)
     try:
         check_not_input(output, input_path)
-        if is_simulation_file(input_path):
-            import astropy.units as u
-
-            sim = read_simulation(input_path)
-            events = add_truth(det.filter(sim.signal * u.electron), sim)
-        else:
-            from crmask.io import read_ccd
-
-            events = det.filter(read_ccd(input_path, unit=unit))
+        _check_output(output, overwrite)
+        events = filter_file(det, input_path, unit=unit, chunk_frames=chunk_frames or CHUNK_FRAMES)
         write_events(events, output, overwrite=overwrite)
     except CrmaskError as exc:
         raise click.ClickException(str(exc)) from None
     n_flag = int(events["CR_FLAG"].sum())
     click.echo(f"{input_path} -> {output}: {len(events)} events, "
                f"{n_flag} flagged as cosmic rays ({det.name})")
+
+
+def _check_output(path: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an output file that cannot be written."""
+    from crmask.exceptions import OutputDirectoryError, OutputExistsError
+
+    parent = path.parent
+    if path.is_dir():
+        raise OutputDirectoryError(f"{path}: is a directory; give the output file's name")
+    if not parent.exists():
+        raise OutputDirectoryError(f"{path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputDirectoryError(f"{path}: {parent} is not a directory")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path}: exists; use --overwrite to replace it")
 
 
 @wfi.command()

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from astropy.nddata import CCDData
 
+from crmask.exceptions import CrmaskError
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("imblearn")
 
@@ -115,9 +117,10 @@ def test_bad_parameters_and_missing_weights(tmp_path):
         CamRandomForestFilter(emin=10.0, emax=5.0)
     with pytest.raises(ValueError, match="split_threshold"):
         CamRandomForestFilter(split_threshold=0.5, event_threshold=0.26)
-    filt = CamRandomForestFilter(weights=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="densenet.safetensors"):
-        filt.filter(np.zeros((64, 64)) * u.keV + 2.0 * u.keV)
+        CamRandomForestFilter(weights=str(tmp_path))
+    with pytest.raises(CrmaskError, match="model directory .*nonexistent does not exist"):
+        CamRandomForestFilter(weights=str(tmp_path / "nonexistent"))
 
 
 def test_shipped_model_has_a_card_with_an_operating_threshold():
@@ -156,3 +159,15 @@ def test_shipped_model_scores_simulated_frames():
     assert in_band.sum() >= 5
     p_cr = np.asarray(table["P_CR"])[in_band]
     assert np.all((p_cr >= 0) & (p_cr <= 1))
+
+
+def test_no_event_on_a_masked_pixel(model_dir, frames):
+    filt = CamRandomForestFilter(weights=str(model_dir))
+    table = filt.filter(frames * u.electron)
+    f, y, x = int(table["FRAME"][0]), int(table["Y"][0]), int(table["X"][0])
+    mask = np.zeros(frames.shape, bool)
+    mask[f, y, x] = True
+    masked = filt.filter(CCDData(frames, unit="electron", mask=mask))
+    near = (table["FRAME"] == f) & (abs(table["Y"] - y) <= 1) & (abs(table["X"] - x) <= 1)
+    assert len(masked) == len(table) - int(near.sum())
+    assert not np.any((masked["FRAME"] == f) & (masked["Y"] == y) & (masked["X"] == x))

@@ -165,6 +165,10 @@ class CamRandomForestFilter(EventFilter):
                 f"parameter 'split_threshold' ({p['split_threshold']}) must not exceed "
                 f"'event_threshold' ({p['event_threshold']})"
             )
+        if p["weights"] is not None:
+            from .model_io import resolve_model_dir
+
+            resolve_model_dir(p["weights"])  # a missing directory or file fails here, not at every filter call
         if p["device"] == "cuda":
             import torch
 

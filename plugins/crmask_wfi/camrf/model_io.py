@@ -17,7 +17,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from crmask.exceptions import CrmaskError
+
 __all__ = [
+    "ModelDirectoryError",
     "SHIPPED_MODEL_DIR",
     "DENSENET_FILE",
     "FOREST_FILE",
@@ -42,21 +45,25 @@ DENSENET_FORMAT = "crmask-wfi-densenet"
 DENSENET_FORMAT_VERSION = 1
 
 
+class ModelDirectoryError(CrmaskError, FileNotFoundError):
+    """A ``wfi-cam-rf`` model directory is missing or lacks one of its files."""
+
+
 def resolve_model_dir(weights: str | Path | None) -> Path:
     """Return the model directory for a ``weights`` parameter (None: the shipped model).
 
     Raises
     ------
-    FileNotFoundError
+    ModelDirectoryError
         If the directory or one of its three files is missing.
     """
     directory = SHIPPED_MODEL_DIR if weights is None else Path(weights)
+    hint = "train one with `crmask train wfi-cam-rf` or use the shipped weights (weights=None)"
+    if not directory.is_dir():
+        raise ModelDirectoryError(f"model directory {directory} does not exist; {hint}")
     missing = [name for name in (DENSENET_FILE, FOREST_FILE, CARD_FILE) if not (directory / name).is_file()]
     if missing:
-        raise FileNotFoundError(
-            f"model directory {directory} lacks {', '.join(missing)}; train one with "
-            "`python -m crmask_wfi.training.train` or use the shipped weights (weights=None)"
-        )
+        raise ModelDirectoryError(f"model directory {directory} lacks {', '.join(missing)}; {hint}")
     return directory
 
 
