@@ -134,8 +134,9 @@ def _check_output(path: Path, overwrite: bool) -> None:
                 type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("-f", "--filter", "filters", multiple=True, default=("classic",), show_default=True,
               help="Event filter to compare (repeatable); the first is the FOR reference.")
-@click.option("-n", "--frames", "n_frames", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Frames to simulate when no INPUT is given.")
+@click.option("-n", "--frames", "n_frames", type=click.IntRange(min=1), default=None,
+              help="Frames to simulate when no INPUT is given  [default: 120000, >= 1,000 CR events after "
+                   "the grade filter]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
 @click.option("-o", "--outdir", type=click.Path(path_type=Path), required=True,
               help="Directory for metrics.ecsv and background_spectrum.png.")
@@ -145,7 +146,12 @@ def bench(input_path, filters, n_frames, seed, outdir):
     INPUT is a simulation file; without it, N_FRAMES default 512x512 frames are
     simulated with SEED.
     """
-    from .report.bench import filter_simulated_batches, filter_simulation, plot_background_spectrum
+    from .report.bench import (
+        EVALUATION_FRAMES,
+        filter_simulated_batches,
+        filter_simulation,
+        plot_background_spectrum,
+    )
     from .report.metrics import metrics_table
     from .sim.simfile import read_simulation
     from .sim.physics import QUADRANT_SHAPE
@@ -158,6 +164,7 @@ def bench(input_path, filters, n_frames, seed, outdir):
             results = {det.name: filter_simulation(det, sim) for det in detectors}
             n_frames, shape = len(sim), sim.shape
         else:
+            n_frames = n_frames or EVALUATION_FRAMES
             results = filter_simulated_batches(detectors, n_frames, seed=seed)
             shape = QUADRANT_SHAPE
     except CrmaskError as exc:

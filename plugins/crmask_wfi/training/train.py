@@ -37,7 +37,8 @@ from ..events.classic import MIP_THRESHOLD_KEV, apply_classic_cuts
 from ..events.reconstruct import SPLIT_THRESHOLD_KEV, add_truth, reconstruct_events
 from ..camrf.context import CONTEXT_FEATURE_NAMES, context_features
 from ..camrf.features import FEATURE_NAMES
-from ..report.metrics import BANDS_KEV, metrics_table
+from ..report.bench import EVALUATION_FRAMES
+from ..report.metrics import BANDS_KEV, metrics_table, wilson_interval
 from ..sim.simulate import QUADRANT_SHAPE, electrons_to_kev, simulate_frames
 
 __all__ = ["collect_events", "in_band_training_data", "run_training", "train_command", "main"]
@@ -160,8 +161,10 @@ def _options(function):
         click.option("--lr", type=float, default=0.007, show_default=True),
         click.option("--lr-decay", type=float, default=0.95, show_default=True),
         click.option("--forest-frames", type=int, default=16000, show_default=True),
-        click.option("--roc-frames", type=int, default=8000, show_default=True),
-        click.option("--test-frames", type=int, default=16000, show_default=True),
+        click.option("--roc-frames", type=int, default=EVALUATION_FRAMES, show_default=True,
+                     help="Validation frames for the threshold (default: >= 1,000 CR events after the grade filter)."),
+        click.option("--test-frames", type=int, default=EVALUATION_FRAMES, show_default=True,
+                     help="Held-out test frames (default: >= 1,000 CR events after the grade filter)."),
         click.option("--n-trees", type=int, default=1000, show_default=True),
         click.option("--max-features", type=int, default=3, show_default=True),
         click.option("--max-lost-xray", type=float, default=0.015, show_default=True,
@@ -324,6 +327,7 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
             "rule": f"lowest P_CR threshold with lost X-ray fraction <= {args.max_lost_xray} on the validation ROC",
             "validation_cr_completeness": completeness,
             "validation_lost_xray": lost,
+            "validation_lost_xray_interval95": wilson_interval(round(lost * int((~y_roc).sum())), int((~y_roc).sum())),
             "validation_events": {"cr": int(y_roc.sum()), "xray": int((~y_roc).sum())},
         },
         "architecture": {
