@@ -66,8 +66,8 @@ def main(argv=None) -> int:
     parser.add_argument("-f", "--filter", dest="filters", action="append", help="event filter (repeatable; "
                         "default classic)")
     parser.add_argument("--chunk", type=int, default=None, help="frames per chunk (default: the CLI's)")
-    parser.add_argument("--workdir", type=Path, default=None, help="where the cube goes (default: a temporary "
-                        "directory, removed afterwards)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the cube goes (default: a temporary directory, removed afterwards)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     filters = args.filters or ["classic"]
@@ -78,8 +78,8 @@ def main(argv=None) -> int:
         print(f"{'filter':<12} {'peak RSS (GB)':>14} {'< 2 GB':>7}  output")
         failed = False
         for name in filters:
-            command = [sys.executable, "-c", "from crmask.cli import main; main()", "wfi", "filter", str(cube),
-                       "-f", name, "-o", str(Path(tmp) / f"{name}.fits")]
+            command = [sys.executable, "-c", "from crmask.cli import main; main()",
+                       "wfi", "filter", str(cube), "-f", name, "-o", str(Path(tmp) / f"{name}.fits")]
             if args.chunk:
                 command += ["--chunk", str(args.chunk)]
             peak, output = peak_memory(command)

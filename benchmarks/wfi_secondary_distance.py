@@ -57,7 +57,7 @@ def distribution(distance: np.ndarray, where: str = "in the sensor") -> str:
 
 
 def array_distance(islands: Table, pixels: Table) -> np.ndarray:
-    """Distance (px, common ACTX/ACTY grid) from each island to its primary's track on any sensor (NaN: none)."""
+    """Distance (px, ACTX/ACTY grid) from each island to its primary's track on any sensor (NaN: none)."""
     track = (np.asarray(pixels["PARTYPE"]) & 1) > 0
     out = np.full(len(islands), np.nan)
     for i, row in enumerate(islands):

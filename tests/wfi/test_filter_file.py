@@ -110,7 +110,8 @@ def test_cli_filter_applies_the_mask_extension(cube, tmp_path):
 def test_cli_mask_extension_of_the_wrong_shape(cube, tmp_path):
     with fits.open(cube, mode="append") as hdul:
         hdul.append(fits.ImageHDU(np.zeros((32, 32), np.uint8), name="MASK"))
-    one_line_error(run(cube, "-o", tmp_path / "events.fits"), "MASK extension has shape (32, 32)", "(2, 64, 64)")
+    one_line_error(run(cube, "-o", tmp_path / "events.fits"),
+                   "MASK extension has shape (32, 32)", "(2, 64, 64)")
 
 
 def test_cli_missing_weights_directory(cube, tmp_path):

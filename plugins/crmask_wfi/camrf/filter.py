@@ -168,7 +168,7 @@ class CamRandomForestFilter(EventFilter):
         if p["weights"] is not None:
             from .model_io import resolve_model_dir
 
-            resolve_model_dir(p["weights"])  # a missing directory or file fails here, not at every filter call
+            resolve_model_dir(p["weights"])  # a missing model fails here, not at every filter call
         if p["device"] == "cuda":
             import torch
 

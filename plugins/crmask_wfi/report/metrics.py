@@ -114,7 +114,8 @@ class EventMetrics:
         out = asdict(self)
         out.update(recall=self.recall, precision=self.precision, f1=self.f1,
                    lost_xray=self.lost_xray, false_omission=self.false_omission,
-                   lost_xray_interval=self.lost_xray_interval, false_omission_interval=self.false_omission_interval)
+                   lost_xray_interval=self.lost_xray_interval,
+                   false_omission_interval=self.false_omission_interval)
         return out
 
 
@@ -210,7 +211,8 @@ def for_improvement_interval(
         counts_mine, counts_ref = draws.sum(axis=2), draws.sum(axis=1)
     else:
         counts_mine, counts_ref = (
-            rng.multinomial(len(c), np.bincount(c, minlength=3) / max(len(c), 1), size=n_boot) for c in (mine, ref)
+            rng.multinomial(len(c), np.bincount(c, minlength=3) / max(len(c), 1), size=n_boot)
+            for c in (mine, ref)
         )
     with np.errstate(invalid="ignore", divide="ignore"):
         for_mine = counts_mine[:, 0] / (counts_mine[:, 0] + counts_mine[:, 1])

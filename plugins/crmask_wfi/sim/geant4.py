@@ -322,7 +322,7 @@ def secondary_step_distances(steps: Table) -> Table:
     for (event, volume, _), indices in groups.items():
         mine = secondary[indices]
         w = np.asarray(mine["Edep"], dtype=float)
-        point = np.array([np.average(mine["LPost-X"], weights=w), np.average(mine["LPost-Y"], weights=w)]) * scale
+        point = scale * np.array([np.average(mine[f"LPost-{axis}"], weights=w) for axis in ("X", "Y")])
         distance = _segment_distance(point, *tracks[event, volume]) if (event, volume) in tracks else np.nan
         rows.append((event, volume, str(mine["Particle"][0]), float(w.sum()), distance))
     return Table(rows=rows, names=("EVENT", "VOLUME", "PARTICLE", "EDEP", "DISTANCE"),

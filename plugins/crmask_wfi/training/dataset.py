@@ -20,7 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..sim.simfile import FRAME_CLASS_NAMES, FRAME_CR, FRAME_MIXED, FRAME_XRAY, concat_simulations, frame_classes
+from ..sim.simfile import (
+    FRAME_CLASS_NAMES,
+    FRAME_CR,
+    FRAME_MIXED,
+    FRAME_XRAY,
+    concat_simulations,
+    frame_classes,
+)
 from ..sim.physics import QUADRANT_SHAPE
 from ..sim.simulate import SimulatedFrames, Spectrum, simulate_frames
 

@@ -11,9 +11,11 @@ Five independent simulations, all drawn from one seed
    classic grade filter (metrics table, Fig. 2/3 plots).
 
 Usage (the defaults are the shipped model's settings, except that it adds
-``--context-features``; its model card records the exact command)::
+``--context-features`` and used 8,000 validation and 16,000 test frames,
+fewer than the defaults' >= 1,000 CR events; its model card records the
+exact command)::
 
-    python -m crmask_wfi.training.train --out plugins/crmask_wfi/weights/cam_rf --work out/wfi --context-features
+    crmask train wfi-cam-rf --out plugins/crmask_wfi/weights/cam_rf --work out/wfi --context-features
 
 Intermediate products (DenseNet checkpoints, event tables with features)
 are cached in ``--work`` so that an interrupted run resumes.
@@ -162,7 +164,7 @@ def _options(function):
         click.option("--lr-decay", type=float, default=0.95, show_default=True),
         click.option("--forest-frames", type=int, default=16000, show_default=True),
         click.option("--roc-frames", type=int, default=EVALUATION_FRAMES, show_default=True,
-                     help="Validation frames for the threshold (default: >= 1,000 CR events after the grade filter)."),
+                     help="Validation frames for the threshold (>= 1,000 CR events after the grade filter)."),
         click.option("--test-frames", type=int, default=EVALUATION_FRAMES, show_default=True,
                      help="Held-out test frames (default: >= 1,000 CR events after the grade filter)."),
         click.option("--n-trees", type=int, default=1000, show_default=True),
@@ -316,8 +318,9 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
     from ..camrf.densenet import DenseNetConfig
 
     threshold, completeness, lost = operating
+    n_val_xray = int((~y_roc).sum())
     rows = [{name: _json_value(row[name]) for name in table.colnames} for row in table]
-    command = "python -m crmask_wfi.training.train " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m crmask_wfi.training.train"
+    command = " ".join(["python -m crmask_wfi.training.train", *sys.argv[1:]])
     return {
         "name": "wfi-cam-rf",
         "description": "DenseNet class activation maps + balanced random forest event filter for "
@@ -327,7 +330,7 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
             "rule": f"lowest P_CR threshold with lost X-ray fraction <= {args.max_lost_xray} on the validation ROC",
             "validation_cr_completeness": completeness,
             "validation_lost_xray": lost,
-            "validation_lost_xray_interval95": wilson_interval(round(lost * int((~y_roc).sum())), int((~y_roc).sum())),
+            "validation_lost_xray_interval95": wilson_interval(round(lost * n_val_xray), n_val_xray),
             "validation_events": {"cr": int(y_roc.sum()), "xray": int((~y_roc).sum())},
         },
         "architecture": {
@@ -337,8 +340,8 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
             "forest": forest.training | {"n_nodes": forest.n_nodes, "max_depth": forest.max_depth},
         },
         "training_data": {
-            "simulator": "crmask_wfi.sim.simulate.simulate_frames (defaults: 1 X-ray and 1 CR primary per 512x512 frame, "
-                         "7 e- read noise, log-uniform 0.2-10 keV)",
+            "simulator": "crmask_wfi.sim.simulate.simulate_frames (defaults: 1 X-ray and 1 CR primary per "
+                         "512x512 frame, 7 e- read noise, log-uniform 0.2-10 keV)",
             "seed": args.seed,
             "densenet_subframes_per_class": args.subframes_per_class,
             "densenet_val_subframes_per_class": args.val_subframes_per_class,
