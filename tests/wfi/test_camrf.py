@@ -3,6 +3,7 @@
 import astropy.units as u
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.nddata import CCDData
 
 from crmask.exceptions import CrmaskError
@@ -12,6 +13,7 @@ pytest.importorskip("imblearn")
 
 from crmask_wfi.camrf import filter as camrf_filter  # noqa: E402
 from crmask_wfi.camrf.filter import CamRandomForestFilter, cam_event_features  # noqa: E402
+from crmask_wfi.events.stream import filter_file  # noqa: E402
 from crmask_wfi.camrf.densenet import DenseNetConfig, FrameDenseNet  # noqa: E402
 from crmask_wfi.camrf.features import FEATURE_NAMES  # noqa: E402
 from crmask_wfi.camrf.forest import ForestModel, fit_balanced_forest  # noqa: E402
@@ -171,3 +173,14 @@ def test_no_event_on_a_masked_pixel(model_dir, frames):
     near = (table["FRAME"] == f) & (abs(table["Y"] - y) <= 1) & (abs(table["X"] - x) <= 1)
     assert len(masked) == len(table) - int(near.sum())
     assert not np.any((masked["FRAME"] == f) & (masked["Y"] == y) & (masked["X"] == x))
+
+
+def test_chunked_file_gives_the_events_of_all_frames_at_once(model_dir, frames, tmp_path):
+    path = tmp_path / "cube.fits"
+    fits.PrimaryHDU(frames, header=fits.Header({"BUNIT": "electron"})).writeto(path)
+    filt = CamRandomForestFilter(weights=str(model_dir))
+    whole = filt.filter(frames * u.electron)
+    chunked = filter_file(filt, path, chunk_frames=1)
+    assert chunked.colnames == whole.colnames and len(whole) > 0
+    for name in whole.colnames:
+        np.testing.assert_array_equal(chunked[name], whole[name], err_msg=name)
