@@ -3,7 +3,10 @@
 The frames are read lazily (`astropy.io.fits.ImageHDU.section` reads the
 bytes of the requested frames only; no memory map, whose pages would count
 against the process), so memory is bounded by ``chunk_frames`` whatever the
-number of frames. A ``MASK`` extension of the frames' shape, or of one
+number of frames. After each chunk the C heap's freed memory is handed
+back to the system (glibc's ``malloc_trim``, as Dask workers do): without
+it, the network's many temporary buffers fragment the heap, and a
+``wfi-cam-rf`` run grew by ~15 MB per chunk of 100 frames. A ``MASK`` extension of the frames' shape, or of one
 frame's shape for every frame, is applied as `CCDData.mask
 <astropy.nddata.CCDData>`. Every event depends on its own frame only, so
 the events are those of filtering all frames at once.
@@ -11,6 +14,9 @@ the events are those of filtering all frames at once.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import os
 from pathlib import Path
 
@@ -111,6 +117,7 @@ def _filter_hdul(event_filter, hdul: fits.HDUList, path: Path, unit: str | None,
         events["FRAME"] += start
         runtime += events.meta.get("runtime", 0.0)
         parts.append(events)
+        _release_freed_memory()
     table = vstack(parts, metadata_conflicts="silent")
     table.meta = dict(parts[0].meta, runtime=runtime)
     return table
@@ -132,3 +139,18 @@ def _frame_unit(header: fits.Header, unit: str | None, path: Path):
         return _parse_unit(text)
     except ValueError:
         raise InvalidImageError(f"{path}: unit {text!r} is not a valid unit; {hint}") from None
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None on other C libraries."""
+    name = ctypes.util.find_library("c")
+    library = ctypes.CDLL(name) if name else None
+    return getattr(library, "malloc_trim", None)
+
+
+def _release_freed_memory() -> None:
+    """Return the C heap's free pages to the system (a no-op without glibc)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
