@@ -135,3 +135,12 @@ def test_cli_output_onto_a_directory(cube, tmp_path, overwrite):
     (tmp_path / "out").mkdir()
     one_line_error(run(cube, "-o", tmp_path / "out", *overwrite), "is a directory")
     assert (tmp_path / "out").is_dir() and not any((tmp_path / "out").iterdir())
+
+
+def test_cli_truncated_or_non_fits_input(cube, tmp_path):
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(cube.read_bytes()[:2880 + 4000])  # the header and part of the first frame
+    one_line_error(run(truncated, "-o", tmp_path / "e.fits"), "not a readable FITS file")
+    junk = tmp_path / "junk.fits"
+    junk.write_text("not FITS")
+    one_line_error(run(junk, "-o", tmp_path / "e.fits"), "not a readable FITS file")

@@ -79,8 +79,12 @@ def filter_file(
             return _filter_hdul(event_filter, hdul, path, unit, chunk_frames)
     except CrmaskError:
         raise
-    except (OSError, ValueError, TypeError, EOFError) as exc:
-        raise FITSReadError(f"{path}: not a readable FITS file (corrupt or truncated?): {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: BaseException) -> FITSReadError:
+    return FITSReadError(f"{path}: not a readable FITS file (corrupt or truncated?): {exc}")
 
 
 def _filter_hdul(event_filter, hdul: fits.HDUList, path: Path, unit: str | None, chunk_frames: int) -> Table:
@@ -92,27 +96,36 @@ def _filter_hdul(event_filter, hdul: fits.HDUList, path: Path, unit: str | None,
     frames_shape = shape if len(shape) == 3 else (1, *shape)
     pixel_unit = _frame_unit(hdu.header, unit, path)
     mask_hdu = hdul["MASK"] if "MASK" in hdul and hdul["MASK"] is not hdu else None
-    if mask_hdu is not None and tuple(mask_hdu.shape) not in (frames_shape, frames_shape[1:], shape):
-        raise InvalidImageError(
-            f"{path}: MASK extension has shape {tuple(mask_hdu.shape)}, the frames {shape}; "
-            "give one mask per frame or one for all"
-        )
-    truth = Table.read(hdul["TRUTH"]) if simulation else None
+    common_mask = None
+    if mask_hdu is not None:
+        if tuple(mask_hdu.shape) not in (frames_shape, frames_shape[1:]):
+            raise InvalidImageError(
+                f"{path}: MASK extension has shape {tuple(mask_hdu.shape)}, the frames {shape}; "
+                "give one mask per frame or one for all"
+            )
+        if len(mask_hdu.shape) == 2:
+            common_mask = _frames(mask_hdu, 0, 1, path)[0]
+    truth = None
+    if simulation:
+        try:
+            truth = Table.read(hdul["TRUTH"])
+        except (OSError, ValueError, TypeError) as exc:
+            raise _unreadable(path, exc) from None
     parts, runtime = [], 0.0
     for start in range(0, frames_shape[0], chunk_frames):
         stop = min(start + chunk_frames, frames_shape[0])
-        data = _frames(hdu, start, stop)
+        data = _frames(hdu, start, stop, path)
         mask = None
         if mask_hdu is not None:
-            mask = _frames(mask_hdu, start, stop) if len(mask_hdu.shape) == 3 else mask_hdu.section[:, :]
+            mask = common_mask if common_mask is not None else _frames(mask_hdu, start, stop, path)
             mask = np.broadcast_to(np.asarray(mask, dtype=bool), data.shape)
         events = event_filter.filter(CCDData(data, unit=pixel_unit, mask=mask))
         if simulation:
             in_chunk = (truth["FRAME"] >= start) & (truth["FRAME"] < stop)
             chunk_truth = truth[in_chunk]
             chunk_truth["FRAME"] -= start
-            sim = SimulatedFrames(data, _frames(hdul["LABEL"], start, stop),
-                                  _frames(hdul["EVENTID"], start, stop), chunk_truth, {})
+            sim = SimulatedFrames(data, _frames(hdul["LABEL"], start, stop, path),
+                                  _frames(hdul["EVENTID"], start, stop, path), chunk_truth, {})
             events = add_truth(events, sim)
         events["FRAME"] += start
         runtime += events.meta.get("runtime", 0.0)
@@ -123,11 +136,14 @@ def _filter_hdul(event_filter, hdul: fits.HDUList, path: Path, unit: str | None,
     return table
 
 
-def _frames(hdu, start: int, stop: int) -> np.ndarray:
+def _frames(hdu, start: int, stop: int, path: Path) -> np.ndarray:
     """Frames ``start:stop`` of a 2-D (one frame) or 3-D image HDU, read without loading the rest."""
-    if len(hdu.shape) == 2:
-        return np.asarray(hdu.section[:, :])[np.newaxis]
-    return np.asarray(hdu.section[start:stop])
+    try:
+        if len(hdu.shape) == 2:
+            return np.asarray(hdu.section[:, :])[np.newaxis]
+        return np.asarray(hdu.section[start:stop])
+    except (OSError, ValueError, TypeError, EOFError) as exc:
+        raise _unreadable(path, exc) from None
 
 
 def _frame_unit(header: fits.Header, unit: str | None, path: Path):
