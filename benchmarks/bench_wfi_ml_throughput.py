@@ -49,8 +49,8 @@ def main() -> None:
 
     import torch
 
-    from crmask_wfi.cam import compute_cams
-    from crmask_wfi.simulate import electrons_to_kev, simulate_frames
+    from crmask_wfi.camrf.cam import compute_cams
+    from crmask_wfi.sim.simulate import electrons_to_kev, simulate_frames
 
     torch.set_num_threads(args.threads)
     frames = simulate_frames(args.frames, seed=args.seed).signal * u.electron

@@ -3,13 +3,13 @@
 Measures, on the same simulated frames (default rates: one X-ray and one CR
 event per frame):
 
-* ``simulate``: `crmask_wfi.simulate.simulate_frames`, frames/s;
+* ``simulate``: `crmask_wfi.sim.simulate.simulate_frames`, frames/s;
 * ``noise``: its peer, drawing the read noise alone (``Generator.standard_normal``
   in float32), the floor any simulator of these frames pays;
 * ``classic``: ``crmask.get_detector("classic").filter`` on a stack of frames
   in electrons (unit handling, reconstruction, grading), frames/s;
 * ``reconstruct``: the filter's own work without the core's frame
-  validation (`crmask_wfi.events.reconstruct_scaled` on the electron array);
+  validation (`crmask_wfi.events.reconstruct.reconstruct_scaled` on the electron array);
 * ``peer``: a plain full-frame implementation of the same local-maximum
   search (``scipy.ndimage.maximum_filter`` over every pixel), frames/s;
   its events are checked to be identical to the classic filter's.
@@ -32,9 +32,9 @@ import numpy as np
 from scipy import ndimage
 
 import crmask
-from crmask_wfi.events import EVENT_THRESHOLD_KEV, reconstruct_scaled
-from crmask_wfi.physics import KEV_PER_ELECTRON
-from crmask_wfi.simulate import simulate_frames
+from crmask_wfi.events.reconstruct import EVENT_THRESHOLD_KEV, reconstruct_scaled
+from crmask_wfi.sim.physics import KEV_PER_ELECTRON
+from crmask_wfi.sim.simulate import simulate_frames
 
 
 def peer_local_maxima(frames_kev: np.ndarray) -> np.ndarray:

@@ -381,10 +381,15 @@ class FrameStack:
         the input frames, so filters must not write into it.
     unit : astropy.units.UnitBase
         Unit shared by every frame.
+    mask : numpy.ndarray or None
+        Boolean array of the shape of ``data``, true at masked pixels (from
+        ``CCDData.mask``), or None when no frame has a mask. Masked pixels
+        hold 0 in ``data``: their value is unknown, so they count as empty.
     """
 
     data: np.ndarray
     unit: u.UnitBase
+    mask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.data.shape[0]
@@ -404,8 +409,8 @@ def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
     Raises
     ------
     InvalidImageError
-        For an empty sequence, mismatched shapes or units, non-numeric or
-        non-finite data.
+        For an empty sequence, mismatched shapes or units, non-numeric data or
+        non-finite unmasked pixels.
     """
     accepted = list(accepted_units)
     if isinstance(frames, (CCDData, u.Quantity)):
@@ -413,11 +418,12 @@ def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
     frames = list(frames)
     if not frames:
         raise InvalidImageError("no frames given")
-    arrays = []
+    arrays, masks = [], []
     units = set()
     for index, frame in enumerate(frames):
+        mask = None
         if isinstance(frame, CCDData):
-            array, unit = frame.data, frame.unit
+            array, unit, mask = frame.data, frame.unit, frame.mask
         elif isinstance(frame, u.Quantity):
             array, unit = frame.value, frame.unit
         else:
@@ -429,9 +435,14 @@ def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
             array = array[np.newaxis]
         if array.ndim != 3:
             raise InvalidImageError(f"frame {index} must be 2-D (or a 3-D stack), got {array.ndim}-D")
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool).reshape(array.shape)  # CCDData checked its shape
+            if mask.any():
+                array = np.where(mask, 0.0, array).astype(array.dtype, copy=False)
         if not np.isfinite(array).all():
-            raise InvalidImageError(f"frame {index} has NaN or infinite pixels")
+            raise InvalidImageError(f"frame {index} has NaN or infinite pixels (outside its mask)")
         arrays.append(array)
+        masks.append(mask)
         units.add(unit)
     shapes = {a.shape[1:] for a in arrays}
     if len(shapes) > 1:
@@ -443,4 +454,7 @@ def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
         allowed = ", ".join(str(a) for a in accepted)
         raise InvalidImageError(f"frame unit {unit} is not supported; use one of: {allowed}")
     data = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
-    return FrameStack(data=data, unit=unit)
+    mask = None
+    if any(m is not None for m in masks):
+        mask = np.concatenate([np.zeros(a.shape, bool) if m is None else m for a, m in zip(arrays, masks)])
+    return FrameStack(data=data, unit=unit, mask=mask)

@@ -211,6 +211,19 @@ class Detector(_Configurable, ABC):
         result.mask = np.asarray(result.mask, dtype=bool)
 
 
+def _near_mask(events: Table, mask: np.ndarray) -> np.ndarray:
+    """Whether each event's 3 x 3 window (centred on ``X``, ``Y`` of frame ``FRAME``) holds a masked pixel."""
+    frame, y, x = (np.asarray(events[c], dtype=np.intp) for c in ("FRAME", "Y", "X"))
+    _, ny, nx = mask.shape
+    near = np.zeros(len(events), dtype=bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            yy, xx = y + dy, x + dx
+            inside = (yy >= 0) & (yy < ny) & (xx >= 0) & (xx < nx)
+            near[inside] |= mask[frame[inside], yy[inside], xx[inside]]
+    return near
+
+
 class EventFilter(_Configurable, ABC):
     """Base class of X-ray event filters.
 
@@ -232,6 +245,9 @@ class EventFilter(_Configurable, ABC):
         ----------
         frames : `~astropy.nddata.CCDData`, sequence of CCDData, or `~astropy.units.Quantity`
             One or more equally shaped frames in one of `accepted_units`.
+            Pixels in a CCDData's ``mask`` count as empty, and events centred
+            on or next to one are not reported: their energy and grade are
+            unknown.
 
         Returns
         -------
@@ -244,6 +260,8 @@ class EventFilter(_Configurable, ABC):
         missing = [c for c in EVENT_COLUMNS if c not in table.colnames]
         if missing:
             raise ValueError(f"{self.name}: event table lacks required column(s) {missing}")
+        if stack.mask is not None:
+            table = table[~_near_mask(table, stack.mask)]
         table.meta.update(self._provenance(runtime))
         return table
 

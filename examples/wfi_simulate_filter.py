@@ -52,10 +52,10 @@ def main() -> None:
     parser.add_argument("-o", "--outdir", type=Path, default=Path("wfi_compare"))
     args = parser.parse_args()
 
-    from crmask_wfi.bench import filter_simulation
-    from crmask_wfi.metrics import metrics_table
-    from crmask_wfi.report import plot_filter_comparison
-    from crmask_wfi.simulate import simulate_frames
+    from crmask_wfi.report.bench import filter_simulation
+    from crmask_wfi.report.metrics import metrics_table
+    from crmask_wfi.report.figures import plot_filter_comparison
+    from crmask_wfi.sim.simulate import simulate_frames
 
     shape = tuple(args.shape)
     sim = simulate_frames(args.frames, shape=shape, seed=args.seed)

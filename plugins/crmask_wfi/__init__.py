@@ -1,28 +1,34 @@
 """X-ray event filters for Athena-WFI-like DEPFET frames.
 
+Subpackages
+-----------
+sim
+    The frame simulator (``physics``, ``charge``, ``cosmics``, ``simulate``),
+    its FITS files (``simfile``) and its Geant4 reference (``geant4``).
+events
+    Event reconstruction and grades (``reconstruct``, ``grades``) and the
+    ``classic`` grade filter (``classic``).
+camrf
+    The ``wfi-cam-rf`` filter: DenseNet (``densenet``), class activation
+    maps (``cam``), event features (``features``, ``context``), random
+    forest (``forest``), model files (``model_io``) and the filter
+    (``filter``). Shipped weights are in ``weights/cam_rf``.
+training
+    Sub-frame data sets (``dataset``) and training (``train_densenet``,
+    ``train``: ``crmask train wfi-cam-rf``).
+report
+    Metrics (``metrics``), ROC and threshold (``roc``), filters on
+    simulations (``bench``) and figures (``figures``).
+
 Modules
 -------
-physics
-    Detector constants with sources; absorption, diffusion, Landau loss.
-simulate
-    `simulate_frames`: frames with X-rays, cosmic rays, read noise and truth.
-events
-    `reconstruct_events` (3x3 local maxima, grades, 5x5 ring), `add_truth`,
-    FITS event files.
-classic
-    `ClassicGradeFilter`, registered as ``classic``.
-metrics
-    Event metrics with cosmic rays as the positive class (seed 000 §3.4).
-dataset
-    Class-balanced 64 x 64 sub-frame data sets in FITS.
-camrf
-    `CamRandomForestFilter`, registered as ``wfi-cam-rf``: DenseNet class
-    activation maps feeding a random forest.
+cli
+    The ``crmask wfi`` command group.
 """
 
 from crmask import hookimpl
 
-from .classic import ClassicGradeFilter
+from .events.classic import ClassicGradeFilter
 
 __all__ = ["ClassicGradeFilter"]
 
@@ -40,7 +46,7 @@ def register_detectors(register):
 def register_commands(cli):
     """Add the ``crmask wfi`` command group and ``crmask train wfi-cam-rf``."""
     from .cli import wfi
-    from .train import train_command
+    from .training.train import train_command
 
     cli.add_command(wfi)
     cli.commands["train"].add_command(train_command())

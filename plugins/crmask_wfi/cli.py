@@ -51,9 +51,9 @@ def wfi() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def simulate(n_frames, shape, xray_rate, cr_rate, energy, read_noise, balanced, seed, output, overwrite):
     """Simulate frames with X-rays, cosmic rays and truth, written to OUTPUT (FITS)."""
-    from .dataset import SUBFRAME_SHAPE, build_dataset
-    from .simfile import frame_classes, write_simulation
-    from .simulate import simulate_frames
+    from .training.dataset import SUBFRAME_SHAPE, build_dataset
+    from .sim.simfile import frame_classes, write_simulation
+    from .sim.simulate import simulate_frames
 
     common = dict(xray_rate=xray_rate, cr_rate=cr_rate, spectrum=energy, seed=seed, read_noise=read_noise)
     try:
@@ -82,32 +82,30 @@ def simulate(n_frames, shape, xray_rate, cr_rate, energy, read_noise, balanced, 
               help="Filter parameter (repeatable).")
 @click.option("--unit", type=click.Choice(["electron", "keV"]), default=None,
               help="Pixel unit when INPUT has no BUNIT.")
+@click.option("--chunk", "chunk_frames", type=click.IntRange(min=1), default=None,
+              help="Frames read and filtered at a time (memory is bounded by it)  [default: 100]")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output event file (FITS).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def filter_command(input_path, filter_name, params, unit, output, overwrite):
+def filter_command(input_path, filter_name, params, unit, chunk_frames, output, overwrite):
     """Find and filter X-ray events in INPUT, writing an event file.
 
     INPUT is a simulation file from `crmask wfi simulate` (truth columns are
-    added) or any FITS image or cube of frames in electron or keV.
+    added) or any FITS image or cube of frames in electron or keV; a MASK
+    extension (one per frame or one for all) masks pixels, and no event is
+    reported on or next to a masked pixel. The frames are read and filtered
+    in chunks, so memory does not grow with their number.
     """
-    from .events import add_truth, write_events
-    from .simfile import is_simulation_file, read_simulation
-
     from crmask.io import check_not_input
+
+    from .events.reconstruct import write_events
+    from .events.stream import CHUNK_FRAMES, filter_file
 
     det = _event_filter(filter_name, params)
     try:
         check_not_input(output, input_path)
-        if is_simulation_file(input_path):
-            import astropy.units as u
-
-            sim = read_simulation(input_path)
-            events = add_truth(det.filter(sim.signal * u.electron), sim)
-        else:
-            from crmask.io import read_ccd
-
-            events = det.filter(read_ccd(input_path, unit=unit))
+        _check_output(output, overwrite)
+        events = filter_file(det, input_path, unit=unit, chunk_frames=chunk_frames or CHUNK_FRAMES)
         write_events(events, output, overwrite=overwrite)
     except CrmaskError as exc:
         raise click.ClickException(str(exc)) from None
@@ -116,13 +114,29 @@ def filter_command(input_path, filter_name, params, unit, output, overwrite):
                f"{n_flag} flagged as cosmic rays ({det.name})")
 
 
+def _check_output(path: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an output file that cannot be written."""
+    from crmask.exceptions import OutputDirectoryError, OutputExistsError
+
+    parent = path.parent
+    if path.is_dir():
+        raise OutputDirectoryError(f"{path}: is a directory; give the output file's name")
+    if not parent.exists():
+        raise OutputDirectoryError(f"{path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputDirectoryError(f"{path}: {parent} is not a directory")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path}: exists; use --overwrite to replace it")
+
+
 @wfi.command()
 @click.argument("input_path", metavar="[INPUT]", required=False,
                 type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("-f", "--filter", "filters", multiple=True, default=("classic",), show_default=True,
               help="Event filter to compare (repeatable); the first is the FOR reference.")
-@click.option("-n", "--frames", "n_frames", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Frames to simulate when no INPUT is given.")
+@click.option("-n", "--frames", "n_frames", type=click.IntRange(min=1), default=None,
+              help="Frames to simulate when no INPUT is given  [default: 120000, >= 1,000 CR events after "
+                   "the grade filter]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
 @click.option("-o", "--outdir", type=click.Path(path_type=Path), required=True,
               help="Directory for metrics.ecsv and background_spectrum.png.")
@@ -132,10 +146,15 @@ def bench(input_path, filters, n_frames, seed, outdir):
     INPUT is a simulation file; without it, N_FRAMES default 512x512 frames are
     simulated with SEED.
     """
-    from .bench import filter_simulated_batches, filter_simulation, plot_background_spectrum
-    from .metrics import metrics_table
-    from .simfile import read_simulation
-    from .physics import QUADRANT_SHAPE
+    from .report.bench import (
+        EVALUATION_FRAMES,
+        filter_simulated_batches,
+        filter_simulation,
+        plot_background_spectrum,
+    )
+    from .report.metrics import metrics_table
+    from .sim.simfile import read_simulation
+    from .sim.physics import QUADRANT_SHAPE
 
     detectors = [_event_filter(name, ()) for name in filters]
     outdir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +164,7 @@ def bench(input_path, filters, n_frames, seed, outdir):
             results = {det.name: filter_simulation(det, sim) for det in detectors}
             n_frames, shape = len(sim), sim.shape
         else:
+            n_frames = n_frames or EVALUATION_FRAMES
             results = filter_simulated_batches(detectors, n_frames, seed=seed)
             shape = QUADRANT_SHAPE
     except CrmaskError as exc:

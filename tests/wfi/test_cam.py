@@ -6,8 +6,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from crmask.exceptions import InvalidImageError  # noqa: E402
-from crmask_wfi.cam import TILE, compute_cams, native_cams, predict_tiles, tiles_around  # noqa: E402
-from crmask_wfi.densenet import FRAME_CLASSES, FrameDenseNet  # noqa: E402
+from crmask_wfi.camrf.cam import TILE, compute_cams, native_cams, predict_tiles, tiles_around  # noqa: E402
+from crmask_wfi.camrf.densenet import FRAME_CLASSES, FrameDenseNet  # noqa: E402
 
 
 @pytest.fixture(scope="module")

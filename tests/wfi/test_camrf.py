@@ -3,21 +3,25 @@
 import astropy.units as u
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.nddata import CCDData
+
+from crmask.exceptions import CrmaskError
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("imblearn")
 
-from crmask_wfi import camrf  # noqa: E402
-from crmask_wfi.camrf import CamRandomForestFilter, cam_event_features  # noqa: E402
-from crmask_wfi.densenet import DenseNetConfig, FrameDenseNet  # noqa: E402
-from crmask_wfi.features import FEATURE_NAMES  # noqa: E402
-from crmask_wfi.forest import ForestModel, fit_balanced_forest  # noqa: E402
-from crmask_wfi.model_io import (  # noqa: E402
+from crmask_wfi.camrf import filter as camrf_filter  # noqa: E402
+from crmask_wfi.camrf.filter import CamRandomForestFilter, cam_event_features  # noqa: E402
+from crmask_wfi.events.stream import filter_file  # noqa: E402
+from crmask_wfi.camrf.densenet import DenseNetConfig, FrameDenseNet  # noqa: E402
+from crmask_wfi.camrf.features import FEATURE_NAMES  # noqa: E402
+from crmask_wfi.camrf.forest import ForestModel, fit_balanced_forest  # noqa: E402
+from crmask_wfi.camrf.model_io import (  # noqa: E402
     DENSENET_FILE, FOREST_FILE, SHIPPED_MODEL_DIR, load_densenet, save_densenet, write_model_card,
 )
-from crmask_wfi.physics import ELECTRONS_PER_KEV  # noqa: E402
-from crmask_wfi.simulate import electrons_to_kev, simulate_frames  # noqa: E402
+from crmask_wfi.sim.physics import ELECTRONS_PER_KEV  # noqa: E402
+from crmask_wfi.sim.simulate import electrons_to_kev, simulate_frames  # noqa: E402
 
 TINY = DenseNetConfig(initial_features=8, growth_rate=4, layers_per_block=(2, 2))
 
@@ -72,7 +76,7 @@ def test_threshold_change_reflags_without_running_the_model(model_dir, frames, m
     def no_network(*args, **kwargs):
         raise AssertionError("flag() must not run the network")
 
-    monkeypatch.setattr(camrf, "cam_event_features", no_network)
+    monkeypatch.setattr(camrf_filter, "cam_event_features", no_network)
     lowered = filt.flag(table, low)
     assert lowered["CR_FLAG"][in_band].sum() > table["CR_FLAG"][in_band].sum()
     np.testing.assert_array_equal(lowered["P_CR"], table["P_CR"])
@@ -115,9 +119,10 @@ def test_bad_parameters_and_missing_weights(tmp_path):
         CamRandomForestFilter(emin=10.0, emax=5.0)
     with pytest.raises(ValueError, match="split_threshold"):
         CamRandomForestFilter(split_threshold=0.5, event_threshold=0.26)
-    filt = CamRandomForestFilter(weights=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="densenet.safetensors"):
-        filt.filter(np.zeros((64, 64)) * u.keV + 2.0 * u.keV)
+        CamRandomForestFilter(weights=str(tmp_path))
+    with pytest.raises(CrmaskError, match="model directory .*nonexistent does not exist"):
+        CamRandomForestFilter(weights=str(tmp_path / "nonexistent"))
 
 
 def test_shipped_model_has_a_card_with_an_operating_threshold():
@@ -131,8 +136,8 @@ def test_shipped_model_has_a_card_with_an_operating_threshold():
 
 
 def test_forest_inputs_follow_the_forest_feature_names():
-    from crmask_wfi.camrf import assemble_features
-    from crmask_wfi.context import CONTEXT_FEATURE_NAMES
+    from crmask_wfi.camrf.filter import assemble_features
+    from crmask_wfi.camrf.context import CONTEXT_FEATURE_NAMES
 
     cam = np.arange(20, dtype=np.float32).reshape(2, 10)
     context = np.array([[3.0, 1.0], [60.0, 2.0]], dtype=np.float32)
@@ -156,3 +161,26 @@ def test_shipped_model_scores_simulated_frames():
     assert in_band.sum() >= 5
     p_cr = np.asarray(table["P_CR"])[in_band]
     assert np.all((p_cr >= 0) & (p_cr <= 1))
+
+
+def test_no_event_on_a_masked_pixel(model_dir, frames):
+    filt = CamRandomForestFilter(weights=str(model_dir))
+    table = filt.filter(frames * u.electron)
+    f, y, x = int(table["FRAME"][0]), int(table["Y"][0]), int(table["X"][0])
+    mask = np.zeros(frames.shape, bool)
+    mask[f, y, x] = True
+    masked = filt.filter(CCDData(frames, unit="electron", mask=mask))
+    near = (table["FRAME"] == f) & (abs(table["Y"] - y) <= 1) & (abs(table["X"] - x) <= 1)
+    assert len(masked) == len(table) - int(near.sum())
+    assert not np.any((masked["FRAME"] == f) & (masked["Y"] == y) & (masked["X"] == x))
+
+
+def test_chunked_file_gives_the_events_of_all_frames_at_once(model_dir, frames, tmp_path):
+    path = tmp_path / "cube.fits"
+    fits.PrimaryHDU(frames, header=fits.Header({"BUNIT": "electron"})).writeto(path)
+    filt = CamRandomForestFilter(weights=str(model_dir))
+    whole = filt.filter(frames * u.electron)
+    chunked = filter_file(filt, path, chunk_frames=1)
+    assert chunked.colnames == whole.colnames and len(whole) > 0
+    for name in whole.colnames:
+        np.testing.assert_array_equal(chunked[name], whole[name], err_msg=name)

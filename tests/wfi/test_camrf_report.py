@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from crmask_wfi.report import binned_metrics, plot_filter_comparison
+from crmask_wfi.report.figures import binned_metrics, plot_filter_comparison
+from crmask_wfi.report.metrics import wilson_interval
 
 
 def _tables():
@@ -29,6 +30,15 @@ def test_binned_metrics_by_hand():
     assert ml["LOST_XRAY"][0] == pytest.approx(1 / 8)
     assert np.isnan(ml["FOR_IMPROVEMENT"][1])  # empty bin
     assert ml["FOR_IMPROVEMENT"][2] == pytest.approx(0.0)
+
+
+def test_binned_metrics_have_intervals():
+    numbers = binned_metrics(_tables(), bins=np.array([1.0, 2.0, 5.0, 6.0]))
+    ml = numbers[numbers["FILTER"] == "ml"]
+    assert (ml["LOST_XRAY_LO"][0], ml["LOST_XRAY_HI"][0]) == pytest.approx(wilson_interval(1, 8))
+    assert (ml["FOR_LO"][0], ml["FOR_HI"][0]) == pytest.approx(wilson_interval(1, 8))
+    assert ml["FOR_IMPROVEMENT_LO"][0] < 0.375 < ml["FOR_IMPROVEMENT_HI"][0]
+    assert np.isnan(ml["FOR_IMPROVEMENT_LO"][1])  # empty bin
 
 
 def test_plot_is_written(tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from crmask_wfi.roc import choose_threshold, plot_roc, roc_curve
+from crmask_wfi.report.roc import choose_threshold, plot_roc, roc_curve
 
 
 def test_roc_points_on_a_hand_made_ranking():

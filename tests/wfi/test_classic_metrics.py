@@ -8,10 +8,10 @@ from astropy.table import Table
 
 import crmask
 from crmask.exceptions import InvalidImageError
-from crmask_wfi.classic import ClassicGradeFilter
-from crmask_wfi.events import add_truth, read_events, write_events
-from crmask_wfi.metrics import event_metrics, for_improvement, metrics_table
-from crmask_wfi.simulate import ELECTRONS_PER_KEV, LABEL_CR, LABEL_XRAY, SimulatedFrames, simulate_frames
+from crmask_wfi.events.classic import ClassicGradeFilter
+from crmask_wfi.events.reconstruct import add_truth, read_events, write_events
+from crmask_wfi.report.metrics import event_metrics, for_improvement, metrics_table
+from crmask_wfi.sim.simulate import ELECTRONS_PER_KEV, LABEL_CR, LABEL_XRAY, SimulatedFrames, simulate_frames
 
 
 def test_registered_as_classic():
@@ -138,7 +138,7 @@ def test_classic_rejects_primary_tracks():
 
 
 def test_background_spectrum_units(tmp_path):
-    from crmask_wfi.bench import background_spectrum, plot_background_spectrum
+    from crmask_wfi.report.bench import background_spectrum, plot_background_spectrum
 
     table = Table({"ENERGY": [1.5, 1.7, 1.6, 5.0], "TRUE_CLASS": ["cr", "cr", "cr", "xray"],
                    "CR_FLAG": [False, False, True, False]})
@@ -152,7 +152,7 @@ def test_background_spectrum_units(tmp_path):
 def test_frames_in_kev_from_electrons():
     from crmask.ccd import prepare_frames
 
-    from crmask_wfi.classic import frames_in_kev
+    from crmask_wfi.events.classic import frames_in_kev
 
     stack = prepare_frames(np.full((1, 4, 4), ELECTRONS_PER_KEV) * u.electron, (u.electron, u.keV))
     np.testing.assert_allclose(frames_in_kev(stack), 1.0, rtol=1e-6)

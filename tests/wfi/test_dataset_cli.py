@@ -7,16 +7,16 @@ from click.testing import CliRunner
 
 from crmask.cli import cli
 from crmask.exceptions import FITSReadError
-from crmask_wfi.dataset import build_dataset, conditioned_counts
-from crmask_wfi.events import read_events
-from crmask_wfi.simfile import (
+from crmask_wfi.training.dataset import build_dataset, conditioned_counts
+from crmask_wfi.events.reconstruct import read_events
+from crmask_wfi.sim.simfile import (
     FRAME_CLASS_NAMES,
     concat_simulations,
     frame_classes,
     read_simulation,
     write_simulation,
 )
-from crmask_wfi.simulate import simulate_frames
+from crmask_wfi.sim.simulate import simulate_frames
 
 
 def test_frame_classes():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from crmask_wfi.features import FEATURE_NAMES, RATIO_EPS, event_features, guarded_ratio, window_offsets
+from crmask_wfi.camrf.features import FEATURE_NAMES, RATIO_EPS, event_features, guarded_ratio, window_offsets
 
 
 def _windows():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from crmask_wfi.context import NO_TRACK_PX, context_features, track_context
+from crmask_wfi.camrf.context import NO_TRACK_PX, context_features, track_context
 
 SPLIT, MIP = 0.08, 10.0
 

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("imblearn")
 
-from crmask_wfi.forest import FOREST_FORMAT, ForestModel, fit_balanced_forest  # noqa: E402
+from crmask_wfi.camrf.forest import FOREST_FORMAT, ForestModel, fit_balanced_forest  # noqa: E402
 
 NAMES = tuple(f"f{i}" for i in range(4))
 

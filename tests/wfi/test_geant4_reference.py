@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crmask_wfi.geant4 import (
+from crmask_wfi.sim.geant4 import (
     geant4_islands,
     proton_losses,
     read_pixels,
@@ -13,7 +13,7 @@ from crmask_wfi.geant4 import (
     simulation_islands,
     summarise_islands,
 )
-from crmask_wfi.simulate import simulate_frames
+from crmask_wfi.sim.simulate import simulate_frames
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "wfi_geant4"
 STEPS = DATA / "20201006173157_StepLog_0002.gdat.gz"

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from crmask_wfi.classic import apply_classic_cuts
-from crmask_wfi.events import reconstruct_events
-from crmask_wfi.grades import (
+from crmask_wfi.events.classic import apply_classic_cuts
+from crmask_wfi.events.reconstruct import reconstruct_events
+from crmask_wfi.events.grades import (
     GRADE_DOUBLE,
     GRADE_OTHER,
     GRADE_QUAD,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from crmask_wfi import physics
-from crmask_wfi.simulate import (
+from crmask_wfi.sim import physics
+from crmask_wfi.sim.simulate import (
     ELECTRONS_PER_KEV,
     KEV_PER_ELECTRON,
     LABEL_CR,

@@ -5,9 +5,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from crmask_wfi.densenet import DenseNetConfig  # noqa: E402
-from crmask_wfi.model_io import load_densenet, save_densenet  # noqa: E402
-from crmask_wfi.train_densenet import evaluate_accuracy, train_densenet  # noqa: E402
+from crmask_wfi.camrf.densenet import DenseNetConfig  # noqa: E402
+from crmask_wfi.camrf.model_io import load_densenet, save_densenet  # noqa: E402
+from crmask_wfi.training.train_densenet import evaluate_accuracy, train_densenet  # noqa: E402
 
 TINY = DenseNetConfig(initial_features=8, growth_rate=4, layers_per_block=(2, 2), dropout=0.2)
 

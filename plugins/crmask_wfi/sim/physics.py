@@ -1,7 +1,7 @@
 """Physical constants and elementary processes of an Athena-WFI-like DEPFET.
 
 Every number here is a named constant with its source. The functions are
-the building blocks of `crmask_wfi.simulate`: photon absorption depth,
+the building blocks of `crmask_wfi.sim.simulate`: photon absorption depth,
 charge-cloud diffusion, Fano-limited pair creation, charge sharing between
 pixels, and the energy loss of minimum-ionising particles (Landau).
 

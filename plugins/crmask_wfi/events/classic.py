@@ -1,6 +1,6 @@
 """The classic grade filter (seed 000 §3.1), the baseline every WFI filter is compared with.
 
-Event reconstruction (`crmask_wfi.events.reconstruct_events`), then three
+Event reconstruction (`crmask_wfi.events.reconstruct.reconstruct_events`), then three
 cuts: the 3x3 shape must be a single, a non-diagonal double, an L-shaped
 triple or a quad; a non-single must have no pixel above the split threshold
 in the 5x5 ring around its 3x3 window; and the energy must be below the
@@ -17,8 +17,8 @@ from astropy.table import Table
 from crmask import EventFilter, Param
 from crmask.ccd import FrameStack
 
-from .events import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_scaled
-from .physics import KEV_PER_ELECTRON
+from .reconstruct import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_scaled
+from ..sim.physics import KEV_PER_ELECTRON
 
 __all__ = ["ClassicGradeFilter", "MIP_THRESHOLD_KEV", "apply_classic_cuts", "frames_in_kev", "kev_per_unit"]
 
@@ -46,7 +46,7 @@ def apply_classic_cuts(events: Table, mip_threshold: float = MIP_THRESHOLD_KEV) 
     Parameters
     ----------
     events : astropy.table.Table
-        Output of `~crmask_wfi.events.reconstruct_events`.
+        Output of `~crmask_wfi.events.reconstruct.reconstruct_events`.
     mip_threshold : float
         Events with ``ENERGY`` at or above this (keV) are rejected.
 
@@ -74,13 +74,13 @@ class ClassicGradeFilter(EventFilter):
 
     Frames may be in electrons (converted at 3.65 eV per pair) or keV. The
     output table has one row per 3x3 local maximum at or above the event
-    threshold, with the columns of `~crmask_wfi.events.reconstruct_events`
+    threshold, with the columns of `~crmask_wfi.events.reconstruct.reconstruct_events`
     plus ``VALID``, ``CR_FLAG`` (``~VALID``) and ``P_CR`` (NaN).
 
     Examples
     --------
     >>> import astropy.units as u
-    >>> from crmask_wfi.simulate import simulate_frames
+    >>> from crmask_wfi.sim.simulate import simulate_frames
     >>> sim = simulate_frames(4, shape=(128, 128), seed=3)
     >>> events = ClassicGradeFilter().filter(sim.signal * u.electron)
     >>> {"FRAME", "X", "Y", "ENERGY", "GRADE", "VALID", "CR_FLAG"} <= set(events.colnames)

@@ -3,9 +3,9 @@
 A model is a directory holding
 
 * ``densenet.safetensors``: the DenseNet state dict (no pickle), with the
-  architecture (`~crmask_wfi.densenet.DenseNetConfig`) as JSON in the
+  architecture (`~crmask_wfi.camrf.densenet.DenseNetConfig`) as JSON in the
   safetensors metadata together with ``format`` / ``format_version``;
-* ``forest.safetensors``: the random forest (`crmask_wfi.forest`);
+* ``forest.safetensors``: the random forest (`crmask_wfi.camrf.forest`);
 * ``model_card.json``: architecture, training data and command, metrics and
   the operating threshold.
 
@@ -17,7 +17,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from crmask.exceptions import CrmaskError
+
 __all__ = [
+    "ModelDirectoryError",
     "SHIPPED_MODEL_DIR",
     "DENSENET_FILE",
     "FOREST_FILE",
@@ -32,7 +35,7 @@ __all__ = [
 ]
 
 #: Directory of the trained model shipped with the plugin.
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "cam_rf"
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "cam_rf"
 DENSENET_FILE = "densenet.safetensors"
 FOREST_FILE = "forest.safetensors"
 CARD_FILE = "model_card.json"
@@ -42,26 +45,30 @@ DENSENET_FORMAT = "crmask-wfi-densenet"
 DENSENET_FORMAT_VERSION = 1
 
 
+class ModelDirectoryError(CrmaskError, FileNotFoundError):
+    """A ``wfi-cam-rf`` model directory is missing or lacks one of its files."""
+
+
 def resolve_model_dir(weights: str | Path | None) -> Path:
     """Return the model directory for a ``weights`` parameter (None: the shipped model).
 
     Raises
     ------
-    FileNotFoundError
+    ModelDirectoryError
         If the directory or one of its three files is missing.
     """
     directory = SHIPPED_MODEL_DIR if weights is None else Path(weights)
+    hint = "train one with `crmask train wfi-cam-rf` or use the shipped weights (weights=None)"
+    if not directory.is_dir():
+        raise ModelDirectoryError(f"model directory {directory} does not exist; {hint}")
     missing = [name for name in (DENSENET_FILE, FOREST_FILE, CARD_FILE) if not (directory / name).is_file()]
     if missing:
-        raise FileNotFoundError(
-            f"model directory {directory} lacks {', '.join(missing)}; train one with "
-            "`python -m crmask_wfi.train` or use the shipped weights (weights=None)"
-        )
+        raise ModelDirectoryError(f"model directory {directory} lacks {', '.join(missing)}; {hint}")
     return directory
 
 
 def save_densenet(model, path: str | Path, metadata: dict | None = None) -> None:
-    """Write a `~crmask_wfi.densenet.FrameDenseNet` to a safetensors file.
+    """Write a `~crmask_wfi.camrf.densenet.FrameDenseNet` to a safetensors file.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Charge deposits in the sensor: pair creation, diffusion and sharing among pixels.
 
-Internal building blocks of `crmask_wfi.simulate`. A deposit is a point
+Internal building blocks of `crmask_wfi.sim.simulate`. A deposit is a point
 (x, y in pixels, z in um from the back surface) with an energy; photons and
 electron tracks are turned into such points, and `spread_charge` makes
 Fano-limited pairs and shares them among the 3 x 3 nearest pixels after
@@ -80,7 +80,7 @@ def spread_charge(
 ) -> PixelCharges:
     """Create pairs for every point deposit and share them among the 3x3 nearest pixels.
 
-    Pair counts are Fano-limited (`~crmask_wfi.physics.pair_count`); each
+    Pair counts are Fano-limited (`~crmask_wfi.sim.physics.pair_count`); each
     cloud's sigma follows its drift distance and the pairs are shared
     multinomially with the Gaussian fractions of the pixels.
     """

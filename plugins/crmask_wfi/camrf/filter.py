@@ -1,14 +1,14 @@
 """The ``wfi-cam-rf`` event filter: DenseNet class activation maps + random forest.
 
 Poliszczuk et al. (seed 000 §3.2–4.2). Events are reconstructed as the
-classic filter does (`crmask_wfi.events.reconstruct_events`, 3×3 window on
+classic filter does (`crmask_wfi.events.reconstruct.reconstruct_events`, 3×3 window on
 local maxima, 260 eV event and 80 eV split thresholds) but no grade is
 applied. For every event in the ``[emin, emax)`` band the frame DenseNet's
 class activation maps are read in the 5×5 window around the event centre,
-ten features are formed (`crmask_wfi.features`) and a balanced random forest
+ten features are formed (`crmask_wfi.camrf.features`) and a balanced random forest
 gives the cosmic-ray probability ``P_CR``. A forest trained with
 ``--context-features`` (the shipped one) also uses two frame-wide features,
-the distance to the frame's particle tracks and to their axis (`crmask_wfi.context`);
+the distance to the frame's particle tracks and to their axis (`crmask_wfi.camrf.context`);
 the forest file's feature names decide which are computed
 (`assemble_features`).
 
@@ -28,11 +28,11 @@ from astropy.table import Table
 from crmask import EventFilter, Param
 from crmask.ccd import FrameStack
 
-from .classic import MIP_THRESHOLD_KEV, frames_in_kev
+from ..events.classic import MIP_THRESHOLD_KEV, frames_in_kev
 from .context import CONTEXT_FEATURE_NAMES, context_features
-from .events import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_events
+from ..events.reconstruct import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_events
 from .features import FEATURE_NAMES, WINDOW_HALF_WIDTH, event_features, window_offsets
-from .simfile import FRAME_CR, FRAME_XRAY
+from ..sim.simfile import FRAME_CR, FRAME_XRAY
 
 __all__ = ["CamRandomForestFilter", "cam_event_features", "assemble_features"]
 
@@ -53,7 +53,7 @@ def cam_event_features(
 
     Parameters
     ----------
-    model : crmask_wfi.densenet.FrameDenseNet
+    model : crmask_wfi.camrf.densenet.FrameDenseNet
     frames_kev : numpy.ndarray, shape (n_frames, ny, nx)
         The frames, in keV.
     frame, y, x : numpy.ndarray of int, shape (n_events,)
@@ -91,11 +91,11 @@ def assemble_features(names, cam_features: np.ndarray, context) -> np.ndarray:
     Parameters
     ----------
     names : sequence of str
-        The forest's feature names (`crmask_wfi.forest.ForestModel.feature_names`).
+        The forest's feature names (`crmask_wfi.camrf.forest.ForestModel.feature_names`).
     cam_features : numpy.ndarray, shape (n, 10)
         `cam_event_features` of the events.
     context : callable
-        Returns the events' `crmask_wfi.context.context_features` (called only when needed).
+        Returns the events' `crmask_wfi.camrf.context.context_features` (called only when needed).
 
     Raises
     ------
@@ -165,6 +165,10 @@ class CamRandomForestFilter(EventFilter):
                 f"parameter 'split_threshold' ({p['split_threshold']}) must not exceed "
                 f"'event_threshold' ({p['event_threshold']})"
             )
+        if p["weights"] is not None:
+            from .model_io import resolve_model_dir
+
+            resolve_model_dir(p["weights"])  # a missing model fails here, not at every filter call
         if p["device"] == "cuda":
             import torch
 

@@ -2,7 +2,7 @@
 
 A 64×64 sub-frame (in keV) is classified as empty, X-ray only, cosmic ray
 only or mixed. The network keeps a 16×16 final resolution so that its last
-convolutional features give class activation maps (`crmask_wfi.cam`):
+convolutional features give class activation maps (`crmask_wfi.camrf.cam`):
 
 * initial block: 7×7 convolution with stride 2, BatchNorm, ReLU and a 3×3
   max-pool with stride 2 (as in Huang et al. 2017), 64 features, 64 → 16 px;
@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .physics import KEV_PER_ELECTRON, READ_NOISE_E
-from .simfile import FRAME_CLASS_NAMES
+from ..sim.physics import KEV_PER_ELECTRON, READ_NOISE_E
+from ..sim.simfile import FRAME_CLASS_NAMES
 
 __all__ = ["FRAME_CLASSES", "DenseNetConfig", "FrameDenseNet"]
 

@@ -3,8 +3,8 @@
 `simulate_frames` draws X-ray photons and cosmic-ray (CR) events into
 frames of electrons, with read noise and a truth label for every pixel.
 It is the project's own, physically grounded model (constants and sources
-in `crmask_wfi.physics` and `crmask_wfi.cosmics`; charge handling in
-`crmask_wfi.charge`), checked against a public Geant4 run of the WFI
+in `crmask_wfi.sim.physics` and `crmask_wfi.sim.cosmics`; charge handling in
+`crmask_wfi.sim.charge`), checked against a public Geant4 run of the WFI
 (``../shared/data/wfi_geant4``); it is not a Geant4 simulation.
 
 What is simulated
@@ -270,7 +270,7 @@ def simulate_frames(
 
     Examples
     --------
-    >>> from crmask_wfi.simulate import simulate_frames
+    >>> from crmask_wfi.sim.simulate import simulate_frames
     >>> sim = simulate_frames(2, shape=(64, 64), xray_rate=64.0, cr_rate=0.0, seed=1)
     >>> sim.signal.shape, sim.signal.dtype.name
     ((2, 64, 64), 'float32')

@@ -12,6 +12,10 @@ predicted cosmic ray; everything else is the detected X-ray signal.
 * FOR relative improvement = 1 - FOR(filter) / FOR(reference).
 
 Metrics are computed in bands of reconstructed energy, ``low <= ENERGY <= high``.
+Every rate has a 95% interval: Wilson's score interval (Wilson 1927, via
+`astropy.stats.binom_conf_interval`) for the proportions, and a percentile
+bootstrap of the events (Efron & Tibshirani 1993) for the FOR improvement,
+paired when both tables hold the same events.
 """
 
 from __future__ import annotations
@@ -20,18 +24,34 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 import numpy as np
+from astropy.stats import binom_conf_interval
 from astropy.table import Table
 
 __all__ = [
     "BANDS_KEV",
+    "CONFIDENCE",
     "EventMetrics",
     "event_metrics",
     "for_improvement",
+    "for_improvement_interval",
     "metrics_table",
+    "wilson_interval",
 ]
 
 #: Energy bands of seed 000: the standard band and the 4-8 keV band.
 BANDS_KEV = ((0.3, 10.0), (4.0, 8.0))
+#: Confidence level of every interval.
+CONFIDENCE = 0.95
+#: Bootstrap resamples of the FOR improvement interval.
+N_BOOTSTRAP = 10_000
+
+
+def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson score interval of the proportion ``k / n`` ((NaN, NaN) when ``n`` is 0)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    low, high = binom_conf_interval(k, n, confidence_level=confidence, interval="wilson")
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)
@@ -79,11 +99,23 @@ class EventMetrics:
         """FN / (FN + TN): fraction of CRs in the accepted signal (FOR, unrejected background)."""
         return self._ratio(self.fn, self.fn + self.tn)
 
+    @property
+    def lost_xray_interval(self) -> tuple[float, float]:
+        """95% Wilson interval of `lost_xray`."""
+        return wilson_interval(self.fp, self.fp + self.tn)
+
+    @property
+    def false_omission_interval(self) -> tuple[float, float]:
+        """95% Wilson interval of `false_omission`."""
+        return wilson_interval(self.fn, self.fn + self.tn)
+
     def as_dict(self) -> dict:
-        """Counts and rates as a flat dictionary."""
+        """Counts and rates (with the intervals of the lost X-ray fraction and FOR) as a flat dictionary."""
         out = asdict(self)
         out.update(recall=self.recall, precision=self.precision, f1=self.f1,
-                   lost_xray=self.lost_xray, false_omission=self.false_omission)
+                   lost_xray=self.lost_xray, false_omission=self.false_omission,
+                   lost_xray_interval=self.lost_xray_interval,
+                   false_omission_interval=self.false_omission_interval)
         return out
 
 
@@ -95,7 +127,7 @@ def event_metrics(
     Parameters
     ----------
     events : astropy.table.Table
-        Needs ``ENERGY``, ``TRUE_CLASS`` (`crmask_wfi.events.add_truth`) and
+        Needs ``ENERGY``, ``TRUE_CLASS`` (`crmask_wfi.events.reconstruct.add_truth`) and
         ``flag_column``.
     band : (float, float)
         Reconstructed-energy band in keV, inclusive.
@@ -105,7 +137,7 @@ def event_metrics(
     for column in ("ENERGY", "TRUE_CLASS", flag_column):
         if column not in events.colnames:
             raise ValueError(
-                f"event table lacks column {column!r} (add truth with crmask_wfi.events.add_truth)"
+                f"event table lacks column {column!r} (add truth with crmask_wfi.events.reconstruct.add_truth)"
             )
     low, high = band
     if not low < high:
@@ -135,12 +167,71 @@ def for_improvement(metrics: EventMetrics, reference: EventMetrics) -> float:
     return 1.0 - metrics.false_omission / ref
 
 
+def _accepted_class(events: Table, band: tuple[float, float], flag_column: str = "CR_FLAG") -> np.ndarray:
+    """Per event: 0 an accepted CR (FN), 1 an accepted X-ray (TN), 2 anything else."""
+    energy = np.asarray(events["ENERGY"], dtype=float)
+    truth = np.asarray(events["TRUE_CLASS"]).astype(str)
+    accepted = (energy >= band[0]) & (energy <= band[1]) & ~np.asarray(events[flag_column], dtype=bool)
+    return np.where(accepted & (truth == "cr"), 0, np.where(accepted & (truth == "xray"), 1, 2))
+
+
+def _same_events(a: Table, b: Table) -> bool:
+    columns = ("FRAME", "X", "Y")
+    if not all(c in a.colnames and c in b.colnames for c in columns):
+        return False
+    return len(a) == len(b) and all(np.array_equal(a[c], b[c]) for c in columns)
+
+
+def for_improvement_interval(
+    events: Table,
+    reference: Table,
+    band: tuple[float, float] = BANDS_KEV[0],
+    confidence: float = CONFIDENCE,
+    n_boot: int = N_BOOTSTRAP,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `for_improvement` of ``events`` over ``reference``.
+
+    The events are resampled with replacement (as multinomial counts of
+    their accepted-CR / accepted-X-ray / other classes); when both tables
+    hold the same events (``FRAME``, ``X``, ``Y``), one resample serves both,
+    so the interval reflects the paired comparison.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bounds (fractions), NaN when no resample has a
+        reference FOR above 0.
+    """
+    rng = np.random.default_rng(seed)
+    mine, ref = _accepted_class(events, band), _accepted_class(reference, band)
+    if _same_events(events, reference):
+        joint = np.bincount(3 * mine + ref, minlength=9)
+        draws = rng.multinomial(joint.sum(), joint / max(joint.sum(), 1), size=n_boot).reshape(n_boot, 3, 3)
+        counts_mine, counts_ref = draws.sum(axis=2), draws.sum(axis=1)
+    else:
+        counts_mine, counts_ref = (
+            rng.multinomial(len(c), np.bincount(c, minlength=3) / max(len(c), 1), size=n_boot)
+            for c in (mine, ref)
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for_mine = counts_mine[:, 0] / (counts_mine[:, 0] + counts_mine[:, 1])
+        for_ref = counts_ref[:, 0] / (counts_ref[:, 0] + counts_ref[:, 1])
+        improvement = 1.0 - for_mine / for_ref
+    improvement = improvement[np.isfinite(improvement)]
+    if not len(improvement):
+        return float("nan"), float("nan")
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(improvement, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def metrics_table(
     results: Mapping[str, Table],
     bands=BANDS_KEV,
     reference: str | None = "classic",
 ) -> Table:
-    """Metric table of several filters (rows: filter x band), rates in percent.
+    """Metric table of several filters (rows: filter x band), rates in percent with 95% intervals.
 
     Parameters
     ----------
@@ -151,12 +242,23 @@ def metrics_table(
     reference : str, optional
         Filter whose FOR the ``FOR_IMPROVEMENT`` column refers to (NaN when
         it is not among ``results``).
+
+    Returns
+    -------
+    astropy.table.Table
+        Counts, rates and, for ``LOST_XRAY``, ``FOR`` and
+        ``FOR_IMPROVEMENT``, the bounds ``<RATE>_LO`` and ``<RATE>_HI`` of
+        their 95% intervals.
     """
     rows = []
     for band in bands:
         ref = event_metrics(results[reference], band) if reference in results else None
         for name, events in results.items():
             m = event_metrics(events, band)
+            improvement, interval = np.nan, (np.nan, np.nan)
+            if ref is not None:
+                improvement = for_improvement(m, ref)
+                interval = for_improvement_interval(events, results[reference], band)
             rows.append(
                 {
                     "FILTER": name,
@@ -167,12 +269,18 @@ def metrics_table(
                     "PRECISION": 100 * m.precision,
                     "F1": 100 * m.f1,
                     "LOST_XRAY": 100 * m.lost_xray,
+                    "LOST_XRAY_LO": 100 * m.lost_xray_interval[0],
+                    "LOST_XRAY_HI": 100 * m.lost_xray_interval[1],
                     "FOR": 100 * m.false_omission,
-                    "FOR_IMPROVEMENT": 100 * for_improvement(m, ref) if ref is not None else np.nan,
+                    "FOR_LO": 100 * m.false_omission_interval[0],
+                    "FOR_HI": 100 * m.false_omission_interval[1],
+                    "FOR_IMPROVEMENT": 100 * improvement,
+                    "FOR_IMPROVEMENT_LO": 100 * interval[0],
+                    "FOR_IMPROVEMENT_HI": 100 * interval[1],
                 }
             )
     table = Table(rows=rows)
-    for column in ("RECALL", "PRECISION", "F1", "LOST_XRAY", "FOR", "FOR_IMPROVEMENT"):
+    for column in table.colnames[4:]:
         table[column].format = ".2f"
         table[column].unit = "%"
     return table

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .densenet import DenseNetConfig, FrameDenseNet
+from ..camrf.densenet import DenseNetConfig, FrameDenseNet
 
 __all__ = ["TrainingHistory", "train_densenet", "evaluate_accuracy"]
 

@@ -3,8 +3,8 @@
 `reconstruct_events` finds every 3x3 local maximum at or above the event
 threshold and describes it: energy (sum of the 3x3 pixels above the split
 threshold), the 3x3 and 5x5 pixel values, the pattern and grade
-(`crmask_wfi.grades`) and the 5x5-ring rejection. It does not decide which
-events are valid: that is the filters' job (`crmask_wfi.classic`).
+(`crmask_wfi.events.grades`) and the 5x5-ring rejection. It does not decide which
+events are valid: that is the filters' job (`crmask_wfi.events.classic`).
 
 Frames are treated as surrounded by pixels of value 0, so events on the
 edge are reconstructed from the pixels that exist.
@@ -23,7 +23,7 @@ from crmask.exceptions import FITSReadError, InvalidImageError
 from crmask.io import write_atomic
 
 from .grades import ACCEPTED_GRADES, GRADE_SINGLE, grade_of_pattern, pattern_from_window, ring_mask
-from .simulate import LABEL_CR, LABEL_NAMES, LABEL_NOISE, LABEL_XRAY, SimulatedFrames
+from ..sim.simulate import LABEL_CR, LABEL_NAMES, LABEL_NOISE, LABEL_XRAY, SimulatedFrames
 
 __all__ = [
     "EVENT_THRESHOLD_KEV",
@@ -86,7 +86,7 @@ def reconstruct_events(
         ``PATTERN``
             8-bit set of 3x3 neighbours above the split threshold;
         ``GRADE``
-            shape code (``crmask_wfi.grades.GRADE_NAMES``);
+            shape code (``crmask_wfi.events.grades.GRADE_NAMES``);
         ``SHAPE_OK``
             whether the shape is one the classic filter accepts;
         ``RING``
@@ -115,7 +115,7 @@ def reconstruct_scaled(
     ----------
     frames : array_like
         Frames in a unit worth ``kev_per_unit`` keV (e.g. electrons:
-        `~crmask_wfi.physics.KEV_PER_ELECTRON`).
+        `~crmask_wfi.sim.physics.KEV_PER_ELECTRON`).
     kev_per_unit : float
         keV per frame unit; thresholds (keV) are divided by it, and the
         output energies and pixel values are in keV.

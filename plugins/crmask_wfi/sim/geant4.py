@@ -9,7 +9,9 @@ spectrum (0.01-95 GeV), so they are not all minimum-ionising.
 This module reads both and computes the cosmic-ray statistics that the
 simulator can be compared with on equal terms: energy loss per micrometre
 of proton path, and per primary the pixel islands (8-connected, pixels above
-a threshold), their energy, size and projected extent.
+a threshold), their energy, size and projected extent; and where the
+secondaries land relative to their primary's track, in pixels
+(`secondary_island_distances`, `secondary_step_distances`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ __all__ = [
     "geant4_islands",
     "simulation_islands",
     "summarise_islands",
-    "compare_with_simulation",
+    "secondary_island_distances",
+    "secondary_step_distances",
 ]
 
 #: Where the run lies, relative to the repository root.
@@ -236,63 +239,99 @@ def summarise_islands(islands: Table) -> dict[str, float]:
     }
 
 
-def _mode(values: np.ndarray, width: float = 0.025) -> float:
-    hist, edges = np.histogram(values, bins=np.arange(0.0, 1.5 + width, width))
-    return float(edges[np.argmax(hist)] + width / 2)
+#: ``PARTYPE`` bit of the pixel table for a proton's deposit (the primary's track).
+_PROTON_BIT = 1
 
 
-def compare_with_simulation(
-    n_frames: int = 100, seed: int = 0, data_dir: str | os.PathLike = GEANT4_DIR
-) -> Table:
-    """Cosmic-ray statistics of the Geant4 run next to those of the simulator.
+def secondary_island_distances(pixels: Table) -> Table:
+    """Islands of a primary's pixels that its own track does not touch, and their distance to it.
 
-    The simulation has ``n_frames`` noiseless 512 x 512 frames with 8 CR
-    primaries each (few overlaps) and no X-rays.
+    Per primary and sensor, pixels at or above `ISLAND_THRESHOLD_KEV` form
+    8-connected islands; the track is the pixels with a proton deposit
+    (``PARTYPE`` bit 1). An island without a track pixel is a secondary's.
 
     Returns
     -------
     astropy.table.Table
-        Columns ``QUANTITY``, ``GEANT4``, ``SIMULATION``.
+        One row per secondary island: ``PRIMID``, ``DETID``, ``X``, ``Y``
+        (its energy-weighted centroid, ``ACTX``/``ACTY`` pixels), ``ENERGY``
+        (keV), ``N_PIX``, ``DISTANCE`` (px, from the centroid to the nearest
+        track pixel in the same sensor; NaN when the primary left no track
+        pixel in that sensor) and ``XRAY_LIKE`` (0.2-10 keV and at most 4
+        pixels, as in `geant4_islands`).
     """
-    from .simulate import simulate_frames
+    keep = np.asarray(pixels["ENERGY"], dtype=float) >= ISLAND_THRESHOLD_KEV
+    pixels = pixels[keep]
+    key = np.asarray(pixels["PRIMID"], dtype=np.int64) * 16 + np.asarray(pixels["DETID"], dtype=np.int64)
+    rows = []
+    for k in np.unique(key):
+        mine = pixels[key == k]
+        xs, ys = np.asarray(mine["ACTX"], dtype=np.int64), np.asarray(mine["ACTY"], dtype=np.int64)
+        energy = np.asarray(mine["ENERGY"], dtype=float)
+        track = (np.asarray(mine["PARTYPE"]) & _PROTON_BIT) > 0
+        x0, y0 = xs.min(), ys.min()
+        occupied = np.zeros((ys.max() - y0 + 1, xs.max() - x0 + 1), bool)
+        occupied[ys - y0, xs - x0] = True
+        labels, _ = ndimage.label(occupied, structure=np.ones((3, 3)))
+        island = labels[ys - y0, xs - x0]
+        for label in np.unique(island[~track]):
+            members = island == label
+            if np.any(members & track):
+                continue
+            w = energy[members]
+            cx, cy = np.average(xs[members], weights=w), np.average(ys[members], weights=w)
+            distance = float(np.min(np.hypot(xs[track] - cx, ys[track] - cy))) if track.any() else np.nan
+            rows.append((int(k) // 16, int(k) % 16, float(cx), float(cy), float(w.sum()), int(members.sum()),
+                         distance, bool(0.2 <= w.sum() <= 10.0 and members.sum() <= 4)))
+    return Table(rows=rows, names=("PRIMID", "DETID", "X", "Y", "ENERGY", "N_PIX", "DISTANCE", "XRAY_LIKE"),
+                 dtype=(np.int64, np.int64, float, float, float, int, float, bool))
 
-    data_dir = Path(data_dir)
-    steps = read_step_log(data_dir / "20201006173157_StepLog_0002.gdat.gz")
-    pixels = read_pixels(data_dir / "geant_events_202010061731570002_pix.fits.gz")
-    losses = proton_losses(steps)
-    crossing = losses[losses["DEPTH"] > 449.0]
-    sim = simulate_frames(n_frames, xray_rate=0.0, cr_rate=8.0, read_noise=0.0, seed=seed)
-    protons = sim.truth[sim.truth["PARTICLE"] == "proton"]
-    ny, nx = sim.shape
-    inside = np.ones(len(protons), bool)
-    for col, size in (("X", nx), ("X_END", nx), ("Y", ny), ("Y_END", ny)):
-        inside &= (protons[col] > 3) & (protons[col] < size - 4)
-    path = 450.0 / np.cos(np.radians(np.asarray(protons["THETA"])))
-    loss = np.asarray(protons["EDEP"])[inside] / path[inside]
-    projected = np.hypot(protons["X_END"] - protons["X"], protons["Y_END"] - protons["Y"])
-    theirs = summarise_islands(geant4_islands(pixels))
-    ours = summarise_islands(simulation_islands(sim))
-    rows = [
-        ("primaries crossing 450 um (loss) / primaries with pixels",
-         f"{len(crossing)} / {theirs['primaries']}", f"{int(inside.sum())} / {ours['primaries']}"),
-        ("most probable keV per um of primary path", _mode(crossing["LOSS_ALL"]), _mode(loss)),
-        ("median keV per um of primary path", float(np.median(crossing["LOSS_ALL"])), float(np.median(loss))),
-        ("median projected track length (px)", float(np.median(crossing["PROJECTED"])),
-         float(np.median(projected))),
-        ("90th percentile projected track length (px)", float(np.percentile(crossing["PROJECTED"], 90)),
-         float(np.percentile(projected, 90))),
-    ]
-    for key, label in (
-        ("median_pixels", "median pixels >= 0.1 keV per primary"),
-        ("median_energy_kev", "median keV per primary"),
-        ("median_extent_px", "median extent of the main island (px)"),
-        ("p90_extent_px", "90th percentile extent of the main island (px)"),
-        ("multi_island_fraction", "fraction of primaries with > 1 island"),
-        ("xray_like_secondary_fraction", "fraction with a 0.2-10 keV island of <= 4 px besides the main"),
-    ):
-        rows.append((label, theirs[key], ours[key]))
 
-    def text(value) -> str:
-        return value if isinstance(value, str) else f"{value:.4g}"
+def secondary_step_distances(steps: Table) -> Table:
+    """Where each secondary particle deposits its energy, relative to its primary's track, in pixels.
 
-    return Table(rows=[(q, text(g), text(s)) for q, g, s in rows], names=("QUANTITY", "GEANT4", "SIMULATION"))
+    The primary's track in a sensor is the segment from the first to the
+    last point of its steps there (a GeV proton crosses 450 um straight);
+    a secondary is every other particle of the event (delta-ray electrons,
+    photons and the electrons they free), located at the energy-weighted
+    mean of its steps' end points in that sensor.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per secondary particle and sensor with energy: ``EVENT``,
+        ``VOLUME``, ``PARTICLE``, ``EDEP`` (keV), ``DISTANCE`` (px, in the
+        sensor plane, from the track segment; NaN when the primary has no
+        step in that sensor).
+    """
+    scale = 1000.0 / PIXEL_PITCH_UM  # local coordinates in mm -> pixels
+    primary = (np.asarray(steps["Parent"]) == 0) & (np.asarray(steps["Particle"]) == "proton")
+    tracks = {}
+    for event, volume in set(zip(steps["Event"][primary].tolist(), steps["Volume"][primary].tolist())):
+        mine = steps[primary & (steps["Event"] == event) & (steps["Volume"] == volume)]
+        mine.sort("Step")
+        start = np.array([mine["LPre-X"][0], mine["LPre-Y"][0]]) * scale
+        end = np.array([mine["LPost-X"][-1], mine["LPost-Y"][-1]]) * scale
+        tracks[event, volume] = (start, end)
+    secondary = steps[~primary & (np.asarray(steps["Edep"]) > 0)]
+    rows = []
+    keys = zip(secondary["Event"].tolist(), secondary["Volume"].tolist(), secondary["ID"].tolist())
+    groups: dict = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(key, []).append(index)
+    for (event, volume, _), indices in groups.items():
+        mine = secondary[indices]
+        w = np.asarray(mine["Edep"], dtype=float)
+        point = scale * np.array([np.average(mine[f"LPost-{axis}"], weights=w) for axis in ("X", "Y")])
+        distance = _segment_distance(point, *tracks[event, volume]) if (event, volume) in tracks else np.nan
+        rows.append((event, volume, str(mine["Particle"][0]), float(w.sum()), distance))
+    return Table(rows=rows, names=("EVENT", "VOLUME", "PARTICLE", "EDEP", "DISTANCE"),
+                 dtype=(np.int64, str, str, float, float))
+
+
+def _segment_distance(point: np.ndarray, start: np.ndarray, end: np.ndarray) -> float:
+    """Distance from ``point`` to the segment ``start``-``end`` (2-D)."""
+    direction = end - start
+    length2 = float(direction @ direction)
+    t = 0.0 if length2 == 0 else float(np.clip((point - start) @ direction / length2, 0.0, 1.0))
+    return float(np.hypot(*(point - start - t * direction)))

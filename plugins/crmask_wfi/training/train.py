@@ -11,9 +11,11 @@ Five independent simulations, all drawn from one seed
    classic grade filter (metrics table, Fig. 2/3 plots).
 
 Usage (the defaults are the shipped model's settings, except that it adds
-``--context-features``; its model card records the exact command)::
+``--context-features`` and used 8,000 validation and 16,000 test frames,
+fewer than the defaults' >= 1,000 CR events; its model card records the
+exact command)::
 
-    python -m crmask_wfi.train --out plugins/crmask_wfi/weights/cam_rf --work out/wfi --context-features
+    crmask train wfi-cam-rf --out plugins/crmask_wfi/weights/cam_rf --work out/wfi --context-features
 
 Intermediate products (DenseNet checkpoints, event tables with features)
 are cached in ``--work`` so that an interrupted run resumes.
@@ -33,12 +35,13 @@ from astropy.table import Table, vstack
 
 from crmask.provenance import git_commit
 
-from .classic import MIP_THRESHOLD_KEV, apply_classic_cuts
-from .events import SPLIT_THRESHOLD_KEV, add_truth, reconstruct_events
-from .context import CONTEXT_FEATURE_NAMES, context_features
-from .features import FEATURE_NAMES
-from .metrics import BANDS_KEV, metrics_table
-from .simulate import QUADRANT_SHAPE, electrons_to_kev, simulate_frames
+from ..events.classic import MIP_THRESHOLD_KEV, apply_classic_cuts
+from ..events.reconstruct import SPLIT_THRESHOLD_KEV, add_truth, reconstruct_events
+from ..camrf.context import CONTEXT_FEATURE_NAMES, context_features
+from ..camrf.features import FEATURE_NAMES
+from ..report.bench import EVALUATION_FRAMES
+from ..report.metrics import BANDS_KEV, metrics_table, wilson_interval
+from ..sim.simulate import QUADRANT_SHAPE, electrons_to_kev, simulate_frames
 
 __all__ = ["collect_events", "in_band_training_data", "run_training", "train_command", "main"]
 
@@ -63,7 +66,7 @@ def collect_events(
 
     Parameters
     ----------
-    densenet : crmask_wfi.densenet.FrameDenseNet
+    densenet : crmask_wfi.camrf.densenet.FrameDenseNet
     n_frames : int
     seed : numpy.random.SeedSequence
         One child per chunk of ``chunk`` frames is spawned from it.
@@ -82,11 +85,11 @@ def collect_events(
         ``FRAME``, ``X``, ``Y``, ``ENERGY``, ``GRADE``, ``SHAPE_OK``,
         ``RING_REJECT``, ``TRUE_CLASS``, ``VALID`` and ``CLASSIC_FLAG`` (the
         classic filter), ``IN_BAND``, ``FEATURES`` (``(n, 10)`` CAM features)
-        and ``CONTEXT`` (``(n, 2)``, `crmask_wfi.context`), NaN out of band.
+        and ``CONTEXT`` (``(n, 2)``, `crmask_wfi.camrf.context`), NaN out of band.
     """
     from tqdm.auto import tqdm
 
-    from .camrf import cam_event_features
+    from ..camrf.filter import cam_event_features
 
     n_chunks = -(-n_frames // chunk)
     tables = []
@@ -117,7 +120,7 @@ def collect_events(
 
 def in_band_training_data(events: Table, names=FEATURE_NAMES) -> tuple[np.ndarray, np.ndarray]:
     """Forest inputs (``names``) and CR truth of the in-band X-ray and CR events of `collect_events` output."""
-    from .camrf import assemble_features
+    from ..camrf.filter import assemble_features
 
     truth = np.asarray(events["TRUE_CLASS"]).astype(str)  # bytes when read back from FITS
     keep = np.asarray(events["IN_BAND"]) & np.isin(truth, ("xray", "cr"))
@@ -136,14 +139,14 @@ def _cached_events(path: Path, make) -> Table:
 
 def _subframes(n_per_class: int, seed: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
     from .dataset import build_dataset
-    from .simfile import frame_classes
+    from ..sim.simfile import frame_classes
 
     data = build_dataset(n_per_class, seed=np.random.default_rng(seed))
     return np.asarray(electrons_to_kev(data.signal), dtype=np.float32), frame_classes(data.label)
 
 
 def _options(function):
-    """The training options, shared by ``python -m crmask_wfi.train`` and a ``crmask train`` command."""
+    """The training options, shared by ``python -m crmask_wfi.training.train`` and a ``crmask train`` command."""
     import click
 
     options = [
@@ -160,14 +163,16 @@ def _options(function):
         click.option("--lr", type=float, default=0.007, show_default=True),
         click.option("--lr-decay", type=float, default=0.95, show_default=True),
         click.option("--forest-frames", type=int, default=16000, show_default=True),
-        click.option("--roc-frames", type=int, default=8000, show_default=True),
-        click.option("--test-frames", type=int, default=16000, show_default=True),
+        click.option("--roc-frames", type=int, default=EVALUATION_FRAMES, show_default=True,
+                     help="Validation frames for the threshold (>= 1,000 CR events after the grade filter)."),
+        click.option("--test-frames", type=int, default=EVALUATION_FRAMES, show_default=True,
+                     help="Held-out test frames (default: >= 1,000 CR events after the grade filter)."),
         click.option("--n-trees", type=int, default=1000, show_default=True),
         click.option("--max-features", type=int, default=3, show_default=True),
         click.option("--max-lost-xray", type=float, default=0.015, show_default=True,
                      help="Largest lost X-ray fraction allowed at the operating threshold (validation ROC)."),
         click.option("--context-features/--no-context-features", default=False, show_default=True,
-                     help="Add the frame-wide track features of crmask_wfi.context to the ten "
+                     help="Add the frame-wide track features of crmask_wfi.camrf.context to the ten "
                           "CAM features (an extension of seed 000)."),
         click.option("--threads", type=int, default=1, show_default=True),
         click.option("--device", default="cpu", show_default=True),
@@ -191,18 +196,18 @@ def train_command():
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point; ``python -m crmask_wfi.train --help`` lists the options."""
-    train_command().main(args=argv, prog_name="python -m crmask_wfi.train", standalone_mode=True)
+    """Command-line entry point; ``python -m crmask_wfi.training.train --help`` lists the options."""
+    train_command().main(args=argv, prog_name="python -m crmask_wfi.training.train", standalone_mode=True)
 
 
 def run_training(args) -> None:
     """Run the whole training and evaluation; ``args`` holds the command-line options."""
     import torch
 
-    from .forest import ForestModel, fit_balanced_forest
-    from .model_io import DENSENET_FILE, FOREST_FILE, load_densenet, save_densenet, write_model_card
-    from .report import plot_filter_comparison
-    from .roc import choose_threshold, plot_roc, roc_curve
+    from ..camrf.forest import ForestModel, fit_balanced_forest
+    from ..camrf.model_io import DENSENET_FILE, FOREST_FILE, load_densenet, save_densenet, write_model_card
+    from ..report.figures import plot_filter_comparison
+    from ..report.roc import choose_threshold, plot_roc, roc_curve
     from .train_densenet import train_densenet
 
     torch.set_num_threads(args.threads)
@@ -282,7 +287,7 @@ def run_training(args) -> None:
 
 def _apply_forest(events: Table, forest, threshold: float) -> Table:
     """Copy of ``events`` with the filter's P_CR and CR_FLAG (as `CamRandomForestFilter` computes them)."""
-    from .camrf import assemble_features
+    from ..camrf.filter import assemble_features
 
     out = events.copy(copy_data=False)
     in_band = np.asarray(out["IN_BAND"])
@@ -310,11 +315,12 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
                 fit_seconds, total_seconds) -> dict:
     import torch
 
-    from .densenet import DenseNetConfig
+    from ..camrf.densenet import DenseNetConfig
 
     threshold, completeness, lost = operating
+    n_val_xray = int((~y_roc).sum())
     rows = [{name: _json_value(row[name]) for name in table.colnames} for row in table]
-    command = "python -m crmask_wfi.train " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m crmask_wfi.train"
+    command = " ".join(["python -m crmask_wfi.training.train", *sys.argv[1:]])
     return {
         "name": "wfi-cam-rf",
         "description": "DenseNet class activation maps + balanced random forest event filter for "
@@ -324,6 +330,7 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
             "rule": f"lowest P_CR threshold with lost X-ray fraction <= {args.max_lost_xray} on the validation ROC",
             "validation_cr_completeness": completeness,
             "validation_lost_xray": lost,
+            "validation_lost_xray_interval95": wilson_interval(round(lost * n_val_xray), n_val_xray),
             "validation_events": {"cr": int(y_roc.sum()), "xray": int((~y_roc).sum())},
         },
         "architecture": {
@@ -333,8 +340,8 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
             "forest": forest.training | {"n_nodes": forest.n_nodes, "max_depth": forest.max_depth},
         },
         "training_data": {
-            "simulator": "crmask_wfi.simulate.simulate_frames (defaults: 1 X-ray and 1 CR primary per 512x512 frame, "
-                         "7 e- read noise, log-uniform 0.2-10 keV)",
+            "simulator": "crmask_wfi.sim.simulate.simulate_frames (defaults: 1 X-ray and 1 CR primary per "
+                         "512x512 frame, 7 e- read noise, log-uniform 0.2-10 keV)",
             "seed": args.seed,
             "densenet_subframes_per_class": args.subframes_per_class,
             "densenet_val_subframes_per_class": args.val_subframes_per_class,

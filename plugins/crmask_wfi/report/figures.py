@@ -5,12 +5,14 @@ tables that share their events:
 
 a. the spectrum of the unrejected cosmic-ray background (CR events not
    flagged) of every filter, in counts cm⁻² s⁻¹ keV⁻¹
-   (`crmask_wfi.bench.background_spectrum`);
+   (`crmask_wfi.report.bench.background_spectrum`);
 b. the FOR relative improvement of every filter over the reference in each
    energy bin;
-c. the lost X-ray fraction of every filter in each bin.
+c. the lost X-ray fraction of every filter in each bin;
 
-The numbers come from `crmask_wfi.metrics.event_metrics` on each bin.
+b and c with their 95% intervals as error bars.
+
+The numbers come from `crmask_wfi.report.metrics.event_metrics` on each bin.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 from astropy.table import Table
 
 from .bench import background_spectrum
-from .metrics import event_metrics, for_improvement
+from .metrics import event_metrics, for_improvement, for_improvement_interval
 
 __all__ = ["DEFAULT_BINS_KEV", "binned_metrics", "plot_filter_comparison"]
 
@@ -36,19 +38,37 @@ def binned_metrics(results: Mapping[str, Table], bins=DEFAULT_BINS_KEV, referenc
     -------
     astropy.table.Table
         One row per (filter, bin): ``FILTER``, ``LOW``, ``HIGH``,
-        ``UNREJECTED_CR``, ``FOR``, ``FOR_IMPROVEMENT``, ``LOST_XRAY``.
+        ``UNREJECTED_CR``, ``FOR``, ``FOR_IMPROVEMENT``, ``LOST_XRAY``
+        (fractions), each rate with the bounds ``<RATE>_LO`` and
+        ``<RATE>_HI`` of its 95% interval (`crmask_wfi.report.metrics`).
     """
     rows = []
     for low, high in zip(bins[:-1], bins[1:]):
-        ref = event_metrics(results[reference], (low, high)) if reference in results else None
+        band = (low, high)
+        ref = event_metrics(results[reference], band) if reference in results else None
         for name, events in results.items():
-            m = event_metrics(events, (low, high))
+            m = event_metrics(events, band)
+            improvement, interval = np.nan, (np.nan, np.nan)
+            if ref is not None:
+                improvement = for_improvement(m, ref)
+                interval = for_improvement_interval(events, results[reference], band)
             rows.append({
                 "FILTER": name, "LOW": float(low), "HIGH": float(high), "UNREJECTED_CR": m.fn,
-                "FOR": m.false_omission, "LOST_XRAY": m.lost_xray,
-                "FOR_IMPROVEMENT": for_improvement(m, ref) if ref is not None else np.nan,
+                "FOR": m.false_omission, "FOR_LO": m.false_omission_interval[0],
+                "FOR_HI": m.false_omission_interval[1],
+                "LOST_XRAY": m.lost_xray, "LOST_XRAY_LO": m.lost_xray_interval[0],
+                "LOST_XRAY_HI": m.lost_xray_interval[1],
+                "FOR_IMPROVEMENT": improvement, "FOR_IMPROVEMENT_LO": interval[0],
+                "FOR_IMPROVEMENT_HI": interval[1],
             })
     return Table(rows=rows)
+
+
+def _error_bars(rows: Table, rate: str) -> np.ndarray:
+    """Distances (percent) from each rate to the bounds of its interval, as matplotlib's ``yerr``."""
+    value = np.asarray(rows[rate], dtype=float)
+    return 100 * np.abs(np.vstack([value - np.asarray(rows[f"{rate}_LO"], dtype=float),
+                                   np.asarray(rows[f"{rate}_HI"], dtype=float) - value]))
 
 
 def plot_filter_comparison(
@@ -96,9 +116,11 @@ def plot_filter_comparison(
         color = f"C{index}"
         axes[0].stairs(background_spectrum(results[name], n_frames, frame_shape, bins), bins,
                        color=color, label=name)
-        axes[2].plot(centres, 100 * np.asarray(rows["LOST_XRAY"]), "o-", color=color, label=name)
+        axes[2].errorbar(centres, 100 * np.asarray(rows["LOST_XRAY"]), yerr=_error_bars(rows, "LOST_XRAY"),
+                         fmt="o-", color=color, capsize=2, label=name)
         if name != reference:
             axes[1].bar(centres, 100 * np.asarray(rows["FOR_IMPROVEMENT"], dtype=float), width=0.8 * widths,
+                        yerr=_error_bars(rows, "FOR_IMPROVEMENT"), capsize=2,
                         color=color, alpha=0.7, label=f"{name} vs {reference}")
     axes[0].set_ylabel("counts cm$^{-2}$ s$^{-1}$ keV$^{-1}$")
     axes[0].set_title("a. unrejected cosmic-ray background")

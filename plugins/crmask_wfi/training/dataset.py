@@ -12,17 +12,24 @@ secondaries, primaries outside the sub-frame) and kept when they leave
 charge in it. A frame whose pixel truth does not match its class (a photon
 that crossed the sensor) is drawn again.
 
-The result is a `~crmask_wfi.simulate.SimulatedFrames`, saved with
-`crmask_wfi.simfile.write_simulation` (its ``FRAMES`` table holds the class).
+The result is a `~crmask_wfi.sim.simulate.SimulatedFrames`, saved with
+`crmask_wfi.sim.simfile.write_simulation` (its ``FRAMES`` table holds the class).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .simfile import FRAME_CLASS_NAMES, FRAME_CR, FRAME_MIXED, FRAME_XRAY, concat_simulations, frame_classes
-from .physics import QUADRANT_SHAPE
-from .simulate import SimulatedFrames, Spectrum, simulate_frames
+from ..sim.simfile import (
+    FRAME_CLASS_NAMES,
+    FRAME_CR,
+    FRAME_MIXED,
+    FRAME_XRAY,
+    concat_simulations,
+    frame_classes,
+)
+from ..sim.physics import QUADRANT_SHAPE
+from ..sim.simulate import SimulatedFrames, Spectrum, simulate_frames
 
 __all__ = ["SUBFRAME_SHAPE", "build_dataset", "conditioned_counts"]
 

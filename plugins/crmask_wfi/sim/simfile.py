@@ -1,6 +1,6 @@
 """FITS files of simulated WFI frames with their truth.
 
-Layout (all HDUs named; pixel coordinates 0-based as in `crmask_wfi.simulate`):
+Layout (all HDUs named; pixel coordinates 0-based as in `crmask_wfi.sim.simulate`):
 
 ========== ======== ===========================================================
 HDU        type     content
@@ -43,7 +43,11 @@ __all__ = [
     "write_simulation",
     "read_simulation",
     "is_simulation_file",
+    "SIMULATION_HDUS",
 ]
+
+#: HDUs every simulation file has (besides the primary).
+SIMULATION_HDUS = ("SIGNAL", "LABEL", "EVENTID", "TRUTH")
 
 FRAME_EMPTY, FRAME_XRAY, FRAME_CR, FRAME_MIXED = range(4)
 #: Frame class names (seed 000 §2), indexed by class code.
@@ -113,7 +117,7 @@ def write_simulation(sim: SimulatedFrames, path: str | os.PathLike, overwrite: b
     from crmask import __version__
 
     primary = fits.PrimaryHDU()
-    primary.header["CREATOR"] = (f"crmask {__version__} crmask_wfi.simulate", "software")
+    primary.header["CREATOR"] = (f"crmask {__version__} crmask_wfi.sim.simulate", "software")
     for key, card in _HEADER_KEYS.items():
         value = sim.meta.get(key)
         primary.header[card] = value if value is not None else "none"
@@ -136,7 +140,7 @@ def is_simulation_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a FITS file with the ``SIGNAL``, ``LABEL`` and ``TRUTH`` HDUs."""
     try:
         with fits.open(path) as hdul:
-            return all(name in hdul for name in ("SIGNAL", "LABEL", "EVENTID", "TRUTH"))
+            return all(name in hdul for name in SIMULATION_HDUS)
     except (OSError, ValueError):
         return False
 
@@ -154,7 +158,7 @@ def read_simulation(path: str | os.PathLike) -> SimulatedFrames:
         raise FITSReadError(f"{path}: no such file")
     try:
         with fits.open(path, memmap=False) as hdul:
-            missing = [n for n in ("SIGNAL", "LABEL", "EVENTID", "TRUTH") if n not in hdul]
+            missing = [n for n in SIMULATION_HDUS if n not in hdul]
             if missing:
                 raise FITSReadError(f"{path}: not a crmask WFI simulation file (no {', '.join(missing)} HDU)")
             signal = np.asarray(hdul["SIGNAL"].data, dtype=np.float32)

@@ -133,7 +133,7 @@ class TiledCAMs:
         frame, y, x : array-like of int
             Pixel coordinates (broadcast together).
         cls : int
-            Class index (see `crmask_wfi.densenet.FRAME_CLASSES`).
+            Class index (see `crmask_wfi.camrf.densenet.FRAME_CLASSES`).
         """
         frame, y, x = np.broadcast_arrays(np.asarray(frame), np.asarray(y), np.asarray(x))
         inside = (y >= 0) & (y < self.shape[0]) & (x >= 0) & (x < self.shape[1])

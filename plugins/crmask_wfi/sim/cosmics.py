@@ -1,10 +1,10 @@
 """Cosmic-ray events: primary tracks, delta rays and secondary particles.
 
-Internal building blocks of `crmask_wfi.simulate`. Geometry is drawn first
+Internal building blocks of `crmask_wfi.sim.simulate`. Geometry is drawn first
 (`draw_cr_events`), so that events can be kept or rejected by whether they
 reach the frame before any charge is made; `primary_deposits` and
 `secondary_deposits` then turn the kept events into point deposits
-(`crmask_wfi.charge`).
+(`crmask_wfi.sim.charge`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,13 @@
+"""Evaluation of event filters against the simulation's truth.
+
+Modules
+-------
+metrics
+    Event metrics with cosmic rays as the positive class (seed 000 §3.4).
+roc
+    ROC of the event classifier and the choice of its threshold.
+bench
+    Running filters on simulated frames (``crmask wfi bench``).
+figures
+    Figures comparing filters by energy.
+"""
