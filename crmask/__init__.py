@@ -9,19 +9,22 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .ccd import PreparedImage, prepare_image
 from .clean import cosmicray_clean
-from .detector import Detector, EventFilter, MaskResult
+from .detector import Detector, MaskResult
+from .events import EVENT_COLUMNS, EventFilter, FrameStack, prepare_frames
 from .exceptions import (
     CrmaskError,
+    DetectorKindError,
     FITSReadError,
     InvalidImageError,
     MissingCalibrationError,
     OutputExistsError,
     PluginError,
+    PluginWarning,
     UnknownDetectorError,
 )
 from .hookspecs import hookimpl
 from .params import Param
-from .registry import get_detector, get_detector_class, list_detectors
+from .registry import get_detector, get_detector_class, list_detectors, list_event_filters, resolve
 
 try:
     __version__ = version("crmask")
@@ -34,18 +37,25 @@ __all__ = [
     "get_detector",
     "get_detector_class",
     "list_detectors",
+    "list_event_filters",
+    "resolve",
     "hookimpl",
     "Detector",
     "EventFilter",
+    "EVENT_COLUMNS",
+    "FrameStack",
+    "prepare_frames",
     "MaskResult",
     "Param",
     "PreparedImage",
     "prepare_image",
     "CrmaskError",
+    "DetectorKindError",
     "FITSReadError",
     "InvalidImageError",
     "MissingCalibrationError",
     "OutputExistsError",
     "PluginError",
+    "PluginWarning",
     "UnknownDetectorError",
 ]

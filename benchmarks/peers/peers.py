@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crmask import Detector, MaskResult, Param, PreparedImage
+from crmask import Detector, MaskResult, Param, PreparedImage, hookimpl
 from crmask.detector import CALIBRATION_PARAMS
 from crmask_lacosmic.detector import DEFAULT_SATLEVEL, LACosmic
 
@@ -51,7 +51,7 @@ class CcdprocLACosmic(Detector):
         from astropy.nddata import CCDData
         from ccdproc import cosmicray_lacosmic
 
-        p = self._params
+        p = self.params
         ccd = CCDData(image.data, unit=image.unit, mask=image.bad)
         out = cosmicray_lacosmic(
             ccd,
@@ -85,15 +85,15 @@ class DeepCRPeer(Detector):
         super().__init__(**params)
         from deepCR import deepCR
 
-        self._model = deepCR(mask=self._params["model"], device=self._params["device"].upper())
+        self._model = deepCR(mask=self.params["model"], device=self.params["device"].upper())
 
     def _detect(self, image: PreparedImage) -> MaskResult:
         # The ground-based "decam" model wants adu; the HST models want electrons.
-        wants_adu = self._params["model"] == "decam"
+        wants_adu = self.params["model"] == "decam"
         data = image.data / image.gain if wants_adu else image.in_electrons
         probability = self._model.clean(data.astype(np.float32), inpaint=False, binary=False)
         probability = np.asarray(probability, dtype=np.float32)
-        threshold = self._params["threshold"]
+        threshold = self.params["threshold"]
         return MaskResult(mask=probability > threshold, probability=probability, threshold=threshold)
 
 
@@ -114,16 +114,17 @@ class CosmicCoNNPeer(Detector):
         super().__init__(**params)
         from cosmic_conn import init_model
 
-        self._model = init_model(self._params["model"])
+        self._model = init_model(self.params["model"])
 
     def _detect(self, image: PreparedImage) -> MaskResult:
         probability = np.asarray(self._model.detect_cr(image.in_electrons.astype(np.float32)), dtype=np.float32)
-        threshold = self._params["threshold"]
+        threshold = self.params["threshold"]
         return MaskResult(mask=probability > threshold, probability=probability, threshold=threshold)
 
 
+@hookimpl
 def register_detectors(register):
-    """Register the peers (same hook as an installed crmask plugin)."""
+    """Register the peers (the same hook as an installed crmask plugin)."""
     register(CcdprocLACosmic)
     register(DeepCRPeer)
     register(CosmicCoNNPeer)
