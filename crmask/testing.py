@@ -85,7 +85,10 @@ def _check_params_round_trip(cls: type) -> None:
 def _check_clone(cls: type) -> None:
     # scikit-learn's clone: cls(**get_params(deep=False)) must keep every value, the very object
     params = cls().get_params(deep=False)
-    kept = cls(**params).get_params(deep=False)
+    try:
+        kept = cls(**params).get_params(deep=False)
+    except ValueError as exc:
+        raise AssertionError(f"{cls.name}: cls(**get_params()) refused its own parameters: {exc}") from None
     for pname, value in params.items():
         assert kept[pname] is value, f"{cls.name}: the constructor changed parameter {pname!r} (sklearn.base.clone fails)"
 
