@@ -55,7 +55,7 @@ __all__ = [
     "get_detector_class",
     "resolve",
     "load_plugin_file",
-    "plugin_file",
+    "plugin_file_of",
     "register_commands",
     "reload_plugins",
 ]
@@ -325,7 +325,7 @@ def load_plugin_file(path: str | os.PathLike) -> dict[str, type]:
     return {name: cls for name, cls in registry.classes.items() if registry.plugins[name] == plugin}
 
 
-def plugin_file(cls: type) -> Path | None:
+def plugin_file_of(cls: type) -> Path | None:
     """The file `load_plugin_file` loaded ``cls`` from; `None` for a class of an installed plugin.
 
     A process that did not load the file (a Dask worker) loads it again to

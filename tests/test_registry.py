@@ -270,3 +270,23 @@ def test_importing_crmask_imports_no_heavy_dependency():
     code = "import crmask, sys; crmask.list_detectors(); print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_plugin_file_loads_into_the_registry(tmp_path, fresh_registry):
+    from crmask.registry import load_plugin_file, plugin_file_of
+
+    path = tmp_path / "file_plugin.py"
+    path.write_text(NEEDS_PLUGIN)
+    classes = load_plugin_file(path)
+    assert list(classes) == ["needs-demo"]
+    assert crmask.get_detector_class("needs-demo") is classes["needs-demo"]
+    assert load_plugin_file(path) == classes  # loaded once: the same class again, no duplicate
+    assert plugin_file_of(classes["needs-demo"]) == path and plugin_file_of(type(crmask.get_detector("lacosmic"))) is None
+    info = {d.name: d for d in crmask.list_detectors()}["needs-demo"]
+    assert info.plugin == str(path) and info.needs == ("gain", "readnoise")
+    undecorated = tmp_path / "undecorated.py"
+    undecorated.write_text("def register_detectors(register):\n    pass\n")
+    with pytest.raises(PluginError, match=r"undecorated.py defines no hook implementation.*@crmask.hookimpl"):
+        load_plugin_file(undecorated)
+    with pytest.raises(PluginError, match="does not exist"):
+        load_plugin_file(tmp_path / "missing.py")

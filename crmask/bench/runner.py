@@ -30,7 +30,7 @@ import numpy as np
 from .. import metrics
 from .._dask import failure_message, map_as_completed, open_client, worker_cached
 from ..exceptions import CrmaskError, UnknownDetectorError
-from ..registry import get_detector_class, list_detectors, load_plugin_file, plugin_file
+from ..registry import get_detector_class, list_detectors, load_plugin_file, plugin_file_of
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image
 from .measure import available_threads, measure
 
@@ -441,7 +441,7 @@ class _WorkerDetector:
     def of(cls, detector) -> "_WorkerDetector":
         """The recipe of a constructed detector."""
         params = tuple(sorted(detector.get_params().items()))
-        path = plugin_file(type(detector))
+        path = plugin_file_of(type(detector))
         if path is not None:
             return cls(detector.name, params, plugin_file=str(path))
         return cls(detector.name, params, cls=type(detector))
