@@ -290,3 +290,13 @@ def test_a_plugin_file_loads_into_the_registry(tmp_path, fresh_registry):
         load_plugin_file(undecorated)
     with pytest.raises(PluginError, match="does not exist"):
         load_plugin_file(tmp_path / "missing.py")
+
+
+def test_the_x_ray_types_keep_their_old_import_paths():
+    from crmask import events
+    from crmask.ccd import FrameStack, prepare_frames
+    from crmask.detector import EVENT_COLUMNS, EventFilter
+
+    assert (FrameStack, prepare_frames, EventFilter, EVENT_COLUMNS) == (
+        events.FrameStack, events.prepare_frames, events.EventFilter, events.EVENT_COLUMNS)
+    assert crmask.EventFilter is events.EventFilter and crmask.prepare_frames is events.prepare_frames

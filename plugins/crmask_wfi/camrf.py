@@ -26,7 +26,7 @@ import numpy as np
 from astropy.table import Table
 
 from crmask import EventFilter, Param
-from crmask.ccd import FrameStack
+from crmask.events import FrameStack
 
 from .classic import MIP_THRESHOLD_KEV, frames_in_kev
 from .context import CONTEXT_FEATURE_NAMES, context_features

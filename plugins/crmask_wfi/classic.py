@@ -15,7 +15,7 @@ import numpy as np
 from astropy.table import Table
 
 from crmask import EventFilter, Param
-from crmask.ccd import FrameStack
+from crmask.events import FrameStack
 
 from .events import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_scaled
 from .physics import KEV_PER_ELECTRON
