@@ -7,12 +7,13 @@ time the command line is used, never at import time.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
-from .exceptions import CrmaskError, error_line
+from .exceptions import CrmaskError, PluginWarning, error_line
 
 __all__ = ["cli", "main", "parse_params"]
 
@@ -229,10 +230,24 @@ def _detect_on_dask(files, det, outdir: Path, scheduler: str, workers: int | Non
 _add_core_groups()
 
 
+def _show_plugin_warnings_in_one_line(show: Callable) -> Callable:
+    """Wrap `warnings.showwarning` so that a `PluginWarning` prints as ``crmask: warning: ...``."""
+
+    def showwarning(message, category, *args, **kwargs):
+        if issubclass(category, PluginWarning):
+            click.echo(f"crmask: warning: {message}", err=True)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``crmask`` script; turns crmask errors into one-line messages."""
-    try:
-        cli.main(args=argv, prog_name="crmask", standalone_mode=True)
-    except CrmaskError as exc:  # errors raised outside a command's own handling
-        click.echo(f"crmask: error: {exc}", err=True)
-        sys.exit(2)
+    """Entry point of the ``crmask`` script; turns crmask errors and plugin warnings into one-line messages."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_plugin_warnings_in_one_line(warnings.showwarning)
+        try:
+            cli.main(args=argv, prog_name="crmask", standalone_mode=True)
+        except CrmaskError as exc:  # errors raised outside a command's own handling
+            click.echo(f"crmask: error: {exc}", err=True)
+            sys.exit(2)

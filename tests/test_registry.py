@@ -300,3 +300,18 @@ def test_the_x_ray_types_keep_their_old_import_paths():
     assert (FrameStack, prepare_frames, EventFilter, EVENT_COLUMNS) == (
         events.FrameStack, events.prepare_frames, events.EventFilter, events.EVENT_COLUMNS)
     assert crmask.EventFilter is events.EventFilter and crmask.prepare_frames is events.prepare_frames
+
+
+def test_the_command_line_prints_a_plugin_warning_in_one_line(tmp_path, monkeypatch, capsys, fresh_registry):
+    from crmask.cli import main
+
+    (tmp_path / "broken_cli_plugin.py").write_text("raise ImportError('needs libbar')\n")
+    install_entry_point(tmp_path, "broken_cli_plugin", "[crmask]\nbroken-cli = broken_cli_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["list", "--kind", "mask"])
+    assert exit_info.value.code == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == ["crmask: warning: crmask plugin 'broken-cli' (entry point broken_cli_plugin) failed "
+                                "to import and is skipped: ImportError: needs libbar"]
+    assert any(line.startswith("lacosmic ") for line in out.splitlines())
