@@ -25,12 +25,12 @@ class _PluginGroup(click.Group):
     _commands_from: object = None
 
     def _load_plugin_commands(self) -> None:
-        from .registry import plugin_manager, register_commands
+        from .registry import add_plugin_commands, plugin_manager
 
         manager = plugin_manager()
         if self._commands_from is not manager:
             self._commands_from = manager
-            register_commands(self)
+            add_plugin_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()

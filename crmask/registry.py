@@ -56,7 +56,7 @@ __all__ = [
     "resolve",
     "load_plugin_file",
     "plugin_file_of",
-    "register_commands",
+    "add_plugin_commands",
     "reload_plugins",
 ]
 
@@ -257,7 +257,7 @@ def plugin_manager() -> pluggy.PluginManager:
     return _registry().manager
 
 
-def register_commands(cli: Any) -> None:
+def add_plugin_commands(cli: Any) -> None:
     """Let every plugin add its commands to the ``crmask`` click group ``cli``.
 
     A plugin whose ``register_commands`` raises is skipped with a

@@ -315,3 +315,15 @@ def test_the_command_line_prints_a_plugin_warning_in_one_line(tmp_path, monkeypa
     assert err.splitlines() == ["crmask: warning: crmask plugin 'broken-cli' (entry point broken_cli_plugin) failed "
                                 "to import and is skipped: ImportError: needs libbar"]
     assert any(line.startswith("lacosmic ") for line in out.splitlines())
+
+
+def test_plugin_whose_commands_fail_is_named_and_the_other_commands_work(tmp_path, monkeypatch, fresh_registry):
+    (tmp_path / "bad_commands_plugin.py").write_text(
+        "import crmask\n\n@crmask.hookimpl\ndef register_commands(cli):\n    raise KeyError('no such group')\n"
+    )
+    install_entry_point(tmp_path, "bad_commands_plugin", "[crmask]\nbad-commands = bad_commands_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(PluginWarning, match="crmask plugin 'bad-commands' failed to add its commands, which are "
+                                           "skipped: KeyError: 'no such group'"):
+        result = CliRunner().invoke(cli, ["wfi", "--help"])
+    assert result.exit_code == 0 and "simulate" in result.output
