@@ -243,7 +243,7 @@ def _show_plugin_warnings_in_one_line(show: Callable) -> Callable:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``crmask`` script; turns crmask errors and plugin warnings into one-line messages."""
+    """Entry point of the ``crmask`` script; prints crmask errors and plugin warnings as one line each."""
     with warnings.catch_warnings():
         warnings.showwarning = _show_plugin_warnings_in_one_line(warnings.showwarning)
         try:

@@ -100,7 +100,9 @@ class Detector(Configurable, ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         unknown = sorted(set(cls.needs) - _NEEDABLE)
         if unknown:
-            raise PluginError(f"{cls.__qualname__}: needs {unknown}, but only {sorted(_NEEDABLE)} can be needed")
+            raise PluginError(
+                f"{cls.__qualname__}: needs {unknown}, but only {sorted(_NEEDABLE)} can be needed"
+            )
         missing = {key: CALIBRATION_PARAMS[key] for key in cls.needs if key not in cls.parameters}
         if missing:
             cls.parameters = {**cls.parameters, **missing}

@@ -51,7 +51,7 @@ class UnknownDetectorError(CrmaskError, KeyError):
 
 
 class DetectorKindError(CrmaskError, ValueError):
-    """A detector of the other kind was given: an X-ray event filter where an image detector is needed, or back."""
+    """A detector of the wrong kind: an X-ray event filter where an image detector is needed, or back."""
 
     def __init__(self, name: str, kind: str, wanted: str):
         self.name = name

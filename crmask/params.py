@@ -47,7 +47,9 @@ def _infer_type(default: Any) -> type:
                            (str, (str,))):
         if isinstance(default, accepted):
             return kind
-    raise TypeError(f"cannot infer a parameter type from the default {default!r}; give type=float, int, bool or str")
+    raise TypeError(
+        f"cannot infer a parameter type from the default {default!r}; give type=float, int, bool or str"
+    )
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,9 @@ class Configurable:
         super().__init_subclass__(**kwargs)
         for pname, spec in cls.parameters.items():
             if not isinstance(spec, Param):
-                raise PluginError(f"{cls.__qualname__}: parameter {pname!r} is declared as {spec!r}, not a crmask.Param")
+                raise PluginError(
+                    f"{cls.__qualname__}: parameter {pname!r} is declared as {spec!r}, not a crmask.Param"
+                )
             try:
                 spec.validate(pname, spec.default)
             except ValueError as exc:

@@ -234,8 +234,9 @@ def _load(selection: str | None) -> _Registry:
             continue
         try:
             registry.add(module, ep.name, origin)
-        except PluginError:
-            raise
+        except PluginError as exc:
+            hint = f"until it is fixed, {PLUGINS_ENV}=NAME,... loads only the plugins named"
+            raise PluginError(f"{exc} ({hint})") from None
         except Exception as exc:
             _warn(f"crmask plugin {ep.name!r} ({origin}) failed to register its classes and is skipped: "
                   f"{error_line(exc)}")
@@ -268,7 +269,8 @@ def add_plugin_commands(cli: Any) -> None:
         try:
             registry.call(plugin, "register_commands", cli=cli)
         except Exception as exc:
-            _warn(f"crmask plugin {plugin!r} failed to add its commands, which are skipped: {error_line(exc)}")
+            _warn(f"crmask plugin {plugin!r} failed to add its commands, which are skipped: "
+                  f"{error_line(exc)}")
 
 
 def reload_plugins() -> None:
@@ -321,7 +323,9 @@ def load_plugin_file(path: str | os.PathLike) -> dict[str, type]:
         except PluginError:
             raise
         except Exception as exc:
-            raise PluginError(f"plugin file {path} failed to register its classes: {error_line(exc)}") from exc
+            raise PluginError(
+                f"plugin file {path} failed to register its classes: {error_line(exc)}"
+            ) from exc
     return {name: cls for name, cls in registry.classes.items() if registry.plugins[name] == plugin}
 
 

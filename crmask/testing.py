@@ -90,7 +90,9 @@ def _check_clone(cls: type) -> None:
     except ValueError as exc:
         raise AssertionError(f"{cls.name}: cls(**get_params()) refused its own parameters: {exc}") from None
     for pname, value in params.items():
-        assert kept[pname] is value, f"{cls.name}: the constructor changed parameter {pname!r} (sklearn.base.clone fails)"
+        assert kept[pname] is value, (
+            f"{cls.name}: the constructor changed parameter {pname!r} (sklearn.base.clone fails)"
+        )
 
 
 def _numeric_sample(spec: Param):

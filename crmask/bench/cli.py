@@ -130,7 +130,8 @@ def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, 
     classes = {s.label: detector_class(s.name) for s in specs}
     specs = _apply_params(specs, classes, params)
     sweep = {} if no_sweep else (_parse_sweep(sweeps) if sweeps else None)
-    results = run_benchmark(data, specs, outdir, dilate=dilate, sweep=sweep, resume=not no_resume, progress=not quiet, threads=threads,
+    results = run_benchmark(data, specs, outdir, dilate=dilate, sweep=sweep,
+                            resume=not no_resume, progress=not quiet, threads=threads,
                             scheduler=scheduler, n_workers=workers)
     paths = write_report(results, outdir)
     click.echo(markdown_table(aggregate(results)))
