@@ -312,8 +312,11 @@ def test_the_command_line_prints_a_plugin_warning_in_one_line(tmp_path, monkeypa
         main(["list", "--kind", "mask"])
     assert exit_info.value.code == 0
     out, err = capsys.readouterr()
-    assert err.splitlines() == ["crmask: warning: crmask plugin 'broken-cli' (entry point broken_cli_plugin) failed "
-                                "to import and is skipped: ImportError: needs libbar"]
+    expected = ("crmask: warning: crmask plugin 'broken-cli' (entry point broken_cli_plugin) failed to import and "
+                "is skipped: ImportError: needs libbar")
+    assert expected in err.splitlines()
+    # one line per warning (another broken plugin installed here adds its own line)
+    assert all(line.startswith("crmask: warning: crmask plugin ") for line in err.splitlines())
     assert any(line.startswith("lacosmic ") for line in out.splitlines())
 
 
