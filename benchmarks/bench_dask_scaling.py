@@ -131,7 +131,7 @@ def main() -> None:
             params = parse_params(name, raw)
         except UnknownDetectorError:
             print(f"skipping {name!r}: not registered here (registered: "
-                  f"{', '.join(d.name for d in crmask.list_detectors('mask'))})")
+                  f"{', '.join(d.name for d in crmask.list_detectors())})")
             continue
         spec = batch.DetectorSpec.from_detector(name, params)
         reason = usable(spec)

@@ -9,20 +9,23 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .ccd import PreparedImage, prepare_image
 from .clean import cosmicray_clean
-from .detector import Detector, EventFilter, MaskResult
+from .detector import Detector, MaskResult
+from .events import EVENT_COLUMNS, EventFilter, FrameStack, prepare_frames
 from .exceptions import (
     CrmaskError,
+    DetectorKindError,
     FITSReadError,
     InvalidImageError,
     MissingCalibrationError,
     OutputExistsError,
     PluginError,
+    PluginWarning,
     UnknownDetectorError,
 )
 from .hookspecs import hookimpl
 from .params import Param
 from .plotting import plot_mask
-from .registry import get_detector, get_detector_class, list_detectors
+from .registry import get_detector, get_detector_class, list_detectors, list_event_filters, resolve
 
 try:
     __version__ = version("crmask")
@@ -35,19 +38,26 @@ __all__ = [
     "get_detector",
     "get_detector_class",
     "list_detectors",
+    "list_event_filters",
+    "resolve",
     "hookimpl",
     "Detector",
     "EventFilter",
+    "EVENT_COLUMNS",
+    "FrameStack",
+    "prepare_frames",
     "MaskResult",
     "Param",
     "plot_mask",
     "PreparedImage",
     "prepare_image",
     "CrmaskError",
+    "DetectorKindError",
     "FITSReadError",
     "InvalidImageError",
     "MissingCalibrationError",
     "OutputExistsError",
     "PluginError",
+    "PluginWarning",
     "UnknownDetectorError",
 ]

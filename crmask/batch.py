@@ -100,26 +100,14 @@ class DetectorSpec:
         ------
         UnknownDetectorError
             If the name is not registered.
+        DetectorKindError
+            For an X-ray event filter.
         ValueError
-            For an invalid parameter, parameters given with an instance, or
-            a detector that is not an image detector.
+            For an invalid parameter, or parameters given with an instance.
         """
-        from .registry import get_detector
+        from .registry import resolve
 
-        params = dict(params or {})
-        if isinstance(detector, str):
-            instance = get_detector(detector, **params)
-        elif isinstance(detector, Detector):
-            if params:
-                raise ValueError(
-                    "parameters were given together with a detector instance; "
-                    f"configure the instance instead (got {sorted(params)})"
-                )
-            instance = detector
-        else:
-            raise TypeError(f"detector must be a name or a crmask.Detector, got {type(detector).__name__}")
-        if not isinstance(instance, Detector):
-            raise ValueError(f"{instance.name!r} is an event filter, not an image detector")
+        instance = resolve(detector, "mask", params)
         return cls(type(instance), tuple(sorted(instance.get_params().items())))
 
     @property

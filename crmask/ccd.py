@@ -34,8 +34,6 @@ __all__ = [
     "input_bad_pixels",
     "header_from_meta",
     "image_unit_kind",
-    "FrameStack",
-    "prepare_frames",
     "GAIN_KEYS",
     "READNOISE_KEYS",
     "SATURATION_KEYS",
@@ -370,91 +368,10 @@ def _in_image_unit(value, what: str, unit: u.UnitBase, kind: str, gain: float | 
     return _as_float(value, unit, what)
 
 
-@dataclass(frozen=True)
-class FrameStack:
-    """A validated stack of equally shaped 2-D frames for an event filter.
+def __getattr__(name: str):
+    # The X-ray frame types moved to crmask.events; their old import path keeps working.
+    if name in ("FrameStack", "prepare_frames"):
+        from . import events
 
-    Attributes
-    ----------
-    data : numpy.ndarray
-        Float array of shape ``(n_frames, ny, nx)``; it may share memory with
-        the input frames, so filters must not write into it.
-    unit : astropy.units.UnitBase
-        Unit shared by every frame.
-    mask : numpy.ndarray or None
-        Boolean array of the shape of ``data``, true at masked pixels (from
-        ``CCDData.mask``), or None when no frame has a mask. Masked pixels
-        hold 0 in ``data``: their value is unknown, so they count as empty.
-    """
-
-    data: np.ndarray
-    unit: u.UnitBase
-    mask: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return self.data.shape[0]
-
-
-def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
-    """Stack ``frames`` into a `FrameStack`, checking shapes and units.
-
-    Parameters
-    ----------
-    frames : `~astropy.nddata.CCDData`, sequence of CCDData, or `~astropy.units.Quantity`
-        One frame, several frames of one shape, or a 2-D/3-D Quantity.
-    accepted_units : iterable of astropy units
-        Units the filter can work in; the frames are converted to the first
-        one they are equivalent to.
-
-    Raises
-    ------
-    InvalidImageError
-        For an empty sequence, mismatched shapes or units, non-numeric data or
-        non-finite unmasked pixels.
-    """
-    accepted = list(accepted_units)
-    if isinstance(frames, (CCDData, u.Quantity)):
-        frames = [frames]
-    frames = list(frames)
-    if not frames:
-        raise InvalidImageError("no frames given")
-    arrays, masks = [], []
-    units = set()
-    for index, frame in enumerate(frames):
-        mask = None
-        if isinstance(frame, CCDData):
-            array, unit, mask = frame.data, frame.unit, frame.mask
-        elif isinstance(frame, u.Quantity):
-            array, unit = frame.value, frame.unit
-        else:
-            raise InvalidImageError(
-                f"frame {index} is a {type(frame).__name__}; give CCDData or a Quantity with a unit"
-            )
-        array = _float_array(array, what=f"frame {index}", copy=False)
-        if array.ndim == 2:
-            array = array[np.newaxis]
-        if array.ndim != 3:
-            raise InvalidImageError(f"frame {index} must be 2-D (or a 3-D stack), got {array.ndim}-D")
-        if mask is not None:
-            mask = np.asarray(mask, dtype=bool).reshape(array.shape)  # CCDData checked its shape
-            if mask.any():
-                array = np.where(mask, 0.0, array).astype(array.dtype, copy=False)
-        if not np.isfinite(array).all():
-            raise InvalidImageError(f"frame {index} has NaN or infinite pixels (outside its mask)")
-        arrays.append(array)
-        masks.append(mask)
-        units.add(unit)
-    shapes = {a.shape[1:] for a in arrays}
-    if len(shapes) > 1:
-        raise InvalidImageError(f"frames have different shapes: {sorted(shapes)}")
-    if len(units) > 1:
-        raise InvalidImageError(f"frames have different units: {sorted(map(str, units))}")
-    unit = units.pop()
-    if unit is None or not any(unit == ok for ok in accepted):
-        allowed = ", ".join(str(a) for a in accepted)
-        raise InvalidImageError(f"frame unit {unit} is not supported; use one of: {allowed}")
-    data = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
-    mask = None
-    if any(m is not None for m in masks):
-        mask = np.concatenate([np.zeros(a.shape, bool) if m is None else m for a, m in zip(arrays, masks)])
-    return FrameStack(data=data, unit=unit, mask=mask)
+        return getattr(events, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,10 +10,9 @@ from astropy.nddata import CCDData
 
 from .ccd import header_from_meta, input_bad_pixels
 from .detector import Detector
-from .exceptions import InvalidImageError
 from .inpaint import grow_mask, median_inpaint
 from .provenance import write_provenance
-from .registry import get_detector
+from .registry import resolve
 
 __all__ = ["cosmicray_clean"]
 
@@ -74,21 +73,7 @@ def cosmicray_clean(
         ccd = CCDData(ccd.value, unit=ccd.unit)
     elif isinstance(ccd, np.ndarray):
         ccd = CCDData(ccd, unit=u.adu)
-    if isinstance(detector, Detector):
-        if params:
-            raise ValueError(
-                "parameters were given together with a detector instance; "
-                f"configure the instance instead (got {sorted(params)})"
-            )
-        det = detector
-    elif isinstance(detector, str):
-        det = get_detector(detector, **params)
-        if not isinstance(det, Detector):
-            raise InvalidImageError(
-                f"{detector!r} is an event filter, not an image detector; use it on X-ray frames"
-            )
-    else:
-        raise TypeError(f"detector must be a name or a crmask.Detector, got {type(detector).__name__}")
+    det = resolve(detector, "mask", params)
     if isinstance(grow, bool) or not isinstance(grow, (int, np.integer)) or grow < 0:
         raise ValueError(f"grow must be a non-negative integer number of pixels, got {grow!r}")
 

@@ -7,12 +7,13 @@ time the command line is used, never at import time.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
-from .exceptions import CrmaskError, error_line
+from .exceptions import CrmaskError, PluginWarning, error_line
 
 __all__ = ["cli", "main", "parse_params"]
 
@@ -20,14 +21,16 @@ __all__ = ["cli", "main", "parse_params"]
 class _PluginGroup(click.Group):
     """A click group that asks plugins for their commands on first use."""
 
-    _plugins_loaded = False
+    #: The plugin manager whose plugins added their commands (plugins reloaded: ask again).
+    _commands_from: object = None
 
     def _load_plugin_commands(self) -> None:
-        if not self._plugins_loaded:
-            self._plugins_loaded = True
-            from .registry import plugin_manager
+        from .registry import add_plugin_commands, plugin_manager
 
-            plugin_manager().hook.register_commands(cli=self)
+        manager = plugin_manager()
+        if self._commands_from is not manager:
+            self._commands_from = manager
+            add_plugin_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
@@ -47,17 +50,28 @@ def _stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-def parse_params(detector_name: str, items: tuple[str, ...]) -> dict[str, Any]:
+def parse_params(detector_name: str, items: tuple[str, ...], kind: str | None = None) -> dict[str, Any]:
     """Parse ``key=value`` strings against a detector's declared parameters.
+
+    Parameters
+    ----------
+    detector_name : str
+        A registered name.
+    items : tuple of str
+        ``key=value`` strings.
+    kind : {"mask", "events"}, optional
+        The kind the detector must be (checked before the parameters).
 
     Raises
     ------
     click.BadParameter
         For an item without ``=``, an unknown name or a value not allowed.
+    UnknownDetectorError, DetectorKindError
+        For a name that is not registered, or of another kind.
     """
     from .registry import get_detector_class
 
-    cls = get_detector_class(detector_name)
+    cls = get_detector_class(detector_name, kind)
     params: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -95,13 +109,18 @@ def _add_core_groups() -> None:
 
 
 @cli.command("list")
-@click.option("--kind", type=click.Choice(["mask", "events"]), help="Only detectors of this kind.")
+@click.option("--kind", type=click.Choice(["mask", "events"]),
+              help="Only image detectors (mask) or only X-ray event filters (events).")
 @click.option("-v", "--verbose", is_flag=True, help="Also list every parameter with its default.")
 def list_command(kind: str | None, verbose: bool) -> None:
-    """List registered detectors: name, kind, needs, availability."""
-    from .registry import get_detector_class, list_detectors
+    """List registered image detectors and X-ray event filters: name, kind, needs, availability.
 
-    infos = list_detectors(kind)
+    Set CRMASK_PLUGINS to a comma-separated list of plugin names (such as
+    CRMASK_PLUGINS=lacosmic) to load only those plugins.
+    """
+    from .registry import get_detector_class, list_detectors, list_event_filters
+
+    infos = [info for info in (*list_detectors(), *list_event_filters()) if kind in (None, info.kind)]
     rows = [("NAME", "KIND", "NEEDS", "AVAILABLE", "PLUGIN", "SUMMARY")]
     for info in infos:
         available = "yes" if info.available else "no (missing " + ", ".join(info.missing) + ")"
@@ -180,17 +199,15 @@ def detect(
     seconds; --quiet turns both off.
     """
     from .files import check_output_dir, clean_file, plan_outputs, split_existing
-    from .registry import get_detector
+    from .registry import resolve
 
     given = {"gain": gain, "readnoise": readnoise, "gain_key": gain_key, "readnoise_key": readnoise_key,
              "threshold": threshold, "device": device}
     shortcuts = tuple(f"{key}={value}" for key, value in given.items() if value is not None)
     try:
-        det = get_detector(detector, **parse_params(detector, params + shortcuts))
+        det = resolve(detector, "mask", parse_params(detector, params + shortcuts, kind="mask"))
     except (CrmaskError, ValueError) as exc:
         _fail(str(exc))
-    if det.kind != "mask":
-        _fail(f"{detector!r} is an event filter; use `crmask wfi filter` for X-ray frames")
     try:
         check_output_dir(outdir)
     except CrmaskError as exc:
@@ -255,10 +272,24 @@ def _detect_on_dask(files, det, outdir: Path, scheduler: str, workers: int | Non
 _add_core_groups()
 
 
+def _show_plugin_warnings_in_one_line(show: Callable) -> Callable:
+    """Wrap `warnings.showwarning` so that a `PluginWarning` prints as ``crmask: warning: ...``."""
+
+    def showwarning(message, category, *args, **kwargs):
+        if issubclass(category, PluginWarning):
+            click.echo(f"crmask: warning: {message}", err=True)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``crmask`` script; turns crmask errors into one-line messages."""
-    try:
-        cli.main(args=argv, prog_name="crmask", standalone_mode=True)
-    except CrmaskError as exc:  # errors raised outside a command's own handling
-        click.echo(f"crmask: error: {exc}", err=True)
-        sys.exit(2)
+    """Entry point of the ``crmask`` script; prints crmask errors and plugin warnings as one line each."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_plugin_warnings_in_one_line(warnings.showwarning)
+        try:
+            cli.main(args=argv, prog_name="crmask", standalone_mode=True)
+        except CrmaskError as exc:  # errors raised outside a command's own handling
+            click.echo(f"crmask: error: {exc}", err=True)
+            sys.exit(2)

@@ -1,13 +1,10 @@
-"""The detector interface every crmask plugin implements.
+"""The image-detector interface: `Detector` (an image in, a `MaskResult` out).
 
-Two kinds of detector exist:
-
-* `Detector` (``kind = "mask"``): an image in, a `MaskResult` out;
-* `EventFilter` (``kind = "events"``): X-ray frames in, an event
-  `~astropy.table.Table` out.
-
-Both declare their parameters once, in the class attribute ``parameters``,
-and validate them at construction, as scikit-learn estimators do.
+Detectors declare their parameters once, in the class attribute
+``parameters`` (checked when the class is made, see
+`crmask.params.Configurable`), and validate them at construction, as
+scikit-learn estimators do. X-ray event filters, the other kind a plugin can
+register, live in `crmask.events`.
 """
 
 from __future__ import annotations
@@ -15,21 +12,23 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import astropy.units as u
 import numpy as np
 from astropy.nddata import CCDData
-from astropy.table import Table
 
-from .ccd import FrameStack, PreparedImage, prepare_frames, prepare_image
-from .params import Param, validate_params
+from .ccd import PreparedImage, prepare_image
+from .exceptions import PluginError
+from .params import Configurable, Param
 
-__all__ = ["MaskResult", "Detector", "EventFilter", "CALIBRATION_PARAMS", "EVENT_COLUMNS"]
+__all__ = ["MaskResult", "Detector", "CALIBRATION_PARAMS"]
 
-#: Parameter names with a fixed meaning: a detector that declares them gets
-#: them resolved against the header (explicit value > header keyword), with
-#: Quantities converted by `crmask.ccd.prepare_image`.
+#: Parameter names with a fixed meaning, resolved against the header
+#: (explicit value > header keyword, or the keyword named by ``*_key``), with
+#: Quantities converted by `crmask.ccd.prepare_image`. A detector that
+#: ``needs`` gain or read noise gets the matching one without declaring it;
+#: ``satlevel`` is declared by detectors that use the saturation level.
 CALIBRATION_PARAMS = {
     "gain": Param(None, "Gain in electron/adu (a number or a Quantity); default: the gain keyword "
                   "(ignored for images in electrons)",
@@ -48,8 +47,9 @@ CALIBRATION_PARAMS = {
                           "or SATLEVEL", type=str, allow_none=True),
 }
 
-#: Columns every event filter's table has.
-EVENT_COLUMNS = ("FRAME", "X", "Y", "ENERGY", "GRADE", "P_CR", "CR_FLAG")
+
+#: Calibration values a detector can list in ``needs``.
+_NEEDABLE = frozenset({"gain", "readnoise"})
 
 
 @dataclass
@@ -85,65 +85,16 @@ class MaskResult:
         return int(np.count_nonzero(self.mask))
 
 
-class _Configurable:
-    """Parameter handling shared by `Detector` and `EventFilter`."""
-
-    #: Registry name of the detector (set by subclasses).
-    name: ClassVar[str] = ""
-    #: ``"mask"`` or ``"events"``.
-    kind: ClassVar[str] = ""
-    #: One-line description shown by ``crmask list``.
-    summary: ClassVar[str] = ""
-    #: Importable modules the detector needs at run time (checked by ``crmask list``).
-    requires: ClassVar[tuple[str, ...]] = ()
-    #: Declared parameters, the single source of truth for validation and the CLI.
-    parameters: ClassVar[Mapping[str, Param]] = {}
-
-    def __init__(self, **params: Any) -> None:
-        self._params = validate_params(self.name, dict(self.parameters), params)
-        self._check_params()
-
-    def get_params(self) -> dict[str, Any]:
-        """Return the detector's parameters (every declared one, with defaults filled in)."""
-        return dict(self._params)
-
-    def set_params(self, **params: Any):
-        """Change parameters, validating them as the constructor does; returns ``self``."""
-        self._params = validate_params(self.name, dict(self.parameters), {**self._params, **params})
-        self._check_params()
-        return self
-
-    def _check_params(self) -> None:
-        """Check constraints between parameters; raise `ValueError` naming them."""
-
-    @classmethod
-    def version(cls) -> str:
-        """Version of the distribution that provides this detector."""
-        from .provenance import distribution_version
-
-        return distribution_version(cls)
-
-    def _provenance(self, runtime: float) -> dict[str, Any]:
-        return {
-            "detector": self.name,
-            "version": self.version(),
-            "params": self.get_params(),
-            "runtime": runtime,
-        }
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self._params.items() if v != self.parameters[k].default}
-        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-        return f"{type(self).__name__}({args})"
-
-
-class Detector(_Configurable, ABC):
+class Detector(Configurable, ABC):
     """Base class of image cosmic-ray detectors.
 
     Subclasses set `name`, `summary`, `parameters` (and `needs` when they
-    must know the gain or read noise) and implement `_detect`. Declaring a
-    parameter named ``gain``, ``readnoise`` or ``satlevel`` (see
-    `CALIBRATION_PARAMS`) lets `detect` resolve it against the header.
+    must know the gain or read noise) and implement `_detect`, reading their
+    parameter values from ``self.params``. Each name in `needs` adds the
+    matching calibration parameter (``gain``, ``readnoise``, see
+    `CALIBRATION_PARAMS`) to ``parameters`` when the class is made, so users
+    can pass it and `detect` resolves it against the header; declaring
+    ``satlevel`` does the same for the saturation level.
 
     Examples
     --------
@@ -156,6 +107,17 @@ class Detector(_Configurable, ABC):
     kind: ClassVar[str] = "mask"
     #: Calibration values that must be known: any of ``"gain"``, ``"readnoise"``.
     needs: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        unknown = sorted(set(cls.needs) - _NEEDABLE)
+        if unknown:
+            raise PluginError(
+                f"{cls.__qualname__}: needs {unknown}, but only {sorted(_NEEDABLE)} can be needed"
+            )
+        missing = {key: CALIBRATION_PARAMS[key] for key in cls.needs if key not in cls.parameters}
+        if missing:
+            cls.parameters = {**cls.parameters, **missing}
+        super().__init_subclass__(**kwargs)
 
     def detect(self, ccd: CCDData) -> MaskResult:
         """Find cosmic rays in ``ccd``.
@@ -173,12 +135,12 @@ class Detector(_Configurable, ABC):
         """
         image = prepare_image(
             ccd,
-            gain=self._params.get("gain"),
-            readnoise=self._params.get("readnoise"),
-            saturation=self._params.get("satlevel"),
-            gain_key=self._params.get("gain_key"),
-            readnoise_key=self._params.get("readnoise_key"),
-            saturation_key=self._params.get("satlevel_key"),
+            gain=self.params.get("gain"),
+            readnoise=self.params.get("readnoise"),
+            saturation=self.params.get("satlevel"),
+            gain_key=self.params.get("gain_key"),
+            readnoise_key=self.params.get("readnoise_key"),
+            saturation_key=self.params.get("satlevel_key"),
             needs=self.needs,
         )
         start = time.perf_counter()
@@ -211,85 +173,10 @@ class Detector(_Configurable, ABC):
         result.mask = np.asarray(result.mask, dtype=bool)
 
 
-def _near_mask(events: Table, mask: np.ndarray) -> np.ndarray:
-    """Whether each event's 3 x 3 window (centred on ``X``, ``Y`` of frame ``FRAME``) holds a masked pixel."""
-    frame, y, x = (np.asarray(events[c], dtype=np.intp) for c in ("FRAME", "Y", "X"))
-    _, ny, nx = mask.shape
-    near = np.zeros(len(events), dtype=bool)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            yy, xx = y + dy, x + dx
-            inside = (yy >= 0) & (yy < ny) & (xx >= 0) & (xx < nx)
-            near[inside] |= mask[frame[inside], yy[inside], xx[inside]]
-    return near
+def __getattr__(name: str):
+    # The X-ray types moved to crmask.events; their old import path keeps working.
+    if name in ("EventFilter", "EVENT_COLUMNS"):
+        from . import events
 
-
-class EventFilter(_Configurable, ABC):
-    """Base class of X-ray event filters.
-
-    ``filter(frames)`` returns an `~astropy.table.Table` with at least the
-    columns in `EVENT_COLUMNS`; ``P_CR`` is the cosmic-ray score (NaN for
-    filters without one) and ``CR_FLAG`` the decision. Filters with a score
-    declare a ``threshold`` parameter and `flag` re-applies a new threshold
-    to an existing table without running the filter again.
-    """
-
-    kind: ClassVar[str] = "events"
-    #: Units the frames may come in.
-    accepted_units: ClassVar[tuple[u.UnitBase, ...]] = (u.electron, u.keV)
-
-    def filter(self, frames) -> Table:
-        """Find events in ``frames`` and flag the cosmic-ray ones.
-
-        Parameters
-        ----------
-        frames : `~astropy.nddata.CCDData`, sequence of CCDData, or `~astropy.units.Quantity`
-            One or more equally shaped frames in one of `accepted_units`.
-            Pixels in a CCDData's ``mask`` count as empty, and events centred
-            on or next to one are not reported: their energy and grade are
-            unknown.
-
-        Returns
-        -------
-        astropy.table.Table
-        """
-        stack = prepare_frames(frames, self.accepted_units)
-        start = time.perf_counter()
-        table = self._filter(stack)
-        runtime = time.perf_counter() - start
-        missing = [c for c in EVENT_COLUMNS if c not in table.colnames]
-        if missing:
-            raise ValueError(f"{self.name}: event table lacks required column(s) {missing}")
-        if stack.mask is not None:
-            table = table[~_near_mask(table, stack.mask)]
-        table.meta.update(self._provenance(runtime))
-        return table
-
-    def flag(self, table: Table, threshold: float | None = None) -> Table:
-        """Re-apply a CR probability threshold to an event table, without refiltering.
-
-        Parameters
-        ----------
-        table : astropy.table.Table
-            A table returned by `filter`.
-        threshold : float, optional
-            New threshold on ``P_CR``; default: the ``threshold`` parameter.
-
-        Returns
-        -------
-        astropy.table.Table
-            A copy of ``table`` with ``CR_FLAG`` recomputed.
-        """
-        if "threshold" not in self.parameters:
-            raise ValueError(f"event filter {self.name!r} has no CR probability threshold to change")
-        if threshold is None:
-            threshold = self._params["threshold"]
-        threshold = self.parameters["threshold"].validate("threshold", threshold)
-        flagged = table.copy()
-        flagged["CR_FLAG"] = np.asarray(flagged["P_CR"]) >= threshold
-        flagged.meta["threshold"] = threshold
-        return flagged
-
-    @abstractmethod
-    def _filter(self, frames: FrameStack) -> Table:
-        """Build the event table from validated frames (implemented by subclasses)."""
+        return getattr(events, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

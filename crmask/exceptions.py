@@ -10,7 +10,9 @@ __all__ = [
     "InvalidImageError",
     "MissingCalibrationError",
     "UnknownDetectorError",
+    "DetectorKindError",
     "PluginError",
+    "PluginWarning",
     "FITSReadError",
     "OutputExistsError",
     "OutputDirectoryError",
@@ -48,8 +50,30 @@ class UnknownDetectorError(CrmaskError, KeyError):
         return f"unknown detector {self.name!r}; registered detectors are: {valid}"
 
 
+class DetectorKindError(CrmaskError, ValueError):
+    """A detector of the wrong kind: an X-ray event filter where an image detector is needed, or back."""
+
+    def __init__(self, name: str, kind: str, wanted: str):
+        self.name = name
+        self.kind = kind
+        self.wanted = wanted
+        super().__init__(name, kind, wanted)
+
+    def __str__(self) -> str:
+        return (f"{self.name!r} is {_KIND_WORDS[self.kind]}, not {_KIND_WORDS[self.wanted]}; "
+                f"`crmask list --kind {self.wanted}` lists those")
+
+
+#: How error messages name each detector kind.
+_KIND_WORDS = {"mask": "an image detector", "events": "an X-ray event filter"}
+
+
 class PluginError(CrmaskError, RuntimeError):
     """A plugin is broken: bad hook implementation, duplicate or invalid detector."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded here and was skipped; the other plugins work."""
 
 
 class FITSReadError(CrmaskError, OSError):

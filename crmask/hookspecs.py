@@ -1,7 +1,9 @@
 """pluggy hook specifications of crmask.
 
 A plugin is a module named in the ``crmask`` entry-point group that
-implements one or both hooks::
+implements one or more hooks, each decorated with `crmask.hookimpl` (one hook
+per kind of class, as ``llm`` has ``register_models`` and
+``register_embedding_models``)::
 
     # pyproject.toml
     [project.entry-points.crmask]
@@ -33,10 +35,20 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 @hookspec
 def register_detectors(register: Callable[[type], None]) -> None:
-    """Register detector classes by calling ``register(cls)`` for each.
+    """Register image detectors by calling ``register(cls)`` for each.
 
-    ``cls`` must subclass `crmask.Detector` or `crmask.EventFilter` and have
-    a unique ``name``.
+    ``cls`` must subclass `crmask.Detector` and have a ``name`` no other
+    plugin registers. (An `crmask.EventFilter` registered here is still
+    accepted, with a `DeprecationWarning`: use ``register_event_filters``.)
+    """
+
+
+@hookspec
+def register_event_filters(register: Callable[[type], None]) -> None:
+    """Register X-ray event filters by calling ``register(cls)`` for each.
+
+    ``cls`` must subclass `crmask.EventFilter` and have a ``name`` no other
+    plugin registers (image detectors and event filters share one namespace).
     """
 
 

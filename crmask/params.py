@@ -1,20 +1,26 @@
-"""Declared detector parameters: validation and parsing from text.
+"""Declared detector parameters: validation, parsing from text, and the base class that holds them.
 
 A detector declares its parameters once, as a mapping of names to `Param`.
-That declaration is the single source for construction-time validation,
-``crmask detect --param key=value`` parsing, header provenance and benchmark
-configurations.
+That declaration is the single source for class-creation and
+construction-time validation, ``crmask detect --param key=value`` parsing,
+header provenance and benchmark configurations. `Configurable` is the base of
+every registered class (image detectors and X-ray event filters): it checks
+the declarations when the class is made and gives instances scikit-learn's
+``get_params`` / ``set_params`` protocol, so `sklearn.base.clone` works.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Mapping
 
 import astropy.units as u
 
-__all__ = ["Param", "validate_params"]
+from .exceptions import PluginError
+
+__all__ = ["Param", "validate_params", "Configurable"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -29,6 +35,25 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"expected a boolean (true/false), got {text!r}")
 
 
+#: How each parameter type is read from command-line text.
+_PARSERS: dict[type, Callable[[str], Any]] = {bool: _parse_bool, int: int, float: float, str: str}
+
+
+def _infer_type(default: Any) -> type:
+    """The parameter type of ``default``: `bool`, `int`, `float` or `str`; `float` for `None`."""
+    import numpy as np
+
+    if default is None:
+        return float
+    for kind, accepted in ((bool, (bool, np.bool_)), (int, (int, np.integer)), (float, (float, np.floating)),
+                           (str, (str,))):
+        if isinstance(default, accepted):
+            return kind
+    raise TypeError(
+        f"cannot infer a parameter type from the default {default!r}; give type=float, int, bool or str"
+    )
+
+
 @dataclass(frozen=True)
 class Param:
     """Declaration of one detector parameter.
@@ -39,8 +64,12 @@ class Param:
         Value used when the parameter is not given.
     doc : str
         One-line description shown by ``crmask list`` and in the docs.
-    type : type
-        Python type of the value: `float`, `int`, `bool` or `str`.
+    type : type, optional
+        Python type of the value: `float`, `int`, `bool` or `str`. By
+        default the type of ``default`` (so ``Param(5, ...)`` is an `int`
+        parameter and ``Param(5.0, ...)`` a `float` one), or `float` when
+        the default is `None`. Values are coerced to it: a float parameter
+        given ``7`` holds ``7.0``; an int parameter refuses ``7.5``.
     low, high : float, optional
         Inclusive bounds for numeric parameters, unless ``low_open`` or
         ``high_open`` make them exclusive.
@@ -58,7 +87,7 @@ class Param:
 
     default: Any
     doc: str
-    type: type = float
+    type: type | None = None
     low: float | None = None
     high: float | None = None
     low_open: bool = False
@@ -66,6 +95,14 @@ class Param:
     choices: tuple[str, ...] | None = None
     allow_none: bool = False
     units: tuple[u.UnitBase, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.type is None:
+            object.__setattr__(self, "type", _infer_type(self.default))
+        if self.type not in _PARSERS:
+            raise TypeError(f"Param type must be one of float, int, bool or str, got {self.type!r}")
+        if self.type is float and isinstance(self.default, int) and not isinstance(self.default, bool):
+            object.__setattr__(self, "default", float(self.default))
 
     def allowed(self) -> str:
         """Describe the allowed values in words, for error messages."""
@@ -114,6 +151,8 @@ class Param:
         kind = self.type
         if self.units and isinstance(value, u.Quantity):
             return self._coerce_quantity(name, value)
+        if type(value) is kind:
+            return value  # the very object given, as scikit-learn's clone expects
         if kind is bool:
             ok = isinstance(value, (bool, np.bool_))
         elif kind is int:
@@ -147,14 +186,8 @@ class Param:
         """Parse the text form of a value (from the command line) and validate it."""
         if self.allow_none and text.strip().lower() in {"none", "null", ""}:
             return None
-        parsers: dict[type, Callable[[str], Any]] = {
-            bool: _parse_bool,
-            int: int,
-            float: float,
-            str: str,
-        }
         try:
-            value = parsers[self.type](text)
+            value = _PARSERS[self.type](text)
         except ValueError:
             raise ValueError(f"parameter {name!r} must be {self.allowed()}, got {text!r}") from None
         return self.validate(name, value)
@@ -175,7 +208,7 @@ def validate_params(owner: str, declared: dict[str, Param], given: dict[str, Any
     Returns
     -------
     dict
-        Every declared parameter with its validated value.
+        Every declared parameter with its validated value, in its declared type.
 
     Raises
     ------
@@ -187,7 +220,98 @@ def validate_params(owner: str, declared: dict[str, Param], given: dict[str, Any
         valid = ", ".join(sorted(declared)) or "(none)"
         names = ", ".join(repr(u) for u in unknown)
         raise ValueError(f"unknown parameter {names} for detector {owner!r}; valid parameters are: {valid}")
-    params = {name: spec.default for name, spec in declared.items()}
-    for name, value in given.items():
-        params[name] = declared[name].validate(name, value)
-    return params
+    return {name: spec.validate(name, given.get(name, spec.default)) for name, spec in declared.items()}
+
+
+class Configurable:
+    """Base of every class a plugin registers: declared parameters, checked early.
+
+    Subclasses set the class attributes below. The declarations are checked
+    when the class is made (every value of ``parameters`` is a `Param` and
+    every default is allowed), so a mistake fails at import with the class
+    and parameter named, not at a user's first call. Instances validate
+    their parameters at construction, as scikit-learn estimators do, and
+    follow scikit-learn's parameter protocol: `get_params`, `set_params`,
+    and ``type(det)(**det.get_params())`` makes an equal detector, so
+    `sklearn.base.clone` works.
+    """
+
+    #: Registry name (set by subclasses).
+    name: ClassVar[str] = ""
+    #: ``"mask"`` (image detector) or ``"events"`` (X-ray event filter).
+    kind: ClassVar[str] = ""
+    #: One-line description shown by ``crmask list``.
+    summary: ClassVar[str] = ""
+    #: Importable modules needed at run time (checked by ``crmask list``).
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: Declared parameters, the single source of truth for validation and the CLI.
+    parameters: ClassVar[Mapping[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for pname, spec in cls.parameters.items():
+            if not isinstance(spec, Param):
+                raise PluginError(
+                    f"{cls.__qualname__}: parameter {pname!r} is declared as {spec!r}, not a crmask.Param"
+                )
+            try:
+                spec.validate(pname, spec.default)
+            except ValueError as exc:
+                raise PluginError(f"{cls.__qualname__}: the default of {exc}") from None
+
+    def __init__(self, **params: Any) -> None:
+        self._params = validate_params(self.name, dict(self.parameters), params)
+        self._check_params()
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The parameter values, read-only (change them with `set_params`)."""
+        return MappingProxyType(self._params)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Return every declared parameter with its value (defaults filled in).
+
+        Parameters
+        ----------
+        deep : bool
+            Accepted for scikit-learn's protocol; parameters are plain values,
+            so it changes nothing.
+        """
+        return dict(self._params)
+
+    def set_params(self, **params: Any):
+        """Change parameters, validating them as the constructor does; returns ``self``.
+
+        On an invalid value the detector keeps its previous parameters.
+        """
+        previous = self._params
+        self._params = validate_params(self.name, dict(self.parameters), {**previous, **params})
+        try:
+            self._check_params()
+        except Exception:
+            self._params = previous
+            raise
+        return self
+
+    def _check_params(self) -> None:
+        """Check constraints between parameters; raise `ValueError` naming them."""
+
+    @classmethod
+    def version(cls) -> str:
+        """Version of the distribution that provides this class."""
+        from .provenance import distribution_version
+
+        return distribution_version(cls)
+
+    def _provenance(self, runtime: float) -> dict[str, Any]:
+        return {
+            "detector": self.name,
+            "version": self.version(),
+            "params": self.get_params(),
+            "runtime": runtime,
+        }
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self._params.items() if v != self.parameters[k].default}
+        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({args})"

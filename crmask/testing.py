@@ -11,13 +11,15 @@ The crmask test suite runs them over every detector in the registry.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator
 
 import astropy.units as u
 import numpy as np
 from astropy.nddata import CCDData
 
-from .detector import Detector, EventFilter, EVENT_COLUMNS, MaskResult
+from .detector import Detector, MaskResult
+from .events import EVENT_COLUMNS, EventFilter
 from .exceptions import InvalidImageError
 from .params import Param
 from .registry import get_detector_class
@@ -78,6 +80,56 @@ def _check_params_round_trip(cls: type) -> None:
     clone = cls(**params)
     assert clone.get_params() == params, f"{cls.name}: cls(**get_params()) changed the parameters"
     repr(det)
+
+
+def _check_clone(cls: type) -> None:
+    # scikit-learn's clone: cls(**get_params(deep=False)) must keep every value, the very object
+    params = cls().get_params(deep=False)
+    try:
+        kept = cls(**params).get_params(deep=False)
+    except ValueError as exc:
+        raise AssertionError(f"{cls.name}: cls(**get_params()) refused its own parameters: {exc}") from None
+    for pname, value in params.items():
+        assert kept[pname] is value, (
+            f"{cls.name}: the constructor changed parameter {pname!r} (sklearn.base.clone fails)"
+        )
+
+
+def _numeric_sample(spec: Param):
+    """A valid value of a numeric parameter given as another numeric type (numpy int, Python int), or None."""
+    base = spec.default if spec.default is not None else (spec.low if spec.low is not None else 1)
+    if spec.type is int:
+        candidates = [np.int64(base)]
+    elif spec.type is float:
+        candidates = [int(math.ceil(base)), int(math.floor(base)) + 1]
+    else:
+        return None
+    for value in candidates:
+        try:
+            spec.validate("sample", value)
+        except ValueError:
+            continue
+        return value
+    return None
+
+
+def _check_param_types(cls: type) -> None:
+    for pname, value in cls().get_params().items():
+        declared = cls.parameters[pname].type
+        assert value is None or type(value) is declared, (
+            f"{cls.name}: parameter {pname!r} holds a {type(value).__name__}, declared {declared.__name__}"
+        )
+    for pname, spec in cls.parameters.items():
+        value = _numeric_sample(spec)
+        if value is None:
+            continue
+        try:
+            got = cls(**{pname: value}).get_params()[pname]
+        except ValueError:
+            continue  # a constraint between parameters (such as an odd size) refuses this value
+        assert type(got) is spec.type, (
+            f"{cls.name}: {pname}={value!r} was kept as a {type(got).__name__}, declared {spec.type.__name__}"
+        )
 
 
 def _check_unknown_param(cls: type) -> None:
@@ -166,6 +218,8 @@ def _check_event_filter(cls: type) -> None:
 _MASK_CHECKS = (
     _check_declaration,
     _check_params_round_trip,
+    _check_clone,
+    _check_param_types,
     _check_unknown_param,
     _check_out_of_range,
     _check_finds_obvious_crs,
@@ -177,6 +231,8 @@ _MASK_CHECKS = (
 _EVENT_CHECKS = (
     _check_declaration,
     _check_params_round_trip,
+    _check_clone,
+    _check_param_types,
     _check_unknown_param,
     _check_out_of_range,
     _check_event_filter,

@@ -51,7 +51,7 @@ def can_run(spec: DetectorSpec) -> str | None:
 def runnable_detectors() -> list[DetectorSpec]:
     """Every registered image detector that can run here, with its default parameters."""
     specs = []
-    for info in crmask.list_detectors("mask"):
+    for info in crmask.list_detectors():
         spec = DetectorSpec(info.name, info.name)
         reason = "missing " + ", ".join(info.missing) if info.missing else can_run(spec)
         if reason is None:

@@ -32,7 +32,7 @@ import crmask
 def usable_filters() -> list:
     """Every registered event filter that can be built and run here, the classic filter first."""
     filters = []
-    for info in crmask.list_detectors("events"):
+    for info in crmask.list_event_filters():
         if not info.available:
             print(f"skipping {info.name}: missing {', '.join(info.missing)}")
             continue

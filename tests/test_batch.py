@@ -37,7 +37,7 @@ class DiesOnceLACosmic(LACosmic):
 
     def _detect(self, image):
         try:
-            handle = os.open(self._params["marker"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            handle = os.open(self.params["marker"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             return super()._detect(image)
         os.write(handle, str(os.getpid()).encode())

@@ -5,9 +5,11 @@ import pytest
 import crmask
 from crmask.testing import iter_checks
 
+REGISTERED = [*crmask.list_detectors(), *crmask.list_event_filters()]
+
 CASES = [
     pytest.param(info.name, check_name, id=f"{info.name}-{check_name}")
-    for info in crmask.list_detectors()
+    for info in REGISTERED
     if info.available
     for check_name, _ in iter_checks(info.name)
 ]
@@ -24,7 +26,7 @@ PUBLISHED_EXTRA_MODULES = {"deepCR", "tensorboard", "cosmic_conn", "dfcosmic"}
 
 
 def test_every_registered_detector_is_importable_and_documented():
-    for info in crmask.list_detectors():
+    for info in REGISTERED:
         if info.plugin == "published":
             extra = set(info.missing) - PUBLISHED_EXTRA_MODULES
             assert not extra, f"{info.name} requires modules missing here: {sorted(extra)}"
@@ -32,3 +34,30 @@ def test_every_registered_detector_is_importable_and_documented():
             assert info.available, f"{info.name} requires modules missing here: {info.missing}"
         cls = crmask.get_detector_class(info.name)
         assert cls.__doc__ and cls.__doc__.strip(), f"{info.name} has no docstring"
+
+
+class _Niter(crmask.Detector):
+    """A detector whose constructor stores a parameter as given, skipping the declared type."""
+
+    name = "niter-demo"
+    summary = "flags nothing"
+    parameters = {"niter": crmask.Param(4, "iterations", low=1)}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._params["niter"] = float(self._params["niter"])  # what a library wrapper might do
+
+    def _detect(self, image):
+        return crmask.MaskResult(mask=image.bad.copy())
+
+
+@pytest.mark.parametrize(
+    ("check_name", "message"),
+    [
+        ("param_types", "niter-demo: parameter 'niter' holds a float, declared int"),
+        ("clone", r"niter-demo: cls\(\*\*get_params\(\)\) refused its own parameters: parameter 'niter'"),
+    ],
+)
+def test_conformance_catches_values_that_lose_their_declared_type(check_name, message):
+    with pytest.raises(AssertionError, match=message):
+        dict(iter_checks(_Niter))[check_name]()

@@ -56,3 +56,66 @@ def test_parse_from_command_line_text(name, text, expected):
 def test_parse_rejects_text_of_the_wrong_type():
     with pytest.raises(ValueError, match="'niter' must be a int in"):
         DECLARED["niter"].parse("niter", "four")
+
+
+def test_type_is_inferred_from_the_default():
+    assert Param(5, "n").type is int and Param(5.0, "x").type is float
+    assert Param(True, "f").type is bool and Param("a", "s").type is str
+    assert Param(None, "g", allow_none=True).type is float
+    # a user's 7 stays an int: no 7.0 handed to a library that needs an integer
+    value = Param(5, "n", low=1).validate("n", 7)
+    assert value == 7 and type(value) is int
+    with pytest.raises(ValueError, match="'n' must be a int in"):
+        Param(5, "n", low=1).validate("n", 7.5)
+    explicit = Param(5, "x", type=float)
+    assert explicit.default == 5.0 and type(explicit.default) is float
+    with pytest.raises(TypeError, match="cannot infer a parameter type from the default"):
+        Param([1, 2], "list")
+
+
+def test_a_value_of_the_declared_type_is_kept_as_the_very_object():
+    value = 4.25
+    assert DECLARED["sigma"].validate("sigma", value) is value
+
+
+def detector_class(**attributes):
+    from crmask import Detector
+
+    return type("Demo", (Detector,), {"name": "demo", "summary": "demo", "_detect": lambda self, image: None,
+                                      **attributes})
+
+
+def test_defaults_are_checked_when_the_class_is_made():
+    from crmask import PluginError
+
+    with pytest.raises(PluginError, match=r"Demo: the default of parameter 'niter' must be a int in \[1, 10\], got 0"):
+        detector_class(parameters={"niter": Param(0, "iterations", low=1, high=10)})
+    with pytest.raises(PluginError, match="Demo: parameter 'sigma' is declared as 4.5, not a crmask.Param"):
+        detector_class(parameters={"sigma": 4.5})
+    with pytest.raises(PluginError, match=r"Demo: needs \['flat'\], but only \['gain', 'readnoise'\] can be needed"):
+        detector_class(needs=("flat",))
+
+
+def test_needs_adds_the_calibration_parameters():
+    from crmask.detector import CALIBRATION_PARAMS
+
+    cls = detector_class(needs=("gain",), parameters={"sigma": Param(4.5, "threshold")})
+    assert cls.parameters == {"sigma": Param(4.5, "threshold"), "gain": CALIBRATION_PARAMS["gain"]}
+    assert cls(gain=2).get_params() == {"sigma": 4.5, "gain": 2.0}
+    own = Param(2.0, "the gain of this camera", low=0.0, low_open=True)
+    assert detector_class(needs=("gain",), parameters={"gain": own}).parameters == {"gain": own}
+
+
+def _box_is_odd(self):
+    if self.params["box"] % 2 == 0:
+        raise ValueError("parameter 'box' must be odd")
+
+
+def test_params_is_read_only_and_a_refused_set_params_changes_nothing():
+    det = detector_class(parameters={"box": Param(5, "odd box", low=3)}, _check_params=_box_is_odd)()
+    with pytest.raises(TypeError):
+        det.params["box"] = 7
+    with pytest.raises(ValueError, match="must be odd"):
+        det.set_params(box=6)
+    assert det.params["box"] == 5
+    assert det.set_params(box=7) is det and det.get_params(deep=False) == {"box": 7}

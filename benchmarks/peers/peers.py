@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crmask import Detector, MaskResult, PreparedImage
+from crmask import Detector, MaskResult, PreparedImage, hookimpl
 from crmask.detector import CALIBRATION_PARAMS
 from crmask_lacosmic.detector import DEFAULT_SATLEVEL, LACosmic
 
@@ -42,7 +42,7 @@ class CcdprocLACosmic(Detector):
         from astropy.nddata import CCDData
         from ccdproc import cosmicray_lacosmic
 
-        p = self._params
+        p = self.params
         ccd = CCDData(image.data, unit=image.unit, mask=image.bad)
         out = cosmicray_lacosmic(
             ccd,
@@ -58,6 +58,7 @@ class CcdprocLACosmic(Detector):
         return MaskResult(mask=np.asarray(out.mask, dtype=bool) & ~image.bad)
 
 
+@hookimpl
 def register_detectors(register):
     """Register the peer (same hook as an installed crmask plugin)."""
     register(CcdprocLACosmic)

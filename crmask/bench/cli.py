@@ -85,7 +85,8 @@ def _run_options(func: Callable) -> Callable:
         click.option("--param", "params", multiple=True, metavar="[LABEL:]KEY=VALUE",
                      help="Detector parameter, for one label or for every detector that has it."),
         click.option("--plugin", "plugins", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Python file with register_detectors(register) adding detectors that are not installed."),
+                     help="Python file written as a plugin module (an @crmask.hookimpl register_detectors) "
+                          "adding detectors that are not installed (repeatable)."),
         click.option("--sweep", "sweeps", multiple=True, metavar="KEY=V1,V2,...",
                      help="Parameter sweep for detectors without a probability map (default: sigclip x objlim)."),
         click.option("--no-sweep", is_flag=True, help="Do not sweep; such detectors get no ROC curve."),
@@ -107,7 +108,8 @@ def _run_options(func: Callable) -> Callable:
 def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, threads, scheduler, workers, quiet,
          outdir) -> None:
     from .report import markdown_table, aggregate, write_report
-    from .runner import DetectorSpec, detector_class, load_detector_file, run_benchmark
+    from ..registry import load_plugin_file
+    from .runner import DetectorSpec, detector_class, run_benchmark
 
     missing = [name for name, value in (("--data", data), ("--detector", detectors), ("-o/--outdir", outdir))
                if not value]
@@ -119,17 +121,16 @@ def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, 
         # Read by OpenMP and BLAS runtimes when they load; limit_threads covers those already loaded.
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[variable] = str(threads)
-    extra: dict[str, type] = {}
     for plugin in plugins:
-        extra.update(load_detector_file(plugin))
+        load_plugin_file(plugin)
     try:
         specs = [DetectorSpec.parse(d) for d in detectors]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--detector") from None
-    classes = {s.label: detector_class(s.name, extra) for s in specs}
+    classes = {s.label: detector_class(s.name) for s in specs}
     specs = _apply_params(specs, classes, params)
     sweep = {} if no_sweep else (_parse_sweep(sweeps) if sweeps else None)
-    results = run_benchmark(data, specs, outdir, dilate=dilate, sweep=sweep, extra_detectors=extra,
+    results = run_benchmark(data, specs, outdir, dilate=dilate, sweep=sweep,
                             resume=not no_resume, progress=not quiet, threads=threads,
                             scheduler=scheduler, n_workers=workers)
     paths = write_report(results, outdir)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import itertools
 import json
 import os
@@ -30,7 +29,8 @@ import numpy as np
 
 from .. import metrics
 from .._dask import failure_message, map_as_completed, open_client, worker_cached
-from ..exceptions import CrmaskError, PluginError
+from ..exceptions import CrmaskError, UnknownDetectorError
+from ..registry import get_detector_class, list_detectors, load_plugin_file, plugin_file_of
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image
 from .measure import available_threads, measure
 
@@ -87,79 +87,31 @@ class DetectorSpec:
         return cls(label=label, name=name)
 
 
-#: Module-name prefix of the detector files loaded by `load_detector_file`.
-_PLUGIN_MODULE_PREFIX = "_crmask_bench_"
-
-
-def load_detector_file(path: str | os.PathLike) -> dict[str, type]:
-    """Load detector classes from a Python file implementing ``register_detectors``.
-
-    Such a file is a crmask plugin that is not installed (the peers under
-    ``benchmarks/peers`` are): its ``register_detectors(register)`` function
-    is called exactly as the plugin manager would call it.
-
-    Returns
-    -------
-    dict
-        Detector name to class.
-
-    Raises
-    ------
-    PluginError
-        If the file is missing, fails to import, or has no ``register_detectors``.
-    """
-    from ..detector import Detector
-
-    path = Path(path)
-    if not path.is_file():
-        raise PluginError(f"detector file {path} does not exist")
-    module_name = f"{_PLUGIN_MODULE_PREFIX}{path.stem}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise PluginError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # a broken plugin file must name itself
-        raise PluginError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
-    hook = getattr(module, "register_detectors", None)
-    if hook is None:
-        raise PluginError(f"{path} has no register_detectors(register) function")
-    found: dict[str, type] = {}
-
-    def register(cls: type) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, Detector)):
-            raise PluginError(f"{path} registered {cls!r}, which is not a crmask.Detector subclass")
-        found[cls.name] = cls
-
-    hook(register=register)
-    return found
+#: Former name of `crmask.registry.load_plugin_file`, kept for compatibility.
+load_detector_file = load_plugin_file
 
 
 def detector_class(name: str, extra: Mapping[str, type] | None = None) -> type:
-    """Return the mask detector class ``name``: from ``extra``, else from the registry.
+    """Return the image detector class ``name``: from ``extra``, else from the registry.
+
+    Plugin files (``crmask bench --plugin``) are loaded into the registry
+    with `crmask.registry.load_plugin_file`; ``extra`` holds classes that
+    are registered nowhere (tests build such classes).
 
     Raises
     ------
     UnknownDetectorError
-        If no installed plugin nor ``extra`` has ``name``.
-    CrmaskError
+        If neither the registry nor ``extra`` has ``name``.
+    DetectorKindError
         If ``name`` is an event filter.
     """
     extra = extra or {}
     if name in extra:
         return extra[name]
-    from ..exceptions import UnknownDetectorError
-    from ..registry import get_detector_class, list_detectors
-
     try:
-        cls = get_detector_class(name)
+        return get_detector_class(name, "mask")
     except UnknownDetectorError:
         raise UnknownDetectorError(name, [d.name for d in list_detectors()] + list(extra)) from None
-    if cls.kind != "mask":
-        raise CrmaskError(f"{name!r} is an event filter; crmask bench scores image (mask) detectors")
-    return cls
 
 
 def default_sweep(cls: type) -> dict[str, tuple[float, ...]]:
@@ -348,8 +300,8 @@ def run_benchmark(
         Sweep for detectors without a probability map; `None` uses
         `default_sweep` of each detector, ``{}`` disables sweeps.
     extra_detectors : mapping, optional
-        Detector classes by name that are not installed plugins (see
-        `load_detector_file`).
+        Detector classes by name that no plugin registers (plugin files are
+        loaded into the registry with `crmask.registry.load_plugin_file`).
     resume : bool
         Reuse stored results of the same configuration.
     thresholds : numpy.ndarray
@@ -473,10 +425,11 @@ def _run_serial(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], detec
 
 @dataclass(frozen=True)
 class _WorkerDetector:
-    """What a worker needs to build a detector: its class, or the detector file defining it, and parameters.
+    """What a worker needs to build a detector: its class, or the plugin file defining it, and parameters.
 
-    A class loaded with `load_detector_file` lives in a module that exists
-    only in the process that loaded it, so workers load the file themselves.
+    A class loaded with `crmask.registry.load_plugin_file` lives in a module
+    that exists only in the process that loaded it, so workers load the file
+    themselves.
     """
 
     name: str
@@ -488,9 +441,9 @@ class _WorkerDetector:
     def of(cls, detector) -> "_WorkerDetector":
         """The recipe of a constructed detector."""
         params = tuple(sorted(detector.get_params().items()))
-        module = type(detector).__module__
-        if module.startswith(_PLUGIN_MODULE_PREFIX):
-            return cls(detector.name, params, plugin_file=sys.modules[module].__file__)
+        path = plugin_file_of(type(detector))
+        if path is not None:
+            return cls(detector.name, params, plugin_file=str(path))
         return cls(detector.name, params, cls=type(detector))
 
     @property
@@ -501,7 +454,7 @@ class _WorkerDetector:
 
     def build(self):
         """Create the detector."""
-        cls = load_detector_file(self.plugin_file)[self.name] if self.plugin_file else self.cls
+        cls = load_plugin_file(self.plugin_file)[self.name] if self.plugin_file else self.cls
         return cls(**dict(self.params))
 
 

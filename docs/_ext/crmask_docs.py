@@ -51,7 +51,8 @@ class DetectorsDirective(SphinxDirective):
         import crmask
         from crmask.registry import get_detector_class
 
-        infos = crmask.list_detectors(self.options.get("kind"))
+        kind = self.options.get("kind")
+        infos = [i for i in (*crmask.list_detectors(), *crmask.list_event_filters()) if kind in (None, i.kind)]
         if not infos:
             return [nodes.paragraph(text="No detector of this kind is registered in this build.")]
         rows = [[f"``{i.name}``", i.kind, f"``{i.plugin}``", ", ".join(i.needs) or "--", i.summary] for i in infos]

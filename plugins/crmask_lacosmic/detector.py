@@ -49,13 +49,13 @@ class LACosmic(Detector):
     }
 
     def _check_params(self) -> None:
-        if self._params["psfsize"] % 2 == 0:
-            raise ValueError(f"parameter 'psfsize' must be an odd integer, got {self._params['psfsize']}")
+        if self.params["psfsize"] % 2 == 0:
+            raise ValueError(f"parameter 'psfsize' must be an odd integer, got {self.params['psfsize']}")
 
     def _detect(self, image: PreparedImage) -> MaskResult:
         from astroscrappy import detect_cosmics
 
-        p = self._params
+        p = self.params
         satlevel = image.saturation if image.saturation is not None else DEFAULT_SATLEVEL
         mask, cleaned = detect_cosmics(
             image.data,

@@ -9,7 +9,7 @@ the three wrapped.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import astropy.units as u
 import numpy as np

@@ -144,9 +144,9 @@ class UNetDetector(Detector):
     parameters: ClassVar[dict[str, Param]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
         if cls.default_weights:
             cls.parameters = cls._declare()
+        super().__init_subclass__(**kwargs)  # checks the declarations
 
     @classmethod
     def _declare(cls) -> dict[str, Param]:
@@ -176,7 +176,7 @@ class UNetDetector(Detector):
         super().__init__(**params)
 
     def _check_params(self) -> None:
-        p = self._params
+        p = self.params
         resolve_weights(p["weights"])  # an unknown name or a missing file fails here, once, not at every detect
         for key in ("tile", "overlap"):
             if p[key] is not None and p[key] % TILE_MULTIPLE:
@@ -193,7 +193,7 @@ class UNetDetector(Detector):
     def _device(self):
         import torch
 
-        choice = self._params["device"]
+        choice = self.params["device"]
         if choice == "auto":
             choice = "cuda" if torch.cuda.is_available() else "cpu"
         return torch.device(choice)
@@ -209,11 +209,11 @@ class UNetDetector(Detector):
             from .inference import prepare_for_inference
             from .model import UNet
 
-            loaded = load_weights(self._params["weights"])
+            loaded = load_weights(self.params["weights"])
             if loaded.arch != self.arch or loaded.config.attention != self.attention:
                 kind = ("att-" if loaded.config.attention else "") + loaded.arch
                 raise WeightsError(
-                    f"weights {self._params['weights']!r} are a {kind!r} model; detector {self.name!r} "
+                    f"weights {self.params['weights']!r} are a {kind!r} model; detector {self.name!r} "
                     f"needs {self.name!r} weights"
                 )
             network = UNet(loaded.config)
@@ -226,8 +226,8 @@ class UNetDetector(Detector):
 
     def overlap(self) -> int:
         """Context pixels on each tile side: the ``overlap`` parameter, else the model's receptive radius."""
-        if self._params["overlap"] is not None:
-            return self._params["overlap"]
+        if self.params["overlap"] is not None:
+            return self.params["overlap"]
         config = self.model()[0].config
         return -(-config.receptive_radius // config.multiple) * config.multiple
 
@@ -247,7 +247,7 @@ class UNetDetector(Detector):
 
         loaded, network = self.model()
         multiple = loaded.config.multiple
-        p = self._params
+        p = self.params
         overlap = self.overlap()
         for key, value in (("tile", p["tile"]), ("overlap", overlap)):
             if value % multiple:
@@ -286,7 +286,7 @@ class UNetDetector(Detector):
 
     def _detect(self, image: PreparedImage) -> MaskResult:
         loaded, _ = self.model()
-        threshold = self._params["threshold"]
+        threshold = self.params["threshold"]
         if threshold is None:
             threshold = loaded.threshold if loaded.threshold is not None else 0.5
         prob = self.probability(image.in_electrons, image.bad)

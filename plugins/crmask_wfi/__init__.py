@@ -34,7 +34,7 @@ __all__ = ["ClassicGradeFilter"]
 
 
 @hookimpl
-def register_detectors(register):
+def register_event_filters(register):
     """Register the WFI event filters."""
     register(ClassicGradeFilter)
     from .camrf import CamRandomForestFilter  # numpy/astropy only; torch loads on first use

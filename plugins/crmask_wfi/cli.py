@@ -14,16 +14,12 @@ __all__ = ["wfi"]
 
 
 def _event_filter(name: str, params: tuple[str, ...]):
-    from crmask.registry import get_detector
+    from crmask.registry import resolve
 
     try:
-        det = get_detector(name, **parse_params(name, params))
+        return resolve(name, "events", parse_params(name, params, kind="events"))
     except (CrmaskError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    if det.kind != "events":
-        raise click.ClickException(f"{name!r} is an image detector, not an X-ray event filter; "
-                                   "see `crmask list --kind events`")
-    return det
 
 
 @click.group()

@@ -34,7 +34,7 @@ class SpikeDetector(Detector):
         e = image.in_electrons
         z = (e - np.median(e)) / np.sqrt(image.readnoise**2 + np.clip(np.median(e), 0, None))
         probability = (1 / (1 + np.exp(-(z - 6.0)))).astype(np.float32)
-        t = self._params["threshold"]
+        t = self.params["threshold"]
         return MaskResult(mask=probability >= t, probability=probability, threshold=t)
 
 

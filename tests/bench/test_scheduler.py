@@ -18,7 +18,7 @@ TIMING = {"s_per_mpix", "peak_mb", "cores_used", "threads_available"}
 #: A detector file (``--plugin``): its module exists only in the client, so workers must load the file.
 PLUGIN = """
 import numpy as np
-from crmask import Detector, MaskResult, Param
+from crmask import Detector, MaskResult, Param, hookimpl
 
 
 class Above(Detector):
@@ -27,9 +27,10 @@ class Above(Detector):
     parameters = {"level": Param(300.0, "level in adu")}
 
     def _detect(self, image):
-        return MaskResult(mask=np.asarray(image.data) > self._params["level"])
+        return MaskResult(mask=np.asarray(image.data) > self.params["level"])
 
 
+@hookimpl
 def register_detectors(register):
     register(Above)
 """

@@ -211,7 +211,6 @@ def test_importing_the_plugin_does_not_import_torch():
 def test_prepared_network_equals_the_trained_one_on_a_real_frame(name):
     """Folded batch norms and channels-last change the shipped models' probabilities by float rounding only."""
     from crmask_unet.model import UNet
-    from crmask_unet.weights import load_weights
 
     from crmask.io import read_ccd
 

@@ -150,7 +150,7 @@ def test_background_spectrum_units(tmp_path):
 
 
 def test_frames_in_kev_from_electrons():
-    from crmask.ccd import prepare_frames
+    from crmask.events import prepare_frames
 
     from crmask_wfi.events.classic import frames_in_kev
 

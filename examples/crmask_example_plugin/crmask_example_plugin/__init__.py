@@ -11,7 +11,6 @@ import numpy as np
 from scipy import ndimage
 
 import crmask
-from crmask.detector import CALIBRATION_PARAMS
 
 
 class MedianSigma(crmask.Detector):
@@ -20,23 +19,23 @@ class MedianSigma(crmask.Detector):
     name = "median-sigma"
     summary = "Median-filter residual above N sigma (example plugin)"
     requires = ("scipy",)
+    # Gain and read noise must be known; the ``gain`` and ``readnoise``
+    # parameters come with this declaration, resolved against the header.
     needs = ("gain", "readnoise")
     parameters = {
         "nsigma": crmask.Param(8.0, "Detection threshold in noise sigmas", low=0.0, low_open=True),
-        "box": crmask.Param(5, "Median filter box size in pixels (odd)", type=int, low=3, high=31),
-        "gain": CALIBRATION_PARAMS["gain"],
-        "readnoise": CALIBRATION_PARAMS["readnoise"],
+        "box": crmask.Param(5, "Median filter box size in pixels (odd)", low=3, high=31),
     }
 
     def _check_params(self):
-        if self._params["box"] % 2 == 0:
-            raise ValueError(f"parameter 'box' must be odd, got {self._params['box']}")
+        if self.params["box"] % 2 == 0:
+            raise ValueError(f"parameter 'box' must be odd, got {self.params['box']}")
 
     def _detect(self, image):
         electrons = image.in_electrons
-        background = ndimage.median_filter(electrons, size=self._params["box"])
+        background = ndimage.median_filter(electrons, size=self.params["box"])
         noise = np.sqrt(np.clip(background, 0, None) + image.readnoise**2)
-        mask = (electrons - background) > self._params["nsigma"] * noise
+        mask = (electrons - background) > self.params["nsigma"] * noise
         return crmask.MaskResult(mask=mask)
 
 

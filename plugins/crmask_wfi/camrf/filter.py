@@ -26,7 +26,7 @@ import numpy as np
 from astropy.table import Table
 
 from crmask import EventFilter, Param
-from crmask.ccd import FrameStack
+from crmask.events import FrameStack
 
 from ..events.classic import MIP_THRESHOLD_KEV, frames_in_kev
 from .context import CONTEXT_FEATURE_NAMES, context_features
@@ -157,7 +157,7 @@ class CamRandomForestFilter(EventFilter):
         super().__init__(**params)
 
     def _check_params(self) -> None:
-        p = self._params
+        p = self.params
         if p["emin"] >= p["emax"]:
             raise ValueError(f"parameters 'emin' ({p['emin']}) and 'emax' ({p['emax']}) need emin < emax")
         if p["split_threshold"] > p["event_threshold"]:
@@ -177,7 +177,7 @@ class CamRandomForestFilter(EventFilter):
         self._model = None
 
     def _device(self) -> str:
-        choice = self._params["device"]
+        choice = self.params["device"]
         if choice == "auto":
             import torch
 
@@ -190,7 +190,7 @@ class CamRandomForestFilter(EventFilter):
             from .forest import ForestModel
             from .model_io import DENSENET_FILE, FOREST_FILE, load_densenet, read_model_card, resolve_model_dir
 
-            directory = resolve_model_dir(self._params["weights"])
+            directory = resolve_model_dir(self.params["weights"])
             self._model = {
                 "densenet": load_densenet(directory / DENSENET_FILE, device=self._device()),
                 "forest": ForestModel.load(directory / FOREST_FILE),
@@ -202,8 +202,8 @@ class CamRandomForestFilter(EventFilter):
     @property
     def threshold(self) -> float:
         """The threshold in use: the parameter, or the model card's operating point."""
-        if self._params["threshold"] is not None:
-            return float(self._params["threshold"])
+        if self.params["threshold"] is not None:
+            return float(self.params["threshold"])
         return float(self.model()["card"]["threshold"])
 
     def flag(self, table: Table, threshold: float | None = None) -> Table:
@@ -211,7 +211,7 @@ class CamRandomForestFilter(EventFilter):
         return super().flag(table, self.threshold if threshold is None else threshold)
 
     def _filter(self, frames: FrameStack) -> Table:
-        p = self._params
+        p = self.params
         frames_kev = frames_in_kev(frames)
         table = reconstruct_events(
             frames_kev, event_threshold=p["event_threshold"], split_threshold=p["split_threshold"]
@@ -243,7 +243,7 @@ class CamRandomForestFilter(EventFilter):
     def _features(self, densenet, frames_kev: np.ndarray, events: Table) -> np.ndarray:
         import torch
 
-        threads = self._params["threads"]
+        threads = self.params["threads"]
         previous = torch.get_num_threads()
         if threads is not None:
             torch.set_num_threads(threads)
@@ -255,7 +255,7 @@ class CamRandomForestFilter(EventFilter):
                 np.asarray(events["Y"]),
                 np.asarray(events["X"]),
                 np.asarray(events["ENERGY"]),
-                batch_size=self._params["batch_size"],
+                batch_size=self.params["batch_size"],
                 device=self._device(),
             )
         finally:

@@ -15,7 +15,7 @@ import numpy as np
 from astropy.table import Table
 
 from crmask import EventFilter, Param
-from crmask.ccd import FrameStack
+from crmask.events import FrameStack
 
 from .reconstruct import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_scaled
 from ..sim.physics import KEV_PER_ELECTRON
@@ -98,14 +98,14 @@ class ClassicGradeFilter(EventFilter):
     }
 
     def _check_params(self) -> None:
-        if self._params["split_threshold"] > self._params["event_threshold"]:
+        if self.params["split_threshold"] > self.params["event_threshold"]:
             raise ValueError(
-                f"parameter 'split_threshold' ({self._params['split_threshold']}) must not exceed "
-                f"'event_threshold' ({self._params['event_threshold']})"
+                f"parameter 'split_threshold' ({self.params['split_threshold']}) must not exceed "
+                f"'event_threshold' ({self.params['event_threshold']})"
             )
 
     def _filter(self, frames: FrameStack) -> Table:
-        p = self._params
+        p = self.params
         events = reconstruct_scaled(
             frames.data, kev_per_unit(frames),
             event_threshold=p["event_threshold"], split_threshold=p["split_threshold"],
