@@ -12,6 +12,7 @@ from .clean import cosmicray_clean
 from .detector import Detector, EventFilter, MaskResult
 from .exceptions import (
     CrmaskError,
+    CrmaskWarning,
     FITSReadError,
     InvalidImageError,
     MissingCalibrationError,
@@ -42,6 +43,7 @@ __all__ = [
     "PreparedImage",
     "prepare_image",
     "CrmaskError",
+    "CrmaskWarning",
     "FITSReadError",
     "InvalidImageError",
     "MissingCalibrationError",

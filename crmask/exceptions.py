@@ -14,6 +14,7 @@ __all__ = [
     "FITSReadError",
     "OutputExistsError",
     "OutputDirectoryError",
+    "CrmaskWarning",
     "error_line",
 ]
 
@@ -62,3 +63,7 @@ class OutputExistsError(CrmaskError, FileExistsError):
 
 class OutputDirectoryError(CrmaskError, PermissionError):
     """The output directory cannot be created or written to."""
+
+
+class CrmaskWarning(UserWarning):
+    """Something a user should know that does not stop the work (e.g. which of several HDUs was cleaned)."""
