@@ -7,12 +7,14 @@ time the command line is used, never at import time.
 from __future__ import annotations
 
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .exceptions import CrmaskError, error_line
+from .exceptions import CrmaskError, CrmaskWarning, error_line
 
 __all__ = ["cli", "main", "parse_params"]
 
@@ -36,6 +38,21 @@ class _PluginGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._load_plugin_commands()
         return super().get_command(ctx, cmd_name)
+
+
+@contextmanager
+def _warnings_as_lines():
+    """Echo each `CrmaskWarning` as one ``crmask: warning:`` line; other warnings go on as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CrmaskWarning)
+        try:
+            yield
+        finally:
+            for item in caught:
+                if issubclass(item.category, CrmaskWarning):
+                    click.echo(f"crmask: warning: {item.message}", err=True)
+                else:
+                    warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def _fail(message: str) -> None:
@@ -182,8 +199,9 @@ def detect(
     failures = len(clashes)
     for _, path, target in planned:
         try:
-            n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
-                              inpaint=not no_inpaint, overwrite=overwrite)
+            with _warnings_as_lines():
+                n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
+                                  inpaint=not no_inpaint, overwrite=overwrite)
         except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
             failures += 1
             click.echo(f"crmask: error: {path}: {error_line(exc)}", err=True)
