@@ -43,16 +43,16 @@ class _PluginGroup(click.Group):
 @contextmanager
 def _warnings_as_lines():
     """Echo each `CrmaskWarning` as one ``crmask: warning:`` line; other warnings go on as usual."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CrmaskWarning)
-        try:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CrmaskWarning)
             yield
-        finally:
-            for item in caught:
-                if issubclass(item.category, CrmaskWarning):
-                    click.echo(f"crmask: warning: {item.message}", err=True)
-                else:
-                    warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    finally:
+        for item in caught:
+            if issubclass(item.category, CrmaskWarning):
+                click.echo(f"crmask: warning: {item.message}", err=True)
+            else:
+                warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def _fail(message: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -23,7 +24,9 @@ from typing import Sequence
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyError
 from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, VarianceUncertainty
+from astropy.utils.exceptions import AstropyUserWarning
 
 from .exceptions import CrmaskWarning, FITSReadError, InvalidImageError, OutputExistsError
 
@@ -51,6 +54,8 @@ _FLAGS_EXTNAME = "FLAGS"
 _UNCERTAINTY_CLASSES = {cls.__name__: cls for cls in (StdDevUncertainty, VarianceUncertainty, InverseVariance)}
 # Products of an earlier crmask run: replaced by the new ones, not kept twice.
 _PRODUCT_EXTNAMES = (CRMASK_EXTNAME, CRPROB_EXTNAME)
+# astropy's warning (not an error) for a CHECKSUM or DATASUM that does not match, with fits.open(checksum=True).
+_SUM_FAILED = r"(Checksum|Datasum) verification failed for HDU "
 # Temporary directories of write_atomic: ``.<name>.crmask-<host>-<pid>-<random>.tmp``.
 _TMP_TAG, _TMP_SUFFIX = ".crmask-", ".tmp"
 
@@ -118,7 +123,8 @@ def _open_verified(path: Path) -> fits.HDUList:
         except (OSError, EOFError, zlib.error) as exc:
             raise FITSReadError(f"{path}: corrupt compressed file ({exc})") from None
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        # Every mismatch is recorded (not only the first of each place); other warnings go on as usual.
+        warnings.filterwarnings("always", message=_SUM_FAILED, category=AstropyUserWarning)
         hdul = fits.open(source, memmap=False, checksum=True)
         try:
             hdul.readall()
@@ -128,7 +134,7 @@ def _open_verified(path: Path) -> fits.HDUList:
     failed: dict[str, list[str]] = {}
     for warning in caught:
         text = str(warning.message)
-        if "sum verification failed for HDU" in text:  # astropy's "Checksum/Datasum verification failed for HDU (name, ver)."
+        if re.match(_SUM_FAILED, text):
             where = text.partition("for HDU ")[2].strip().rstrip(".")
             failed.setdefault(where, []).append("CHECKSUM" if text.startswith("Checksum") else "DATASUM")
         else:
@@ -138,6 +144,15 @@ def _open_verified(path: Path) -> fits.HDUList:
         where, sums = next(iter(failed.items()))
         raise FITSReadError(f"{path}: HDU {where} fails its {' and '.join(sums)}: the file is corrupt")
     return hdul
+
+
+def _check_cards(header: fits.Header, where: str) -> None:
+    """Refuse a header with a card astropy cannot parse (``GAIN = NaN``), naming it."""
+    for card in header.cards:
+        try:
+            card.value
+        except VerifyError:
+            raise FITSReadError(f"{where}: header keyword {card.keyword} has a value FITS cannot parse") from None
 
 
 def _companion(hdul: fits.HDUList, name: str, index: int, shape: tuple[int, ...], path: Path) -> np.ndarray | None:
@@ -246,7 +261,9 @@ def read_ccd_and_others(
                 raise FITSReadError(f"{path}: HDU {index} ({hdul[index].name}) has no data")
             data = np.array(data)
             header = hdul[index].header.copy()
+            _check_cards(header, f"{path}: HDU {index}")
             if index > 0:
+                _check_cards(hdul[0].header, f"{path}: HDU 0")
                 _inherit_primary_keywords(header, hdul[0].header)
             mask = _companion(hdul, _MASK_EXTNAME, index, data.shape, path)
             uncert = _companion(hdul, _UNCERT_EXTNAME, index, data.shape, path)
