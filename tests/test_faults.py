@@ -85,6 +85,8 @@ class Case:
     check: Callable[[Path, Path, str], None] | None = None
     #: The output exists before the run (and must be left as it was).
     existing_output: bool = False
+    #: Detectors known to get this case wrong (strict xfail, with the reason).
+    known_wrong: tuple[tuple[str, ...], str] = ((), "")
 
     def expected_error(self, detector: str) -> str | None:
         return self.error(detector) if callable(self.error) else self.error
@@ -199,10 +201,15 @@ def _bad_pixels_masked(value):
     return check
 
 
+def _huge_pixel_flagged(source, output, detector):
+    with fits.open(output) as out:
+        assert out["CRMASK"].data[20, 30] or out["MASK"].data[20, 30], "a 3e38 pixel is neither flagged nor masked"
+
+
 def _keeps(names):
     def check(source, output, detector):
         with fits.open(output) as out:
-            got = [h.name for h in out]
+            got = [h.name for h in out if h.name != "CRPROB"]  # CRPROB: detectors with a probability map
             assert got[-len(names):] == list(names), got
     return check
 
@@ -220,7 +227,8 @@ CASES = [
     Case("nan-pixels", _with_pixels(np.nan), check=_bad_pixels_masked(np.nan)),
     Case("inf-pixels", _with_pixels(np.inf), check=_bad_pixels_masked(np.inf)),
     Case("all-nan", _all_nan, "image has no finite, unmasked pixels"),
-    Case("3e38-pixel", _with_pixels(3e38, where=((20, 30),))),
+    Case("3e38-pixel", _with_pixels(3e38, where=((20, 30),)), check=_huge_pixel_flagged,
+         known_wrong=(UNETS, "U-Nets clip the pixel at 1e8 e- and do not flag it (issue 12, case 6)")),
     Case("constant-image", lambda p: _primary(p, np.full(SHAPE, 100.0, dtype=np.float32)), "image is constant"),
     Case("mask-wrong-shape", _companion("MASK", (20, 40)), r"MASK extension has shape \(20, 40\)"),
     Case("uncert-wrong-shape", _companion("UNCERT", (40, 20)), r"UNCERT extension has shape \(40, 20\)"),
@@ -293,11 +301,14 @@ def detectors():
     return {name: crmask.get_detector(name, **({} if name == "lacosmic" else {"threads": 1})) for name in DETECTORS}
 
 
-_IDS = [f"{case.name}-{det}" for case in CASES for det in DETECTORS]
-_PARAMS = [(case, det) for case in CASES for det in DETECTORS]
+def _params(kind: str) -> list:
+    return [pytest.param(case, det, id=f"{case.name}-{det}-{kind}",
+                         marks=[pytest.mark.xfail(strict=True, reason=case.known_wrong[1])]
+                         if det in case.known_wrong[0] else [])
+            for case in CASES for det in DETECTORS]
 
 
-@pytest.mark.parametrize(("case", "detector"), _PARAMS, ids=[f"{i}-api" for i in _IDS])
+@pytest.mark.parametrize(("case", "detector"), _params("api"))
 def test_api(case, detector, detectors, tmp_path):
     source, outdir, target, inputs_before, outputs_before = _prepare(case, tmp_path)
     expected = case.expected_error(detector)
@@ -313,7 +324,7 @@ def test_api(case, detector, detectors, tmp_path):
     OUTCOMES[outcome] += 1
 
 
-@pytest.mark.parametrize(("case", "detector"), _PARAMS, ids=[f"{i}-cli" for i in _IDS])
+@pytest.mark.parametrize(("case", "detector"), _params("cli"))
 def test_cli(case, detector, tmp_path):
     source, outdir, target, inputs_before, outputs_before = _prepare(case, tmp_path)
     args = ["detect", str(source), "-d", detector, "-o", str(outdir)]
@@ -365,12 +376,13 @@ def test_api_in_memory(name, call, message):
 
 def test_fault_matrix_summary(request):
     """Counts for the issue's closing note (complete when the whole module ran, in one process)."""
+    known = sum(2 for case in CASES for det in DETECTORS if det in case.known_wrong[0])
     runs = len(CASES) * len(DETECTORS) * 2 + len(_IN_MEMORY)
-    done = sum(OUTCOMES.values())
+    done = sum(OUTCOMES.values()) + known
     failed = request.session.testsfailed
     print(f"\nfault matrix: {len(CASES)} file cases + {len(_IN_MEMORY)} in-memory cases, detectors "
           f"{', '.join(DETECTORS)}; {runs} runs: {OUTCOMES['clear error']} clear errors, "
-          f"{OUTCOMES['correct result']} correct results, {failed} failures")
+          f"{OUTCOMES['correct result']} correct results, {known} known wrong (xfail), {failed} failures")
     if done < runs:
         pytest.skip(f"only {done} of {runs} runs were in this process (-k, -x or xdist)")
     assert failed == 0
