@@ -25,7 +25,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # kB on Linux
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in kB only on Linux")
-@pytest.mark.parametrize("name", ["att-deepcr", "att-cosmic-conn"])
+@pytest.mark.parametrize("name", ["deepcr", "att-deepcr", "att-cosmic-conn"])  # deepcr: the default U-Net
 def test_4096_square_image_peaks_under_2_gb(name):
     out = subprocess.run([sys.executable, "-c", _SCRIPT.format(name=name)], capture_output=True, text=True,
                          check=True)
