@@ -221,3 +221,26 @@ def test_a_live_writers_temporary_directory_is_kept(tmp_path):
     live.mkdir()
     write_atomic(fits.HDUList([fits.PrimaryHDU(np.ones((4, 4)))]), target)
     assert live.exists()
+
+
+def test_cosmicray_clean_keeps_the_probability_map_in_flags(rng):
+    pytest.importorskip("torch")
+    from crmask import cosmicray_clean
+
+    ccd = CCDData(_sky(rng), unit="adu", header={"GAIN": 1.0, "RDNOISE": 5.0})
+    det = get_detector("deepcr", threads=1)
+    clean = cosmicray_clean(ccd, det)
+    assert clean.flags["CRPROB"].dtype == np.float32
+    np.testing.assert_array_equal(clean.flags["CRPROB"], det.detect(ccd).probability)
+    assert cosmicray_clean(ccd, "lacosmic").flags is None  # no probability map, no flags
+
+
+def test_clean_file_writes_the_unet_probability_as_crprob(tmp_path, rng):
+    pytest.importorskip("torch")
+    path = tmp_path / "f.fits"
+    fits.PrimaryHDU(_sky(rng), header=fits.Header({"BUNIT": "adu", "GAIN": 1.0})).writeto(path)
+    det = get_detector("deepcr", threads=1)
+    clean_file(path, tmp_path / "out.fits", det)
+    with fits.open(tmp_path / "out.fits") as out:
+        assert [h.name for h in out] == ["PRIMARY", "MASK", "CRMASK", "CRPROB"]
+        np.testing.assert_array_equal(out["CRPROB"].data, det.detect(read_ccd(path)).probability)

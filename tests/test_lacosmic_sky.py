@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.nddata import CCDData
 
-from crmask import InvalidImageError, get_detector
+from crmask import InvalidImageError, cosmicray_clean, get_detector
 
 astroscrappy = pytest.importorskip("astroscrappy")
 
@@ -64,3 +64,11 @@ def test_an_all_saturated_frame_is_an_error_not_zero_cosmic_rays(rng):
     data = _noise(rng, 1000.0, 35.0).astype(np.float64) * 1e26
     with pytest.raises(InvalidImageError, match="above the saturation level"):
         get_detector("lacosmic", gain=1.0, readnoise=5.0).detect(CCDData(data, unit="adu"))
+
+
+def test_the_pedestal_is_recorded_in_the_header(rng):
+    data = _noise(rng, -1000.0, 5.0)
+    clean = cosmicray_clean(CCDData(data, unit="adu"), "lacosmic", gain=1.0, readnoise=5.0)
+    assert clean.header["CRMSKY"] == pytest.approx(1000.0, rel=0.02)
+    assert "CRMSKY" not in cosmicray_clean(CCDData(data + 2000.0, unit="adu"), "lacosmic", gain=1.0,
+                                           readnoise=5.0).header
