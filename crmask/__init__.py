@@ -13,6 +13,7 @@ from .detector import Detector, MaskResult
 from .events import EVENT_COLUMNS, EventFilter, FrameStack, prepare_frames
 from .exceptions import (
     CrmaskError,
+    CrmaskWarning,
     DetectorKindError,
     FITSReadError,
     InvalidImageError,
@@ -52,6 +53,7 @@ __all__ = [
     "PreparedImage",
     "prepare_image",
     "CrmaskError",
+    "CrmaskWarning",
     "DetectorKindError",
     "FITSReadError",
     "InvalidImageError",

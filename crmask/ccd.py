@@ -250,8 +250,8 @@ def prepare_image(
     ------
     InvalidImageError
         For data that is not 2-D, not numeric, all non-finite, constant, or in
-        an unsupported unit, or a calibration Quantity of the wrong physical
-        type.
+        an unsupported unit, a mask or uncertainty of another shape, or a
+        calibration Quantity of the wrong physical type.
     MissingCalibrationError
         For a needed calibration value that is neither given nor in the header.
 
@@ -281,6 +281,10 @@ def prepare_image(
         if mask.shape != data.shape:
             raise InvalidImageError(f"mask shape {mask.shape} does not match image shape {data.shape}")
         bad |= mask.astype(bool)
+    if ccd.uncertainty is not None and np.shape(ccd.uncertainty.array) != data.shape:
+        raise InvalidImageError(
+            f"uncertainty shape {np.shape(ccd.uncertainty.array)} does not match image shape {data.shape}"
+        )
     good_values = data[~bad]
     if good_values.size == 0:
         raise InvalidImageError("image has no finite, unmasked pixels")

@@ -6,11 +6,12 @@ from typing import Any
 
 import astropy.units as u
 import numpy as np
-from astropy.nddata import CCDData
+from astropy.nddata import CCDData, FlagCollection
 
 from .ccd import header_from_meta, input_bad_pixels
 from .detector import Detector
 from .inpaint import grow_mask, median_inpaint
+from .io import CRPROB_EXTNAME
 from .provenance import write_provenance
 from .registry import resolve
 
@@ -55,17 +56,23 @@ def cosmicray_clean(
         A copy of ``ccd`` with CR pixels OR'ed into ``mask``, data cleaned
         (unless ``inpaint=False``), unit, uncertainty, WCS and header kept,
         and the provenance (``CRMDET``, ``CRMVER``, ``CRMNPIX``, ``HISTORY``)
-        added to the header. A CCDData also for an array input: one return
-        type, so that the mask, the cleaned pixels and the provenance travel
-        together and a pipeline never branches on what it was given; for an
-        array, ``(result.mask, result.data)`` is astroscrappy's
-        ``(crmask, cleanarr)`` pair.
+        added to the header. For a detector with a probability map (the
+        U-Nets), ``flags`` is an `~astropy.nddata.FlagCollection` holding
+        it, float32 in [0, 1], as ``flags["CRPROB"]`` (added to the input's
+        own `~astropy.nddata.FlagCollection` if it has one; an input whose
+        ``flags`` is a plain array keeps it, and the map is not kept). A
+        CCDData also for an array input: one return type, so that the mask,
+        the cleaned pixels and the provenance travel together and a pipeline
+        never branches on what it was given; for an array,
+        ``(result.mask, result.data)`` is astroscrappy's ``(crmask, cleanarr)``
+        pair.
 
     Examples
     --------
     >>> import crmask
     >>> clean = crmask.cosmicray_clean(ccd, detector="lacosmic", sigclip=5)  # doctest: +SKIP
     >>> clean.header["CRMNPIX"]  # doctest: +SKIP
+    >>> prob = crmask.cosmicray_clean(ccd, detector="deepcr").flags["CRPROB"]  # doctest: +SKIP
     >>> result = crmask.cosmicray_clean(array, gain=2.45, readnoise=5.7)  # doctest: +SKIP
     >>> crmask, cleaned = result.mask, result.data  # doctest: +SKIP
     """
@@ -94,6 +101,10 @@ def cosmicray_clean(
         out.data = data
     # Non-finite pixels are masked, never propagated silently.
     out.mask = bad | crmask
+    if result.probability is not None and (out.flags is None or isinstance(out.flags, FlagCollection)):
+        flags = out.flags if out.flags is not None else FlagCollection(shape=out.shape)
+        flags[CRPROB_EXTNAME] = np.asarray(result.probability, dtype=np.float32)
+        out.flags = flags
     out.header = header_from_meta(out.header)
     write_provenance(out.header, {**result.meta, "threshold": result.threshold}, grow=int(grow))
     return out

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from .exceptions import CrmaskError, PluginWarning, error_line
+from .exceptions import CrmaskError, CrmaskWarning, error_line
 
 __all__ = ["cli", "main", "parse_params"]
 
@@ -39,6 +40,21 @@ class _PluginGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._load_plugin_commands()
         return super().get_command(ctx, cmd_name)
+
+
+@contextmanager
+def _warnings_as_lines():
+    """Echo each `CrmaskWarning` as one ``crmask: warning:`` line; other warnings go on as usual."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CrmaskWarning)
+            yield
+    finally:
+        for item in caught:
+            if issubclass(item.category, CrmaskWarning):
+                click.echo(f"crmask: warning: {item.message}", err=True)
+            else:
+                warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def _fail(message: str) -> None:
@@ -239,8 +255,9 @@ def detect(
     with tqdm(planned, desc=f"crmask {det.name}", unit="file", disable=not progress, file=sys.stderr) as bar:
         for _, path, target in bar:
             try:
-                n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
-                                  inpaint=not no_inpaint, overwrite=overwrite, plot=plot)
+                with _warnings_as_lines():
+                    n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
+                                      inpaint=not no_inpaint, overwrite=overwrite, plot=plot)
             except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
                 failures += 1
                 bar.write(f"crmask: error: {path}: {error_line(exc)}", file=sys.stderr)
@@ -272,11 +289,11 @@ def _detect_on_dask(files, det, outdir: Path, scheduler: str, workers: int | Non
 _add_core_groups()
 
 
-def _show_plugin_warnings_in_one_line(show: Callable) -> Callable:
-    """Wrap `warnings.showwarning` so that a `PluginWarning` prints as ``crmask: warning: ...``."""
+def _show_crmask_warnings_in_one_line(show: Callable) -> Callable:
+    """Wrap `warnings.showwarning` so that a `CrmaskWarning` (a plugin's too) prints as ``crmask: warning: ...``."""
 
     def showwarning(message, category, *args, **kwargs):
-        if issubclass(category, PluginWarning):
+        if issubclass(category, CrmaskWarning):
             click.echo(f"crmask: warning: {message}", err=True)
         else:
             show(message, category, *args, **kwargs)
@@ -287,7 +304,7 @@ def _show_plugin_warnings_in_one_line(show: Callable) -> Callable:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``crmask`` script; prints crmask errors and plugin warnings as one line each."""
     with warnings.catch_warnings():
-        warnings.showwarning = _show_plugin_warnings_in_one_line(warnings.showwarning)
+        warnings.showwarning = _show_crmask_warnings_in_one_line(warnings.showwarning)
         try:
             cli.main(args=argv, prog_name="crmask", standalone_mode=True)
         except CrmaskError as exc:  # errors raised outside a command's own handling

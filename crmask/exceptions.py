@@ -16,6 +16,7 @@ __all__ = [
     "FITSReadError",
     "OutputExistsError",
     "OutputDirectoryError",
+    "CrmaskWarning",
     "error_line",
 ]
 
@@ -72,7 +73,11 @@ class PluginError(CrmaskError, RuntimeError):
     """A plugin is broken: bad hook implementation, duplicate or invalid detector."""
 
 
-class PluginWarning(UserWarning):
+class CrmaskWarning(UserWarning):
+    """Something a user should know that does not stop the work (e.g. which of several HDUs was cleaned)."""
+
+
+class PluginWarning(CrmaskWarning):
     """A plugin could not be loaded here and was skipped; the other plugins work."""
 
 
@@ -86,3 +91,5 @@ class OutputExistsError(CrmaskError, FileExistsError):
 
 class OutputDirectoryError(CrmaskError, PermissionError):
     """The output directory cannot be created or written to."""
+
+

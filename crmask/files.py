@@ -16,7 +16,7 @@ from .ccd import input_bad_pixels
 from .clean import cosmicray_clean
 from .detector import Detector
 from .exceptions import OutputDirectoryError, OutputExistsError
-from .io import check_not_input, output_path, read_ccd, write_cleaned
+from .io import CRPROB_EXTNAME, check_not_input, output_path, read_ccd_and_others, write_cleaned
 
 __all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs", "split_existing", "plot_path"]
 
@@ -91,6 +91,10 @@ def clean_file(
 ) -> int:
     """Read one FITS file, clean it and write the result atomically.
 
+    The output keeps every other HDU of the input (see
+    `~crmask.io.read_ccd_and_others`) and, for a detector with a
+    probability map, adds it as a ``CRPROB`` extension.
+
     Parameters
     ----------
     path : path-like
@@ -131,13 +135,14 @@ def clean_file(
         check_not_input(output, path)
         if output.exists() and not replace:
             raise OutputExistsError(f"{output}: exists; use --overwrite (overwrite=True) to replace it")
-    ccd = read_ccd(path, hdu=hdu, unit=unit)
+    ccd, others = read_ccd_and_others(path, hdu=hdu, unit=unit)
     clean = cosmicray_clean(ccd, detector, inpaint=inpaint, grow=grow)
     input_bad = input_bad_pixels(ccd)
     if run_id is not None:
         clean.header[RUN_KEYWORD] = (run_id, "id of the crmask run that wrote this file")
     crmask = clean.mask & ~input_bad
-    write_cleaned(clean, crmask, target, overwrite=replace)
+    probability = clean.flags[CRPROB_EXTNAME] if clean.flags is not None else None
+    write_cleaned(clean, crmask, target, overwrite=replace, probability=probability, others=others)
     if plot:
         from .plotting import save_mask_png
 

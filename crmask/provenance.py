@@ -55,8 +55,10 @@ def write_provenance(header, meta: dict, grow: int = 0) -> None:
     Writes ``CRMDET`` (detector), ``CRMVER`` (its version), ``CRMNPIX``
     (cosmic-ray pixels flagged), ``CRMGROW`` (grow radius), ``CRMTHR``
     (probability threshold, where the detector has one), ``CRMGAIN`` and
-    ``CRMRDN`` (the gain and read noise actually used) and one ``HISTORY``
-    card listing every parameter, as ccdproc's ``log_to_metadata`` does.
+    ``CRMRDN`` (the gain and read noise actually used), ``CRMSKY`` (the sky
+    level added back to a sky-subtracted frame for detection, in electrons,
+    where the detector did so) and one ``HISTORY`` card listing every
+    parameter, as ccdproc's ``log_to_metadata`` does.
 
     Parameters
     ----------
@@ -80,5 +82,7 @@ def write_provenance(header, meta: dict, grow: int = 0) -> None:
     ):
         if calibration.get(key) is not None:
             header[keyword] = (float(calibration[key]), comment)
+    if meta.get("sky_pedestal"):
+        header["CRMSKY"] = (float(meta["sky_pedestal"]), "sky added back for detection (e-)")
     params = ", ".join(f"{key}={value!r}" for key, value in sorted(meta["params"].items()))
     header.add_history(f"crmask.cosmicray_clean detector={meta['detector']!r}, {params}, grow={grow}")

@@ -3,7 +3,7 @@
 import astropy.units as u
 import numpy as np
 import pytest
-from astropy.nddata import CCDData
+from astropy.nddata import CCDData, StdDevUncertainty
 
 from crmask import InvalidImageError, MissingCalibrationError, prepare_image
 
@@ -104,3 +104,10 @@ def test_ccdproc_style_meta_with_value_comment_pairs(noise):
     prepared = prepare_image(image, needs=("gain", "readnoise"))
     assert prepared.gain == 2.0 and prepared.readnoise == 5.0
     assert prepared.header.comments["GAIN"] == "e-/adu"
+
+
+def test_uncertainty_of_another_shape_is_refused():
+    ccd = CCDData(np.ones((4, 5)), unit="adu", uncertainty=StdDevUncertainty(np.ones((4, 5))))
+    ccd.data = np.arange(36.0).reshape(6, 6)  # astropy checks the uncertainty's shape only when it is set
+    with pytest.raises(InvalidImageError, match=r"uncertainty shape \(4, 5\) does not match image shape \(6, 6\)"):
+        prepare_image(ccd)

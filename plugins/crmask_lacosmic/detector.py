@@ -2,14 +2,70 @@
 
 from __future__ import annotations
 
-from crmask import Detector, MaskResult, Param, PreparedImage
+import numpy as np
+
+from crmask import Detector, InvalidImageError, MaskResult, Param, PreparedImage
 from crmask.detector import CALIBRATION_PARAMS
 
-__all__ = ["LACosmic"]
+__all__ = ["LACosmic", "sky_pedestal"]
 
 #: ccdproc.cosmicray_lacosmic's default saturation level, used when neither
 #: ``satlevel`` nor a SATURATE keyword is given.
 DEFAULT_SATLEVEL = 65535.0
+
+#: A frame whose median is at most this many read-noise sigmas above zero
+#: (in electrons) is taken to have had its sky subtracted.
+SKY_SUBTRACTED_SIGMAS = 3.0
+
+#: Pixels the frame statistics are measured on (a regular subsample of larger frames).
+_STATISTICS_PIXELS = 1_000_000
+
+
+def _frame_statistics(image: PreparedImage) -> tuple[float, float]:
+    """Median and robust standard deviation (`~astropy.stats.mad_std`) of the good pixels, in electrons."""
+    from astropy.stats import mad_std
+
+    step = max(1, int(np.sqrt(image.data.size / _STATISTICS_PIXELS)))
+    good = image.data[::step, ::step][~image.bad[::step, ::step]]
+    electrons = np.multiply(good, image.gain, dtype=np.float64)
+    return float(np.median(electrons)), float(mad_std(electrons))
+
+
+def sky_pedestal(median: float, sigma: float, readnoise: float) -> float:
+    """Electrons of sky to add back to a sky-subtracted frame before L.A.Cosmic.
+
+    L.A.Cosmic's noise model is the Poisson noise of the pixel value plus
+    the read noise (van Dokkum 2001, eq. 10), so it needs the sky in the
+    data, as astroscrappy's documentation says ("or a mean background
+    level, added back in after sky subtraction"). On a frame whose median
+    is at most `SKY_SUBTRACTED_SIGMAS` read-noise sigmas above zero, the
+    pedestal is the sky level whose Poisson noise, with the read noise and
+    the frame's own level, gives the measured noise:
+    ``sigma**2 - readnoise**2 - median``, and never negative. A frame whose
+    noise the model already explains gets no pedestal.
+
+    A constant, not a background map (astroscrappy's ``inbkg``): astroscrappy
+    adds ``inbkg`` back into the variance, so a background measured on a
+    sky-subtracted frame (near zero, or negative) leaves the noise model as
+    wrong as before; what the model lacks is the constant sky that was
+    removed, and spatial structure still in the data stays in its median-
+    filtered noise model.
+
+    Parameters
+    ----------
+    median, sigma : float
+        Median and robust standard deviation of the frame, in electrons.
+    readnoise : float
+        Read noise in electrons.
+
+    Returns
+    -------
+    float
+        Electrons to add (0 for a frame that still has its sky).
+    """
+    if median > SKY_SUBTRACTED_SIGMAS * readnoise:
+        return 0.0
+    return max(0.0, sigma**2 - readnoise**2 - median)
 
 
 class LACosmic(Detector):
@@ -20,6 +76,17 @@ class LACosmic(Detector):
     existing ``ccd.mask`` (and non-finite pixels) become astroscrappy's
     ``inmask``. The result has no probability map; ``crmask bench`` traces a
     ROC curve by sweeping ``sigclip`` and ``objlim``.
+
+    Two frames L.A.Cosmic cannot handle as they are are not passed on
+    silently, where ccdproc and astroscrappy would flag noise or nothing:
+
+    * a sky-subtracted or negative-sky frame (median at most
+      `SKY_SUBTRACTED_SIGMAS` read-noise sigmas above zero) gets the sky its
+      noise model lacks added back for the detection (`sky_pedestal`;
+      ``meta["sky_pedestal"]`` in electrons, 0 for other frames), so that
+      noise is not flagged;
+    * a frame whose median is at or above the saturation level (every pixel
+      would be masked as saturated, and nothing found) is an error.
 
     References
     ----------
@@ -57,15 +124,24 @@ class LACosmic(Detector):
 
         p = self.params
         satlevel = image.saturation if image.saturation is not None else DEFAULT_SATLEVEL
+        median, sigma = _frame_statistics(image)
+        if median >= satlevel:  # astroscrappy compares the pixels times the gain with satlevel
+            raise InvalidImageError(
+                f"the image median times the gain ({median:.4g}) is at or above the saturation level "
+                f"({satlevel:.4g}): L.A.Cosmic would mask every pixel and find nothing; check the unit, "
+                "the gain and satlevel (SATURATE)"
+            )
+        pedestal = sky_pedestal(median, sigma, image.readnoise)
+        data = image.data + pedestal / image.gain if pedestal else image.data
         mask, cleaned = detect_cosmics(
-            image.data,
+            data,
             inmask=image.bad,
             sigclip=p["sigclip"],
             sigfrac=p["sigfrac"],
             objlim=p["objlim"],
             gain=image.gain,
             readnoise=image.readnoise,
-            satlevel=satlevel,
+            satlevel=satlevel + pedestal,
             niter=p["niter"],
             sepmed=p["sepmed"],
             cleantype=p["cleantype"],
@@ -75,4 +151,6 @@ class LACosmic(Detector):
             psfsize=p["psfsize"],
             psfbeta=p["psfbeta"],
         )
-        return MaskResult(mask=mask, cleaned=cleaned, meta={"satlevel": satlevel})
+        if pedestal:
+            cleaned -= pedestal / image.gain
+        return MaskResult(mask=mask, cleaned=cleaned, meta={"satlevel": satlevel, "sky_pedestal": pedestal})

@@ -115,10 +115,9 @@ def train_unet(**opts) -> None:
     from .data import DarkFrameSource, MixedSource, synthetic_training_data
     from .training import TrainConfig, train
 
+    _check_options(opts)
     if opts["threads"]:
         torch.set_num_threads(opts["threads"])
-    if not str(opts["output"]).endswith(".safetensors"):
-        raise click.BadParameter("the output must end in .safetensors", param_hint="--output")
     try:
         config = TrainConfig(
             arch=opts["arch"], attention=opts["attention"], depth=opts["depth"], width=opts["width"],
@@ -174,6 +173,22 @@ def train_unet(**opts) -> None:
                                  selected_on="real" if report else "synthetic", source_commit=commit)
     click.echo(f"wrote {weights} and {card} (threshold {result.threshold:.2f}, "
                f"validation TPR@1e-4 {result.best['tpr@1e-4']:.4f})")
+
+
+def _check_options(opts) -> None:
+    """Refuse options that cannot work together, before any data is read."""
+    import torch
+
+    if not str(opts["output"]).endswith(".safetensors"):
+        raise click.BadParameter("the output must end in .safetensors", param_hint="--output")
+    if not opts["darks"] and opts["patch"] > opts["frame_size"]:
+        raise click.BadParameter(f"--patch {opts['patch']} is larger than --frame-size {opts['frame_size']}; "
+                                 "training patches are cut from the frames", param_hint="--patch")
+    if opts["resume"] and opts["checkpoint_dir"] is None:
+        raise click.UsageError("--resume needs --checkpoint-dir (the directory the interrupted run wrote)")
+    if opts["device"] == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter("cuda was asked for but torch finds no CUDA device; use --device cpu or auto",
+                                 param_hint="--device")
 
 
 def _checkpoint_length(checkpoint_dir: Path | None) -> tuple[int, int] | None:

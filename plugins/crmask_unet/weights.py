@@ -24,6 +24,7 @@ __all__ = [
     "WEIGHTS_DIR",
     "SCHEMES",
     "shipped_models",
+    "read_card",
     "resolve_weights",
     "save_weights",
     "load_weights",
@@ -81,10 +82,7 @@ class LoadedWeights:
 
 def shipped_models() -> dict[str, dict[str, Any]]:
     """Model cards of the shipped models, by model name."""
-    cards = {}
-    for path in sorted(WEIGHTS_DIR.glob("*.json")):
-        cards[path.stem] = json.loads(path.read_text())
-    return cards
+    return {path.stem: read_card(path) for path in sorted(WEIGHTS_DIR.glob("*.json"))}
 
 
 def file_sha256(path: str | Path) -> str:
@@ -94,6 +92,23 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_card(path: Path) -> dict[str, Any]:
+    """Read a JSON model card.
+
+    Raises
+    ------
+    WeightsError
+        Naming the file, if it is not valid JSON or not a JSON object.
+    """
+    try:
+        card = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"model card {path} is not valid JSON: {exc}") from None
+    if not isinstance(card, dict):
+        raise WeightsError(f"model card {path} is not a JSON object")
+    return card
 
 
 def resolve_weights(weights: str) -> tuple[Path, dict[str, Any] | None]:
@@ -106,12 +121,14 @@ def resolve_weights(weights: str) -> tuple[Path, dict[str, Any] | None]:
     """
     card_path = WEIGHTS_DIR / f"{weights}.json"
     if "/" not in weights and "\\" not in weights and card_path.is_file():
-        card = json.loads(card_path.read_text())
+        card = read_card(card_path)
+        if not isinstance(card.get("weights_file"), str):
+            raise WeightsError(f"model card {card_path} names no weights_file")
         return WEIGHTS_DIR / card["weights_file"], card
     path = Path(weights).expanduser()
     if path.is_file():
         sidecar = path.with_suffix(".json")
-        return path, json.loads(sidecar.read_text()) if sidecar.is_file() else None
+        return path, read_card(sidecar) if sidecar.is_file() else None
     names = ", ".join(sorted(shipped_models())) or "(none)"
     raise WeightsError(f"weights {weights!r} is neither a shipped model ({names}) nor an existing file")
 
