@@ -72,3 +72,17 @@ def test_the_pedestal_is_recorded_in_the_header(rng):
     assert clean.header["CRMSKY"] == pytest.approx(1000.0, rel=0.02)
     assert "CRMSKY" not in cosmicray_clean(CCDData(data + 2000.0, unit="adu"), "lacosmic", gain=1.0,
                                            readnoise=5.0).header
+
+
+def test_sky_pedestal_off_gives_astroscrappy_on_a_frame_without_sky(rng):
+    import astroscrappy
+
+    data = rng.normal(0.0, 5.0, (64, 64)).astype(np.float32)  # sky-subtracted: pure read noise and sky noise
+    data[30, 30] += 400.0
+    on = get_detector("lacosmic", gain=2.0, readnoise=5.0).detect(CCDData(data, unit="adu"))
+    off = get_detector("lacosmic", gain=2.0, readnoise=5.0, sky_pedestal=False).detect(
+        CCDData(data, unit="adu"))
+    expected, _ = astroscrappy.detect_cosmics(data, gain=2.0, readnoise=5.0, satlevel=65535.0)
+    np.testing.assert_array_equal(off.mask, expected)
+    assert off.meta["sky_pedestal"] == 0.0 < on.meta["sky_pedestal"]
+    assert on.mask[30, 30] and on.mask.sum() < off.mask.sum()

@@ -84,7 +84,9 @@ class LACosmic(Detector):
       `SKY_SUBTRACTED_SIGMAS` read-noise sigmas above zero) gets the sky its
       noise model lacks added back for the detection (`sky_pedestal`;
       ``meta["sky_pedestal"]`` in electrons, 0 for other frames), so that
-      noise is not flagged;
+      noise is not flagged; this includes raw frames with almost no sky
+      whose noise exceeds the read noise. ``sky_pedestal=False`` turns it
+      off and gives ccdproc's mask on every frame;
     * a frame whose median is at or above the saturation level (every pixel
       would be masked as saturated, and nothing found) is an error.
 
@@ -112,6 +114,8 @@ class LACosmic(Detector):
         "psffwhm": Param(2.5, "PSF FWHM in pixels when fsmode='convolve'", low=0.0, low_open=True),
         "psfsize": Param(7, "PSF kernel size in pixels (odd) when fsmode='convolve'", type=int, low=3, high=101),
         "psfbeta": Param(4.765, "Moffat beta when psfmodel='moffat'", low=0.0, low_open=True),
+        "sky_pedestal": Param(True, "Add the missing sky back to a frame whose median is within "
+                              "SKY_SUBTRACTED_SIGMAS read-noise sigmas of zero (False: ccdproc's mask)", type=bool),
         **CALIBRATION_PARAMS,
     }
 
@@ -131,7 +135,7 @@ class LACosmic(Detector):
                 f"({satlevel:.4g}): L.A.Cosmic would mask every pixel and find nothing; check the unit, "
                 "the gain and satlevel (SATURATE)"
             )
-        pedestal = sky_pedestal(median, sigma, image.readnoise)
+        pedestal = sky_pedestal(median, sigma, image.readnoise) if p["sky_pedestal"] else 0.0
         data = image.data + pedestal / image.gain if pedestal else image.data
         mask, cleaned = detect_cosmics(
             data,

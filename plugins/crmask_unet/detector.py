@@ -289,8 +289,12 @@ class UNetDetector(Detector):
         threshold = self.params["threshold"]
         if threshold is None:
             threshold = loaded.threshold if loaded.threshold is not None else 0.5
-        prob = self.probability(image.in_electrons, image.bad)
+        # A value beyond ELECTRON_LIMIT is no pixel a detector can read (3e38 adu): the network sees the image
+        # median there, as at a bad pixel, so that it disturbs no neighbour, and the pixel itself is flagged.
+        corrupt = (np.abs(image.in_electrons) > ELECTRON_LIMIT) & ~image.bad
+        prob = self.probability(image.in_electrons, image.bad | corrupt)
         prob[image.bad] = 0.0
+        prob[corrupt] = 1.0
         if not np.isfinite(prob).all():
             raise FloatingPointError(
                 f"the network gave {int(np.sum(~np.isfinite(prob)))} non-finite probabilities; "

@@ -247,21 +247,21 @@ def test_fold_batch_norm_folds_every_conv_norm_pair(deepcr_weights, cosmic_weigh
 
 
 @pytest.mark.parametrize("value", [3e38, 1e30])
-def test_a_huge_pixel_gives_finite_probabilities_and_changes_nothing_beyond_its_reach(value, rng):
+def test_a_huge_pixel_is_flagged_and_hidden_from_the_network(value, rng):
     image = _sky_image(rng, (192, 192))
     detector = crmask.get_detector("deepcr", gain=2.0, threads=1)
-    image[96, 96] = 60000.0  # a saturated pixel: the median and the noise, both rank statistics, are the same
-    reference = detector.detect(CCDData(image, unit=u.adu)).probability
+    masked = np.zeros(image.shape, dtype=bool)
+    masked[96, 96] = True
+    # the network sees the image median at a bad pixel: so it must at the corrupt one
+    reference = detector.detect(CCDData(image, unit=u.adu, mask=masked)).probability
     corrupt = image.copy()
     corrupt[96, 96] = value  # float32 adu: times the gain it overflows float32
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow or invalid-value warning either
         probability = detector.detect(CCDData(corrupt, unit=u.adu)).probability
     assert np.isfinite(probability).all()
-    reach = detector.model()[1].config.receptive_radius
-    far = np.ones(image.shape, dtype=bool)
-    far[96 - reach:97 + reach, 96 - reach:97 + reach] = False
-    np.testing.assert_allclose(probability[far], reference[far], atol=1e-6, rtol=0)
+    assert probability[96, 96] == 1.0  # flagged: a value no pixel can hold
+    np.testing.assert_allclose(probability[~masked], reference[~masked], atol=1e-6, rtol=0)
 
 
 def test_non_finite_probabilities_are_an_error(rng, tmp_path):
