@@ -72,7 +72,8 @@ class LACosmic(Detector):
     """L.A.Cosmic Laplacian edge detection (van Dokkum 2001) via astroscrappy.
 
     Called exactly as `ccdproc.cosmicray_lacosmic` calls astroscrappy, so for
-    the same image and parameters the masks agree pixel for pixel. The
+    the same image and parameters the masks agree pixel for pixel (on frames
+    with their sky in, or with ``sky_pedestal=False``; see below). The
     existing ``ccd.mask`` (and non-finite pixels) become astroscrappy's
     ``inmask``. The result has no probability map; ``crmask bench`` traces a
     ROC curve by sweeping ``sigclip`` and ``objlim``.
