@@ -83,7 +83,7 @@ args=()
 for det in $DETECTORS; do
     args+=(--detector "$det")
     case "$det" in
-        # "tuned" LACosmic: the setting seed 001 reports F1/IoU/FDR with (sigclip 3, objlim 1,
+        # "tuned" LACosmic: the setting Bhavanam et al. (2022) reports F1/IoU/FDR with (sigclip 3, objlim 1,
         # sigfrac 0.1), chosen in advance, not on these sets.
         lacosmic-tuned=*)
             args+=(--param lacosmic-tuned:sigclip=3 --param lacosmic-tuned:objlim=1

@@ -15,7 +15,7 @@ detector is scored on a cosmic ray it was trained on.
 
 Truth mask
 ----------
-Following Bhavanam et al. (seed 001, §2.1.1), a pixel is a cosmic-ray pixel
+Following Bhavanam et al. (2022, §2.1.1), a pixel is a cosmic-ray pixel
 when the injected charge stands above the noise: ``charge > threshold *
 sigma`` with ``sigma`` the noise of the target image at that pixel (read
 noise and Poisson noise, in electrons; ``threshold = 3`` as in the paper). The
@@ -259,7 +259,7 @@ def truth_mask(
     dilate: bool = False,
     faint_threshold: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cosmic-ray truth from an injected charge map (seed 001 §2.1.1).
+    """Cosmic-ray truth from an injected charge map (Bhavanam et al. 2022, §2.1.1).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Pixel and event metrics of cosmic-ray masks against a known truth.
 
-The definitions follow Bhavanam et al. (seed 001, §4): the true-positive
+The definitions follow Bhavanam et al. (2022, §4): the true-positive
 rate (TPR) at fixed false-positive rates (FPR) read off the ROC curve, the
 precision at 95% TPR read off the precision-recall curve, and F1, IoU and
 FDR at the detector's operating threshold, optionally after a 3×3 dilation
@@ -74,7 +74,7 @@ def _check(truth: np.ndarray, other: np.ndarray, ignore: np.ndarray | None, what
 
 
 def dilate_mask(mask: np.ndarray) -> np.ndarray:
-    """Grow a boolean mask by a 3×3 square (seed 001's dilation)."""
+    """Grow a boolean mask by a 3×3 square (the dilation of Bhavanam et al. 2022)."""
     return ndimage.binary_dilation(_as_bool(mask, "mask"), structure=_SQUARE)
 
 

@@ -11,7 +11,7 @@ Six sets, each a directory in the format of `crmask.bench.dataset`:
     has sky lines but no star, so no star mask). Footprints reserved for
     testing (``fp_id % 5 == 0``) are injected with
     `crmask.footprints.inject_footprints`, converted from electrons with the
-    frame's gain; truth pixels stand 3σ above the noise (seed 001 §2.1.1),
+    frame's gain; truth pixels stand 3σ above the noise (Bhavanam et al. 2022, §2.1.1),
     fainter footprint pixels (1–3σ) and fixed-pattern defects (hot and warm
     pixels, bad columns) are ignored.
 ``repeats``

@@ -1,4 +1,4 @@
-"""Per-energy-bin comparison of event filters (seed 000 Figs. 3 and 4)."""
+"""Per-energy-bin comparison of event filters (Poliszczuk et al. 2024, Figs. 3 and 4)."""
 
 import numpy as np
 import pytest

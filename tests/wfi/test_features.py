@@ -1,4 +1,4 @@
-"""The ten CAM event features (seed 000 §4.2, eq. 9) on hand-built windows."""
+"""The ten CAM event features (Poliszczuk et al. 2024, §4.2, eq. 9) on hand-built windows."""
 
 import numpy as np
 import pytest

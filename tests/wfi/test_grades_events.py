@@ -1,4 +1,4 @@
-"""Event reconstruction and grading on hand-built frames with exact answers (seed 000 §3.1)."""
+"""Event reconstruction and grading on hand-built frames with exact answers (Poliszczuk et al. 2024, §3.1)."""
 
 import numpy as np
 import pytest

@@ -1,6 +1,6 @@
 """Class activation maps (CAM) of the frame DenseNet on tiled full frames.
 
-For class ``k`` the CAM is ``CAM_k(x, y) = Σ_i w_i^k a_i(x, y)`` (seed 000
+For class ``k`` the CAM is ``CAM_k(x, y) = Σ_i w_i^k a_i(x, y)`` (Poliszczuk et al. 2024,
 eq. 1), with ``a_i`` the network's last convolutional activations and
 ``w_i^k`` its classifier weights; averaged over ``(x, y)`` and plus the bias
 ``b_k`` it gives the class logit. CAMs are bilinearly upsampled from 16×16
@@ -29,7 +29,7 @@ from .densenet import FrameDenseNet
 
 __all__ = ["TILE", "native_cams", "predict_tiles", "TiledCAMs", "tiles_around", "compute_cams"]
 
-#: Sub-frame size the network classifies, in pixels (seed 000 §2).
+#: Sub-frame size the network classifies, in pixels (Poliszczuk et al. 2024, §2).
 TILE = 64
 
 
@@ -167,7 +167,7 @@ def tiles_around(shape: tuple[int, int, int], frame, y, x, half_width: int) -> n
     frame, y, x : array-like of int
         Window centres.
     half_width : int
-        Half the window size (2 for the 5×5 windows of seed 000).
+        Half the window size (2 for the 5×5 windows of Poliszczuk et al. 2024).
 
     Returns
     -------

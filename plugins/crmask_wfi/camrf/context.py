@@ -1,6 +1,6 @@
 """Frame-wide context features: where an event lies relative to the frame's particle tracks.
 
-An extension of seed 000's ten CAM features (opt-in at training time). The
+An extension of Poliszczuk et al.'s (2024) ten CAM features (opt-in at training time). The
 CAMs only see the 64×64 sub-frame an event falls in, while cosmic-ray
 secondaries land tens to hundreds of pixels from their primary's track, near
 the track's line or its extension (WFI_PHYSICS.md: typically 35–152 px).

@@ -1,4 +1,4 @@
-"""The DenseNet frame classifier of Poliszczuk et al. (seed 000, §3.2).
+"""The DenseNet frame classifier of Poliszczuk et al. (2024, §3.2).
 
 A 64×64 sub-frame (in keV) is classified as empty, X-ray only, cosmic ray
 only or mixed. The network keeps a 16×16 final resolution so that its last
@@ -40,7 +40,7 @@ FRAME_CLASSES = FRAME_CLASS_NAMES
 
 @dataclass(frozen=True)
 class DenseNetConfig:
-    """Architecture hyper-parameters (defaults: seed 000 §3.2).
+    """Architecture hyper-parameters (defaults: Poliszczuk et al. 2024, §3.2).
 
     Attributes
     ----------
@@ -122,7 +122,7 @@ class FrameDenseNet(nn.Module):
     Parameters
     ----------
     config : DenseNetConfig, optional
-        Architecture; default: seed 000 §3.2.
+        Architecture; default: Poliszczuk et al. (2024, §3.2).
 
     Notes
     -----

@@ -1,4 +1,4 @@
-"""The ten event features of the CAM + random forest filter (seed 000 §4.2).
+"""The ten event features of the CAM + random forest filter (Poliszczuk et al. 2024, §4.2).
 
 For each reconstructed event the 5×5 windows of the X-ray and cosmic-ray
 class activation maps centred on its brightest pixel give, with the event
@@ -20,7 +20,7 @@ index  name                definition
 9      ``F4``              max CAM_cr / min CAM_x − min CAM_cr / max CAM_x
 =====  ==================  =================================================
 
-``F1``–``F4`` are eq. 9 of seed 000. CAM values have either sign and may be
+``F1``–``F4`` are eq. 9 of Poliszczuk et al. (2024). CAM values have either sign and may be
 zero, so every division goes through `guarded_ratio`, which keeps the sign of
 the denominator and bounds its magnitude below by `RATIO_EPS`. Window pixels
 outside the frame are left out of the statistics.
@@ -43,7 +43,7 @@ FEATURE_NAMES = (
 #: Smallest denominator magnitude in `guarded_ratio` (CAM units, i.e. logit contributions).
 RATIO_EPS = 1e-6
 
-#: Half-size of the CAM window: 5×5 around the event centre (seed 000 §3.3).
+#: Half-size of the CAM window: 5×5 around the event centre (Poliszczuk et al. 2024, §3.3).
 WINDOW_HALF_WIDTH = 2
 
 

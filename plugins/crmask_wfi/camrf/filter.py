@@ -1,6 +1,6 @@
 """The ``wfi-cam-rf`` event filter: DenseNet class activation maps + random forest.
 
-Poliszczuk et al. (seed 000 §3.2–4.2). Events are reconstructed as the
+Poliszczuk et al. (2024, §3.2–4.2). Events are reconstructed as the
 classic filter does (`crmask_wfi.events.reconstruct.reconstruct_events`, 3×3 window on
 local maxima, 260 eV event and 80 eV split thresholds) but no grade is
 applied. For every event in the ``[emin, emax)`` band the frame DenseNet's
@@ -114,7 +114,7 @@ def assemble_features(names, cam_features: np.ndarray, context) -> np.ndarray:
 
 
 class CamRandomForestFilter(EventFilter):
-    """CAM + random forest cosmic-ray event filter for WFI frames (seed 000).
+    """CAM + random forest cosmic-ray event filter for WFI frames (Poliszczuk et al. 2024).
 
     The returned table has the classic filter's columns (``FRAME``, ``X``,
     ``Y``, ``ENERGY``, ``GRADE``, ``PHAS``, ...) for every reconstructed
@@ -129,7 +129,7 @@ class CamRandomForestFilter(EventFilter):
 
     References
     ----------
-    Poliszczuk, A. et al. 2024, Proc. SPIE (seed 000).
+    Poliszczuk, A. et al. 2024, Proc. SPIE.
     """
 
     name = "wfi-cam-rf"

@@ -1,7 +1,7 @@
 """Balanced random forest for the event classifier, stored without pickle.
 
 Training uses imbalanced-learn's `~imblearn.ensemble.BalancedRandomForestClassifier`
-(Chen, Liaw & Breiman 2004, the class-wise bootstrap of seed 000 §3.3: each
+(Chen, Liaw & Breiman 2004, the class-wise bootstrap of Poliszczuk et al. 2024, §3.3: each
 tree sees a with-replacement sample of the minority class and an equally
 large with-replacement sample of the majority class), Gini impurity and
 ``max_features`` features tried per split.
@@ -70,9 +70,9 @@ def fit_balanced_forest(
     is_positive : numpy.ndarray of bool, shape (n,)
         True for the minority (cosmic-ray) class.
     n_trees : int
-        Trees in the ensemble (seed 000: 1000).
+        Trees in the ensemble (Poliszczuk et al. 2024: 1000).
     max_features : int
-        Features tried at each split (seed 000: 3).
+        Features tried at each split (Poliszczuk et al. 2024: 3).
     seed : int
         Random state of the bootstrap and the feature draws.
     n_jobs : int

@@ -1,4 +1,4 @@
-"""The classic grade filter (seed 000 §3.1), the baseline every WFI filter is compared with.
+"""The classic grade filter (Poliszczuk et al. 2024, §3.1), the baseline every WFI filter is compared with.
 
 Event reconstruction (`crmask_wfi.events.reconstruct.reconstruct_events`), then three
 cuts: the 3x3 shape must be a single, a non-diagonal double, an L-shaped
@@ -22,7 +22,7 @@ from ..sim.physics import KEV_PER_ELECTRON
 
 __all__ = ["ClassicGradeFilter", "MIP_THRESHOLD_KEV", "apply_classic_cuts", "frames_in_kev", "kev_per_unit"]
 
-#: Minimum-ionising-particle threshold (seed 000 §3.1): events at or above it are rejected.
+#: Minimum-ionising-particle threshold (Poliszczuk et al. 2024, §3.1): events at or above it are rejected.
 MIP_THRESHOLD_KEV = 10.0
 
 
@@ -70,7 +70,7 @@ def apply_classic_cuts(events: Table, mip_threshold: float = MIP_THRESHOLD_KEV) 
 
 
 class ClassicGradeFilter(EventFilter):
-    """Classic X-ray event grading: shapes, 5x5 ring and MIP threshold (seed 000 §3.1).
+    """Classic X-ray event grading: shapes, 5x5 ring and MIP threshold (Poliszczuk et al. 2024, §3.1).
 
     Frames may be in electrons (converted at 3.65 eV per pair) or keV. The
     output table has one row per 3x3 local maximum at or above the event
@@ -88,7 +88,7 @@ class ClassicGradeFilter(EventFilter):
     """
 
     name = "classic"
-    summary = "Classic X-ray grade filter: 3x3 shapes, 5x5 ring, 10 keV MIP threshold (seed 000 §3.1)"
+    summary = "Classic X-ray grade filter: 3x3 shapes, 5x5 ring, 10 keV MIP threshold (Poliszczuk et al. 2024, §3.1)"
     parameters = {
         "event_threshold": Param(EVENT_THRESHOLD_KEV, "Event threshold on the central pixel (keV)",
                                  low=0.0, low_open=True),

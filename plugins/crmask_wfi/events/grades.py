@@ -1,4 +1,4 @@
-"""Pixel-pattern grades of X-ray events (seed 000 §3.1).
+"""Pixel-pattern grades of X-ray events (Poliszczuk et al. 2024, §3.1).
 
 An event is a 3x3 window centred on a local maximum. Its *pattern* is the
 8-bit set of neighbours above the split threshold, bit ``k`` for the

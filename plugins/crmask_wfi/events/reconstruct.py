@@ -1,4 +1,4 @@
-"""Event reconstruction on X-ray frames (seed 000 §3.1), truth matching and event files.
+"""Event reconstruction on X-ray frames (Poliszczuk et al. 2024, §3.1), truth matching and event files.
 
 `reconstruct_events` finds every 3x3 local maximum at or above the event
 threshold and describes it: energy (sum of the 3x3 pixels above the split
@@ -36,9 +36,9 @@ __all__ = [
     "EVENTS_EXTNAME",
 ]
 
-#: Event threshold (seed 000 §3.1): a local maximum below it is no event.
+#: Event threshold (Poliszczuk et al. 2024, §3.1): a local maximum below it is no event.
 EVENT_THRESHOLD_KEV = 0.26
-#: Split threshold (seed 000 §3.1): pixels above it are part of the event (3 sigma of 7 e- noise).
+#: Split threshold (Poliszczuk et al. 2024, §3.1): pixels above it are part of the event (3 sigma of 7 e- noise).
 SPLIT_THRESHOLD_KEV = 0.08
 #: EXTNAME of the event table in event files.
 EVENTS_EXTNAME = "EVENTS"

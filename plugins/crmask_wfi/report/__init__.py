@@ -3,7 +3,7 @@
 Modules
 -------
 metrics
-    Event metrics with cosmic rays as the positive class (seed 000 §3.4).
+    Event metrics with cosmic rays as the positive class (Poliszczuk et al. 2024, §3.4).
 roc
     ROC of the event classifier and the choice of its threshold.
 bench

@@ -1,4 +1,4 @@
-"""Figures comparing event filters by energy (seed 000 Figs. 3 and 4).
+"""Figures comparing event filters by energy (Poliszczuk et al. 2024, Figs. 3 and 4).
 
 `plot_filter_comparison` draws, from truth-matched and filtered event
 tables that share their events:

@@ -1,4 +1,4 @@
-"""Event-level metrics of X-ray event filters (seed 000 §3.4).
+"""Event-level metrics of X-ray event filters (Poliszczuk et al. 2024, §3.4).
 
 Cosmic rays are the positive class and X-rays the negative one; events
 whose truth is read noise are left out. A flagged event (``CR_FLAG``) is a
@@ -38,7 +38,7 @@ __all__ = [
     "wilson_interval",
 ]
 
-#: Energy bands of seed 000: the standard band and the 4-8 keV band.
+#: Energy bands of Poliszczuk et al. (2024): the standard band and the 4-8 keV band.
 BANDS_KEV = ((0.3, 10.0), (4.0, 8.0))
 #: Confidence level of every interval.
 CONFIDENCE = 0.95

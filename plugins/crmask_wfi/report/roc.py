@@ -1,4 +1,4 @@
-"""ROC of the event classifier and the choice of its operating threshold (seed 000 §3.4, Fig. 2).
+"""ROC of the event classifier and the choice of its operating threshold (Poliszczuk et al. 2024, §3.4, Fig. 2).
 
 The ROC pairs, for every threshold ``t`` on ``P_CR`` (flag when
 ``P_CR >= t``), the completeness of the cosmic-ray class (recall, true

@@ -56,7 +56,7 @@ SENSOR_THICKNESS_UM = 450.0
 QUADRANT_SHAPE = (512, 512)
 #: Frame time of one quadrant in the rolling-shutter readout (same reference).
 FRAME_TIME_S = 5e-3
-#: Gaussian read noise, electrons RMS; 7 e- as in Poliszczuk et al. (seed 000 §2);
+#: Gaussian read noise, electrons RMS; 7 e- as in Poliszczuk et al. (2024, §2);
 #: the WFI's beginning-of-life ENC is about 3 e-.
 READ_NOISE_E = 7.0
 

@@ -50,7 +50,7 @@ __all__ = [
 SIMULATION_HDUS = ("SIGNAL", "LABEL", "EVENTID", "TRUTH")
 
 FRAME_EMPTY, FRAME_XRAY, FRAME_CR, FRAME_MIXED = range(4)
-#: Frame class names (seed 000 §2), indexed by class code.
+#: Frame class names (Poliszczuk et al. 2024, §2), indexed by class code.
 FRAME_CLASS_NAMES = ("empty", "xray", "cr", "mixed")
 
 _HEADER_KEYS = {

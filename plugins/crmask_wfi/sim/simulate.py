@@ -28,7 +28,7 @@ Cosmic-ray events
     surrounding mass) land near the projected track or its extension.
 Frames
     7 e- Gaussian read noise; X-ray and CR pixels never coincide (an X-ray
-    that would share a pixel with a CR is placed again), as in seed 000.
+    that would share a pixel with a CR is placed again), as in Poliszczuk et al. (2024).
 
 Pixel coordinates are 0-based numpy indices: pixel ``(y, x)`` covers
 ``[x - 0.5, x + 0.5) x [y - 0.5, y + 0.5)``.
@@ -83,9 +83,9 @@ LABEL_NOISE, LABEL_XRAY, LABEL_CR = 0, 1, 2
 #: Names of the labels, indexed by label value.
 LABEL_NAMES = ("noise", "xray", "cr")
 
-#: Default X-ray spectrum: log-uniform over this range (seed 000 §2).
+#: Default X-ray spectrum: log-uniform over this range (Poliszczuk et al. 2024, §2).
 DEFAULT_ENERGY_RANGE_KEV = (0.2, 10.0)
-#: Area that the rates refer to: one quadrant (seed 000 §2: one X-ray and one CR event per quadrant frame).
+#: Area that the rates refer to: one quadrant (Poliszczuk et al. 2024, §2: one X-ray and one CR event per quadrant frame).
 _RATE_AREA_PX = QUADRANT_SHAPE[0] * QUADRANT_SHAPE[1]
 
 Spectrum = Union[None, float, tuple, Callable[[np.random.Generator, int], np.ndarray]]

@@ -1,8 +1,8 @@
-"""Class-balanced 64 x 64 sub-frame data sets (seed 000 §2).
+"""Class-balanced 64 x 64 sub-frame data sets (Poliszczuk et al. 2024, §2).
 
 Sub-frames have four classes: empty, X-ray only, CR only and mixed. At the
 quadrant rates (one X-ray and one CR event per 512 x 512 frame) mixed
-64 x 64 sub-frames are rare, so, as in seed 000, each class gets the same
+64 x 64 sub-frames are rare, so, as in Poliszczuk et al. (2024), each class gets the same
 number of frames and, within a class, the number of events follows the
 Poisson rate of the sub-frame area conditioned on the class: an X-ray-only
 sub-frame holds k >= 1 X-rays with probability Poisson(k; lambda) / (1 -
@@ -33,7 +33,7 @@ from ..sim.simulate import SimulatedFrames, Spectrum, simulate_frames
 
 __all__ = ["SUBFRAME_SHAPE", "build_dataset", "conditioned_counts"]
 
-#: Sub-frame shape of seed 000's frame classifier.
+#: Sub-frame shape of Poliszczuk et al.'s (2024) frame classifier.
 SUBFRAME_SHAPE = (64, 64)
 _MAX_ROUNDS = 50
 

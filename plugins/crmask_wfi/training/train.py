@@ -75,7 +75,7 @@ def collect_events(
     emin, emax : float
         Band (keV) whose events get features.
     xray_rate, cr_rate : float
-        Events per 512×512 frame (seed 000: 1 and 1).
+        Events per 512×512 frame (Poliszczuk et al. 2024: 1 and 1).
     device : str
     progress : bool
 
@@ -173,7 +173,7 @@ def _options(function):
                      help="Largest lost X-ray fraction allowed at the operating threshold (validation ROC)."),
         click.option("--context-features/--no-context-features", default=False, show_default=True,
                      help="Add the frame-wide track features of crmask_wfi.camrf.context to the ten "
-                          "CAM features (an extension of seed 000)."),
+                          "CAM features (an extension of Poliszczuk et al. 2024)."),
         click.option("--threads", type=int, default=1, show_default=True),
         click.option("--device", default="cpu", show_default=True),
     ]
@@ -324,7 +324,7 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
     return {
         "name": "wfi-cam-rf",
         "description": "DenseNet class activation maps + balanced random forest event filter for "
-                       "Athena-WFI-like frames (Poliszczuk et al., seed 000)",
+                       "Athena-WFI-like frames (Poliszczuk et al. 2024)",
         "threshold": threshold,
         "threshold_choice": {
             "rule": f"lowest P_CR threshold with lost X-ray fraction <= {args.max_lost_xray} on the validation ROC",

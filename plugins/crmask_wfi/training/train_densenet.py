@@ -1,4 +1,4 @@
-"""Training loop of the frame DenseNet (seed 000 §4.1).
+"""Training loop of the frame DenseNet (Poliszczuk et al. 2024, §4.1).
 
 Adam with learning rate ``lr0 · decay**epoch`` (seed: 0.007 and 0.95),
 cross-entropy over the four frame classes, seeded shuffling and weight
@@ -88,7 +88,7 @@ def train_densenet(
     seed : int
         Seeds the weight initialisation, dropout and shuffling.
     config : DenseNetConfig, optional
-        Architecture; default: seed 000.
+        Architecture; default: Poliszczuk et al. (2024).
     checkpoint_dir : str or Path, optional
         Where ``epoch_NNN.pt`` checkpoints go; training resumes from the last
         one found there.
