@@ -57,6 +57,12 @@ def _warnings_as_lines():
                 warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
+def _file_error(path, reason: str) -> str:
+    """``crmask: error: PATH: reason``, the path said once (crmask's own errors often begin with it)."""
+    reason = reason[len(f"{path}: "):] if reason.startswith(f"{path}: ") else reason
+    return f"crmask: error: {path}: {reason}"
+
+
 def _fail(message: str) -> None:
     raise click.ClickException(message)
 
@@ -215,12 +221,20 @@ def detect(
     seconds; --quiet turns both off.
     """
     from .files import check_output_dir, clean_file, plan_outputs, split_existing
-    from .registry import resolve
+    from .registry import get_detector_class, resolve
 
-    given = {"gain": gain, "readnoise": readnoise, "gain_key": gain_key, "readnoise_key": readnoise_key,
-             "threshold": threshold, "device": device}
-    shortcuts = tuple(f"{key}={value}" for key, value in given.items() if value is not None)
+    calibration = {"gain": gain, "readnoise": readnoise, "gain_key": gain_key, "readnoise_key": readnoise_key}
+    tuning = {"threshold": threshold, "device": device}
     try:
+        declared = get_detector_class(detector, "mask").parameters
+        # the calibration of the files goes to every detector that uses it: the same command line serves
+        # lacosmic and a U-Net, which needs no read noise; a detector's own options are errors where unknown
+        unused = sorted(key for key, value in calibration.items() if value is not None and key not in declared)
+        if unused:
+            click.echo(f"crmask: note: {detector} does not use " + ", ".join(f"--{k.replace('_', '-')}" for k in unused)
+                       + "; ignored", err=True)
+        given = {**{k: v for k, v in calibration.items() if k in declared}, **tuning}
+        shortcuts = tuple(f"{key}={value}" for key, value in given.items() if value is not None)
         det = resolve(detector, "mask", parse_params(detector, params + shortcuts, kind="mask"))
     except (CrmaskError, ValueError) as exc:
         _fail(str(exc))
@@ -244,7 +258,7 @@ def detect(
 
     planned, clashes = plan_outputs(files, outdir)
     for _, path, message in clashes:  # refused before any work, as on Dask
-        click.echo(f"crmask: error: {path}: {message}", err=True)
+        click.echo(_file_error(path, message), err=True)
     failures = len(clashes)
     if skip_existing:
         planned, skipped = split_existing(planned)
@@ -260,7 +274,7 @@ def detect(
                                       inpaint=not no_inpaint, overwrite=overwrite, plot=plot)
             except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
                 failures += 1
-                bar.write(f"crmask: error: {path}: {error_line(exc)}", file=sys.stderr)
+                bar.write(_file_error(path, error_line(exc)), file=sys.stderr)
                 continue
             bar.write(f"{path} -> {target}: {n_cr} CR pixels ({det.name})", file=sys.stdout)
     if failures:
@@ -281,7 +295,7 @@ def _detect_on_dask(files, det, outdir: Path, scheduler: str, workers: int | Non
         elif item.status == "skipped":
             click.echo(f"{item.path} -> {item.output}: skipped, the output exists")
         else:
-            click.echo(f"crmask: error: {item.path}: {item.error}", err=True)
+            click.echo(_file_error(item.path, item.error), err=True)
     if result.failed:
         sys.exit(1)
 

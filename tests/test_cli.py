@@ -118,7 +118,7 @@ def test_hdu_past_the_end_is_a_one_line_error(runner, tmp_path):
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.output.strip().splitlines() == [
-        f"crmask: error: {frame}: {frame}: no HDU 3; the file has 1 HDU: 0:PRIMARY"
+        f"crmask: error: {frame}: no HDU 3; the file has 1 HDU: 0:PRIMARY"  # the path said once
     ]
 
 
@@ -194,3 +194,20 @@ def test_detect_turns_on_the_tile_progress_of_a_unet_on_a_terminal(runner, tmp_p
     assert runner.invoke(cli, ["detect", *frames, "-d", "deepcr", "--unit", "adu", "-o", str(tmp_path / "q"),
                                "-q"]).exit_code == 0
     assert seen == [True, True, False, False]
+
+
+def test_calibration_a_detector_does_not_use_is_a_note_and_the_path_is_said_once(runner, tmp_path):
+    pytest.importorskip("torch")
+    # the same command line as for lacosmic: deepcr needs no read noise, so --readnoise is noted and ignored
+    result = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "--detector", "deepcr", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "crmask: note: deepcr does not use --readnoise; ignored" in result.output
+    assert fits.getheader(tmp_path / "v_e_20180810_12_1_0_0.fits")["CRMDET"] == "deepcr"
+    # a detector's own option it lacks is still an error, and a file's error names the file once
+    wrong = runner.invoke(cli, ["detect", str(EXAMPLE_FRAME), *ARGS, "--threshold", "0.5", "-o", str(tmp_path)])
+    assert wrong.exit_code != 0 and "unknown parameter 'threshold' for detector 'lacosmic'" in wrong.output
+    unitless = EXAMPLE_FRAME  # no BUNIT keyword
+    failed = runner.invoke(cli, ["detect", str(unitless), "--readnoise", "5.7", "-o", str(tmp_path / "o")])
+    assert failed.exit_code == 1
+    assert f"crmask: error: {unitless}: no BUNIT keyword" in failed.output
+    assert failed.output.count(str(unitless)) == 1
