@@ -17,18 +17,27 @@ DEFAULT_SATLEVEL = 65535.0
 #: (in electrons) is taken to have had its sky subtracted.
 SKY_SUBTRACTED_SIGMAS = 3.0
 
-#: Pixels the frame statistics are measured on (a regular subsample of larger frames).
+#: Pixels the frame statistics are measured on (a regular subset of the rows of larger frames).
 _STATISTICS_PIXELS = 1_000_000
 
 
 def _frame_statistics(image: PreparedImage) -> tuple[float, float]:
-    """Median and robust standard deviation (`~astropy.stats.mad_std`) of the good pixels, in electrons."""
+    """Median of the good pixels and their pixel-to-pixel noise, in electrons.
+
+    The noise is `~astropy.stats.mad_std` of the differences of horizontally
+    adjacent good pixels over sqrt(2): smooth structure (spectral orders,
+    galaxies, gradients) cancels in the differences, so it is the noise of a
+    pixel, not the spread of the scene. Larger frames are measured on a
+    regular subset of their rows.
+    """
     from astropy.stats import mad_std
 
-    step = max(1, int(np.sqrt(image.data.size / _STATISTICS_PIXELS)))
-    good = image.data[::step, ::step][~image.bad[::step, ::step]]
-    electrons = np.multiply(good, image.gain, dtype=np.float64)
-    return float(np.median(electrons)), float(mad_std(electrons))
+    step = max(1, int(image.data.size / _STATISTICS_PIXELS))
+    rows, bad = image.data[::step], image.bad[::step]
+    pairs = ~(bad[:, 1:] | bad[:, :-1])
+    differences = np.diff(rows.astype(np.float64), axis=1)[pairs] * image.gain
+    median = float(np.median(np.multiply(rows[~bad], image.gain, dtype=np.float64)))
+    return median, float(mad_std(differences) / np.sqrt(2.0)) if differences.size else 0.0
 
 
 def sky_pedestal(median: float, sigma: float, readnoise: float) -> float:
@@ -54,7 +63,7 @@ def sky_pedestal(median: float, sigma: float, readnoise: float) -> float:
     Parameters
     ----------
     median, sigma : float
-        Median and robust standard deviation of the frame, in electrons.
+        Median and pixel-to-pixel noise of the frame, in electrons.
     readnoise : float
         Read noise in electrons.
 
