@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
@@ -131,11 +132,22 @@ def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return records
 
 
+#: Units of the summary columns that have one (the rates and counts of events are plain numbers).
+SUMMARY_UNITS = {
+    "star_fp": u.pix,
+    "star_pixels": u.pix,
+    "s_per_mpix": u.s / (1e6 * u.pix),
+    "peak_mb": u.MiB,
+}
+
+
 def summary_table(records: list[dict[str, Any]]) -> Table:
-    """The records as an `~astropy.table.Table` (one row per set and detector)."""
+    """The records as an `~astropy.table.Table` (one row per set and detector), with `SUMMARY_UNITS`."""
     names = [c[0] for c in COLUMNS] + ["events_found", "events_total", "star_pixels", "n_files", "params"]
     rows = [[_plain(r[n]) if n != "params" else _params_text(r["params"]) for n in names] for r in records]
     table = Table(rows=rows, names=names)
+    for name, unit in SUMMARY_UNITS.items():
+        table[name].unit = unit
     table.meta["description"] = "crmask bench summary: counts summed over each set's files"
     return table
 

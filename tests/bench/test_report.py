@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from crmask.bench.measure import measure
-from crmask.bench.report import aggregate, markdown_table
+from crmask.bench.report import aggregate, markdown_table, write_report
 
 
 def result(file, tp, fp, fn, tn, wall, npix, curve=None, found=1, total=2, peak=10.0):
@@ -81,3 +81,15 @@ def test_curve_figure_rejects_an_unknown_kind():
 
     with pytest.raises(ValueError, match="'roc' or 'pr'"):
         curve_figure(aggregate([result("a", 1, 0, 1, 9, 1.0, 11)]), "det")
+
+
+def test_summary_ecsv_columns_carry_their_units(tmp_path):
+    import astropy.units as u
+    from astropy.table import Table
+
+    write_report([result("a", 9, 1, 1, 89, 2.0, 4_000_000, peak=5.0)], tmp_path)
+    table = Table.read(tmp_path / "summary.ecsv")
+    assert table["s_per_mpix"].unit == u.s / (1e6 * u.pix)
+    assert (table["s_per_mpix"].quantity[0]).to(u.s / u.pix).value == pytest.approx(2.0 / 4_000_000)
+    assert table["peak_mb"].unit == u.MiB and table["star_fp"].unit == u.pix and table["star_pixels"].unit == u.pix
+    assert table["tpr_1e-4"].unit is None  # a rate
