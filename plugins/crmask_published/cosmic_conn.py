@@ -59,7 +59,7 @@ class CosmicCoNNNetwork(PublishedNetwork):
         from cosmic_conn.dl_framework.options import ModelOptions
 
         options = ModelOptions()
-        options.crop = self._params["tile"] or 0  # 0: Cosmic-CoNN's whole-image detection
+        options.crop = self.params["tile"] or 0  # 0: Cosmic-CoNN's whole-image detection
         return init_model(self.model_name, options)
 
     def _probability(self, data: np.ndarray) -> np.ndarray:

@@ -56,11 +56,11 @@ class DeepCRNetwork(PublishedNetwork):
     def _load(self) -> Any:
         from deepCR import deepCR
 
-        device = "GPU" if resolve_device(self._params["device"]) == "cuda" else "CPU"
+        device = "GPU" if resolve_device(self.params["device"]) == "cuda" else "CPU"
         return deepCR(mask=self.model_name, device=device)
 
     def _probability(self, data: np.ndarray) -> np.ndarray:
-        tile = self._params["tile"]
+        tile = self.params["tile"]
         if tile is None:
             return self.network().clean(data, inpaint=False, binary=False, segment=False)
         return self.network().clean(data, inpaint=False, binary=False, segment=True, patch=tile)

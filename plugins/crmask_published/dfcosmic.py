@@ -53,12 +53,12 @@ class DFCosmic(Detector):
 
     def _check_params(self) -> None:
         import_required(self.name, self.requires)
-        resolve_device(self._params["device"])
+        resolve_device(self.params["device"])
 
     def _detect(self, image: PreparedImage) -> MaskResult:
         from dfcosmic import lacosmic
 
-        p = self._params
+        p = self.params
         data = image.data.copy()
         data[image.bad] = np.nan
         cleaned, mask = lacosmic(

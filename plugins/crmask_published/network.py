@@ -112,8 +112,8 @@ class PublishedNetwork(Detector):
 
     def _check_params(self) -> None:
         import_required(self.name, self.requires)
-        if "device" in self._params:
-            resolve_device(self._params["device"])  # a missing GPU fails here, once, not at every detect
+        if "device" in self.params:
+            resolve_device(self.params["device"])  # a missing GPU fails here, once, not at every detect
         self._network = None  # parameters may have changed: load again on next use
 
     def network(self) -> Any:
@@ -150,7 +150,7 @@ class PublishedNetwork(Detector):
     def _detect(self, image: PreparedImage) -> MaskResult:
         probability = np.asarray(self._probability(self.model_input(image)), dtype=np.float32)
         probability[image.bad] = 0.0
-        threshold = self._params["threshold"]
+        threshold = self.params["threshold"]
         meta = {
             "package": f"{self.package} {metadata.version(self.package)}",
             "model": self.model_name,
