@@ -23,7 +23,7 @@ import numpy as np
 from astropy.table import Table
 
 from .bench import background_spectrum
-from .metrics import event_metrics, for_improvement, for_improvement_interval
+from .metrics import metrics_table
 
 __all__ = ["DEFAULT_BINS_KEV", "binned_metrics", "plot_filter_comparison"]
 
@@ -42,26 +42,15 @@ def binned_metrics(results: Mapping[str, Table], bins=DEFAULT_BINS_KEV, referenc
         (fractions), each rate with the bounds ``<RATE>_LO`` and
         ``<RATE>_HI`` of its 95% interval (`crmask_wfi.report.metrics`).
     """
-    rows = []
-    for low, high in zip(bins[:-1], bins[1:]):
-        band = (low, high)
-        ref = event_metrics(results[reference], band) if reference in results else None
-        for name, events in results.items():
-            m = event_metrics(events, band)
-            improvement, interval = np.nan, (np.nan, np.nan)
-            if ref is not None:
-                improvement = for_improvement(m, ref)
-                interval = for_improvement_interval(events, results[reference], band)
-            rows.append({
-                "FILTER": name, "LOW": float(low), "HIGH": float(high), "UNREJECTED_CR": m.fn,
-                "FOR": m.false_omission, "FOR_LO": m.false_omission_interval[0],
-                "FOR_HI": m.false_omission_interval[1],
-                "LOST_XRAY": m.lost_xray, "LOST_XRAY_LO": m.lost_xray_interval[0],
-                "LOST_XRAY_HI": m.lost_xray_interval[1],
-                "FOR_IMPROVEMENT": improvement, "FOR_IMPROVEMENT_LO": interval[0],
-                "FOR_IMPROVEMENT_HI": interval[1],
-            })
-    return Table(rows=rows)
+    bins = np.asarray(bins, dtype=float)
+    table = metrics_table(results, bands=list(zip(bins[:-1], bins[1:])), reference=reference)
+    per_bin = len(results)  # metrics_table's rows: bands in order, each with every filter
+    numbers = Table({"FILTER": table["FILTER"], "LOW": np.repeat(bins[:-1], per_bin),
+                     "HIGH": np.repeat(bins[1:], per_bin), "UNREJECTED_CR": table["UNREJECTED_CR"]})
+    for rate in ("FOR", "LOST_XRAY", "FOR_IMPROVEMENT"):
+        for column in (rate, f"{rate}_LO", f"{rate}_HI"):
+            numbers[column] = np.asarray(table[column], dtype=float) / 100  # percent to fractions
+    return numbers
 
 
 def _error_bars(rows: Table, rate: str) -> np.ndarray:

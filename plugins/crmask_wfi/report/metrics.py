@@ -246,7 +246,8 @@ def metrics_table(
     Returns
     -------
     astropy.table.Table
-        Counts, rates and, for ``LOST_XRAY``, ``FOR`` and
+        Counts (``N_XRAY``, ``N_CR``, ``UNREJECTED_CR``: cosmic-ray events
+        the filter accepts), rates and, for ``LOST_XRAY``, ``FOR`` and
         ``FOR_IMPROVEMENT``, the bounds ``<RATE>_LO`` and ``<RATE>_HI`` of
         their 95% intervals.
     """
@@ -265,6 +266,7 @@ def metrics_table(
                     "BAND": f"{band[0]:g}-{band[1]:g} keV",
                     "N_XRAY": m.n_xray,
                     "N_CR": m.n_cr,
+                    "UNREJECTED_CR": m.fn,
                     "RECALL": 100 * m.recall,
                     "PRECISION": 100 * m.precision,
                     "F1": 100 * m.f1,
@@ -280,7 +282,7 @@ def metrics_table(
                 }
             )
     table = Table(rows=rows)
-    for column in table.colnames[4:]:
+    for column in table.colnames[table.colnames.index("RECALL"):]:
         table[column].format = ".2f"
         table[column].unit = "%"
     return table
