@@ -179,6 +179,12 @@ def _simulated_events(events):
     assert set(events["FRAME"].tolist()) <= {0, 1, 2, 3}
 
 
+def _huge_pixels_flagged(events):
+    """A 3e38 keV pixel is an event far above every X-ray energy: a cosmic ray; the singles are kept."""
+    assert _positions(events) == sorted(SINGLES + BAD_PIXELS)
+    assert _positions(events[events["CR_FLAG"]]) == BAD_PIXELS
+
+
 def _first_frame_singles(events):
     assert _positions(events) == [s for s in SINGLES if s[0] == 0]
 
@@ -193,6 +199,12 @@ CASES = [
     Case("inf-pixels", _bad_pixels(np.inf, masked=False), "frame 0 has NaN or infinite pixels"),
     Case("nan-pixels-masked", _bad_pixels(np.nan, masked=True), check=_singles),
     Case("inf-pixels-masked", _bad_pixels(-np.inf, masked=True), check=_singles),
+    Case("3e38-pixels", _bad_pixels(3e38, masked=False),
+         lambda name: r"frame 0: .* overflow \(pixel values up to 3e\+38 keV\)" if name == "wfi-cam-rf"
+         else None,
+         check=_huge_pixels_flagged),
+    Case("no-frames", lambda p: _cube(p, np.zeros((0, 64, 64), np.float32)),
+         r"HDU PRIMARY holds no frames \(shape \(0, 64, 64\)\)"),
     Case("all-nan", _all_nan(masked=False), "NaN or infinite pixels"),
     Case("all-nan-masked", _all_nan(masked=True), check=_no_events),
     Case("1d-array", lambda p: _cube(p, _frames()[0, 0]), "is 1-D; frames must be 2-D or a 3-D cube"),
@@ -359,8 +371,8 @@ _IN_MEMORY = [
     ("4d-quantity", lambda: _frames()[np.newaxis] * u.keV, r"frame 0 must be 2-D \(or a 3-D stack\), got 4-D",
      None),
     ("adu-ccddata", lambda: CCDData(_frames(), unit="adu"), "frame unit adu is not supported", None),
-    ("dimensionless-quantity", lambda: _frames() * u.one, "frame unit +is not supported; use one of: electron, keV",
-     None),
+    ("dimensionless-quantity", lambda: _frames() * u.one,
+     "frame unit +is not supported; use one of: electron, keV", None),
     ("plain-array", _frames, "frame 0 is a ndarray; give CCDData or a Quantity with a unit", None),
     ("no-frames", list, "no frames given", None),
     ("different-shapes", lambda: [_frames()[0] * u.keV, _frames()[0, :32] * u.keV],
