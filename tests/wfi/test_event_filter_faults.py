@@ -365,6 +365,9 @@ _IN_MEMORY = [
     ("inf-ccddata", lambda: CCDData(_frames(bad=np.inf), unit="keV"), "frame 0 has NaN or infinite pixels",
      None),
     ("nan-masked-ccddata", _masked_nan, None, _singles),
+    ("nan-in-a-later-frame",  # frame 0, then a stack of frames 1 and 2 with NaN in frame 2
+     lambda: [_frames()[0] * u.keV, np.stack([_frames()[1], _frames(bad=np.nan)[1]]) * u.keV],
+     "frame 2 has NaN or infinite pixels", None),
     ("all-nan", lambda: np.full(SHAPE, np.nan) * u.keV, "NaN or infinite pixels", None),
     ("1d-quantity", lambda: _frames()[0, 0] * u.keV, r"frame 0 must be 2-D \(or a 3-D stack\), got 1-D",
      None),
