@@ -99,8 +99,10 @@ def prepare_frames(frames, accepted_units: Iterable[u.UnitBase]) -> FrameStack:
             mask = np.asarray(mask, dtype=bool).reshape(array.shape)  # CCDData checked its shape
             if mask.any():
                 array = np.where(mask, 0.0, array).astype(array.dtype, copy=False)
-        if not np.isfinite(array).all():
-            raise InvalidImageError(f"frame {index} has NaN or infinite pixels (outside its mask)")
+        finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
+        if not finite.all():
+            first = sum(len(a) for a in arrays) + int(np.argmin(finite))  # counted over the whole stack
+            raise InvalidImageError(f"frame {first} has NaN or infinite pixels (outside its mask)")
         arrays.append(array)
         masks.append(mask)
         units.add(unit)

@@ -214,7 +214,8 @@ def compute_cams(
     Raises
     ------
     InvalidImageError
-        If ``frames_kev`` is not a 3-D stack.
+        If ``frames_kev`` is not a 3-D stack, or pixel values so large that
+        the network's outputs overflow to infinity or NaN.
     """
     frames_kev = np.asarray(frames_kev, dtype=np.float32)
     if frames_kev.ndim != 3:
@@ -229,6 +230,13 @@ def compute_cams(
     grid = padded.reshape(n, ty, TILE, tx, TILE).transpose(0, 1, 3, 2, 4)
     selected = np.nonzero(tiles)
     cams, probabilities = predict_tiles(model, grid[selected], batch_size=batch_size, device=device)
+    finite = np.isfinite(cams).reshape(len(cams), -1).all(axis=1) & np.isfinite(probabilities).all(axis=1)
+    if not finite.all():
+        frame = int(selected[0][np.argmin(finite)])
+        raise InvalidImageError(
+            f"frame {frame}: the network's class activation maps overflow "
+            f"(pixel values up to {np.abs(frames_kev[frame]).max():.3g} keV); mask such pixels"
+        )
     lookup = np.full((n, ty, tx), -1, dtype=np.int64)
     lookup[selected] = np.arange(len(selected[0]))
     return TiledCAMs(cams=cams, probabilities=probabilities, lookup=lookup, shape=(ny, nx))

@@ -66,8 +66,8 @@ def filter_file(
     FITSReadError
         If the file is missing or unreadable.
     InvalidImageError
-        If the frames are not 2-D or 3-D, have no unit, or the ``MASK``
-        extension has another shape.
+        If the frames are not 2-D or 3-D, are empty, have no unit, or the
+        ``MASK`` extension has another shape.
     """
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
@@ -93,6 +93,8 @@ def _filter_hdul(event_filter, hdul: fits.HDUList, path: Path, unit: str | None,
     shape = tuple(hdu.shape)
     if len(shape) not in (2, 3):
         raise InvalidImageError(f"{path}: HDU {hdu.name} is {len(shape)}-D; frames must be 2-D or a 3-D cube")
+    if 0 in shape:
+        raise InvalidImageError(f"{path}: HDU {hdu.name} holds no frames (shape {shape})")
     frames_shape = shape if len(shape) == 3 else (1, *shape)
     pixel_unit = _frame_unit(hdu.header, unit, path)
     mask_hdu = hdul["MASK"] if "MASK" in hdul and hdul["MASK"] is not hdu else None
