@@ -103,7 +103,8 @@ def parse_params(detector_name: str, items: tuple[str, ...], kind: str | None = 
         if key not in cls.parameters:
             valid = ", ".join(sorted(cls.parameters)) or "(none)"
             raise click.BadParameter(
-                f"unknown parameter {key!r} for detector {detector_name!r}; valid parameters are: {valid}",
+                f"unknown parameter {key!r} for {'event filter' if cls.kind == 'events' else 'detector'} "
+                f"{detector_name!r}; valid parameters are: {valid}",
                 param_hint="--param",
             )
         try:
