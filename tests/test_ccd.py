@@ -111,3 +111,15 @@ def test_uncertainty_of_another_shape_is_refused():
     ccd.data = np.arange(36.0).reshape(6, 6)  # astropy checks the uncertainty's shape only when it is set
     with pytest.raises(InvalidImageError, match=r"uncertainty shape \(4, 5\) does not match image shape \(6, 6\)"):
         prepare_image(ccd)
+
+
+def test_pixel_noise_is_the_noise_of_a_pixel_not_the_spread_of_the_scene(rng):
+    from crmask.ccd import pixel_noise
+
+    noise = rng.normal(0.0, 7.0, (300, 400))
+    scene = noise + np.linspace(0.0, 5000.0, 400)[None, :] + 3000.0 * (np.arange(300) % 60 < 20)[:, None]
+    good = np.ones(scene.shape, dtype=bool)
+    assert pixel_noise(scene, good) == pytest.approx(7.0, rel=0.03)  # gradient and bands cancel
+    assert scene.std() > 1000.0
+    good[:, ::2] = False  # no two adjacent good pixels: nothing to measure
+    assert pixel_noise(scene, good) == 0.0

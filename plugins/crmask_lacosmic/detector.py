@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from crmask import Detector, InvalidImageError, MaskResult, Param, PreparedImage
+from crmask.ccd import pixel_noise
 from crmask.detector import CALIBRATION_PARAMS
 
 __all__ = ["LACosmic", "sky_pedestal"]
@@ -22,22 +23,16 @@ _STATISTICS_PIXELS = 1_000_000
 
 
 def _frame_statistics(image: PreparedImage) -> tuple[float, float]:
-    """Median of the good pixels and their pixel-to-pixel noise, in electrons.
+    """Median of the good pixels and their pixel-to-pixel noise (`crmask.ccd.pixel_noise`), in electrons.
 
-    The noise is `~astropy.stats.mad_std` of the differences of horizontally
-    adjacent good pixels over sqrt(2): smooth structure (spectral orders,
-    galaxies, gradients) cancels in the differences, so it is the noise of a
-    pixel, not the spread of the scene. Larger frames are measured on a
-    regular subset of their rows.
+    Smooth structure (spectral orders, galaxies, gradients) cancels in the
+    noise, so it is the noise of a pixel, not the spread of the scene.
+    Larger frames are measured on a regular subset of their rows.
     """
-    from astropy.stats import mad_std
-
     step = max(1, int(image.data.size / _STATISTICS_PIXELS))
     rows, bad = image.data[::step], image.bad[::step]
-    pairs = ~(bad[:, 1:] | bad[:, :-1])
-    differences = np.diff(rows.astype(np.float64), axis=1)[pairs] * image.gain
     median = float(np.median(np.multiply(rows[~bad], image.gain, dtype=np.float64)))
-    return median, float(mad_std(differences) / np.sqrt(2.0)) if differences.size else 0.0
+    return median, pixel_noise(image.data, ~image.bad, step) * image.gain
 
 
 def sky_pedestal(median: float, sigma: float, readnoise: float) -> float:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from crmask import Detector, MaskResult, Param, PreparedImage
+from crmask.ccd import pixel_noise
 from crmask.detector import CALIBRATION_PARAMS
 from crmask.tiling import apply_tiled
 
@@ -29,22 +30,12 @@ BLOCK_PIXELS = 2 ** 22
 
 
 def background_noise(electrons: np.ndarray, good: np.ndarray, stride: int = 4) -> float:
-    """Robust per-pixel noise of an image's background, in electrons.
+    """Robust per-pixel noise of an image's background, in electrons (`crmask.ccd.pixel_noise`), at least one.
 
-    The median absolute deviation (`astropy.stats.mad_std`) of differences
-    between horizontally adjacent good pixels, divided by sqrt(2), on every
-    ``stride``-th row. Differences cancel smooth structure (sky gradients,
-    galaxies, spectral traces), and the median ignores the few pixels on
-    edges of stars, lines and cosmic rays, so the result is the noise of
-    the sky, read noise included, whatever its origin (detector, stacking or
-    resampling). At least one electron.
+    The noise of the sky, read noise included, whatever its origin
+    (detector, stacking or resampling), on every ``stride``-th row.
     """
-    from astropy.stats import mad_std
-
-    rows, ok = electrons[::stride], good[::stride]
-    pair = ok[:, 1:] & ok[:, :-1]
-    diffs = np.diff(rows, axis=1)[pair]
-    sigma = float(mad_std(diffs)) / np.sqrt(2.0) if diffs.size else 0.0
+    sigma = pixel_noise(electrons, good, stride)
     return max(sigma, 1.0) if np.isfinite(sigma) else 1.0
 
 
