@@ -100,6 +100,11 @@ def runs() -> dict[str, list[str]]:
             # it normalises over in validation and inference; a quarter of the batch: about the same pixels per step
             table[f"patch252-{family}-s{seed}"] = [*families[family], "--input", "noise", *main, "--seed", str(seed),
                                                    "--patch", "252", "--batch-size", "2"]
+    # injected truth grown into its 2 sigma neighbours, as the SPRAT repeat masks are made (faint wings):
+    # the recipes of the shipped deepcr and cosmic-conn defaults with that one change
+    grow = ["--truth-grow", "2"]
+    table["wings-deepcr-s1"] = [*table["width16-deepcr-cosine-s1"], *grow]
+    table["wings-cosmic-conn-s1"] = [*table["input-cosmic-conn-noise"], *grow]
     return table
 
 

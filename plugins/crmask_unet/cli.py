@@ -82,6 +82,9 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
                    "(sparse patches, as in real exposures).")
 @click.option("--spectra-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of synthetic frames with long-slit traces and sky lines added.")
+@click.option("--truth-grow", type=click.FloatRange(min=0, min_open=True), default=None, metavar="NSIGMA",
+              help="Grow the truth of injected cosmic rays into neighbours NSIGMA above their local background "
+                   "(up to 3 rings), as the SPRAT repeat masks grow their seeds (2 there).")
 @click.option("--darks", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="Dark frames: train on the paper's dark-frame pairs instead of synthetic frames.")
 @click.option("--clean", "clean_images", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
@@ -112,7 +115,7 @@ def train_unet(**opts) -> None:
     from crmask.provenance import git_commit
 
     from .card import save_trained
-    from .data import DarkFrameSource, MixedSource, synthetic_training_data
+    from .data import DarkFrameSource, FramePool, MixedSource, grow_truth, synthetic_training_data
     from .training import TrainConfig, train
 
     _check_options(opts)
@@ -147,6 +150,9 @@ def train_unet(**opts) -> None:
         source, validation = synthetic_training_data(
             str(footprints), opts["seed"], opts["train_frames"], opts["val_frames"],
             opts["frame_size"], opts["cr_density"], opts["spectra_fraction"], opts["cr_density_low"])
+        if opts["truth_grow"] is not None:
+            source = FramePool([grow_truth(s, opts["truth_grow"]) for s in source.samples])
+            validation = [grow_truth(s, opts["truth_grow"]) for s in validation]
         data = {"kind": "crmask.synthetic frames with real ITL CR footprints (crmask.footprints)",
                 "footprints": footprints.name,
                 "footprint_split": "train fp_id % 5 in {2, 3, 4}; validation fp_id % 5 == 1; "
@@ -156,6 +162,7 @@ def train_unet(**opts) -> None:
                 "cr_density_low_per_mpix": opts["cr_density_low"],
                 "val_cr_density_per_mpix": opts["cr_density"] / 4,
                 "spectra_fraction": opts["spectra_fraction"],
+                "truth_grow_nsigma": opts["truth_grow"],
                 "frame_seeds": [opts["seed"], opts["seed"] + 1]}
         if train_names or val_names:
             real_train, real_val, split = _real_data(opts, footprints, train_names, val_names)
@@ -259,7 +266,7 @@ def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[s
     """Real training pool, real validation frames and the split recorded in the model card."""
     from crmask.bench.sources import REAL_SOURCES, load_real_frames
 
-    from .data import FramePool, real_samples, split_footprints
+    from .data import FramePool, grow_truth, real_samples, split_footprints
 
     if opts["data_dir"] is None:
         raise click.UsageError("--train-sources and --val-sources need --data (or CRMASK_DATA)")
@@ -267,11 +274,16 @@ def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[s
     seed = opts["seed"]
     train_frames = [frames[n] for n in train_names]
     val_frames = [frames[n] for n in val_names]
-    pool = FramePool(real_samples(train_frames, split_footprints(str(footprints), "train"), seed,
-                                  opts["realisations"], opts["cr_density"], opts["cr_density_low"])) \
+    grow = opts["truth_grow"]
+
+    def grown(samples):
+        return samples if grow is None else [grow_truth(s, grow) for s in samples]
+
+    pool = FramePool(grown(real_samples(train_frames, split_footprints(str(footprints), "train"), seed,
+                                        opts["realisations"], opts["cr_density"], opts["cr_density_low"]))) \
         if train_frames else None
-    val = real_samples(val_frames, split_footprints(str(footprints), "val"), seed + 1, 2,
-                       opts["cr_density"] / 4) if val_frames else None
+    val = grown(real_samples(val_frames, split_footprints(str(footprints), "val"), seed + 1, 2,
+                             opts["cr_density"] / 4)) if val_frames else None
     split = {
         "train": {n: frames[n].path for n in train_names},
         "validate": {n: frames[n].path for n in val_names},
@@ -282,7 +294,8 @@ def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[s
         "val_injection": f"fp_id % 5 == 1, {opts['cr_density'] / 4:g} per Mpix, 2 per frame, seed {seed + 1}",
         "ignored": "each frame's own cosmic rays and doubtful pixels (crmask.bench.sources.own_cosmic_rays, "
                    "SPRAT: repeat significance), defects, faint injected charge",
-        "labels": "injected footprints (3 sigma truth) and, for SPRAT, the repeat-derived masks",
+        "labels": "injected footprints (3 sigma truth" + ("" if grow is None else f", grown into {grow:g} sigma "
+                  "neighbours, crmask_unet.data.grow_truth") + ") and, for SPRAT, the repeat-derived masks",
         "calibration": {n: frames[n].calibration for n in train_names + val_names},
     }
     return pool, val, split

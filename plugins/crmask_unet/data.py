@@ -40,6 +40,7 @@ __all__ = [
     "real_samples",
     "draw_density",
     "MixedSource",
+    "grow_truth",
 ]
 
 
@@ -410,6 +411,55 @@ def augment_sky(sample: Sample, rng: np.random.Generator, low: float = -0.9, hig
     else:
         extra = np.float32(offset)
     return replace(sample, image=sample.image + extra, clean=sample.clean + extra, sky=sample.sky + offset)
+
+
+def grow_truth(sample: Sample, nsigma: float, iterations: int = 3) -> Sample:
+    """Grow a sample's truth into the neighbours that stand ``nsigma`` above their local background.
+
+    Real cosmic-ray masks made from repeats are seeds grown into their
+    significant neighbours (the SPRAT masks: 5 sigma seeds grown at 2 sigma,
+    ``../shared/data/README.md``), so they hold the faint wings of each
+    track; truth from injected charge does not, because the footprint
+    catalogue stops at its own detection threshold. This gives injected
+    cosmic rays the same definition: up to ``iterations`` rings of
+    8-connected neighbours are added where the image is ``nsigma`` above its
+    local background (`crmask.growth.local_significance`, the measure the
+    detectors' wing growth uses), with the background noise of the clean
+    image.
+
+    Parameters
+    ----------
+    sample : Sample
+        A whole frame with its truth.
+    nsigma : float
+        Significance a neighbour needs.
+    iterations : int
+        Rings grown at most.
+
+    Returns
+    -------
+    Sample
+        The sample with the grown truth; pixels added to it leave ``ignore``.
+    """
+    from crmask.ccd import pixel_noise
+    from crmask.growth import local_significance
+
+    good = ~(sample.mask | sample.ignore)
+    sigma = pixel_noise(sample.clean, good)
+    level = float(np.median(sample.clean[good])) if good.any() else 0.0
+    truth = sample.mask.copy()
+    square = np.ones((3, 3), dtype=bool)
+    for _ in range(iterations):
+        ring = ndimage.binary_dilation(truth, structure=square) & ~truth
+        if not ring.any():
+            break
+        z = local_significance(sample.image, ring, sigma, level)
+        ys, xs = np.nonzero(ring)
+        keep = z >= nsigma
+        if not keep.any():
+            break
+        truth[ys[keep], xs[keep]] = True
+    return replace(sample, mask=truth, ignore=sample.ignore & ~truth)
 
 
 def split_footprints(path: str, part: str):

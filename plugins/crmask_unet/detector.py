@@ -158,6 +158,11 @@ class UNetDetector(Detector):
             "block_pixels": Param(BLOCK_PIXELS, "Group-norm models: most pixels normalised together (the "
                                   "whole image when it has fewer; else square blocks, context included)",
                                   type=int, low=64 * 64, high=2 ** 31),
+            "wing_sigma": Param(None, "Grow detections into neighbours this many sigma above their local "
+                                "background (crmask.growth.grow_probability), as LACosmic grows into its "
+                                "neighbours; default: no growth", type=float, low=0.0, allow_none=True),
+            "wing_weight": Param(0.5, "With wing_sigma: the fraction of a neighbour's probability a grown pixel "
+                                 "gets", low=0.0, high=1.0, low_open=True),
             "gain": CALIBRATION_PARAMS["gain"],
             "gain_key": CALIBRATION_PARAMS["gain_key"],
         }
@@ -286,6 +291,8 @@ class UNetDetector(Detector):
         prob = self.probability(image.in_electrons, image.bad | corrupt)
         prob[image.bad] = 0.0
         prob[corrupt] = 1.0
+        if self.params["wing_sigma"] is not None:
+            prob = self._grow_wings(prob, image.in_electrons, image.bad | corrupt)
         if not np.isfinite(prob).all():
             raise FloatingPointError(
                 f"the network gave {int(np.sum(~np.isfinite(prob)))} non-finite probabilities; "
@@ -297,6 +304,16 @@ class UNetDetector(Detector):
             meta={"threshold": float(threshold), "weights": loaded.source,
                   "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
         )
+
+
+    def _grow_wings(self, prob: np.ndarray, electrons: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        """``prob`` grown into the significant neighbours of its detections (`crmask.growth.grow_probability`)."""
+        from crmask.growth import grow_probability
+
+        good = ~bad
+        level = float(np.median(electrons[good])) if good.any() else 0.0
+        return grow_probability(prob, electrons, sigma=background_noise(electrons, good), level=level,
+                                nsigma=self.params["wing_sigma"], weight=self.params["wing_weight"], bad=bad)
 
 
 class DeepCR(UNetDetector):

@@ -9,6 +9,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.nddata import CCDData
+from scipy import ndimage
 
 torch = pytest.importorskip("torch")
 
@@ -293,3 +294,19 @@ def test_progress_shows_the_tiles_of_a_long_inference_and_is_off_by_default(deep
     # 160 x 200 px in 32-px cores: 5 x 7 tiles
     assert "tiles:" in err and "0/35" in err
     np.testing.assert_array_equal(shown.probability, quiet.probability)
+
+
+def test_wing_growth_raises_significant_neighbours_of_detections_only(rng):
+    image = _sky_image(rng)
+    image[123, 151] = 500.0 + 3 * 20.0  # a 3 sigma wing beside the track at x = 150
+    image[123, 149] = 500.0  # a neighbour at the background
+    ccd = CCDData(image, unit=u.electron)
+    plain = crmask.get_detector("deepcr").detect(ccd).probability
+    grown = crmask.get_detector("deepcr", wing_sigma=2.0, wing_weight=1.0).detect(ccd)
+    assert grown.probability[123, 151] == pytest.approx(max(plain[123, 151], plain[122:125, 150:153].max()))
+    assert grown.probability[123, 149] == plain[123, 149]
+    assert (grown.probability >= plain).all()
+    # at the model's threshold the mask grows only beside what it had found
+    beside = ndimage.binary_dilation(plain >= grown.threshold, structure=np.ones((3, 3), dtype=bool))
+    assert grown.mask[123, 151] and not (grown.mask & ~beside).any()
+    np.testing.assert_array_equal(grown.mask, grown.probability >= grown.threshold)

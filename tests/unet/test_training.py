@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 torch = pytest.importorskip("torch")
 
@@ -380,3 +381,51 @@ def test_cosmic_ray_density_is_drawn_log_uniformly_only_when_asked():
     assert np.mean(densities < 31.6) == pytest.approx(0.25, abs=0.03)
     with pytest.raises(ValueError, match="positive"):
         draw_density(rng, 1000.0, -1.0)
+
+
+def test_truth_grows_into_significant_neighbours_only(rng):
+    from crmask_unet.data import grow_truth
+
+    sigma = 5.0
+    clean = (100.0 + rng.normal(0, sigma, (64, 64))).astype(np.float32)
+    image = clean.copy()
+    mask = np.zeros(clean.shape, dtype=bool)
+    mask[30, 30:33] = True
+    image[30, 30:33] += 500.0
+    image[31, 31] = 100.0 + 4 * sigma  # a 4 sigma wing below the track
+    image[29, 31] = 100.0 + 3 * sigma  # and a 3 sigma one above it, grown in the same ring
+    image[28, 31] = 100.0 + 4 * sigma  # two rows away: reached in the second ring, through (29, 31)
+    image[40, 40] = 100.0 + 10 * sigma  # significant but far from any cosmic ray
+    for y, x in [(31, 29), (29, 33), (30, 29), (30, 33)]:
+        image[y, x] = 100.0  # neighbours at the background stay clean
+    ignore = np.zeros(clean.shape, dtype=bool)
+    ignore[31, 31] = True  # a faint-charge pixel becomes truth when it is grown into
+    sample = Sample(image=image, mask=mask, ignore=ignore, clean=clean, sky=100.0)
+
+    grown = grow_truth(sample, nsigma=2.0)
+
+    added = grown.mask & ~mask
+    assert added[31, 31] and added[29, 31] and added[28, 31]
+    assert not added[40, 40] and not added[31, 29] and not added[30, 33]
+    assert not grown.ignore[31, 31]
+    once = grow_truth(sample, nsigma=2.0, iterations=1).mask
+    assert once[29, 31] and not once[28, 31]
+    assert not (grow_truth(sample, nsigma=5.0).mask & ~mask).any()  # nothing stands 5 sigma above its background
+
+
+def test_real_frame_truth_grows_by_a_few_percent(rng, footprints_path):
+    """On a real frame with injected footprints, grown truth adds the noise-lifted rim of each track, not areas."""
+    from crmask.bench.sources import load_real_frames
+    from crmask_unet.data import grow_truth, real_samples, split_footprints
+
+    frame = load_real_frames(footprints_path.parent, ["saao"])["saao"]
+    sample = real_samples([frame], split_footprints(str(footprints_path), "val"), seed=3, realisations=1,
+                          cr_density=250.0)[0]
+    grown = grow_truth(sample, nsigma=2.0)
+    added = grown.mask & ~sample.mask
+    assert added.any()
+    # every added pixel touches the original truth or another added pixel (at most 3 rings out)
+    reach = ndimage.binary_dilation(sample.mask, structure=np.ones((3, 3), bool), iterations=3)
+    assert not (added & ~reach).any()
+    # about 2.3% of a Gaussian background lies 2 sigma up: the rim is a small fraction of the truth
+    assert 0 < added.sum() < 0.5 * sample.mask.sum()
