@@ -243,7 +243,7 @@ def input_bad_pixels(ccd: CCDData) -> np.ndarray:
 
 
 def _bad_pixels(finite: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """The pixels to ignore: those not ``finite`` and those set in ``mask`` (checked to have the same shape)."""
+    """The pixels to ignore: those not ``finite`` and those set in ``mask`` (of the same shape, checked)."""
     bad = ~finite
     if mask is not None:
         mask = np.asarray(mask)

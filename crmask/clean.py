@@ -83,7 +83,7 @@ def cosmicray_clean(
 
 
 class _Cleaned(NamedTuple):
-    """What `_clean` made: the image `cosmicray_clean` returns, and what `crmask.files.clean_file` writes beside it."""
+    """What `_clean` made: the image `cosmicray_clean` returns, and what `~crmask.files.clean_file` adds."""
 
     ccd: CCDData
     crmask: np.ndarray
@@ -91,7 +91,9 @@ class _Cleaned(NamedTuple):
     n_cr_pixels: int
 
 
-def _clean(ccd: CCDData, detector: str | Detector, params: dict[str, Any], *, inpaint: bool, grow: int) -> _Cleaned:
+def _clean(
+    ccd: CCDData, detector: str | Detector, params: dict[str, Any], *, inpaint: bool, grow: int
+) -> _Cleaned:
     """Detect and clean: the one path of `cosmicray_clean` and `crmask.files.clean_file`.
 
     Everything the detection worked out (float pixels, bad pixels, header,
