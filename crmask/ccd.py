@@ -229,10 +229,27 @@ def header_from_meta(meta) -> Header:
 
 
 def input_bad_pixels(ccd: CCDData) -> np.ndarray:
-    """Pixels of ``ccd`` that are masked or not finite: never cosmic rays."""
-    bad = ~np.isfinite(np.asarray(ccd.data, dtype=float))
-    if ccd.mask is not None:
-        bad |= np.asarray(ccd.mask, dtype=bool)
+    """Pixels of ``ccd`` that are masked or not finite: never cosmic rays.
+
+    The rule `prepare_image` applies (`PreparedImage.bad`); a detection
+    carries the mask it used as ``MaskResult.image.bad``.
+
+    Raises
+    ------
+    InvalidImageError
+        For data that is not numeric, or a mask of another shape.
+    """
+    return _bad_pixels(np.isfinite(_float_array(ccd.data, copy=False)), ccd.mask)
+
+
+def _bad_pixels(finite: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The pixels to ignore: those not ``finite`` and those set in ``mask`` (of the same shape, checked)."""
+    bad = ~finite
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != bad.shape:
+            raise InvalidImageError(f"mask shape {mask.shape} does not match image shape {bad.shape}")
+        bad |= mask.astype(bool)
     return bad
 
 
@@ -308,12 +325,7 @@ def prepare_image(
         raise InvalidImageError(f"image of shape {raw.shape} is too small: at least 3x3 pixels needed")
     data = _float_array(raw)
     finite = np.isfinite(data)
-    bad = ~finite
-    if ccd.mask is not None:
-        mask = np.asarray(ccd.mask)
-        if mask.shape != data.shape:
-            raise InvalidImageError(f"mask shape {mask.shape} does not match image shape {data.shape}")
-        bad |= mask.astype(bool)
+    bad = _bad_pixels(finite, ccd.mask)
     if ccd.uncertainty is not None and np.shape(ccd.uncertainty.array) != data.shape:
         raise InvalidImageError(
             f"uncertainty shape {np.shape(ccd.uncertainty.array)} does not match image shape {data.shape}"

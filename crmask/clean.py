@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import astropy.units as u
 import numpy as np
 from astropy.nddata import CCDData, FlagCollection
 
-from .ccd import header_from_meta, input_bad_pixels
 from .detector import Detector
 from .inpaint import grow_mask, median_inpaint
 from .io import CRPROB_EXTNAME
@@ -80,31 +79,57 @@ def cosmicray_clean(
         ccd = CCDData(ccd.value, unit=ccd.unit)
     elif isinstance(ccd, np.ndarray):
         ccd = CCDData(ccd, unit=u.adu)
+    return _clean(ccd, detector, params, inpaint=inpaint, grow=grow).ccd
+
+
+class _Cleaned(NamedTuple):
+    """What `_clean` made: the image `cosmicray_clean` returns, and what `~crmask.files.clean_file` adds."""
+
+    ccd: CCDData
+    crmask: np.ndarray
+    probability: np.ndarray | None
+    n_cr_pixels: int
+
+
+def _clean(
+    ccd: CCDData, detector: str | Detector, params: dict[str, Any], *, inpaint: bool, grow: int
+) -> _Cleaned:
+    """Detect and clean: the one path of `cosmicray_clean` and `crmask.files.clean_file`.
+
+    Everything the detection worked out (float pixels, bad pixels, header,
+    calibration, cosmic-ray count) is taken from its `~crmask.MaskResult`,
+    never worked out again. ``crmask`` is the cosmic-ray pixels alone
+    (grown, without the input's bad pixels).
+    """
     det = resolve(detector, "mask", params)
     if isinstance(grow, bool) or not isinstance(grow, (int, np.integer)) or grow < 0:
         raise ValueError(f"grow must be a non-negative integer number of pixels, got {grow!r}")
+    grow = int(grow)
 
     result = det.detect(ccd)
-    data = np.asarray(ccd.data, dtype=np.result_type(ccd.data.dtype, np.float32))
-    bad = input_bad_pixels(ccd)
-    crmask = grow_mask(result.mask, int(grow)) & ~bad
-    result.meta["n_cr_pixels"] = int(crmask.sum())
+    image = result.image
+    if grow:
+        crmask = grow_mask(result.mask, grow) & ~image.bad
+        meta = {**result.meta, "n_cr_pixels": int(np.count_nonzero(crmask))}
+    else:
+        crmask, meta = result.mask, result.meta
 
     out = ccd.copy()
-    if inpaint and crmask.any():
-        if result.cleaned is not None and grow == 0:
+    if inpaint and meta["n_cr_pixels"]:
+        if result.cleaned is not None and not grow:
             filled = result.cleaned
         else:
-            filled = median_inpaint(data, crmask, bad)
-        data = data.copy()
+            filled = median_inpaint(image.data, crmask, image.bad)
+        data = out.data.astype(image.data.dtype, copy=False)
         data[crmask] = filled[crmask]
         out.data = data
     # Non-finite pixels are masked, never propagated silently.
-    out.mask = bad | crmask
+    out.mask = image.bad | crmask
     if result.probability is not None and (out.flags is None or isinstance(out.flags, FlagCollection)):
         flags = out.flags if out.flags is not None else FlagCollection(shape=out.shape)
         flags[CRPROB_EXTNAME] = np.asarray(result.probability, dtype=np.float32)
         out.flags = flags
-    out.header = header_from_meta(out.header)
-    write_provenance(out.header, {**result.meta, "threshold": result.threshold}, grow=int(grow))
-    return out
+    # The prepared header is this detection's own copy of the input's: the output takes it over.
+    out.header = image.header
+    write_provenance(out.header, meta, grow=grow)
+    return _Cleaned(out, crmask, result.probability, meta["n_cr_pixels"])

@@ -67,10 +67,19 @@ class MaskResult:
         The image with CR pixels replaced, in the input unit, when the
         detector cleans; `None` otherwise.
     threshold : float or None
-        Probability threshold that produced ``mask``.
+        Probability threshold that produced ``mask``: the one place a
+        detector records it (`Detector.detect` copies it into ``meta``).
     meta : dict
-        Provenance: detector name and version, parameters, runtime in seconds
-        and number of CR pixels.
+        Provenance: detector name and version, parameters, runtime in
+        seconds, the calibration used (``meta["calibration"]``), the
+        threshold and the number of CR pixels.
+    image : `~crmask.PreparedImage` or None
+        The validated image the detection ran on, set by `Detector.detect`:
+        its float pixels, its bad pixels (``image.bad``, never in ``mask``),
+        its calibration (``image.gain``, ``image.readnoise``,
+        ``image.saturation``) and its header. Cleaning uses these instead of
+        working them out again. `None` for a result made outside
+        `Detector.detect`.
     """
 
     mask: np.ndarray
@@ -78,6 +87,7 @@ class MaskResult:
     cleaned: np.ndarray | None = None
     threshold: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    image: PreparedImage | None = field(default=None, repr=False)
 
     @property
     def n_cr_pixels(self) -> int:
@@ -132,6 +142,8 @@ class Detector(Configurable, ABC):
         Returns
         -------
         MaskResult
+            With ``image``, the validated image it was found on, and ``meta``
+            holding the provenance.
         """
         image = prepare_image(
             ccd,
@@ -148,6 +160,7 @@ class Detector(Configurable, ABC):
         runtime = time.perf_counter() - start
         self._check_result(result, image)
         result.mask = result.mask & ~image.bad
+        result.image = image
         calibration = {"gain": image.gain, "readnoise": image.readnoise, "satlevel": image.saturation}
         result.meta = {
             **self._provenance(runtime),
@@ -155,6 +168,8 @@ class Detector(Configurable, ABC):
             **result.meta,
             "n_cr_pixels": result.n_cr_pixels,
         }
+        if result.threshold is not None:
+            result.meta["threshold"] = result.threshold
         return result
 
     @abstractmethod
@@ -171,6 +186,11 @@ class Detector(Configurable, ABC):
                     f"{self.name}: result {attr} has shape {np.shape(value)}, image has {image.shape}"
                 )
         result.mask = np.asarray(result.mask, dtype=bool)
+        if "threshold" in result.meta and result.meta["threshold"] != result.threshold:
+            raise PluginError(
+                f"{self.name}: _detect put threshold {result.meta['threshold']!r} in meta but "
+                f"MaskResult.threshold is {result.threshold!r}; set MaskResult.threshold only"
+            )
 
 
 def __getattr__(name: str):

@@ -12,11 +12,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from .ccd import input_bad_pixels
-from .clean import cosmicray_clean
+from .clean import _clean
 from .detector import Detector
 from .exceptions import OutputDirectoryError, OutputExistsError
-from .io import CRPROB_EXTNAME, check_not_input, output_path, read_ccd_and_others, write_cleaned
+from .io import check_not_input, output_path, read_ccd_and_others, write_cleaned
 
 __all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs", "split_existing", "plot_path"]
 
@@ -136,19 +135,17 @@ def clean_file(
         if output.exists() and not replace:
             raise OutputExistsError(f"{output}: exists; use --overwrite (overwrite=True) to replace it")
     ccd, others = read_ccd_and_others(path, hdu=hdu, unit=unit)
-    clean = cosmicray_clean(ccd, detector, inpaint=inpaint, grow=grow)
-    input_bad = input_bad_pixels(ccd)
+    cleaned = _clean(ccd, detector, {}, inpaint=inpaint, grow=grow)
     if run_id is not None:
-        clean.header[RUN_KEYWORD] = (run_id, "id of the crmask run that wrote this file")
-    crmask = clean.mask & ~input_bad
-    probability = clean.flags[CRPROB_EXTNAME] if clean.flags is not None else None
-    write_cleaned(clean, crmask, target, overwrite=replace, probability=probability, others=others)
+        cleaned.ccd.header[RUN_KEYWORD] = (run_id, "id of the crmask run that wrote this file")
+    write_cleaned(cleaned.ccd, cleaned.crmask, target, overwrite=replace, probability=cleaned.probability,
+                  others=others)
     if plot:
         from .plotting import save_mask_png
 
-        save_mask_png(ccd, crmask, plot_path(target), source=path, overwrite=replace,
-                      title=f"{path.name}: {int(clean.header['CRMNPIX'])} CR pixels ({detector.name})")
-    return int(clean.header["CRMNPIX"])
+        save_mask_png(ccd, cleaned.crmask, plot_path(target), source=path, overwrite=replace,
+                      title=f"{path.name}: {cleaned.n_cr_pixels} CR pixels ({detector.name})")
+    return cleaned.n_cr_pixels
 
 
 def plot_path(target: str | os.PathLike) -> Path:

@@ -123,3 +123,22 @@ def test_pixel_noise_is_the_noise_of_a_pixel_not_the_spread_of_the_scene(rng):
     assert scene.std() > 1000.0
     good[:, ::2] = False  # no two adjacent good pixels: nothing to measure
     assert pixel_noise(scene, good) == 0.0
+
+
+def test_input_bad_pixels_is_the_rule_prepare_image_applies(noise):
+    from crmask.ccd import input_bad_pixels
+
+    data = noise.astype(">f4")
+    data[3, 4], data[5, 6] = np.nan, -np.inf
+    mask = np.zeros(noise.shape, dtype=bool)
+    mask[0, :] = True
+    image = CCDData(data, unit="adu", mask=mask)
+    expected = mask.copy()
+    expected[3, 4] = expected[5, 6] = True
+    np.testing.assert_array_equal(input_bad_pixels(image), expected)
+    np.testing.assert_array_equal(prepare_image(image).bad, expected)
+    image.data = np.ones((6, 6)) * np.arange(6)  # astropy checks the mask's shape only when it is set
+    for function in (input_bad_pixels, prepare_image):
+        with pytest.raises(InvalidImageError,
+                           match=r"mask shape \(20, 30\) does not match image shape \(6, 6\)"):
+            function(image)

@@ -116,3 +116,158 @@ def test_bundled_example_frame_runs():
     ccd = read_ccd(EXAMPLE_FRAME, unit="adu")
     out = crmask.cosmicray_clean(ccd, readnoise=5.7)
     assert out.header["CRMNPIX"] > 0
+
+
+class _Brightness(crmask.Detector):
+    """A detector with a probability map: the excess over the median, 4000 adu being certain."""
+
+    name = "brightness-demo"
+    summary = "probability from the excess over the median"
+    parameters = {"threshold": crmask.Param(0.5, "probability threshold", low=0.0, high=1.0)}
+
+    def _detect(self, image):
+        excess = (image.data - np.median(image.data[~image.bad])) / 4000.0
+        probability = np.clip(excess, 0.0, 1.0).astype(np.float32)
+        threshold = self.params["threshold"]
+        return crmask.MaskResult(mask=probability >= threshold, probability=probability, threshold=threshold)
+
+
+def _frame_with_bad_pixels():
+    """The conformance image with a masked column, a masked cosmic ray and a NaN and an infinite pixel."""
+    ccd, _ = conformance_image()
+    bad = np.zeros(ccd.shape, dtype=bool)
+    bad[:, 0] = True
+    bad[10, 100] = True  # a cosmic-ray pixel
+    ccd.mask = bad
+    ccd.data[5, 5] = np.nan
+    ccd.data[40, 60] = np.inf
+    return ccd
+
+
+PROVENANCE_KEYWORDS = ("CRMDET", "CRMVER", "CRMNPIX", "CRMGROW", "CRMTHR", "CRMGAIN", "CRMRDN")
+
+
+@pytest.mark.parametrize("grow", [0, 2])
+@pytest.mark.parametrize("inpaint", [True, False])
+@pytest.mark.parametrize("make_detector", [lambda: crmask.get_detector("lacosmic"), _Brightness],
+                         ids=["lacosmic", "probability"])
+def test_cosmicray_clean_and_clean_file_give_the_same_documented_result(tmp_path, make_detector, inpaint,
+                                                                        grow):
+    from astropy.io import fits
+    from scipy import ndimage
+
+    from crmask.files import clean_file
+    from crmask.inpaint import median_inpaint
+
+    frame = _frame_with_bad_pixels()
+    source = tmp_path / "in.fits"
+    frame.write(source, hdu_mask="MASK")
+    ccd = read_ccd(source)
+    bad = ccd.mask | ~np.isfinite(ccd.data)
+    detection = make_detector().detect(ccd)
+    disc = np.hypot(*np.mgrid[-grow:grow + 1, -grow:grow + 1]) <= grow
+    crmask_expected = detection.mask
+    if grow:
+        crmask_expected = ndimage.binary_dilation(detection.mask, structure=disc) & ~bad
+    assert crmask_expected.any() and not (crmask_expected & bad).any()
+
+    clean = crmask.cosmicray_clean(ccd, make_detector(), inpaint=inpaint, grow=grow)
+    n_cr = clean_file(source, tmp_path / "out.fits", make_detector(), inpaint=inpaint, grow=grow)
+
+    np.testing.assert_array_equal(clean.mask, bad | crmask_expected)
+    assert clean.header["CRMNPIX"] == n_cr == crmask_expected.sum()
+    expected = ccd.data.copy()
+    if inpaint:
+        filled = detection.cleaned if detection.cleaned is not None and not grow else median_inpaint(
+            ccd.data, crmask_expected, bad)
+        expected[crmask_expected] = filled[crmask_expected]
+        assert not np.array_equal(expected[crmask_expected], ccd.data[crmask_expected])
+    np.testing.assert_array_equal(clean.data, expected)  # NaN and inf kept where they were
+    # the big-endian pixels read from FITS come back native when cleaned, as they are otherwise
+    assert ccd.data.dtype == ">f4" and clean.data.dtype == (np.float32 if inpaint else ">f4")
+    with fits.open(tmp_path / "out.fits") as hdul:
+        np.testing.assert_array_equal(hdul[0].data, clean.data)
+        np.testing.assert_array_equal(hdul["MASK"].data.astype(bool), clean.mask)
+        np.testing.assert_array_equal(hdul["CRMASK"].data.astype(bool), crmask_expected)
+        if detection.probability is not None:
+            np.testing.assert_array_equal(hdul["CRPROB"].data, clean.flags["CRPROB"])
+            np.testing.assert_array_equal(hdul["CRPROB"].data, detection.probability)
+            assert clean.header["CRMTHR"] == 0.5
+        else:
+            assert "CRPROB" not in hdul and "CRMTHR" not in clean.header
+        header = hdul[0].header
+        for keyword in PROVENANCE_KEYWORDS:
+            assert (keyword in header) == (keyword in clean.header), keyword
+            assert header.get(keyword) == clean.header.get(keyword), keyword
+        assert list(header["HISTORY"]) == list(clean.header["HISTORY"])
+
+
+def test_cleaning_uses_the_detections_prepared_image_and_prepares_it_once(tmp_path, monkeypatch):
+    """The bad pixels and header cleaning uses are those of the detection, never worked out again."""
+    import dataclasses
+
+    from astropy.io import fits
+
+    import crmask.detector
+    from crmask.files import clean_file
+
+    ccd, truth = conformance_image()
+    track = (32, 110)  # a cosmic-ray pixel, finite and unmasked
+    assert truth[track]
+    prepared = []
+    prepare = crmask.detector.prepare_image
+
+    def prepare_and_mark(*args, **kwargs):
+        image = prepare(*args, **kwargs)
+        bad = image.bad.copy()
+        bad[track] = True
+        header = image.header.copy()
+        header["PREPARED"] = True
+        prepared.append(dataclasses.replace(image, bad=bad, header=header))
+        return prepared[-1]
+
+    monkeypatch.setattr(crmask.detector, "prepare_image", prepare_and_mark)
+    clean = crmask.cosmicray_clean(ccd)
+    assert len(prepared) == 1
+    assert clean.mask[track] and clean.header["PREPARED"]
+    assert clean.data[track] == ccd.data[track]  # a bad pixel is not cleaned
+    assert clean.header["CRMNPIX"] == np.count_nonzero(clean.mask & ~prepared[0].bad) > 0
+
+    ccd.write(tmp_path / "in.fits")
+    n_cr = clean_file(tmp_path / "in.fits", tmp_path / "out.fits", crmask.get_detector("lacosmic"))
+    assert len(prepared) == 2
+    with fits.open(tmp_path / "out.fits") as hdul:
+        assert hdul["MASK"].data[track] == 1 and hdul["CRMASK"].data[track] == 0
+        assert hdul[0].header["PREPARED"] and hdul[0].header["CRMNPIX"] == n_cr == hdul["CRMASK"].data.sum()
+
+
+def test_threshold_is_set_in_mask_result_threshold_only():
+    ccd = _frame_with_bad_pixels()
+    result = _Brightness(threshold=0.6).detect(ccd)
+    assert result.threshold == 0.6 and result.meta["threshold"] == 0.6  # recorded for the provenance
+    assert crmask.cosmicray_clean(ccd, _Brightness(threshold=0.6)).header["CRMTHR"] == 0.6
+
+    class Contradicting(_Brightness):
+        name = "contradicting-demo"
+
+        def _detect(self, image):
+            result = super()._detect(image)
+            result.meta["threshold"] = 0.9
+            return result
+
+    message = r"contradicting-demo: _detect put threshold 0\.9 in meta but MaskResult\.threshold is 0\.5"
+    with pytest.raises(crmask.PluginError, match=message):
+        Contradicting().detect(ccd)
+
+
+def test_detect_result_carries_the_prepared_image():
+    ccd = _frame_with_bad_pixels()
+    ccd.header["OBJECT"] = "field"
+    result = crmask.get_detector("lacosmic", gain=2.5, readnoise=4.0).detect(ccd)
+    image = result.image
+    assert isinstance(image, crmask.PreparedImage)
+    np.testing.assert_array_equal(image.bad, ccd.mask | ~np.isfinite(ccd.data))
+    assert not (result.mask & image.bad).any()
+    assert np.isfinite(image.data).all() and image.header["OBJECT"] == "field"
+    assert (image.gain, image.readnoise) == (2.5, 4.0)
+    assert result.meta["calibration"] == {"gain": 2.5, "readnoise": 4.0, "satlevel": None}
