@@ -301,7 +301,7 @@ class UNetDetector(Detector):
             mask=prob >= threshold,
             probability=prob,
             threshold=float(threshold),
-            meta={"threshold": float(threshold), "weights": loaded.source,
+            meta={"weights": loaded.source,
                   "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
         )
 
