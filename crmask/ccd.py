@@ -12,7 +12,9 @@ detector has to make them again:
   the gain again; only ``adu`` (or ``count``) and ``electron`` images are
   accepted;
 * integer, big-endian and masked input become a native-endian float array,
-  with non-finite pixels added to the bad-pixel mask.
+  with non-finite pixels added to the bad-pixel mask;
+* a per-pixel variance (from ``ccd.uncertainty``) and a background (sky)
+  model, for the detectors that use them, come in the data unit (squared).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Iterable
 import astropy.units as u
 import numpy as np
 from astropy.io.fits import Header
-from astropy.nddata import CCDData
+from astropy.nddata import CCDData, InverseVariance, NDData, StdDevUncertainty, VarianceUncertainty
 
 from .exceptions import InvalidImageError, MissingCalibrationError
 
@@ -71,6 +73,13 @@ class PreparedImage:
         Saturation level in the data unit, `None` when not known.
     header : astropy.io.fits.Header
         The image header (a copy).
+    background : numpy.ndarray or None
+        Background (sky) model in the data unit, when one was given; bad
+        pixels hold the median of the good ones.
+    variance : numpy.ndarray or None
+        Per-pixel variance in the data unit squared, from ``ccd.uncertainty``,
+        when the detector asked for it and the image has one; bad pixels hold
+        the median of the good ones.
     """
 
     data: np.ndarray
@@ -80,6 +89,8 @@ class PreparedImage:
     readnoise: float | None
     saturation: float | None
     header: Header = field(repr=False)
+    background: np.ndarray | None = field(default=None, repr=False)
+    variance: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -210,6 +221,57 @@ def pixel_noise(image: np.ndarray, good: np.ndarray, stride: int = 1) -> float:
     return float(mad_std(differences)) / np.sqrt(2.0) if differences.size else 0.0
 
 
+def _fill_bad(values: np.ndarray, bad: np.ndarray, what: str, positive: bool = False) -> np.ndarray:
+    """``values`` with bad pixels set to the median of the good ones; refuse a non-finite (or, with
+    ``positive``, a non-positive) good pixel."""
+    good = ~bad
+    wrong = ~np.isfinite(values) | (values <= 0 if positive else False)
+    count = int(np.count_nonzero(wrong & good))
+    if count:
+        kind = "non-finite or non-positive" if positive else "non-finite"
+        raise InvalidImageError(f"{what} has {count} {kind} values at unmasked pixels; mask them or fix the {what}")
+    values[bad] = np.median(values[good])
+    return values
+
+
+def _background_array(background, unit: u.UnitBase, shape: tuple[int, ...], bad: np.ndarray) -> np.ndarray:
+    """A background model (array in the image unit, Quantity, or NDData with a unit) in the image unit."""
+    if isinstance(background, NDData):
+        given_unit = background.unit if background.unit is not None else unit
+        background = u.Quantity(np.asarray(background.data), given_unit, copy=False)
+    if isinstance(background, u.Quantity):
+        try:
+            background = background.to_value(unit)
+        except u.UnitConversionError:
+            raise InvalidImageError(
+                f"background has unit {background.unit}, which cannot be converted to the image unit {unit}"
+            ) from None
+    values = _float_array(background, "background")
+    if values.shape != shape:
+        raise InvalidImageError(f"background shape {values.shape} does not match image shape {shape}")
+    return _fill_bad(values, bad, "background")
+
+
+def _variance_array(ccd: CCDData, bad: np.ndarray) -> np.ndarray | None:
+    """The variance in the data unit squared from ``ccd.uncertainty`` (`None` without one)."""
+    if ccd.uncertainty is None:
+        return None
+    name = type(ccd.uncertainty).__name__
+    if not isinstance(ccd.uncertainty, (StdDevUncertainty, VarianceUncertainty, InverseVariance)):
+        raise InvalidImageError(
+            f"uncertainty of type {name} gives no variance; use StdDevUncertainty, VarianceUncertainty "
+            "or InverseVariance"
+        )
+    try:
+        variance = ccd.uncertainty.represent_as(VarianceUncertainty)
+        values = variance.array if variance.unit is None else variance.quantity.to_value(ccd.unit**2)
+    except u.UnitConversionError:
+        raise InvalidImageError(
+            f"uncertainty ({name}) has unit {ccd.uncertainty.unit}, which does not match the image unit {ccd.unit}"
+        ) from None
+    return _fill_bad(_float_array(values, "uncertainty"), bad, f"uncertainty ({name})", positive=True)
+
+
 def header_from_meta(meta) -> Header:
     """Return a FITS header built from ``CCDData.meta`` (a Header or any dict).
 
@@ -246,6 +308,8 @@ def prepare_image(
     readnoise_key: str | None = None,
     saturation_key: str | None = None,
     needs: Iterable[str] = (),
+    background=None,
+    variance: bool = False,
 ) -> PreparedImage:
     """Validate ``ccd`` and resolve its calibration values.
 
@@ -274,6 +338,14 @@ def prepare_image(
     needs : iterable of str
         Which of ``"gain"`` and ``"readnoise"`` must be known; a missing one
         raises `~crmask.exceptions.MissingCalibrationError`.
+    background : array-like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, optional
+        Background (sky) model of the image's shape: an array in the image
+        unit, or a Quantity or NDData (e.g. CCDData) in a unit convertible
+        to it (an NDData without a unit is in the image unit).
+    variance : bool
+        Return the per-pixel variance from ``ccd.uncertainty`` (standard
+        deviation squared, variance, or inverse variance inverted), in the
+        data unit squared; `None` when the image has no uncertainty.
 
     Returns
     -------
@@ -283,8 +355,10 @@ def prepare_image(
     ------
     InvalidImageError
         For data that is not 2-D, not numeric, all non-finite, constant, or in
-        an unsupported unit, a mask or uncertainty of another shape, or a
-        calibration Quantity of the wrong physical type.
+        an unsupported unit, a mask, uncertainty or background of another
+        shape, a calibration Quantity of the wrong physical type, a
+        background or uncertainty whose unit does not match the image's, or
+        a non-finite background or non-positive variance at an unmasked pixel.
     MissingCalibrationError
         For a needed calibration value that is neither given nor in the header.
 
@@ -328,6 +402,9 @@ def prepare_image(
         )
     if not finite.all():
         data[~finite] = np.median(data[finite])
+    background_values = None if background is None else _background_array(background, ccd.unit, data.shape, bad)
+    with np.errstate(divide="ignore"):  # an inverse variance of 0 is refused below, by name
+        variance_values = _variance_array(ccd, bad) if variance else None
 
     header = header_from_meta(ccd.header)
     needs = set(needs)
@@ -351,6 +428,8 @@ def prepare_image(
         readnoise=readnoise_value,
         saturation=saturation_value,
         header=header,
+        background=background_values,
+        variance=variance_values,
     )
 
 

@@ -24,6 +24,7 @@ def cosmicray_clean(
     *,
     inpaint: bool = True,
     grow: int = 0,
+    background=None,
     **params: Any,
 ) -> CCDData:
     """Detect and clean cosmic rays, as `ccdproc.cosmicray_lacosmic` does.
@@ -46,6 +47,10 @@ def cosmicray_clean(
         unchanged and only the mask is set.
     grow : int
         Dilate the cosmic-ray mask by a disc of this radius in pixels.
+    background : array-like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, optional
+        Background (sky) model of the image's shape, in the image unit, for
+        detectors that use one (``lacosmic``: astroscrappy's ``inbkg``); see
+        `crmask.Detector.detect`.
     **params
         Detector parameters, e.g. ``sigclip=5``, ``gain=1.9``,
         ``readnoise=5.0``. Not allowed together with a detector instance.
@@ -84,7 +89,7 @@ def cosmicray_clean(
     if isinstance(grow, bool) or not isinstance(grow, (int, np.integer)) or grow < 0:
         raise ValueError(f"grow must be a non-negative integer number of pixels, got {grow!r}")
 
-    result = det.detect(ccd)
+    result = det.detect(ccd, background=background)
     data = np.asarray(ccd.data, dtype=np.result_type(ccd.data.dtype, np.float32))
     bad = input_bad_pixels(ccd)
     crmask = grow_mask(result.mask, int(grow)) & ~bad

@@ -50,6 +50,8 @@ CALIBRATION_PARAMS = {
 
 #: Calibration values a detector can list in ``needs``.
 _NEEDABLE = frozenset({"gain", "readnoise"})
+#: Per-pixel inputs besides the image a detector can list in ``inputs``.
+_INPUTS = frozenset({"background", "variance"})
 
 
 @dataclass
@@ -89,7 +91,8 @@ class Detector(Configurable, ABC):
     """Base class of image cosmic-ray detectors.
 
     Subclasses set `name`, `summary`, `parameters` (and `needs` when they
-    must know the gain or read noise) and implement `_detect`, reading their
+    must know the gain or read noise, and `inputs` when they use a
+    background model or the variance) and implement `_detect`, reading their
     parameter values from ``self.params``. Each name in `needs` adds the
     matching calibration parameter (``gain``, ``readnoise``, see
     `CALIBRATION_PARAMS`) to ``parameters`` when the class is made, so users
@@ -107,6 +110,9 @@ class Detector(Configurable, ABC):
     kind: ClassVar[str] = "mask"
     #: Calibration values that must be known: any of ``"gain"``, ``"readnoise"``.
     needs: ClassVar[tuple[str, ...]] = ()
+    #: Per-pixel inputs used besides the image, found in `PreparedImage`: ``"background"`` (the
+    #: model given to `detect`) and ``"variance"`` (from ``ccd.uncertainty``).
+    inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         unknown = sorted(set(cls.needs) - _NEEDABLE)
@@ -114,12 +120,15 @@ class Detector(Configurable, ABC):
             raise PluginError(
                 f"{cls.__qualname__}: needs {unknown}, but only {sorted(_NEEDABLE)} can be needed"
             )
+        unknown = sorted(set(cls.inputs) - _INPUTS)
+        if unknown:
+            raise PluginError(f"{cls.__qualname__}: inputs {unknown}, but only {sorted(_INPUTS)} can be used")
         missing = {key: CALIBRATION_PARAMS[key] for key in cls.needs if key not in cls.parameters}
         if missing:
             cls.parameters = {**cls.parameters, **missing}
         super().__init_subclass__(**kwargs)
 
-    def detect(self, ccd: CCDData) -> MaskResult:
+    def detect(self, ccd: CCDData, *, background=None) -> MaskResult:
         """Find cosmic rays in ``ccd``.
 
         Parameters
@@ -128,11 +137,24 @@ class Detector(Configurable, ABC):
             2-D image in adu or electron. Pixels set in ``ccd.mask``, and
             non-finite pixels, are treated as bad: they are given to the
             detector as its input mask and never reported as cosmic rays.
+            Its ``uncertainty`` is the variance of detectors whose `inputs`
+            include ``"variance"``.
+        background : array-like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, optional
+            Background (sky) model of the image's shape, in the image unit
+            (see `crmask.ccd.prepare_image`), for detectors whose `inputs`
+            include ``"background"``.
 
         Returns
         -------
         MaskResult
+
+        Raises
+        ------
+        ValueError
+            If a background is given to a detector that does not use one.
         """
+        if background is not None and "background" not in self.inputs:
+            raise ValueError(f"detector {self.name!r} does not use a background model; leave it out")
         image = prepare_image(
             ccd,
             gain=self.params.get("gain"),
@@ -142,6 +164,8 @@ class Detector(Configurable, ABC):
             readnoise_key=self.params.get("readnoise_key"),
             saturation_key=self.params.get("satlevel_key"),
             needs=self.needs,
+            background=background,
+            variance="variance" in self.inputs,
         )
         start = time.perf_counter()
         result = self._detect(image)
