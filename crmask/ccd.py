@@ -13,8 +13,9 @@ detector has to make them again:
   accepted;
 * integer, big-endian and masked input become a native-endian float array,
   with non-finite pixels added to the bad-pixel mask;
-* a per-pixel variance (from ``ccd.uncertainty``) and a background (sky)
-  model, for the detectors that use them, come in the data unit (squared).
+* a background (sky) model comes in the image unit, and the variance from
+  ``ccd.uncertainty`` in the image unit squared, for the detectors that use
+  them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from typing import Iterable
 import astropy.units as u
 import numpy as np
 from astropy.io.fits import Header
-from astropy.nddata import CCDData, InverseVariance, NDData, StdDevUncertainty, VarianceUncertainty
+from astropy.nddata import (
+    CCDData,
+    InverseVariance,
+    NDData,
+    NDUncertainty,
+    StdDevUncertainty,
+    VarianceUncertainty,
+)
 
 from .exceptions import InvalidImageError, MissingCalibrationError
 
@@ -76,10 +84,8 @@ class PreparedImage:
     background : numpy.ndarray or None
         Background (sky) model in the data unit, when one was given; bad
         pixels hold the median of the good ones.
-    variance : numpy.ndarray or None
-        Per-pixel variance in the data unit squared, from ``ccd.uncertainty``,
-        when the detector asked for it and the image has one; bad pixels hold
-        the median of the good ones.
+    uncertainty : astropy.nddata.NDUncertainty or None
+        The image's ``uncertainty`` (not copied); `variance` converts it.
     """
 
     data: np.ndarray
@@ -90,7 +96,7 @@ class PreparedImage:
     saturation: float | None
     header: Header = field(repr=False)
     background: np.ndarray | None = field(default=None, repr=False)
-    variance: np.ndarray | None = field(default=None, repr=False)
+    uncertainty: NDUncertainty | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -103,6 +109,40 @@ class PreparedImage:
         if self.gain is None:
             raise MissingCalibrationError(_missing_message("gain", GAIN_KEYS))
         return np.multiply(self.data, self.gain, dtype=np.float64)
+
+    def variance(self) -> np.ndarray | None:
+        """Per-pixel variance in the data unit squared, from `uncertainty`; `None` without one.
+
+        A `~astropy.nddata.VarianceUncertainty` is taken as it is, a
+        `~astropy.nddata.StdDevUncertainty` squared and an
+        `~astropy.nddata.InverseVariance` inverted (converted to the data
+        unit squared where they carry a unit). Bad pixels hold the median of
+        the good ones. Computed on each call, for the detectors that use it.
+
+        Raises
+        ------
+        InvalidImageError
+            For another kind of uncertainty, a unit that does not match the
+            image's, or a non-finite or non-positive variance at a good pixel.
+        """
+        if self.uncertainty is None:
+            return None
+        name = type(self.uncertainty).__name__
+        if not isinstance(self.uncertainty, (StdDevUncertainty, VarianceUncertainty, InverseVariance)):
+            raise InvalidImageError(
+                f"uncertainty of type {name} gives no variance; use StdDevUncertainty, VarianceUncertainty "
+                "or InverseVariance"
+            )
+        try:
+            with np.errstate(divide="ignore"):  # an inverse variance of 0 is refused below, by name
+                variance = self.uncertainty.represent_as(VarianceUncertainty)
+            values = variance.array if variance.unit is None else variance.quantity.to_value(self.unit**2)
+        except u.UnitConversionError:
+            raise InvalidImageError(
+                f"uncertainty ({name}) has unit {self.uncertainty.unit}, which does not match the image unit "
+                f"{self.unit}"
+            ) from None
+        return _fill_bad(_float_array(values, "uncertainty"), self.bad, f"uncertainty ({name})", positive=True)
 
 
 def _missing_message(what: str, keys: Iterable[str]) -> str:
@@ -252,26 +292,6 @@ def _background_array(background, unit: u.UnitBase, shape: tuple[int, ...], bad:
     return _fill_bad(values, bad, "background")
 
 
-def _variance_array(ccd: CCDData, bad: np.ndarray) -> np.ndarray | None:
-    """The variance in the data unit squared from ``ccd.uncertainty`` (`None` without one)."""
-    if ccd.uncertainty is None:
-        return None
-    name = type(ccd.uncertainty).__name__
-    if not isinstance(ccd.uncertainty, (StdDevUncertainty, VarianceUncertainty, InverseVariance)):
-        raise InvalidImageError(
-            f"uncertainty of type {name} gives no variance; use StdDevUncertainty, VarianceUncertainty "
-            "or InverseVariance"
-        )
-    try:
-        variance = ccd.uncertainty.represent_as(VarianceUncertainty)
-        values = variance.array if variance.unit is None else variance.quantity.to_value(ccd.unit**2)
-    except u.UnitConversionError:
-        raise InvalidImageError(
-            f"uncertainty ({name}) has unit {ccd.uncertainty.unit}, which does not match the image unit {ccd.unit}"
-        ) from None
-    return _fill_bad(_float_array(values, "uncertainty"), bad, f"uncertainty ({name})", positive=True)
-
-
 def header_from_meta(meta) -> Header:
     """Return a FITS header built from ``CCDData.meta`` (a Header or any dict).
 
@@ -309,7 +329,6 @@ def prepare_image(
     saturation_key: str | None = None,
     needs: Iterable[str] = (),
     background=None,
-    variance: bool = False,
 ) -> PreparedImage:
     """Validate ``ccd`` and resolve its calibration values.
 
@@ -342,10 +361,6 @@ def prepare_image(
         Background (sky) model of the image's shape: an array in the image
         unit, or a Quantity or NDData (e.g. CCDData) in a unit convertible
         to it (an NDData without a unit is in the image unit).
-    variance : bool
-        Return the per-pixel variance from ``ccd.uncertainty`` (standard
-        deviation squared, variance, or inverse variance inverted), in the
-        data unit squared; `None` when the image has no uncertainty.
 
     Returns
     -------
@@ -356,9 +371,9 @@ def prepare_image(
     InvalidImageError
         For data that is not 2-D, not numeric, all non-finite, constant, or in
         an unsupported unit, a mask, uncertainty or background of another
-        shape, a calibration Quantity of the wrong physical type, a
-        background or uncertainty whose unit does not match the image's, or
-        a non-finite background or non-positive variance at an unmasked pixel.
+        shape, a calibration Quantity of the wrong physical type, or a
+        background in a unit that does not convert to the image's or with a
+        non-finite value at an unmasked pixel.
     MissingCalibrationError
         For a needed calibration value that is neither given nor in the header.
 
@@ -403,8 +418,6 @@ def prepare_image(
     if not finite.all():
         data[~finite] = np.median(data[finite])
     background_values = None if background is None else _background_array(background, ccd.unit, data.shape, bad)
-    with np.errstate(divide="ignore"):  # an inverse variance of 0 is refused below, by name
-        variance_values = _variance_array(ccd, bad) if variance else None
 
     header = header_from_meta(ccd.header)
     needs = set(needs)
@@ -429,7 +442,7 @@ def prepare_image(
         saturation=saturation_value,
         header=header,
         background=background_values,
-        variance=variance_values,
+        uncertainty=ccd.uncertainty,
     )
 
 

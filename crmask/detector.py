@@ -51,7 +51,7 @@ CALIBRATION_PARAMS = {
 #: Calibration values a detector can list in ``needs``.
 _NEEDABLE = frozenset({"gain", "readnoise"})
 #: Per-pixel inputs besides the image a detector can list in ``inputs``.
-_INPUTS = frozenset({"background", "variance"})
+_INPUTS = frozenset({"background"})
 
 
 @dataclass
@@ -92,8 +92,8 @@ class Detector(Configurable, ABC):
 
     Subclasses set `name`, `summary`, `parameters` (and `needs` when they
     must know the gain or read noise, and `inputs` when they use a
-    background model or the variance) and implement `_detect`, reading their
-    parameter values from ``self.params``. Each name in `needs` adds the
+    background model) and implement `_detect`, reading their parameter
+    values from ``self.params``. Each name in `needs` adds the
     matching calibration parameter (``gain``, ``readnoise``, see
     `CALIBRATION_PARAMS`) to ``parameters`` when the class is made, so users
     can pass it and `detect` resolves it against the header; declaring
@@ -110,8 +110,8 @@ class Detector(Configurable, ABC):
     kind: ClassVar[str] = "mask"
     #: Calibration values that must be known: any of ``"gain"``, ``"readnoise"``.
     needs: ClassVar[tuple[str, ...]] = ()
-    #: Per-pixel inputs used besides the image, found in `PreparedImage`: ``"background"`` (the
-    #: model given to `detect`) and ``"variance"`` (from ``ccd.uncertainty``).
+    #: Per-pixel inputs given to `detect` besides the image that the detector uses: ``"background"``
+    #: (a sky model, found in ``PreparedImage.background``).
     inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -137,8 +137,8 @@ class Detector(Configurable, ABC):
             2-D image in adu or electron. Pixels set in ``ccd.mask``, and
             non-finite pixels, are treated as bad: they are given to the
             detector as its input mask and never reported as cosmic rays.
-            Its ``uncertainty`` is the variance of detectors whose `inputs`
-            include ``"variance"``.
+            Detectors that use its ``uncertainty`` find it as
+            ``PreparedImage.variance()``.
         background : array-like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, optional
             Background (sky) model of the image's shape, in the image unit
             (see `crmask.ccd.prepare_image`), for detectors whose `inputs`
@@ -165,7 +165,6 @@ class Detector(Configurable, ABC):
             saturation_key=self.params.get("satlevel_key"),
             needs=self.needs,
             background=background,
-            variance="variance" in self.inputs,
         )
         start = time.perf_counter()
         result = self._detect(image)

@@ -50,7 +50,8 @@ def test_gmos_in_electrons_equals_astroscrappy_with_its_skyfit_and_var(inputs):
     ccd = read_ccd(shared_path("gmos.fits"), hdu="SCI", unit="electron")
     if "invar" in inputs:
         ccd.uncertainty = VarianceUncertainty(var)
-    result = get_detector("lacosmic", readnoise=GMOS_READNOISE).detect(ccd, background=given.get("inbkg"))
+    det = get_detector("lacosmic", readnoise=GMOS_READNOISE, use_uncertainty="invar" in inputs)
+    result = det.detect(ccd, background=given.get("inbkg"))
     assert expected.sum() > 0
     np.testing.assert_array_equal(result.mask, expected)
     np.testing.assert_array_equal(result.cleaned, cleaned)
@@ -68,7 +69,7 @@ def test_gmos_as_astroscrappys_own_test_runs_it_finds_its_two_cosmic_rays():
                                               readnoise=GMOS_READNOISE, satlevel=SATLEVEL)
     ccd = CCDData(sci, unit="adu", uncertainty=VarianceUncertainty(var))
     clean = crmask.cosmicray_clean(ccd, "lacosmic", gain=GMOS_TEST_GAIN, readnoise=GMOS_READNOISE,
-                                   background=sky * u.adu)
+                                   use_uncertainty=True, background=sky * u.adu)
     np.testing.assert_array_equal(clean.mask, expected)
     labels, count = ndimage.label(clean.mask)
     assert count == 2
@@ -123,9 +124,9 @@ def test_invar_comes_from_every_kind_of_uncertainty(rng, uncertainty):
     expected, _ = astroscrappy.detect_cosmics(data, invar=variance, gain=2.0, readnoise=5.0, satlevel=SATLEVEL)
     plain, _ = astroscrappy.detect_cosmics(data, gain=2.0, readnoise=5.0, satlevel=SATLEVEL)
     ccd = CCDData(data, unit="adu", uncertainty=uncertainty(variance))
-    result = get_detector("lacosmic", gain=2.0, readnoise=5.0).detect(ccd)
+    result = get_detector("lacosmic", gain=2.0, readnoise=5.0, use_uncertainty=True).detect(ccd)
     np.testing.assert_array_equal(result.mask, expected)
-    off = get_detector("lacosmic", gain=2.0, readnoise=5.0, use_uncertainty=False).detect(ccd)
+    off = get_detector("lacosmic", gain=2.0, readnoise=5.0).detect(ccd)  # by default, as ccdproc: not used
     np.testing.assert_array_equal(off.mask, plain)
     assert result.meta["invar"] and not off.meta["invar"]
 
@@ -135,7 +136,7 @@ def test_a_frame_with_its_variance_gets_no_sky_pedestal(rng):
     data, variance, _ = _frame(rng)
     data -= 400.0
     expected, _ = astroscrappy.detect_cosmics(data, invar=variance, gain=2.0, readnoise=5.0, satlevel=SATLEVEL)
-    result = get_detector("lacosmic", gain=2.0, readnoise=5.0).detect(
+    result = get_detector("lacosmic", gain=2.0, readnoise=5.0, use_uncertainty=True).detect(
         CCDData(data, unit="adu", uncertainty=VarianceUncertainty(variance)))
     assert result.meta["sky_pedestal"] == 0.0
     np.testing.assert_array_equal(result.mask, expected)
@@ -160,7 +161,7 @@ def test_masked_pixels_of_the_inputs_are_ignored(rng):
     bad[5, 5] = True
     variance[5, 5], model[5, 5] = np.nan, np.inf  # unusable values at a masked pixel are not an error
     ccd = CCDData(data, unit="adu", mask=bad, uncertainty=VarianceUncertainty(variance))
-    result = get_detector("lacosmic", gain=2.0, readnoise=5.0).detect(ccd, background=model)
+    result = get_detector("lacosmic", gain=2.0, readnoise=5.0, use_uncertainty=True).detect(ccd, background=model)
     assert not result.mask[5, 5]
     assert result.n_cr_pixels > 0
 
@@ -168,22 +169,31 @@ def test_masked_pixels_of_the_inputs_are_ignored(rng):
 @pytest.mark.parametrize(
     "change, error, message",
     [
-        (dict(background=np.zeros((10, 10))), InvalidImageError, r"background shape \(10, 10\) does not match"),
-        (dict(background=np.zeros((80, 90)) * u.electron), InvalidImageError,
+        ({"background": np.zeros((10, 10))}, InvalidImageError, r"background shape \(10, 10\) does not match"),
+        ({"background": np.zeros((80, 90)) * u.electron}, InvalidImageError,
          "background has unit electron, which cannot be converted to the image unit adu"),
-        (dict(background=np.full((80, 90), np.nan)), InvalidImageError, "background has 7200 non-finite values"),
-        (dict(uncertainty=VarianceUncertainty(np.full((80, 90), -1.0))), InvalidImageError,
+        ({"background": np.full((80, 90), np.nan)}, InvalidImageError, "background has 7200 non-finite values"),
+        ({"uncertainty": VarianceUncertainty(np.full((80, 90), -1.0))}, InvalidImageError,
          r"uncertainty \(VarianceUncertainty\) has 7200 non-finite or non-positive values"),
-        (dict(uncertainty=UnknownUncertainty(np.ones((80, 90)))), InvalidImageError,
+        ({"uncertainty": UnknownUncertainty(np.ones((80, 90)))}, InvalidImageError,
          "uncertainty of type UnknownUncertainty gives no variance"),
+        ({}, InvalidImageError, "use_uncertainty=True but the image has no uncertainty"),
     ],
-    ids=["shape", "unit", "non-finite", "negative-variance", "unknown-uncertainty"],
+    ids=["shape", "unit", "non-finite", "negative-variance", "unknown-uncertainty", "no-uncertainty"],
 )
 def test_bad_inputs_are_one_line_errors(rng, change, error, message):
     data, _, _ = _frame(rng)
     ccd = CCDData(data, unit="adu", uncertainty=change.get("uncertainty"))
+    det = get_detector("lacosmic", gain=2.0, readnoise=5.0, use_uncertainty=True)
     with pytest.raises(error, match=message):
-        get_detector("lacosmic", gain=2.0, readnoise=5.0).detect(ccd, background=change.get("background"))
+        det.detect(ccd, background=change.get("background"))
+
+
+def test_an_uncertainty_that_is_not_used_is_not_read(rng):
+    data, _, _ = _frame(rng)
+    expected, _ = astroscrappy.detect_cosmics(data, gain=2.0, readnoise=5.0, satlevel=SATLEVEL)
+    ccd = CCDData(data, unit="adu", uncertainty=UnknownUncertainty(np.ones(data.shape)))
+    np.testing.assert_array_equal(get_detector("lacosmic", gain=2.0, readnoise=5.0).detect(ccd).mask, expected)
 
 
 def test_a_background_given_to_a_detector_that_ignores_it_is_an_error():
@@ -208,7 +218,7 @@ def test_psfk_from_a_file_equals_astroscrappy_with_that_kernel(rng, tmp_path):
     yy, xx = np.mgrid[-3:4, -2:3]
     kernel = np.exp(-(yy**2 / (2 * 1.6**2) + xx**2 / (2 * 0.6**2))).astype(np.float32)  # their PSF, 7x5
     kernel /= kernel.sum()
-    common = dict(gain=2.0, readnoise=5.0, satlevel=SATLEVEL, fsmode="convolve", objlim=1.0)
+    common = {"gain": 2.0, "readnoise": 5.0, "satlevel": SATLEVEL, "fsmode": "convolve", "objlim": 1.0}
     expected, _ = astroscrappy.detect_cosmics(data, psfk=kernel.copy(), **common)
     modelled, _ = astroscrappy.detect_cosmics(data, **common)
     assert expected.sum() < modelled.sum()  # the matched kernel protects the stars the round model flags
@@ -220,8 +230,8 @@ def test_psfk_from_a_file_equals_astroscrappy_with_that_kernel(rng, tmp_path):
 @pytest.mark.parametrize("psfmodel", ["gauss", "gaussx", "gaussy", "moffat"])
 def test_psf_models_equal_astroscrappy(rng, psfmodel):
     data, _, _ = _frame(rng)
-    common = dict(gain=2.0, readnoise=5.0, fsmode="convolve", psfmodel=psfmodel, psffwhm=3.0, psfsize=9,
-                  psfbeta=3.0, objlim=1.5)
+    common = {"gain": 2.0, "readnoise": 5.0, "fsmode": "convolve", "psfmodel": psfmodel, "psffwhm": 3.0, "psfsize": 9,
+                  "psfbeta": 3.0, "objlim": 1.5}
     expected, _ = astroscrappy.detect_cosmics(data, satlevel=SATLEVEL, **common)
     result = get_detector("lacosmic", **common).detect(CCDData(data, unit="adu"))
     np.testing.assert_array_equal(result.mask, expected)

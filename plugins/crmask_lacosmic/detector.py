@@ -10,7 +10,7 @@ from crmask import Detector, FITSReadError, InvalidImageError, MaskResult, Param
 from crmask.ccd import pixel_noise
 from crmask.detector import CALIBRATION_PARAMS
 
-__all__ = ["LACosmic", "sky_pedestal", "read_psf_kernel"]
+__all__ = ["LACosmic", "read_psf_kernel", "sky_pedestal"]
 
 #: ccdproc.cosmicray_lacosmic's default saturation level, used when neither
 #: ``satlevel`` nor a SATURATE keyword is given.
@@ -128,12 +128,16 @@ class LACosmic(Detector):
 
     Per-pixel inputs, as astroscrappy takes them (McCully et al. 2018):
 
-    * ``invar``: the variance from ``ccd.uncertainty`` (a
-      `~astropy.nddata.VarianceUncertainty` as it is, a
-      `~astropy.nddata.StdDevUncertainty` squared, an
-      `~astropy.nddata.InverseVariance` inverted; in the image unit squared),
-      in place of the noise model from the gain and read noise, when the
-      image has one and ``use_uncertainty`` is true;
+    * ``invar``: with ``use_uncertainty=True``, the variance from
+      ``ccd.uncertainty`` (a `~astropy.nddata.VarianceUncertainty` as it is,
+      a `~astropy.nddata.StdDevUncertainty` squared, an
+      `~astropy.nddata.InverseVariance` inverted; in the image unit squared;
+      `crmask.ccd.PreparedImage.variance`) in place of the noise model from
+      the gain and read noise. Off by default, as in ccdproc, whose
+      ``cosmicray_lacosmic`` ignores the uncertainty unless given ``invar``:
+      an uncertainty made by ``ccdproc.create_deviation`` from the read
+      noise and the pixel values lacks the noise of a subtracted sky or
+      pedestal, which `sky_pedestal` restores (see below);
     * ``inbkg``: a background (sky) model in the image unit, given to
       `detect` (``background=``), `crmask.cosmicray_clean` (``background=``)
       or ``crmask detect --background EXTNAME``. It is taken out of the data
@@ -172,7 +176,7 @@ class LACosmic(Detector):
     summary = "L.A.Cosmic Laplacian edge detection (astroscrappy)"
     requires = ("astroscrappy",)
     needs = ("gain", "readnoise")
-    inputs = ("background", "variance")
+    inputs = ("background",)
     parameters = {
         "sigclip": Param(4.5, "Laplacian-to-noise limit for CR detection", low=0.0, low_open=True),
         "sigfrac": Param(0.3, "Fraction of sigclip used for neighbouring pixels", low=0.0, high=1.0, low_open=True),
@@ -189,8 +193,8 @@ class LACosmic(Detector):
         "psfbeta": Param(4.765, "Moffat beta when psfmodel='moffat'", low=0.0, low_open=True),
         "psfk": Param(None, "FITS file holding the PSF kernel (2-D, odd sides) when fsmode='convolve', "
                       "instead of psfmodel", type=str, allow_none=True),
-        "use_uncertainty": Param(True, "Use ccd.uncertainty as the variance (astroscrappy's invar) when the "
-                                 "image has one (False: the noise model from gain and read noise)", type=bool),
+        "use_uncertainty": Param(False, "Use ccd.uncertainty as the variance (astroscrappy's invar) instead of "
+                                 "the noise model from gain and read noise", type=bool),
         "sky_pedestal": Param(True, "Add the missing sky back to a frame whose median is within "
                               "SKY_SUBTRACTED_SIGMAS read-noise sigmas of zero (False: ccdproc's mask)", type=bool),
         **CALIBRATION_PARAMS,
@@ -217,9 +221,13 @@ class LACosmic(Detector):
                 f"({satlevel:.4g}): L.A.Cosmic would mask every pixel and find nothing; check the unit, "
                 "the gain and satlevel (SATURATE)"
             )
-        variance = image.variance if p["use_uncertainty"] else None
-        if variance is not None:  # astroscrappy computes in float32 and refuses a float64 invar
-            variance = variance.astype(np.float32, copy=False)
+        variance = None
+        if p["use_uncertainty"]:
+            if image.uncertainty is None:
+                raise InvalidImageError("use_uncertainty=True but the image has no uncertainty; give "
+                                        "ccd.uncertainty (an UNCERT extension) or leave use_uncertainty off")
+            # astroscrappy computes in float32 and refuses a float64 invar
+            variance = image.variance().astype(np.float32, copy=False)
         with_pedestal = p["sky_pedestal"] and variance is None
         pedestal = sky_pedestal(median, sigma, image.readnoise) if with_pedestal else 0.0
         data = image.data + pedestal / image.gain if pedestal else image.data
