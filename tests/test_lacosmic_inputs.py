@@ -76,6 +76,17 @@ def test_gmos_as_astroscrappys_own_test_runs_it_finds_its_two_cosmic_rays():
     assert ndimage.find_objects(labels) == [(slice(41, 72), slice(142, 161)), (slice(117, 147), slice(35, 43))]
 
 
+def test_gmos_with_sky_and_variance_equals_ccdproc_with_inbkg_and_invar():
+    ccdproc = pytest.importorskip("ccdproc")
+    sci, var, sky = _gmos()
+    ccd = CCDData(sci, unit="electron", uncertainty=VarianceUncertainty(var))
+    expected = ccdproc.cosmicray_lacosmic(ccd, gain=1.0, readnoise=GMOS_READNOISE, inbkg=sky, invar=var)
+    clean = crmask.cosmicray_clean(ccd, "lacosmic", readnoise=GMOS_READNOISE, background=sky, use_uncertainty=True)
+    assert expected.mask.sum() > 0
+    np.testing.assert_array_equal(clean.mask, expected.mask)
+    np.testing.assert_array_equal(clean.data[clean.mask], expected.data[clean.mask])
+
+
 def test_crmask_detect_reads_the_sky_model_extension(tmp_path):
     sci, _, sky = _gmos()
     expected, _ = astroscrappy.detect_cosmics(sci, inbkg=sky, gain=1.0, readnoise=GMOS_READNOISE,
