@@ -397,7 +397,8 @@ def detect_many(
     OutputDirectoryError
         If ``outdir`` cannot be created or written to (before any work).
     UnknownDetectorError, ValueError
-        For an unknown detector or an invalid parameter (before any work).
+        For an unknown detector, an invalid parameter or a background for a
+        detector that does not use one (before any work).
 
     Notes
     -----
@@ -418,6 +419,8 @@ def detect_many(
     if skip_existing and overwrite:
         raise ValueError("skip_existing and overwrite contradict each other; use one")
     spec = DetectorSpec.from_detector(detector, params)
+    if background is not None:
+        spec.cls.check_background()
     paths = [Path(p) for p in paths]
     outdir = check_output_dir(outdir)
     options = {"hdu": hdu, "unit": unit, "background": background, "grow": grow, "inpaint": inpaint,

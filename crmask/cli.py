@@ -241,8 +241,8 @@ def detect(
         given = {**{k: v for k, v in calibration.items() if k in declared}, **tuning}
         shortcuts = tuple(f"{key}={value}" for key, value in given.items() if value is not None)
         det = resolve(detector, "mask", parse_params(detector, params + shortcuts, kind="mask"))
-        if background is not None and "background" not in det.inputs:
-            raise ValueError(f"detector {detector!r} does not use a background model; leave out --background")
+        if background is not None:
+            det.check_background()
     except (CrmaskError, ValueError) as exc:
         _fail(str(exc))
     try:

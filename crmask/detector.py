@@ -153,8 +153,8 @@ class Detector(Configurable, ABC):
         ValueError
             If a background is given to a detector that does not use one.
         """
-        if background is not None and "background" not in self.inputs:
-            raise ValueError(f"detector {self.name!r} does not use a background model; leave it out")
+        if background is not None:
+            self.check_background()
         image = prepare_image(
             ccd,
             gain=self.params.get("gain"),
@@ -179,6 +179,18 @@ class Detector(Configurable, ABC):
             "n_cr_pixels": result.n_cr_pixels,
         }
         return result
+
+    @classmethod
+    def check_background(cls) -> None:
+        """Refuse a background model for a detector that does not use one (before any work is done).
+
+        Raises
+        ------
+        ValueError
+            If ``"background"`` is not in `inputs`.
+        """
+        if "background" not in cls.inputs:
+            raise ValueError(f"detector {cls.name!r} does not use a background model; leave the background out")
 
     @abstractmethod
     def _detect(self, image: PreparedImage) -> MaskResult:

@@ -100,6 +100,14 @@ def test_crmask_detect_reads_the_sky_model_extension(tmp_path):
         np.testing.assert_array_equal(hdul["SKYFIT"].data, sky)  # kept in the output
 
 
+def test_crmask_detect_refuses_a_background_for_a_detector_without_one_before_any_work(tmp_path):
+    result = CliRunner().invoke(cli, ["detect", str(shared_path("gmos.fits")), "--hdu", "SCI", "--unit", "electron",
+                                      "-d", "deepcr", "--background", "SKYFIT", "-o", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert "'deepcr' does not use a background model" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_crmask_detect_names_a_missing_sky_extension_in_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["detect", str(shared_path("gmos.fits")), "--hdu", "SCI", "--unit", "electron",
                                       "--readnoise", "4", "--background", "SKY", "-o", str(tmp_path)])
