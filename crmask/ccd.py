@@ -278,7 +278,7 @@ def _background_array(background, unit: u.UnitBase, shape: tuple[int, ...], bad:
     """A background model (array in the image unit, Quantity, or NDData with a unit) in the image unit."""
     if isinstance(background, NDData):
         given_unit = background.unit if background.unit is not None else unit
-        background = u.Quantity(np.asarray(background.data), given_unit, copy=False)
+        background = u.Quantity(background.data, given_unit)
     if isinstance(background, u.Quantity):
         try:
             background = background.to_value(unit)
