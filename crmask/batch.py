@@ -326,6 +326,7 @@ def detect_many(
     outdir: str | os.PathLike,
     hdu: int | str | None = None,
     unit: str | None = None,
+    background: str | None = None,
     grow: int = 0,
     inpaint: bool = True,
     overwrite: bool = False,
@@ -360,6 +361,9 @@ def detect_many(
         (here and on every worker) before any work starts.
     hdu, unit
         Image HDU and pixel unit, as for `~crmask.io.read_ccd`.
+    background : str, optional
+        EXTNAME of each file's background (sky) model, as for
+        `crmask.files.clean_file`.
     grow : int
         Dilate the CR mask by this radius in pixels.
     inpaint : bool
@@ -393,7 +397,8 @@ def detect_many(
     OutputDirectoryError
         If ``outdir`` cannot be created or written to (before any work).
     UnknownDetectorError, ValueError
-        For an unknown detector or an invalid parameter (before any work).
+        For an unknown detector, an invalid parameter or a background for a
+        detector that does not use one (before any work).
 
     Notes
     -----
@@ -414,9 +419,12 @@ def detect_many(
     if skip_existing and overwrite:
         raise ValueError("skip_existing and overwrite contradict each other; use one")
     spec = DetectorSpec.from_detector(detector, params)
+    if background is not None:
+        spec.cls.check_background()
     paths = [Path(p) for p in paths]
     outdir = check_output_dir(outdir)
-    options = {"hdu": hdu, "unit": unit, "grow": grow, "inpaint": inpaint, "overwrite": overwrite, "plot": plot}
+    options = {"hdu": hdu, "unit": unit, "background": background, "grow": grow, "inpaint": inpaint,
+               "overwrite": overwrite, "plot": plot}
     run_id = uuid.uuid4().hex[:16]
     planned, clashes = _plan_targets(paths, outdir)
     results: dict[int, FileResult] = dict(clashes)

@@ -12,7 +12,10 @@ detector has to make them again:
   the gain again; only ``adu`` (or ``count``) and ``electron`` images are
   accepted;
 * integer, big-endian and masked input become a native-endian float array,
-  with non-finite pixels added to the bad-pixel mask.
+  with non-finite pixels added to the bad-pixel mask;
+* a background (sky) model comes in the image unit, and the variance from
+  ``ccd.uncertainty`` in the image unit squared, for the detectors that use
+  them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from typing import Iterable
 import astropy.units as u
 import numpy as np
 from astropy.io.fits import Header
-from astropy.nddata import CCDData
+from astropy.nddata import (
+    CCDData,
+    InverseVariance,
+    NDData,
+    NDUncertainty,
+    StdDevUncertainty,
+    VarianceUncertainty,
+)
 
 from .exceptions import InvalidImageError, MissingCalibrationError
 
@@ -71,6 +81,11 @@ class PreparedImage:
         Saturation level in the data unit, `None` when not known.
     header : astropy.io.fits.Header
         The image header (a copy).
+    background : numpy.ndarray or None
+        Background (sky) model in the data unit, when one was given; bad
+        pixels hold the median of the good ones.
+    uncertainty : astropy.nddata.NDUncertainty or None
+        The image's ``uncertainty`` (not copied); `variance` converts it.
     """
 
     data: np.ndarray
@@ -80,6 +95,8 @@ class PreparedImage:
     readnoise: float | None
     saturation: float | None
     header: Header = field(repr=False)
+    background: np.ndarray | None = field(default=None, repr=False)
+    uncertainty: NDUncertainty | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -92,6 +109,40 @@ class PreparedImage:
         if self.gain is None:
             raise MissingCalibrationError(_missing_message("gain", GAIN_KEYS))
         return np.multiply(self.data, self.gain, dtype=np.float64)
+
+    def variance(self) -> np.ndarray | None:
+        """Per-pixel variance in the data unit squared, from `uncertainty`; `None` without one.
+
+        A `~astropy.nddata.VarianceUncertainty` is taken as it is, a
+        `~astropy.nddata.StdDevUncertainty` squared and an
+        `~astropy.nddata.InverseVariance` inverted (converted to the data
+        unit squared where they carry a unit). Bad pixels hold the median of
+        the good ones. Computed on each call, for the detectors that use it.
+
+        Raises
+        ------
+        InvalidImageError
+            For another kind of uncertainty, a unit that does not match the
+            image's, or a non-finite or non-positive variance at a good pixel.
+        """
+        if self.uncertainty is None:
+            return None
+        name = type(self.uncertainty).__name__
+        if not isinstance(self.uncertainty, (StdDevUncertainty, VarianceUncertainty, InverseVariance)):
+            raise InvalidImageError(
+                f"uncertainty of type {name} gives no variance; use StdDevUncertainty, VarianceUncertainty "
+                "or InverseVariance"
+            )
+        try:
+            with np.errstate(divide="ignore"):  # an inverse variance of 0 is refused below, by name
+                variance = self.uncertainty.represent_as(VarianceUncertainty)
+            values = variance.array if variance.unit is None else variance.quantity.to_value(self.unit**2)
+        except u.UnitConversionError:
+            raise InvalidImageError(
+                f"uncertainty ({name}) has unit {self.uncertainty.unit}, which does not match the image unit "
+                f"{self.unit}"
+            ) from None
+        return _fill_bad(_float_array(values, "uncertainty"), self.bad, f"uncertainty ({name})", positive=True)
 
 
 def _missing_message(what: str, keys: Iterable[str]) -> str:
@@ -210,6 +261,37 @@ def pixel_noise(image: np.ndarray, good: np.ndarray, stride: int = 1) -> float:
     return float(mad_std(differences)) / np.sqrt(2.0) if differences.size else 0.0
 
 
+def _fill_bad(values: np.ndarray, bad: np.ndarray, what: str, positive: bool = False) -> np.ndarray:
+    """``values`` with bad pixels set to the median of the good ones; refuse a non-finite (or, with
+    ``positive``, a non-positive) good pixel."""
+    good = ~bad
+    wrong = ~np.isfinite(values) | (values <= 0 if positive else False)
+    count = int(np.count_nonzero(wrong & good))
+    if count:
+        kind = "non-finite or non-positive" if positive else "non-finite"
+        raise InvalidImageError(f"{what} has {count} {kind} values at unmasked pixels; mask them or fix the {what}")
+    values[bad] = np.median(values[good])
+    return values
+
+
+def _background_array(background, unit: u.UnitBase, shape: tuple[int, ...], bad: np.ndarray) -> np.ndarray:
+    """A background model (array in the image unit, Quantity, or NDData with a unit) in the image unit."""
+    if isinstance(background, NDData):
+        given_unit = background.unit if background.unit is not None else unit
+        background = u.Quantity(background.data, given_unit)
+    if isinstance(background, u.Quantity):
+        try:
+            background = background.to_value(unit)
+        except u.UnitConversionError:
+            raise InvalidImageError(
+                f"background has unit {background.unit}, which cannot be converted to the image unit {unit}"
+            ) from None
+    values = _float_array(background, "background")
+    if values.shape != shape:
+        raise InvalidImageError(f"background shape {values.shape} does not match image shape {shape}")
+    return _fill_bad(values, bad, "background")
+
+
 def header_from_meta(meta) -> Header:
     """Return a FITS header built from ``CCDData.meta`` (a Header or any dict).
 
@@ -263,6 +345,7 @@ def prepare_image(
     readnoise_key: str | None = None,
     saturation_key: str | None = None,
     needs: Iterable[str] = (),
+    background=None,
 ) -> PreparedImage:
     """Validate ``ccd`` and resolve its calibration values.
 
@@ -291,6 +374,10 @@ def prepare_image(
     needs : iterable of str
         Which of ``"gain"`` and ``"readnoise"`` must be known; a missing one
         raises `~crmask.exceptions.MissingCalibrationError`.
+    background : array-like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, optional
+        Background (sky) model of the image's shape: an array in the image
+        unit, or a Quantity or NDData (e.g. CCDData) in a unit convertible
+        to it (an NDData without a unit is in the image unit).
 
     Returns
     -------
@@ -300,8 +387,10 @@ def prepare_image(
     ------
     InvalidImageError
         For data that is not 2-D, not numeric, all non-finite, constant, or in
-        an unsupported unit, a mask or uncertainty of another shape, or a
-        calibration Quantity of the wrong physical type.
+        an unsupported unit, a mask, uncertainty or background of another
+        shape, a calibration Quantity of the wrong physical type, or a
+        background in a unit that does not convert to the image's or with a
+        non-finite value at an unmasked pixel.
     MissingCalibrationError
         For a needed calibration value that is neither given nor in the header.
 
@@ -340,6 +429,7 @@ def prepare_image(
         )
     if not finite.all():
         data[~finite] = np.median(data[finite])
+    background_values = None if background is None else _background_array(background, ccd.unit, data.shape, bad)
 
     header = header_from_meta(ccd.header)
     needs = set(needs)
@@ -363,6 +453,8 @@ def prepare_image(
         readnoise=readnoise_value,
         saturation=saturation_value,
         header=header,
+        background=background_values,
+        uncertainty=ccd.uncertainty,
     )
 
 

@@ -23,6 +23,7 @@ def cosmicray_clean(
     *,
     inpaint: bool = True,
     grow: int = 0,
+    background=None,
     **params: Any,
 ) -> CCDData:
     """Detect and clean cosmic rays, as `ccdproc.cosmicray_lacosmic` does.
@@ -45,6 +46,10 @@ def cosmicray_clean(
         unchanged and only the mask is set.
     grow : int
         Dilate the cosmic-ray mask by a disc of this radius in pixels.
+    background : array-like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, optional
+        Background (sky) model of the image's shape, in the image unit, for
+        detectors that use one (``lacosmic``: astroscrappy's ``inbkg``); see
+        `crmask.Detector.detect`.
     **params
         Detector parameters, e.g. ``sigclip=5``, ``gain=1.9``,
         ``readnoise=5.0``. Not allowed together with a detector instance.
@@ -79,7 +84,7 @@ def cosmicray_clean(
         ccd = CCDData(ccd.value, unit=ccd.unit)
     elif isinstance(ccd, np.ndarray):
         ccd = CCDData(ccd, unit=u.adu)
-    return _clean(ccd, detector, params, inpaint=inpaint, grow=grow).ccd
+    return _clean(ccd, detector, params, inpaint=inpaint, grow=grow, background=background).ccd
 
 
 class _Cleaned(NamedTuple):
@@ -92,7 +97,7 @@ class _Cleaned(NamedTuple):
 
 
 def _clean(
-    ccd: CCDData, detector: str | Detector, params: dict[str, Any], *, inpaint: bool, grow: int
+    ccd: CCDData, detector: str | Detector, params: dict[str, Any], *, inpaint: bool, grow: int, background=None
 ) -> _Cleaned:
     """Detect and clean: the one path of `cosmicray_clean` and `crmask.files.clean_file`.
 
@@ -106,7 +111,7 @@ def _clean(
         raise ValueError(f"grow must be a non-negative integer number of pixels, got {grow!r}")
     grow = int(grow)
 
-    result = det.detect(ccd)
+    result = det.detect(ccd, background=background)
     image = result.image
     if grow:
         crmask = grow_mask(result.mask, grow) & ~image.bad

@@ -165,6 +165,9 @@ def list_command(kind: str | None, verbose: bool) -> None:
 @click.option("--hdu", default=None, help="Image HDU index or EXTNAME (default: first with data).")
 @click.option("--unit", type=click.Choice(["adu", "electron"]), default=None,
               help="Pixel unit of files without a BUNIT keyword.")
+@click.option("--background", default=None, metavar="EXTNAME",
+              help="Image extension holding a background (sky) model in the image unit, e.g. SKYFIT "
+                   "(lacosmic: astroscrappy's inbkg).")
 @click.option("--gain", type=float, default=None, help="Gain (e-/adu); shortcut for --param gain=...")
 @click.option("--readnoise", type=float, default=None, help="Read noise (e-); shortcut for --param readnoise=...")
 @click.option("--gain-key", default=None, metavar="KEYWORD",
@@ -194,6 +197,7 @@ def detect(
     outdir: Path,
     hdu: str | None,
     unit: str | None,
+    background: str | None,
     gain: float | None,
     readnoise: float | None,
     gain_key: str | None,
@@ -237,6 +241,8 @@ def detect(
         given = {**{k: v for k, v in calibration.items() if k in declared}, **tuning}
         shortcuts = tuple(f"{key}={value}" for key, value in given.items() if value is not None)
         det = resolve(detector, "mask", parse_params(detector, params + shortcuts, kind="mask"))
+        if background is not None:
+            det.check_background()
     except (CrmaskError, ValueError) as exc:
         _fail(str(exc))
     try:
@@ -251,8 +257,8 @@ def detect(
     progress = not quiet and _stderr_is_terminal()
     if scheduler is not None:
         _detect_on_dask(files, det, outdir, scheduler, workers,
-                        dict(hdu=hdu_key, unit=unit, grow=grow, inpaint=not no_inpaint, overwrite=overwrite,
-                             skip_existing=skip_existing, plot=plot, progress=progress))
+                        dict(hdu=hdu_key, unit=unit, background=background, grow=grow, inpaint=not no_inpaint,
+                             overwrite=overwrite, skip_existing=skip_existing, plot=plot, progress=progress))
         return
 
     from tqdm.auto import tqdm
@@ -271,7 +277,7 @@ def detect(
         for _, path, target in bar:
             try:
                 with _warnings_as_lines():
-                    n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, grow=grow,
+                    n_cr = clean_file(path, target, det, hdu=hdu_key, unit=unit, background=background, grow=grow,
                                       inpaint=not no_inpaint, overwrite=overwrite, plot=plot)
             except Exception as exc:  # one bad file never stops the batch: say why in one line, go on
                 failures += 1

@@ -50,6 +50,8 @@ CALIBRATION_PARAMS = {
 
 #: Calibration values a detector can list in ``needs``.
 _NEEDABLE = frozenset({"gain", "readnoise"})
+#: Per-pixel inputs besides the image a detector can list in ``inputs``.
+_INPUTS = frozenset({"background"})
 
 
 @dataclass
@@ -99,8 +101,9 @@ class Detector(Configurable, ABC):
     """Base class of image cosmic-ray detectors.
 
     Subclasses set `name`, `summary`, `parameters` (and `needs` when they
-    must know the gain or read noise) and implement `_detect`, reading their
-    parameter values from ``self.params``. Each name in `needs` adds the
+    must know the gain or read noise, and `inputs` when they use a
+    background model) and implement `_detect`, reading their parameter
+    values from ``self.params``. Each name in `needs` adds the
     matching calibration parameter (``gain``, ``readnoise``, see
     `CALIBRATION_PARAMS`) to ``parameters`` when the class is made, so users
     can pass it and `detect` resolves it against the header; declaring
@@ -117,6 +120,9 @@ class Detector(Configurable, ABC):
     kind: ClassVar[str] = "mask"
     #: Calibration values that must be known: any of ``"gain"``, ``"readnoise"``.
     needs: ClassVar[tuple[str, ...]] = ()
+    #: Per-pixel inputs given to `detect` besides the image that the detector uses: ``"background"``
+    #: (a sky model, found in ``PreparedImage.background``).
+    inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         unknown = sorted(set(cls.needs) - _NEEDABLE)
@@ -124,12 +130,15 @@ class Detector(Configurable, ABC):
             raise PluginError(
                 f"{cls.__qualname__}: needs {unknown}, but only {sorted(_NEEDABLE)} can be needed"
             )
+        unknown = sorted(set(cls.inputs) - _INPUTS)
+        if unknown:
+            raise PluginError(f"{cls.__qualname__}: inputs {unknown}, but only {sorted(_INPUTS)} can be used")
         missing = {key: CALIBRATION_PARAMS[key] for key in cls.needs if key not in cls.parameters}
         if missing:
             cls.parameters = {**cls.parameters, **missing}
         super().__init_subclass__(**kwargs)
 
-    def detect(self, ccd: CCDData) -> MaskResult:
+    def detect(self, ccd: CCDData, *, background=None) -> MaskResult:
         """Find cosmic rays in ``ccd``.
 
         Parameters
@@ -138,13 +147,26 @@ class Detector(Configurable, ABC):
             2-D image in adu or electron. Pixels set in ``ccd.mask``, and
             non-finite pixels, are treated as bad: they are given to the
             detector as its input mask and never reported as cosmic rays.
+            Detectors that use its ``uncertainty`` find it as
+            ``PreparedImage.variance()``.
+        background : array-like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, optional
+            Background (sky) model of the image's shape, in the image unit
+            (see `crmask.ccd.prepare_image`), for detectors whose `inputs`
+            include ``"background"``.
 
         Returns
         -------
         MaskResult
             With ``image``, the validated image it was found on, and ``meta``
             holding the provenance.
+
+        Raises
+        ------
+        ValueError
+            If a background is given to a detector that does not use one.
         """
+        if background is not None:
+            self.check_background()
         image = prepare_image(
             ccd,
             gain=self.params.get("gain"),
@@ -154,6 +176,7 @@ class Detector(Configurable, ABC):
             readnoise_key=self.params.get("readnoise_key"),
             saturation_key=self.params.get("satlevel_key"),
             needs=self.needs,
+            background=background,
         )
         start = time.perf_counter()
         result = self._detect(image)
@@ -171,6 +194,18 @@ class Detector(Configurable, ABC):
         if result.threshold is not None:
             result.meta["threshold"] = result.threshold
         return result
+
+    @classmethod
+    def check_background(cls) -> None:
+        """Refuse a background model for a detector that does not use one (before any work is done).
+
+        Raises
+        ------
+        ValueError
+            If ``"background"`` is not in `inputs`.
+        """
+        if "background" not in cls.inputs:
+            raise ValueError(f"detector {cls.name!r} does not use a background model; leave the background out")
 
     @abstractmethod
     def _detect(self, image: PreparedImage) -> MaskResult:

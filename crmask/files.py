@@ -15,7 +15,7 @@ from pathlib import Path
 from .clean import _clean
 from .detector import Detector
 from .exceptions import OutputDirectoryError, OutputExistsError
-from .io import check_not_input, output_path, read_ccd_and_others, write_cleaned
+from .io import check_not_input, extension_image, output_path, read_ccd_and_others, write_cleaned
 
 __all__ = ["RUN_KEYWORD", "clean_file", "check_output_dir", "plan_outputs", "split_existing", "plot_path"]
 
@@ -87,6 +87,7 @@ def clean_file(
     overwrite: bool = False,
     run_id: str | None = None,
     plot: bool = False,
+    background: str | None = None,
 ) -> int:
     """Read one FITS file, clean it and write the result atomically.
 
@@ -116,6 +117,10 @@ def clean_file(
         Also write `plot_path` (``target`` with suffix ``.png``): the input
         image with the cosmic rays found over it (`crmask.plotting.save_mask_png`),
         under the same rules as ``target``.
+    background : str, optional
+        EXTNAME of the image extension holding the background (sky) model,
+        given to the detector (`~crmask.io.extension_image`); it stays in the
+        output with the other HDUs.
 
     Returns
     -------
@@ -135,7 +140,8 @@ def clean_file(
         if output.exists() and not replace:
             raise OutputExistsError(f"{output}: exists; use --overwrite (overwrite=True) to replace it")
     ccd, others = read_ccd_and_others(path, hdu=hdu, unit=unit)
-    cleaned = _clean(ccd, detector, {}, inpaint=inpaint, grow=grow)
+    sky = None if background is None else extension_image(others, background, path)
+    cleaned = _clean(ccd, detector, {}, inpaint=inpaint, grow=grow, background=sky)
     if run_id is not None:
         cleaned.ccd.header[RUN_KEYWORD] = (run_id, "id of the crmask run that wrote this file")
     write_cleaned(cleaned.ccd, cleaned.crmask, target, overwrite=replace, probability=cleaned.probability,

@@ -26,7 +26,7 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyError
-from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, VarianceUncertainty
+from astropy.nddata import CCDData, InverseVariance, NDData, StdDevUncertainty, VarianceUncertainty
 from astropy.utils.exceptions import AstropyUserWarning
 
 from .exceptions import CrmaskWarning, FITSReadError, InvalidImageError, OutputExistsError
@@ -34,6 +34,7 @@ from .exceptions import CrmaskWarning, FITSReadError, InvalidImageError, OutputE
 __all__ = [
     "read_ccd",
     "read_ccd_and_others",
+    "extension_image",
     "write_atomic",
     "atomic_target",
     "write_cleaned",
@@ -298,6 +299,49 @@ def read_ccd_and_others(
         header.remove(key, ignore_missing=True)
     mask = None if mask is None else mask.astype(bool)
     return CCDData(data, unit=unit, header=header, mask=mask, uncertainty=uncertainty), others
+
+
+def extension_image(others: Sequence[fits.hdu.base.ExtensionHDU], extname: str, path: str | os.PathLike) -> NDData:
+    """The image extension ``extname`` among the HDUs `read_ccd_and_others` returned beside the image.
+
+    Used for a background (sky) model stored beside the science image, as
+    Gemini DRAGONS stores ``SKYFIT`` beside ``SCI``.
+
+    Parameters
+    ----------
+    others : sequence of astropy HDUs
+        The second value of `read_ccd_and_others`.
+    extname : str
+        EXTNAME of the extension (any case).
+    path : path-like
+        The file they were read from, for messages.
+
+    Returns
+    -------
+    `~astropy.nddata.NDData`
+        Its data, with the unit of its ``BUNIT`` keyword (no unit without one).
+
+    Raises
+    ------
+    FITSReadError
+        If no image extension (or several) has that name.
+    InvalidImageError
+        If its ``BUNIT`` is not a valid unit.
+    """
+    name = extname.strip().upper()
+    matches = [item for item in others if item.name == name and item.is_image and item.data is not None]
+    if len(matches) != 1:
+        listed = ", ".join(item.name for item in others) or "none"
+        problem = "several image extensions are" if matches else "no image extension is"
+        raise FITSReadError(f"{path}: {problem} named {name!r}; the other HDUs of the file are: {listed}")
+    item = matches[0]
+    unit = None
+    if "BUNIT" in item.header:
+        try:
+            unit = _parse_unit(item.header["BUNIT"])
+        except ValueError:
+            raise InvalidImageError(f"{path}: {name} BUNIT {item.header['BUNIT']!r} is not a valid unit") from None
+    return NDData(np.asarray(item.data), unit=unit)
 
 
 def output_path(input_path: str | os.PathLike, outdir: str | os.PathLike) -> Path:

@@ -197,6 +197,8 @@ def test_bad_detector_or_parameter_fails_before_any_work(frames, tmp_path):
         batch.detect_many([frames[0][0]], "lacosmic", "tcp://127.0.0.1:1", outdir=tmp_path, sigclip=-1)
     with pytest.raises(ValueError, match="instance"):
         batch.detect_many([frames[0][0]], crmask.get_detector("lacosmic"), outdir=tmp_path, sigclip=5)
+    with pytest.raises(ValueError, match="'deepcr' does not use a background model"):
+        batch.detect_many([frames[0][0]], "deepcr", "tcp://127.0.0.1:1", outdir=tmp_path, background="SKYFIT")
 
 
 def test_existing_outputs_are_kept_unless_overwrite(frames, client, tmp_path):

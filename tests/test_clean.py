@@ -25,6 +25,13 @@ def test_lacosmic_mask_equals_ccdproc_pixel_for_pixel(params):
     # ccdproc returns electrons (gain applied); crmask keeps the input unit.
     assert result.unit == u.adu
     np.testing.assert_allclose(result.data, expected.data / 2.45, rtol=1e-6)
+    # crmask's data are ccdproc's with gain_apply=False: its cleaned values at the cosmic rays, in adu, and
+    # the input itself elsewhere (ccdproc's are the input times and divided by the gain in float32).
+    in_adu = ccdproc.cosmicray_lacosmic(ccd, gain=2.45, readnoise=5.7, gain_apply=False, **params)
+    np.testing.assert_array_equal(in_adu.mask, expected.mask)
+    np.testing.assert_array_equal(result.data[result.mask], in_adu.data[result.mask])
+    np.testing.assert_array_equal(result.data[~result.mask], ccd.data[~result.mask])
+    np.testing.assert_allclose(result.data, in_adu.data, rtol=1e-6)
 
 
 def test_lacosmic_mask_equals_ccdproc_on_the_gmos_frame_in_electrons():
