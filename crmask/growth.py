@@ -15,6 +15,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from .ccd import pixel_noise
+
 __all__ = ["grow_probability", "local_significance"]
 
 #: Side of the window whose median is a pixel's local background.
@@ -60,11 +62,11 @@ def grow_probability(
     probability: np.ndarray,
     electrons: np.ndarray,
     *,
-    sigma: float,
-    level: float,
     nsigma: float,
     weight: float,
     bad: np.ndarray | None = None,
+    sigma: float | None = None,
+    level: float | None = None,
     floor: float = 1e-3,
 ) -> np.ndarray:
     """Raise the probability of significant pixels next to a likely cosmic ray.
@@ -81,15 +83,17 @@ def grow_probability(
         2-D cosmic-ray probability map.
     electrons : numpy.ndarray
         The image in electrons, same shape.
-    sigma, level : float
-        Background noise and typical level of the image, electrons
-        (see `local_significance`).
     nsigma : float
         Significance a neighbour needs to be grown into.
     weight : float
         Fraction, in (0, 1], of the neighbouring probability a grown pixel gets.
     bad : numpy.ndarray, optional
-        Pixels that are never grown into (bool).
+        Pixels that are never grown into, nor used for ``sigma`` and ``level`` (bool).
+    sigma, level : float, optional
+        Background noise and typical level of the image, electrons (see
+        `local_significance`); default: measured on the good pixels, the
+        noise by `crmask.ccd.pixel_noise` (at least 1 e-) and the level as
+        their median.
     floor : float
         Neighbouring probabilities below this are not grown from, which keeps
         the work proportional to the detections.
@@ -111,6 +115,12 @@ def grow_probability(
         candidates &= ~bad
     grown = probability.copy()
     if candidates.any():
+        good = np.ones(probability.shape, dtype=bool) if bad is None else ~bad
+        if sigma is None:
+            sigma = pixel_noise(electrons, good, stride=4)
+            sigma = max(sigma, 1.0) if np.isfinite(sigma) else 1.0
+        if level is None:
+            level = float(np.median(electrons[good])) if good.any() else 0.0
         z = local_significance(electrons, candidates, sigma, level)
         ys, xs = np.nonzero(candidates)
         keep = z >= nsigma

@@ -14,6 +14,7 @@ import numpy as np
 from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.ccd import pixel_noise
 from crmask.detector import CALIBRATION_PARAMS
+from crmask.growth import grow_probability
 from crmask.tiling import apply_tiled
 
 from .weights import SCHEMES, LoadedWeights, WeightsError, load_weights, resolve_weights
@@ -292,7 +293,8 @@ class UNetDetector(Detector):
         prob[image.bad] = 0.0
         prob[corrupt] = 1.0
         if self.params["wing_sigma"] is not None:
-            prob = self._grow_wings(prob, image.in_electrons, image.bad | corrupt)
+            prob = grow_probability(prob, image.in_electrons, nsigma=self.params["wing_sigma"],
+                                    weight=self.params["wing_weight"], bad=image.bad | corrupt)
         if not np.isfinite(prob).all():
             raise FloatingPointError(
                 f"the network gave {int(np.sum(~np.isfinite(prob)))} non-finite probabilities; "
@@ -304,16 +306,6 @@ class UNetDetector(Detector):
             meta={"weights": loaded.source,
                   "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
         )
-
-
-    def _grow_wings(self, prob: np.ndarray, electrons: np.ndarray, bad: np.ndarray) -> np.ndarray:
-        """``prob`` grown into the significant neighbours of its detections (`crmask.growth.grow_probability`)."""
-        from crmask.growth import grow_probability
-
-        good = ~bad
-        level = float(np.median(electrons[good])) if good.any() else 0.0
-        return grow_probability(prob, electrons, sigma=background_noise(electrons, good), level=level,
-                                nsigma=self.params["wing_sigma"], weight=self.params["wing_weight"], bad=bad)
 
 
 class DeepCR(UNetDetector):
