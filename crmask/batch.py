@@ -33,7 +33,6 @@ Examples
 from __future__ import annotations
 
 import os
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -46,6 +45,7 @@ from ._dask import TaskOutcome, failure_message, map_as_completed, open_client, 
 from .detector import Detector
 from .exceptions import CrmaskError, OutputDirectoryError
 from .files import check_output_dir, clean_file, plan_outputs, split_existing
+from .memory import peak_rss_bytes
 
 if TYPE_CHECKING:  # dask is an optional dependency, imported on use
     from distributed import Client
@@ -247,26 +247,9 @@ class BatchResult:
 
 
 def _peak_memory_mb() -> float | None:
-    """Peak resident set size of this process in MiB (None where unknown).
-
-    On Linux this is ``VmHWM`` of ``/proc/self/status``: the high-water mark
-    of this process's own memory. ``getrusage``'s ``ru_maxrss``, the fallback
-    elsewhere, also counts the parent's memory at the fork that started a
-    worker, so on Linux it would report the client's size.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**10  # kB
-    except OSError:
-        pass
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    """Peak resident set size of this process in MiB (`crmask.memory.peak_rss_bytes`; None where unknown)."""
+    peak = peak_rss_bytes()
+    return None if peak is None else peak / 2**20
 
 
 def _detect_task(item: tuple[str, str], spec: DetectorSpec, options: dict[str, Any]) -> FileResult:
