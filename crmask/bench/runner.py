@@ -15,7 +15,6 @@ declare them, as LACosmic does).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -32,6 +31,7 @@ from .._dask import failure_message, map_as_completed, open_client, worker_cache
 from ..exceptions import CrmaskError, UnknownDetectorError
 from ..registry import get_detector_class, list_detectors, load_plugin_file, plugin_file_of
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image
+from ..threads import limit_threads
 from .measure import available_threads, measure
 
 if TYPE_CHECKING:  # dask is an optional dependency, imported on use
@@ -194,34 +194,6 @@ def evaluate_image(
                       "star_fp": star_fp, "star_pixels": star_pixels},
         "curve": curve,
     }
-
-
-@contextlib.contextmanager
-def limit_threads(threads: int | None):
-    """Limit the threads of OpenMP/BLAS pools (threadpoolctl) and torch inside the block.
-
-    Only libraries already loaded are limited, so call it after a first run.
-    Without threadpoolctl only torch is limited.
-    """
-    if threads is None:
-        yield
-        return
-    torch = sys.modules.get("torch")
-    previous = torch.get_num_threads() if torch is not None else None
-    with contextlib.ExitStack() as stack:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            pass
-        else:
-            stack.enter_context(threadpool_limits(limits=threads))
-        if torch is not None:
-            torch.set_num_threads(threads)
-        try:
-            yield
-        finally:
-            if torch is not None:
-                torch.set_num_threads(previous)
 
 
 def result_path(outdir: str | os.PathLike, set_name: str, label: str, file: str) -> Path:
