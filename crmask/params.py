@@ -2,9 +2,9 @@
 
 A detector declares its parameters once, as a mapping of names to `Param`.
 That declaration is the single source for class-creation and
-construction-time validation, ``key=value`` parsing (`parse_assignments`,
-for ``crmask detect --param`` and ``crmask bench --param``), header
-provenance and benchmark configurations. `Configurable` is the base of
+construction-time validation, ``key=value`` parsing (`split_assignment` and
+`parse_assignments`, for ``crmask detect --param`` and ``crmask bench
+--param``), header provenance and benchmark configurations. `Configurable` is the base of
 every registered class (image detectors and X-ray event filters): it checks
 the declarations when the class is made and gives instances scikit-learn's
 ``get_params`` / ``set_params`` protocol, so `sklearn.base.clone` works.

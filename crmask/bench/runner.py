@@ -31,8 +31,8 @@ from .._dask import failure_message, map_as_completed, open_client
 from ..batch import DetectorSpec as WorkerSpec
 from ..exceptions import CrmaskError, UnknownDetectorError
 from ..registry import get_detector_class, list_detectors, load_plugin_file
-from .dataset import BenchImage, BenchSet, load_set, read_bench_image
 from ..threads import limit_threads
+from .dataset import BenchImage, BenchSet, load_set, read_bench_image
 from .measure import available_threads, measure
 
 if TYPE_CHECKING:  # dask is an optional dependency, imported on use
