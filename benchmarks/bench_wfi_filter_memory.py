@@ -4,7 +4,8 @@ Writes a cube of ``--frames`` 512 x 512 float32 frames in electrons (the
 frames of a ``--distinct``-frame simulation, repeated; written with
 `astropy.io.fits.StreamingHDU`, so the cube is never in memory here), then
 runs ``crmask wfi filter`` on it in a child process per filter and reports
-the child's peak resident memory (``ru_maxrss`` from `os.wait4`). Memory must
+the child's peak resident memory (``ru_maxrss`` from `os.wait4`, by
+`crmask.memory.maxrss_bytes`). Memory must
 not grow with the number of frames: the target is < 2 GB for 10^4 frames
 (issue 13). Peak memory, not time, is measured, so the numbers hold on a
 loaded machine; the cube needs about 1 GB of disk per 1,000 frames.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-
 from crmask_wfi.sim.simulate import simulate_frames
+
+from crmask.memory import maxrss_bytes, peak_rss_bytes
 
 #: Peak memory the filter may use, bytes (issue 13: 10^4 frames in < 2 GB).
 LIMIT_BYTES = 2 * 1024**3
@@ -55,8 +56,7 @@ def peak_memory(command: list[str]) -> tuple[int, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}):\n{output}")
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
-    return usage.ru_maxrss * scale, output.strip()
+    return maxrss_bytes(usage), output.strip()
 
 
 def main(argv=None) -> int:
@@ -86,8 +86,7 @@ def main(argv=None) -> int:
             ok = peak < LIMIT_BYTES
             failed |= not ok
             print(f"{name:<12} {peak / 1024**3:>14.2f} {'yes' if ok else 'NO':>7}  {output.splitlines()[-1]}")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"(this script, which wrote the cube: {own / 1024**2:.2f} GB peak)")
+    print(f"(this script, which wrote the cube: {peak_rss_bytes() / 1024**3:.2f} GB peak)")
     return 1 if failed else 0
 
 

@@ -33,7 +33,6 @@ Examples
 from __future__ import annotations
 
 import os
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -46,6 +45,8 @@ from ._dask import TaskOutcome, failure_message, map_as_completed, open_client, 
 from .detector import Detector
 from .exceptions import CrmaskError, OutputDirectoryError
 from .files import check_output_dir, clean_file, plan_outputs, split_existing
+from .memory import peak_rss_bytes
+from .registry import load_plugin_file, plugin_file_of, resolve
 
 if TYPE_CHECKING:  # dask is an optional dependency, imported on use
     from distributed import Client
@@ -72,7 +73,11 @@ class DetectorSpec:
 
     Sending the spec instead of a detector keeps loaded models off the wire:
     each worker builds the detector on first use and reuses it (see
-    `cached`).
+    `cached`). It is the one recipe for every per-file job on Dask
+    (``crmask detect``, ``crmask bench``). A class loaded from a plugin file
+    (`crmask.registry.load_plugin_file`) lives in a module that exists only
+    in the process that loaded it, so its spec travels as the file's path and
+    the class's name, and a worker loads the file itself.
 
     Attributes
     ----------
@@ -105,8 +110,6 @@ class DetectorSpec:
         ValueError
             For an invalid parameter, or parameters given with an instance.
         """
-        from .registry import resolve
-
         instance = resolve(detector, "mask", params)
         return cls(type(instance), tuple(sorted(instance.get_params().items())))
 
@@ -132,6 +135,17 @@ class DetectorSpec:
         (`crmask._dask.worker_cached`).
         """
         return worker_cached(self.key, self.build)
+
+    def __reduce__(self):
+        path = plugin_file_of(self.cls)
+        if path is None:
+            return type(self), (self.cls, self.params)
+        return _spec_from_plugin_file, (str(path), self.cls.name, self.params)
+
+
+def _spec_from_plugin_file(path: str, name: str, params: tuple[tuple[str, Any], ...]) -> DetectorSpec:
+    """Rebuild a `DetectorSpec` of a plugin-file class in a process that has not loaded the file."""
+    return DetectorSpec(load_plugin_file(path)[name], params)
 
 
 def _detector_builds() -> dict[tuple, int]:
@@ -247,26 +261,9 @@ class BatchResult:
 
 
 def _peak_memory_mb() -> float | None:
-    """Peak resident set size of this process in MiB (None where unknown).
-
-    On Linux this is ``VmHWM`` of ``/proc/self/status``: the high-water mark
-    of this process's own memory. ``getrusage``'s ``ru_maxrss``, the fallback
-    elsewhere, also counts the parent's memory at the fork that started a
-    worker, so on Linux it would report the client's size.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**10  # kB
-    except OSError:
-        pass
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    """Peak resident set size of this process in MiB (`crmask.memory.peak_rss_bytes`; None where unknown)."""
+    peak = peak_rss_bytes()
+    return None if peak is None else peak / 2**20
 
 
 def _detect_task(item: tuple[str, str], spec: DetectorSpec, options: dict[str, Any]) -> FileResult:

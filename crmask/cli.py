@@ -15,6 +15,7 @@ from typing import Any, Callable
 import click
 
 from .exceptions import CrmaskError, CrmaskWarning, error_line
+from .params import parse_assignments
 
 __all__ = ["cli", "main", "parse_params"]
 
@@ -94,24 +95,10 @@ def parse_params(detector_name: str, items: tuple[str, ...], kind: str | None = 
     from .registry import get_detector_class
 
     cls = get_detector_class(detector_name, kind)
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--param")
-        if key not in cls.parameters:
-            valid = ", ".join(sorted(cls.parameters)) or "(none)"
-            raise click.BadParameter(
-                f"unknown parameter {key!r} for {'event filter' if cls.kind == 'events' else 'detector'} "
-                f"{detector_name!r}; valid parameters are: {valid}",
-                param_hint="--param",
-            )
-        try:
-            params[key] = cls.parameters[key].parse(key, text)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--param") from None
-    return params
+    try:
+        return parse_assignments(detector_name, cls.parameters, items, what=cls.kind_name())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--param") from None
 
 
 @click.group(cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})

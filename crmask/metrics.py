@@ -12,6 +12,14 @@ found) and false positives on stars (flagged pixels inside stellar cores).
 Every function takes an optional ``ignore`` mask: those pixels count for
 nothing (neither positive nor negative, in no curve and no count).
 
+One definition of the ROC serves the whole package (the benchmark, the
+U-Net validation that writes a model card's ``tpr@1e-4``, and the X-ray
+event filter's threshold choice): a threshold ``t`` flags every score
+``>= t``, so tied scores are flagged together; the TPR quoted at a fixed FPR
+(`Curve.tpr_at_fpr`) is read off the ROC envelope by linear interpolation,
+while an operating threshold for a budget of false positives
+(`threshold_at_fpr`) is a real threshold whose FPR is within the budget.
+
 Curves are accumulated as counts so that results from many images add up
 exactly: `score_histogram` bins a probability map on fixed thresholds, and a
 `Curve` holds true- and false-positive counts per threshold (or per
@@ -36,6 +44,7 @@ __all__ = [
     "score_histogram",
     "roc_curve",
     "precision_recall_curve",
+    "threshold_at_fpr",
     "event_completeness",
     "star_false_positives",
 ]
@@ -266,6 +275,33 @@ class Curve:
                    thresholds=np.asarray(thresholds, dtype=np.float64))
 
     @classmethod
+    def from_scores(
+        cls,
+        truth: np.ndarray,
+        score: np.ndarray,
+        ignore: np.ndarray | None = None,
+        thresholds: np.ndarray | None = None,
+    ) -> "Curve":
+        """Build the curve of one score map, at ``thresholds`` or, by default, at every distinct score.
+
+        Parameters
+        ----------
+        truth : numpy.ndarray
+            Boolean truth.
+        score : numpy.ndarray
+            Score per pixel (or per event) of the same shape.
+        ignore : numpy.ndarray, optional
+            Pixels to leave out.
+        thresholds : numpy.ndarray, optional
+            Increasing thresholds; `None` gives the exact curve, one point
+            per distinct score that is not ignored.
+        """
+        truth, score, ignore = _check(truth, score, ignore, "score")
+        if thresholds is None:
+            thresholds = np.unique(np.asarray(score, dtype=np.float64)[~ignore])
+        return cls.from_histogram(*score_histogram(truth, score, thresholds, ignore), thresholds)
+
+    @classmethod
     def from_points(cls, points: Sequence[Confusion]) -> "Curve":
         """Build a curve from the confusion counts of a parameter sweep (one total for all)."""
         if not points:
@@ -349,7 +385,13 @@ class Curve:
         return float(np.sum((recall - np.concatenate([recall[1:], [0.0]])) * precision))
 
     def tpr_at_fpr(self, target: float) -> float:
-        """TPR at an FPR of ``target``, linearly interpolated on the ROC envelope."""
+        """TPR at an FPR of ``target``, linearly interpolated on the ROC envelope (`roc`).
+
+        This is the quantity of the benchmark's ``TPR@FPR`` columns and of a
+        U-Net model card's ``tpr@1e-4``: between two points of the envelope
+        it is the TPR of flagging at one threshold or the other at random in
+        the proportion that gives an FPR of ``target`` (Fawcett 2006).
+        """
         fpr, tpr = self.roc()
         return float(np.interp(target, fpr, tpr))
 
@@ -371,12 +413,10 @@ def roc_curve(
     fpr, tpr, thresholds : numpy.ndarray
         Decreasing thresholds, the first being ``inf`` (nothing flagged).
     """
-    truth, score, ignore = _check(truth, score, ignore, "score")
-    values = np.unique(np.asarray(score, dtype=np.float64)[~ignore])
-    curve = Curve.from_histogram(*score_histogram(truth, score, values, ignore), values)
+    curve = Curve.from_scores(truth, score, ignore)
     tpr = np.concatenate([[0.0], curve.tpr[::-1]])
     fpr = np.concatenate([[0.0], curve.fpr[::-1]])
-    return fpr, tpr, np.concatenate([[np.inf], values[::-1]])
+    return fpr, tpr, np.concatenate([[np.inf], curve.thresholds[::-1]])
 
 
 def precision_recall_curve(
@@ -389,10 +429,58 @@ def precision_recall_curve(
     precision, recall, thresholds : numpy.ndarray
         Without scikit-learn's appended ``(1, 0)`` end point.
     """
-    truth, score, ignore = _check(truth, score, ignore, "score")
-    values = np.unique(np.asarray(score, dtype=np.float64)[~ignore])
-    curve = Curve.from_histogram(*score_histogram(truth, score, values, ignore), values)
-    return curve.precision, curve.tpr, values
+    curve = Curve.from_scores(truth, score, ignore)
+    return curve.precision, curve.tpr, curve.thresholds
+
+
+def threshold_at_fpr(
+    fpr: np.ndarray, tpr: np.ndarray, thresholds: np.ndarray, max_fpr: float
+) -> tuple[float, float, float]:
+    """The operating threshold of highest TPR among those with an FPR of at most ``max_fpr``.
+
+    Among the points within the budget the one of highest TPR is taken; of
+    equal TPRs the one of lowest FPR (it loses no true positive and flags
+    fewer false ones), and of equal points the highest threshold. Unlike
+    `Curve.tpr_at_fpr` nothing is interpolated: flagging ``score >=
+    threshold`` gives back the point returned.
+
+    Parameters
+    ----------
+    fpr, tpr, thresholds : numpy.ndarray
+        Points of a curve in any order: `roc_curve`'s output, or a `Curve`'s
+        ``fpr``, ``tpr`` and ``thresholds``.
+    max_fpr : float
+        Largest false-positive rate allowed, in [0, 1].
+
+    Returns
+    -------
+    threshold, tpr, fpr : float
+        The point chosen; ``(inf, 0, 0)`` (flag nothing) when no point is
+        within the budget or none flags a true positive.
+
+    Raises
+    ------
+    ValueError
+        If ``max_fpr`` is outside [0, 1] or the arrays differ in length.
+
+    Examples
+    --------
+    >>> fpr, tpr, thresholds = roc_curve(np.array([True, True, False, False]), np.array([0.9, 0.4, 0.6, 0.1]))
+    >>> threshold_at_fpr(fpr, tpr, thresholds, 0.25)
+    (0.9, 0.5, 0.0)
+    >>> threshold_at_fpr(fpr, tpr, thresholds, 0.5)
+    (0.4, 1.0, 0.5)
+    """
+    if not 0.0 <= max_fpr <= 1.0:
+        raise ValueError(f"max_fpr must be in [0, 1], got {max_fpr}")
+    fpr, tpr, thresholds = (np.asarray(a, dtype=np.float64).ravel() for a in (fpr, tpr, thresholds))
+    if not fpr.size == tpr.size == thresholds.size:
+        raise ValueError(f"fpr, tpr and thresholds differ in length ({fpr.size}, {tpr.size}, {thresholds.size})")
+    allowed = np.flatnonzero(np.isfinite(tpr) & (fpr <= max_fpr) & (tpr > 0))
+    if not allowed.size:
+        return float("inf"), 0.0, 0.0
+    best = allowed[np.lexsort((-thresholds[allowed], fpr[allowed], -tpr[allowed]))[0]]
+    return float(thresholds[best]), float(tpr[best]), float(fpr[best])
 
 
 def event_completeness(

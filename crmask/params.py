@@ -2,8 +2,9 @@
 
 A detector declares its parameters once, as a mapping of names to `Param`.
 That declaration is the single source for class-creation and
-construction-time validation, ``crmask detect --param key=value`` parsing,
-header provenance and benchmark configurations. `Configurable` is the base of
+construction-time validation, ``key=value`` parsing (`split_assignment` and
+`parse_assignments`, for ``crmask detect --param`` and ``crmask bench
+--param``), header provenance and benchmark configurations. `Configurable` is the base of
 every registered class (image detectors and X-ray event filters): it checks
 the declarations when the class is made and gives instances scikit-learn's
 ``get_params`` / ``set_params`` protocol, so `sklearn.base.clone` works.
@@ -14,13 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 import astropy.units as u
 
 from .exceptions import PluginError
 
-__all__ = ["Param", "validate_params", "Configurable"]
+__all__ = ["Param", "validate_params", "split_assignment", "parse_assignments", "Configurable"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -193,7 +194,15 @@ class Param:
         return self.validate(name, value)
 
 
-def validate_params(owner: str, declared: dict[str, Param], given: dict[str, Any]) -> dict[str, Any]:
+def _unknown(names: list[str], owner: str, declared: Mapping[str, Param], what: str) -> ValueError:
+    valid = ", ".join(sorted(declared)) or "(none)"
+    listed = ", ".join(repr(n) for n in names)
+    return ValueError(f"unknown parameter {listed} for {what} {owner!r}; valid parameters are: {valid}")
+
+
+def validate_params(
+    owner: str, declared: Mapping[str, Param], given: Mapping[str, Any], *, what: str = "detector"
+) -> dict[str, Any]:
     """Merge ``given`` over the declared defaults and validate every value.
 
     Parameters
@@ -204,6 +213,8 @@ def validate_params(owner: str, declared: dict[str, Param], given: dict[str, Any
         The detector's parameter declarations.
     given : dict
         Values given by the caller.
+    what : str
+        What ``owner`` is, in error messages (``"detector"``, ``"event filter"``).
 
     Returns
     -------
@@ -217,10 +228,72 @@ def validate_params(owner: str, declared: dict[str, Param], given: dict[str, Any
     """
     unknown = sorted(set(given) - set(declared))
     if unknown:
-        valid = ", ".join(sorted(declared)) or "(none)"
-        names = ", ".join(repr(u) for u in unknown)
-        raise ValueError(f"unknown parameter {names} for detector {owner!r}; valid parameters are: {valid}")
+        raise _unknown(unknown, owner, declared, what)
     return {name: spec.validate(name, given.get(name, spec.default)) for name, spec in declared.items()}
+
+
+def split_assignment(item: str, form: str = "key=value") -> tuple[str, str]:
+    """Split a ``key=value`` string at its first ``=``: ``(key, value text)``, the key stripped.
+
+    Parameters
+    ----------
+    item : str
+        The text, e.g. ``"sigclip=4.5"`` or ``"device=cuda:0"``.
+    form : str
+        The expected form, named in the error (e.g. ``"[LABEL:]key=value"``).
+
+    Raises
+    ------
+    ValueError
+        ``expected <form>, got '<item>'`` when there is no ``=`` or no key.
+    """
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ValueError(f"expected {form}, got {item!r}")
+    return key, text
+
+
+def parse_assignments(
+    owner: str, declared: Mapping[str, Param], items: Iterable[str], *, what: str = "detector"
+) -> dict[str, Any]:
+    """Parse ``key=value`` strings (command-line parameters) against declared parameters.
+
+    Parameters
+    ----------
+    owner : str
+        Name of the detector, used in error messages.
+    declared : dict of str to Param
+        The detector's parameter declarations.
+    items : iterable of str
+        ``key=value`` strings; a later item overrides an earlier one.
+    what : str
+        What ``owner`` is, in error messages (``"detector"``, ``"event filter"``).
+
+    Returns
+    -------
+    dict
+        The parameters given, parsed (`Param.parse`) and validated; defaults
+        are not filled in.
+
+    Raises
+    ------
+    ValueError
+        One line naming the bad item: no ``=``, an unknown name (with the
+        valid ones) or a value not allowed.
+
+    Examples
+    --------
+    >>> parse_assignments("demo", {"sigma": Param(4.5, "threshold")}, ["sigma=3"])
+    {'sigma': 3.0}
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        key, text = split_assignment(item)
+        if key not in declared:
+            raise _unknown([key], owner, declared, what)
+        params[key] = declared[key].parse(key, text)
+    return params
 
 
 class Configurable:
@@ -260,7 +333,7 @@ class Configurable:
                 raise PluginError(f"{cls.__qualname__}: the default of {exc}") from None
 
     def __init__(self, **params: Any) -> None:
-        self._params = validate_params(self.name, dict(self.parameters), params)
+        self._params = validate_params(self.name, self.parameters, params, what=self.kind_name())
         self._check_params()
 
     @property
@@ -285,7 +358,7 @@ class Configurable:
         On an invalid value the detector keeps its previous parameters.
         """
         previous = self._params
-        self._params = validate_params(self.name, dict(self.parameters), {**previous, **params})
+        self._params = validate_params(self.name, self.parameters, {**previous, **params}, what=self.kind_name())
         try:
             self._check_params()
         except Exception:
@@ -295,6 +368,11 @@ class Configurable:
 
     def _check_params(self) -> None:
         """Check constraints between parameters; raise `ValueError` naming them."""
+
+    @classmethod
+    def kind_name(cls) -> str:
+        """What the class is, in words for messages: ``"event filter"`` or ``"detector"``."""
+        return "event filter" if cls.kind == "events" else "detector"
 
     @classmethod
     def version(cls) -> str:

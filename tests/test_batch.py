@@ -136,6 +136,47 @@ def test_spec_cache_returns_the_same_detector():
     assert batch.DetectorSpec.from_detector(spec.build()) == spec
 
 
+#: A detector file: its module exists only in the process that loads it, so workers must load the file.
+_PLUGIN = """
+import numpy as np
+from crmask import Detector, MaskResult, Param, hookimpl
+
+
+class AboveLevel(Detector):
+    name = "test-above-level"
+    summary = "pixels above a level"
+    parameters = {"level": Param(600.0, "level in adu")}
+
+    def _detect(self, image):
+        return MaskResult(mask=np.asarray(image.data) > self.params["level"])
+
+
+@hookimpl
+def register_detectors(register):
+    register(AboveLevel)
+"""
+
+
+def test_a_plugin_file_detector_runs_on_the_workers(frames, client, tmp_path):
+    import pickle
+
+    from crmask.registry import load_plugin_file, reload_plugins
+
+    plugin = tmp_path / "above_level.py"
+    plugin.write_text(_PLUGIN)
+    try:
+        load_plugin_file(plugin)
+        spec = batch.DetectorSpec.from_detector("test-above-level", {"level": 500.0})
+        assert pickle.loads(pickle.dumps(spec)) == spec
+        result = batch.detect_many([p for p, _ in frames[:4]], "test-above-level", client, outdir=tmp_path / "out",
+                                   level=500.0, progress=False)
+    finally:
+        reload_plugins()
+    assert result.ok, [f.error for f in result.failed]
+    # the 800-3000 adu hits on a 200 adu sky are the only pixels above 500 adu
+    assert [f.n_cr_pixels for f in result] == [int(truth.sum()) for _, truth in frames[:4]]
+
+
 def test_batch_completes_when_a_worker_is_killed_mid_batch(frames, client, tmp_path):
     marker = tmp_path / "killed.pid"
     pids_before = set(client.run(os.getpid).values())

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from crmask.metrics import (
+    DEFAULT_THRESHOLDS,
     Confusion,
     Curve,
     confusion,
@@ -12,6 +13,7 @@ from crmask.metrics import (
     roc_curve,
     score_histogram,
     star_false_positives,
+    threshold_at_fpr,
 )
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
@@ -174,3 +176,35 @@ def test_auc_and_average_precision_of_a_sweep_hand_computed():
     ap = 0.16 * 96 / 196 + 0.3 * 80 / 90 + 0.1 * 1.0 + 0.4 * 40 / 540
     assert curve.average_precision() == pytest.approx(ap)
     assert np.isnan(Curve.from_points([Confusion(0, 0, 5, 5)]).average_precision())
+
+
+def test_tpr_at_fpr_of_a_probability_map_hand_computed(hand_made_scores):
+    truth, probability, ignore, expected = hand_made_scores
+    curve = Curve.from_histogram(*score_histogram(truth, probability, DEFAULT_THRESHOLDS, ignore),
+                                 DEFAULT_THRESHOLDS)
+    assert (curve.positives, curve.negatives) == (100, 10_000)
+    assert curve.tpr_at_fpr(1e-4) == pytest.approx(expected, abs=1e-12)
+    assert curve.tpr_at_fpr(1e-3) == 1.0
+    exact = Curve.from_scores(truth, probability, ignore)
+    assert exact.tpr_at_fpr(1e-4) == pytest.approx(expected, abs=1e-12)
+
+
+def test_threshold_at_fpr_is_the_best_real_threshold_within_the_budget(hand_made_scores):
+    truth, probability, ignore, _ = hand_made_scores
+    fpr, tpr, thresholds = roc_curve(truth, probability, ignore)
+    # 0.9555, 0.8555 and 0.6555 all keep 60% within 3e-4; the highest loses no cosmic ray and flags nothing clean
+    threshold, rate, false_rate = threshold_at_fpr(fpr, tpr, thresholds, 3e-4)
+    assert threshold == pytest.approx(0.9555) and rate == 0.6 and false_rate == 0.0
+    threshold, rate, false_rate = threshold_at_fpr(fpr, tpr, thresholds, 4e-4)
+    assert threshold == pytest.approx(0.5555) and rate == 1.0 and false_rate == pytest.approx(4e-4)
+    flagged = (probability >= threshold) & ~ignore
+    assert confusion(truth, flagged, ignore).fpr == false_rate  # the point is reached, not interpolated
+    # the same choice from a Curve's points, in increasing order
+    curve = Curve.from_scores(truth, probability, ignore)
+    assert threshold_at_fpr(curve.fpr, curve.tpr, curve.thresholds, 4e-4) == (threshold, rate, false_rate)
+    assert threshold_at_fpr(fpr, tpr, thresholds, 0.0) == (pytest.approx(0.9555), 0.6, 0.0)
+    assert threshold_at_fpr(np.array([0.5]), np.array([0.5]), np.array([0.3]), 0.1) == (np.inf, 0.0, 0.0)
+    with pytest.raises(ValueError, match="max_fpr"):
+        threshold_at_fpr(fpr, tpr, thresholds, 1.5)
+    with pytest.raises(ValueError, match="differ in length"):
+        threshold_at_fpr(fpr, tpr[1:], thresholds, 0.1)

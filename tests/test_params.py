@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from crmask.params import Param, validate_params
+from crmask.params import Configurable, Param, parse_assignments, split_assignment, validate_params
 
 DECLARED = {
     "sigma": Param(4.5, "threshold", low=0.0, low_open=True),
@@ -119,3 +119,35 @@ def test_params_is_read_only_and_a_refused_set_params_changes_nothing():
         det.set_params(box=6)
     assert det.params["box"] == 5
     assert det.set_params(box=7) is det and det.get_params(deep=False) == {"box": 7}
+
+
+def test_key_value_items_are_split_at_the_first_equals_sign():
+    assert split_assignment(" device =cuda:0") == ("device", "cuda:0")
+    assert split_assignment("mode=a=b") == ("mode", "a=b")
+    for bad in ("sigma", "=3", " =3"):
+        with pytest.raises(ValueError, match=rf"^expected NAME=V1, got {bad!r}$"):
+            split_assignment(bad, "NAME=V1")
+
+
+def test_key_value_items_are_parsed_against_the_declaration():
+    assert parse_assignments("demo", DECLARED, ["sigma=3", "niter=2", "gain=none", "sigma=5"]) == {
+        "sigma": 5.0, "niter": 2, "gain": None}
+    assert parse_assignments("demo", DECLARED, []) == {}
+    for item, message in [("sigma", "expected key=value, got 'sigma'"),
+                          ("sigam=3", "unknown parameter 'sigam' for detector 'demo'; valid parameters are: "
+                                      "flag, gain, mode, niter, sigma"),
+                          ("niter=11", r"parameter 'niter' must be a int in \[1, 10\], got 11")]:
+        with pytest.raises(ValueError, match=message) as error:
+            parse_assignments("demo", DECLARED, ["sigma=3", item])
+        assert "\n" not in str(error.value)
+
+
+def test_an_event_filter_is_called_one_in_errors():
+    class Filter(Configurable):
+        name, kind = "demo-filter", "events"
+        parameters = {"threshold": Param(0.5, "probability threshold", low=0.0, high=1.0)}
+
+    with pytest.raises(ValueError, match="unknown parameter 'thresh' for event filter 'demo-filter'"):
+        Filter(thresh=0.2)
+    with pytest.raises(ValueError, match="unknown parameter 'thresh' for event filter 'demo-filter'"):
+        parse_assignments(Filter.name, Filter.parameters, ["thresh=0.2"], what=Filter.kind_name())

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import click
 
 from ..exceptions import CrmaskError
+from ..params import split_assignment
 
 __all__ = ["bench", "BUILD_SETS"]
 
@@ -34,16 +35,17 @@ def _parse_shape(text: str) -> tuple[int, int]:
 
 
 def _parse_sweep(items: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
+    form = "NAME=V1,V2,..."
     sweep: dict[str, tuple[float, ...]] = {}
     for item in items:
-        key, sep, values = item.partition("=")
         try:
+            key, values = split_assignment(item, form)
             parsed = tuple(float(v) for v in values.split(",") if v.strip())
         except ValueError:
             parsed = ()
-        if not sep or not key.strip() or not parsed:
-            raise click.BadParameter(f"expected NAME=V1,V2,..., got {item!r}", param_hint="--sweep")
-        sweep[key.strip()] = parsed
+        if not parsed:
+            raise click.BadParameter(f"expected {form}, got {item!r}", param_hint="--sweep")
+        sweep[key] = parsed
     return sweep
 
 
@@ -51,20 +53,23 @@ def _apply_params(specs, classes: dict[str, type], items: tuple[str, ...]):
     """Attach ``[LABEL:]key=value`` items to the detector specs, validating each value."""
     from .runner import DetectorSpec
 
+    form = "[LABEL:]key=value"
     params: dict[str, dict[str, Any]] = {s.label: dict(s.params) for s in specs}
     for item in items:
-        target, colon, rest = item.partition(":")
-        if colon and "=" not in target:
-            labels, assignment = [target.strip()], rest
-            if labels[0] not in params:
-                raise click.BadParameter(f"{item!r} names detector {labels[0]!r}, which is not among "
-                                         f"--detector {sorted(params)}", param_hint="--param")
+        try:
+            target, text = split_assignment(item, form)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--param") from None
+        label, colon, key = (part.strip() for part in target.partition(":"))
+        if not colon:
+            labels, key = list(params), label
+        elif not key or not label:
+            raise click.BadParameter(f"expected {form}, got {item!r}", param_hint="--param")
+        elif label not in params:
+            raise click.BadParameter(f"{item!r} names detector {label!r}, which is not among "
+                                     f"--detector {sorted(params)}", param_hint="--param")
         else:
-            labels, assignment = list(params), item
-        key, sep, text = assignment.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise click.BadParameter(f"expected [LABEL:]key=value, got {item!r}", param_hint="--param")
+            labels = [label]
         takers = [label for label in labels if key in classes[label].parameters]
         if not takers:
             raise click.BadParameter(f"no selected detector has a parameter {key!r}", param_hint="--param")

@@ -1,31 +1,19 @@
 """Wall time, CPU time and peak memory of one call.
 
-Peak memory is the largest growth of the process's resident set size (RSS)
-above its value at the start, sampled from ``/proc/self/statm`` by a
-background thread every few milliseconds, so it sees every allocation
-(numpy, C extensions, torch). Before the start, garbage is collected and
-glibc is asked to return freed heap memory (``malloc_trim``), so that memory
-freed by an earlier call is not silently reused and missed. Where ``/proc`` is absent, numpy and Python
-allocations are traced with `tracemalloc` instead (C libraries that bypass
-Python's allocator are then missed); `Measurement.memory_method` says which.
+Peak memory is the largest growth of the process's resident set size above
+its value at the start (`crmask.memory.track_peak_memory`, which says how it
+is sampled and what it misses).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import os
-import threading
 import time
-import tracemalloc
 from dataclasses import dataclass
-from pathlib import Path
+
+from ..memory import track_peak_memory
 
 __all__ = ["Measurement", "measure", "available_threads"]
-
-_STATM = Path("/proc/self/statm")
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def available_threads() -> int:
@@ -33,23 +21,6 @@ def available_threads() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def _release_memory() -> None:
-    """Collect garbage and return free heap pages to the system (glibc only)."""
-    gc.collect()
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
-
-
-def _rss_bytes() -> int:
-    return int(_STATM.read_text().split()[1]) * _PAGE
 
 
 @dataclass
@@ -91,26 +62,11 @@ class measure:
     """
 
     def __init__(self, interval: float = 0.002) -> None:
-        self.interval = interval
-        self.result = Measurement(memory_method="rss" if _STATM.exists() else "tracemalloc")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._peak = 0
-        self._start_rss = 0
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self._peak = max(self._peak, _rss_bytes())
-            self._stop.wait(self.interval)
+        self._memory = track_peak_memory(interval)
+        self.result = Measurement(memory_method=self._memory.result.method)
 
     def __enter__(self) -> Measurement:
-        _release_memory()
-        if self.result.memory_method == "rss":
-            self._start_rss = self._peak = _rss_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        else:
-            tracemalloc.start()
+        self._memory.__enter__()
         self._wall = time.perf_counter()
         self._cpu = time.process_time()
         return self.result
@@ -118,12 +74,5 @@ class measure:
     def __exit__(self, *exc) -> None:
         self.result.wall_s = time.perf_counter() - self._wall
         self.result.cpu_s = time.process_time() - self._cpu
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._peak = max(self._peak, _rss_bytes())
-            self.result.peak_mb = (self._peak - self._start_rss) / 2**20
-        else:
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            self.result.peak_mb = peak / 2**20
+        self._memory.__exit__(*exc)
+        self.result.peak_mb = self._memory.result.peak_mb

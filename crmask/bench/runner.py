@@ -15,7 +15,6 @@ declare them, as LACosmic does).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -28,9 +27,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from .. import metrics
-from .._dask import failure_message, map_as_completed, open_client, worker_cached
+from .._dask import failure_message, map_as_completed, open_client
+from ..batch import DetectorSpec as WorkerSpec
 from ..exceptions import CrmaskError, UnknownDetectorError
-from ..registry import get_detector_class, list_detectors, load_plugin_file, plugin_file_of
+from ..registry import get_detector_class, list_detectors, load_plugin_file
+from ..threads import limit_threads
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image
 from .measure import available_threads, measure
 
@@ -194,34 +195,6 @@ def evaluate_image(
                       "star_fp": star_fp, "star_pixels": star_pixels},
         "curve": curve,
     }
-
-
-@contextlib.contextmanager
-def limit_threads(threads: int | None):
-    """Limit the threads of OpenMP/BLAS pools (threadpoolctl) and torch inside the block.
-
-    Only libraries already loaded are limited, so call it after a first run.
-    Without threadpoolctl only torch is limited.
-    """
-    if threads is None:
-        yield
-        return
-    torch = sys.modules.get("torch")
-    previous = torch.get_num_threads() if torch is not None else None
-    with contextlib.ExitStack() as stack:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            pass
-        else:
-            stack.enter_context(threadpool_limits(limits=threads))
-        if torch is not None:
-            torch.set_num_threads(threads)
-        try:
-            yield
-        finally:
-            if torch is not None:
-                torch.set_num_threads(previous)
 
 
 def result_path(outdir: str | os.PathLike, set_name: str, label: str, file: str) -> Path:
@@ -423,54 +396,19 @@ def _run_serial(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], detec
     return results
 
 
-@dataclass(frozen=True)
-class _WorkerDetector:
-    """What a worker needs to build a detector: its class, or the plugin file defining it, and parameters.
-
-    A class loaded with `crmask.registry.load_plugin_file` lives in a module
-    that exists only in the process that loaded it, so workers load the file
-    themselves.
-    """
-
-    name: str
-    params: tuple[tuple[str, Any], ...]
-    cls: type | None = None
-    plugin_file: str | None = None
-
-    @classmethod
-    def of(cls, detector) -> "_WorkerDetector":
-        """The recipe of a constructed detector."""
-        params = tuple(sorted(detector.get_params().items()))
-        path = plugin_file_of(type(detector))
-        if path is not None:
-            return cls(detector.name, params, plugin_file=str(path))
-        return cls(detector.name, params, cls=type(detector))
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        """Identity of the detector in a worker's cache."""
-        origin = self.plugin_file or f"{self.cls.__module__}.{self.cls.__qualname__}"
-        return ("crmask.bench", origin, self.name, repr(self.params))
-
-    def build(self):
-        """Create the detector."""
-        cls = load_plugin_file(self.plugin_file)[self.name] if self.plugin_file else self.cls
-        return cls(**dict(self.params))
-
-
-#: Detectors this worker process has warmed up, by `_WorkerDetector.key`.
+#: Detectors this worker process has warmed up, by `crmask.batch.DetectorSpec.key`.
 _WORKER_WARMED: set[tuple] = set()
 
 
-def _bench_task(item: tuple[_Job, _WorkerDetector], options: Mapping[str, Any], warmup: bool) -> dict[str, Any]:
+def _bench_task(item: tuple[_Job, WorkerSpec], options: Mapping[str, Any], warmup: bool) -> dict[str, Any]:
     """Run on a Dask worker: evaluate one job with this worker's cached detector.
 
-    The detector is built once per worker (`crmask._dask.worker_cached`)
+    The detector is built once per worker (`crmask.batch.DetectorSpec.cached`)
     and, with ``warmup``, warmed up once per worker.
     """
     job, recipe = item
     first = warmup and recipe.key not in _WORKER_WARMED
-    payload = _evaluate_job(worker_cached(recipe.key, recipe.build), job, options, warmup=first)
+    payload = _evaluate_job(recipe.cached(), job, options, warmup=first)
     _WORKER_WARMED.add(recipe.key)
     return payload
 
@@ -487,7 +425,7 @@ def _run_on_dask(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], dete
     pending = [index for index, payload in enumerate(results) if payload is None]
     if not pending:
         return results
-    recipes = {label: _WorkerDetector.of(det) for label, det in detectors.items()}
+    recipes = {label: WorkerSpec.from_detector(det) for label, det in detectors.items()}
     items = [(jobs[i], recipes[jobs[i].label]) for i in pending]
     failures: list[str] = []
     with open_client(scheduler, n_workers) as client:

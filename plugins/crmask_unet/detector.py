@@ -15,6 +15,7 @@ from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.ccd import pixel_noise
 from crmask.detector import CALIBRATION_PARAMS
 from crmask.growth import grow_probability
+from crmask.threads import torch_threads
 from crmask.tiling import apply_tiled
 
 from .weights import SCHEMES, LoadedWeights, WeightsError, load_weights, resolve_weights
@@ -265,10 +266,7 @@ class UNetDetector(Detector):
             prob = network.predict_proba(tensor.contiguous(memory_format=MEMORY_FORMAT))
             return prob[0, 0, :ny, :nx].cpu().numpy()
 
-        previous = torch.get_num_threads()
-        if p["threads"] is not None:
-            torch.set_num_threads(p["threads"])
-        try:
+        with torch_threads(p["threads"]):
             if loaded.config.norm == "group":
                 if data.size <= p["block_pixels"]:
                     return run(data)
@@ -278,8 +276,6 @@ class UNetDetector(Detector):
                                      f"not more than twice the context ({overlap}); use a larger value")
                 return apply_tiled(run, data, block, overlap, progress=p["progress"])
             return apply_tiled(run, data, p["tile"], overlap, progress=p["progress"])
-        finally:
-            torch.set_num_threads(previous)
 
     def _detect(self, image: PreparedImage) -> MaskResult:
         loaded, _ = self.model()

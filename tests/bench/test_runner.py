@@ -102,3 +102,20 @@ def test_cli_end_to_end(tiny_set, tmp_path):
     bad = CliRunner().invoke(cli, ["bench", "run", "--data", str(tiny_set), "--detector", "lacosmic",
                                    "--param", "nosuch=1", "-o", str(out)])
     assert bad.exit_code != 0 and "nosuch" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(["--param", "tuned:"], "expected [LABEL:]key=value, got 'tuned:'"),
+     (["--param", "tuned:=1"], "expected [LABEL:]key=value, got 'tuned:=1'"),
+     (["--param", "objlim"], "expected [LABEL:]key=value, got 'objlim'"),
+     (["--param", "other:objlim=1"], "'other:objlim=1' names detector 'other', which is not among"),
+     (["--param", "tuned:objlim=x"], "tuned: parameter 'objlim' must be a float"),
+     (["--sweep", "sigclip"], "expected NAME=V1,V2,..., got 'sigclip'"),
+     (["--sweep", "sigclip=a,b"], "expected NAME=V1,V2,..., got 'sigclip=a,b'")],
+)
+def test_cli_key_value_errors_name_the_item(tiny_set, tmp_path, option, message):
+    args = ["bench", "run", "--data", str(tiny_set), "--detector", "tuned=lacosmic", *option, "-o", str(tmp_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "results").exists()

@@ -120,6 +120,43 @@ def test_validation_tpr_is_the_bench_quantity():
     assert 0.0 < out["tpr"][1e-3] < 1.0
 
 
+def test_validation_and_bench_tpr_are_one_number(hand_made_scores):
+    """The model card's tpr@1e-4 and the bench's TPR@FPR=1e-4 on one probability map with a known answer."""
+    import astropy.units as u
+    from astropy.nddata import CCDData
+
+    from crmask import Detector, MaskResult
+    from crmask.bench.dataset import BenchImage
+    from crmask.bench.report import aggregate
+    from crmask.bench.runner import evaluate_image
+    from crmask_unet.weights import Normalisation
+
+    truth, probability, ignore, expected = hand_made_scores
+
+    class Identity(torch.nn.Module):
+        """A network whose probability is its input (the map scaled by 100 electrons)."""
+
+        config = type("C", (), {"multiple": 1})()
+
+        def forward(self, x):
+            return torch.logit(x.double()).float()
+
+    class Fixed(Detector):
+        name = "test-fixed-map"
+        summary = "returns the hand-made probability map"
+        parameters = {}
+
+        def _detect(self, image):
+            return MaskResult(mask=probability >= 0.5, probability=probability, threshold=0.5)
+
+    sample = Sample(image=probability * 100, mask=truth, ignore=ignore, clean=probability * 100, sky=0.0)
+    validation = evaluate(Identity(), [sample], Normalisation("scale", 100.0))["tpr"][1e-4]
+    image = BenchImage("map.fits", CCDData(probability * 100, unit=u.electron), truth, ignore)
+    (record,) = aggregate([{**evaluate_image(Fixed(), image), "set": "hand", "label": "fixed"}])
+    assert validation == record["tpr_1e-4"]
+    assert validation == pytest.approx(expected, abs=1e-12)
+
+
 @pytest.fixture(scope="module")
 def tiny_data(footprints_path):
     from crmask.footprints import load_footprints

@@ -184,3 +184,19 @@ def test_chunked_file_gives_the_events_of_all_frames_at_once(model_dir, frames, 
     assert chunked.colnames == whole.colnames and len(whole) > 0
     for name in whole.colnames:
         np.testing.assert_array_equal(chunked[name], whole[name], err_msg=name)
+
+
+def test_threads_parameter_holds_for_the_network_only(model_dir, frames, monkeypatch):
+    seen = []
+    features = camrf_filter.cam_event_features
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return features(*args, **kwargs)
+
+    monkeypatch.setattr(camrf_filter, "cam_event_features", spy)
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    CamRandomForestFilter(weights=str(model_dir), threads=other).filter(frames * u.electron)
+    assert seen and set(seen) == {other}
+    assert torch.get_num_threads() == before

@@ -27,6 +27,7 @@ from astropy.table import Table
 
 from crmask import EventFilter, Param
 from crmask.events import FrameStack
+from crmask.threads import torch_threads
 
 from ..events.classic import MIP_THRESHOLD_KEV, frames_in_kev
 from .context import CONTEXT_FEATURE_NAMES, context_features
@@ -241,13 +242,7 @@ class CamRandomForestFilter(EventFilter):
         return table
 
     def _features(self, densenet, frames_kev: np.ndarray, events: Table) -> np.ndarray:
-        import torch
-
-        threads = self.params["threads"]
-        previous = torch.get_num_threads()
-        if threads is not None:
-            torch.set_num_threads(threads)
-        try:
+        with torch_threads(self.params["threads"]):
             return cam_event_features(
                 densenet,
                 frames_kev,
@@ -258,6 +253,4 @@ class CamRandomForestFilter(EventFilter):
                 batch_size=self.params["batch_size"],
                 device=self._device(),
             )
-        finally:
-            torch.set_num_threads(previous)
 

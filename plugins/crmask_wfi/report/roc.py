@@ -5,6 +5,9 @@ The ROC pairs, for every threshold ``t`` on ``P_CR`` (flag when
 positive rate) with the fraction of X-ray events lost (false positive rate,
 eq. 6). The operating threshold is the one that keeps the most cosmic rays
 while losing at most ``max_lost_xray`` of the X-rays on a validation set.
+Both are `crmask.metrics`'s (`~crmask.metrics.roc_curve`,
+`~crmask.metrics.threshold_at_fpr`), the definitions the image detectors'
+benchmark uses.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from crmask.metrics import roc_curve as _roc_curve
+from crmask.metrics import threshold_at_fpr
 
 __all__ = ["RocCurve", "roc_curve", "choose_threshold", "plot_roc"]
 
@@ -43,26 +49,19 @@ def roc_curve(p_cr: np.ndarray, is_cr: np.ndarray) -> RocCurve:
     ValueError
         If either class is absent.
     """
-    p_cr = np.asarray(p_cr, dtype=np.float64)
     is_cr = np.asarray(is_cr, dtype=bool)
     n_cr, n_x = int(is_cr.sum()), int((~is_cr).sum())
     if n_cr == 0 or n_x == 0:
         raise ValueError(f"a ROC needs both classes; got {n_cr} cosmic-ray and {n_x} X-ray events")
-    order = np.argsort(-p_cr, kind="stable")
-    scores, truth = p_cr[order], is_cr[order]
-    # One point per distinct score: flag everything with P_CR >= that score.
-    last = np.r_[np.nonzero(np.diff(scores))[0], len(scores) - 1]
-    tp = np.cumsum(truth)[last]
-    fp = np.cumsum(~truth)[last]
-    return RocCurve(
-        threshold=np.r_[np.inf, scores[last]],
-        cr_completeness=np.r_[0.0, tp / n_cr],
-        lost_xray=np.r_[0.0, fp / n_x],
-    )
+    lost, completeness, threshold = _roc_curve(is_cr, np.asarray(p_cr, dtype=np.float64))
+    return RocCurve(threshold=threshold, cr_completeness=completeness, lost_xray=lost)
 
 
 def choose_threshold(curve: RocCurve, max_lost_xray: float) -> tuple[float, float, float]:
-    """Lowest threshold whose lost X-ray fraction is at most ``max_lost_xray``.
+    """The threshold of highest CR completeness that loses at most ``max_lost_xray`` of the X-rays.
+
+    Of thresholds with equal completeness the one that loses the fewest
+    X-rays is taken (`crmask.metrics.threshold_at_fpr`).
 
     Returns
     -------
@@ -70,12 +69,11 @@ def choose_threshold(curve: RocCurve, max_lost_xray: float) -> tuple[float, floa
         The threshold and the ROC point it gives. A threshold above every
         score (1 + the largest) is returned when no point qualifies.
     """
-    allowed = np.nonzero(curve.lost_xray <= max_lost_xray)[0]
-    best = allowed[-1]  # completeness grows along the curve
-    threshold = float(curve.threshold[best])
+    threshold, completeness, lost = threshold_at_fpr(curve.lost_xray, curve.cr_completeness, curve.threshold,
+                                                     max_lost_xray)
     if not np.isfinite(threshold):
         threshold = 1.0 + float(curve.threshold[1]) if len(curve.threshold) > 1 else 1.0
-    return threshold, float(curve.cr_completeness[best]), float(curve.lost_xray[best])
+    return threshold, completeness, lost
 
 
 def plot_roc(curve: RocCurve, operating_point: tuple[float, float, float], path, *, title: str = "") -> None:

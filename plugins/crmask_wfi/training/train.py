@@ -327,7 +327,8 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
                        "Athena-WFI-like frames (Poliszczuk et al. 2024)",
         "threshold": threshold,
         "threshold_choice": {
-            "rule": f"lowest P_CR threshold with lost X-ray fraction <= {args.max_lost_xray} on the validation ROC",
+            "rule": f"P_CR threshold of highest CR completeness with lost X-ray fraction <= {args.max_lost_xray} "
+                    "on the validation ROC (of equal completeness, the fewest lost X-rays)",
             "validation_cr_completeness": completeness,
             "validation_lost_xray": lost,
             "validation_lost_xray_interval95": wilson_interval(round(lost * n_val_xray), n_val_xray),
