@@ -23,7 +23,17 @@ The point chosen has the highest gain among those costing at most
 (highest ``wing_sigma``, then lowest ``wing_weight``); no growth when none
 gains.
 
-    python benchmarks/choose_wing_growth.py --data ../shared/data --weights out/study/loso-sprat/loso-sprat.safetensors
+How much of a neighbour's probability a grown pixel gets depends on how a
+model spreads its probabilities, so with ``--apply`` each shipped model
+keeps the chosen ``wing_sigma`` and takes the largest ``wing_weight`` of the
+grid whose cost on its own injected validation frames (those that chose its
+epoch and threshold) is at most ``--max-cost``, and the choice is written
+into its weights file's metadata and its model card.
+
+    python benchmarks/choose_wing_growth.py --data ../shared/data \
+        --weights out/study/loso-sprat/loso-sprat.safetensors \
+        -o benchmarks/results/unet_real_study/wing_growth_choice.json \
+        --apply deepcr-general-16 att-deepcr-general cosmic-conn-general att-cosmic-conn-general
 """
 
 from __future__ import annotations
@@ -42,19 +52,23 @@ WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 FPR = 1e-4
 
 
-def _maps(detector, frames, footprints: Path):
-    """(electrons, probability, truth, ignore) of the real-label frames and of the injected validation frames."""
+def _injected_maps(detector, frames, footprints: Path):
+    """(electrons, probability, truth, ignore) of the injected validation frames (SAAO and SPRAT 4, seed 2)."""
     from crmask_unet.data import real_samples, split_footprints
 
+    samples = real_samples([frames["sprat-4"], frames["saao"]], split_footprints(str(footprints), "val"), 2, 2, 250.0)
+    return [(s.image, detector.probability(s.image), s.mask, s.ignore) for s in samples]
+
+
+def _maps(detector, frames, footprints: Path):
+    """(electrons, probability, truth, ignore) of the real-label frames and of the injected validation frames."""
     real = []
     for name in ("sprat-1", "sprat-2", "sprat-3", "sprat-4"):
         frame = frames[name]
         electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
         ignore = (frame.own_crs | frame.defects) & ~frame.labels
         real.append((electrons, detector.probability(electrons), frame.labels, ignore))
-    samples = real_samples([frames["sprat-4"], frames["saao"]], split_footprints(str(footprints), "val"), 2, 2, 250.0)
-    injected = [(s.image, detector.probability(s.image), s.mask, s.ignore) for s in samples]
-    return real, injected
+    return real, _injected_maps(detector, frames, footprints)
 
 
 def _tpr(maps, nsigma: float | None, weight: float) -> float:
@@ -71,6 +85,39 @@ def _tpr(maps, nsigma: float | None, weight: float) -> float:
     return Curve.from_histogram(positives, negatives, thresholds).tpr_at_fpr(FPR)
 
 
+def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float) -> dict:
+    """Choose shipped model ``name``'s ``wing_weight`` at ``nsigma`` and record both in its weights and card."""
+    import crmask
+    from crmask_unet.weights import WEIGHTS_DIR, file_sha256, read_card
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    card_path = WEIGHTS_DIR / f"{name}.json"
+    card = read_card(card_path)
+    detector = crmask.get_detector(card["detector"], weights=name, wings=False, threads=1)
+    injected = _injected_maps(detector, frames, footprints)
+    base = _tpr(injected, None, 1.0)
+    costs = {weight: base - _tpr(injected, nsigma, weight) for weight in WEIGHTS}
+    weight = max((w for w, cost in costs.items() if cost <= max_cost), default=None)
+    if weight is None:
+        return {"model": name, "costs": costs, "wings": None}
+    wings = {"nsigma": nsigma, "weight": weight}
+    path = WEIGHTS_DIR / card["weights_file"]
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    metadata["wings"] = json.dumps(wings)
+    save_file(tensors, str(path), metadata=metadata)
+    card["sha256"] = file_sha256(path)
+    card["wings"] = {**wings, "rule": "wing_sigma chosen on SPRAT 1-4 repeat labels with the model trained without "
+                     "SPRAT (loso-sprat); wing_weight the largest of " + str(list(WEIGHTS)) + " costing at most "
+                     f"{max_cost} TPR@1e-4 on this model's injected validation frames",
+                     "injected_validation_cost": costs, "command": "python " + " ".join(sys.argv),
+                     "evidence": "benchmarks/results/unet_real_study/wing_growth_choice.json"}
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return {"model": name, "costs": costs, "wings": wings}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=os.environ.get("CRMASK_DATA"), help="shared real-data folder")
@@ -78,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default="deepcr", help="detector name of those weights")
     parser.add_argument("--max-cost", type=float, default=0.005, help="injected TPR a growth may cost")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the grid and the choice")
+    parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
+                        help="shipped models whose weights and cards get the chosen growth")
     opts = parser.parse_args(argv)
     if opts.data is None or not opts.data.is_dir():
         parser.error("--data must be the shared real-data folder (or set CRMASK_DATA)")
@@ -101,11 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     choice = max(allowed, key=lambda r: (r["sprat_tpr"], r["wing_sigma"], -r["wing_weight"])) if allowed else None
     print("choice:", "no growth" if choice is None else
           f"wing_sigma {choice['wing_sigma']}, wing_weight {choice['wing_weight']}")
+    applied = []
+    for name in opts.apply if choice is not None else []:
+        applied.append(apply(name, choice["wing_sigma"], frames, opts.data / "cr_footprints_itl.fits.gz",
+                             opts.max_cost))
+        print(f"{name}: {applied[-1]['wings']} (injected validation cost by weight: "
+              + ", ".join(f"{w}: {c:.4f}" for w, c in applied[-1]["costs"].items()) + ")", flush=True)
     if opts.output:
-        opts.output.write_text(json.dumps({"command": " ".join(sys.argv), "weights": opts.weights, "fpr": FPR,
+        opts.output.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "weights": opts.weights, "fpr": FPR,
                                            "max_cost": opts.max_cost, "no_growth": {"sprat_tpr": base_real,
-                                           "injected_tpr": base_injected}, "grid": grid, "choice": choice},
-                                          indent=1))
+                                           "injected_tpr": base_injected}, "grid": grid, "choice": choice,
+                                           "applied": applied}, indent=1))
     return 0
 
 

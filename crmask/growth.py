@@ -17,14 +17,28 @@ from scipy import ndimage
 
 from .ccd import pixel_noise
 
-__all__ = ["grow_probability", "local_significance"]
+__all__ = ["grow_probability", "local_background", "local_significance"]
 
 #: Side of the window whose median is a pixel's local background.
 BACKGROUND_WINDOW = 7
 _SQUARE = np.ones((3, 3), dtype=bool)
 
 
-def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, level: float) -> np.ndarray:
+def local_background(electrons: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Local background of some pixels: the median of the `BACKGROUND_WINDOW`-square window around each.
+
+    The image edge is reflected. Returns float32 values at the pixels of
+    ``where``, in `numpy.nonzero` order.
+    """
+    half = BACKGROUND_WINDOW // 2
+    ys, xs = np.nonzero(where)
+    padded = np.pad(np.asarray(electrons, dtype=np.float32), half, mode="reflect")
+    windows = sliding_window_view(padded, (BACKGROUND_WINDOW, BACKGROUND_WINDOW))[ys, xs]
+    return np.median(windows.reshape(len(ys), -1), axis=1).astype(np.float32)
+
+
+def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, level: float,
+                       background: np.ndarray | None = None) -> np.ndarray:
     """Significance of some pixels above their local background.
 
     The background of a pixel is the median of the `BACKGROUND_WINDOW`-square
@@ -42,6 +56,8 @@ def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, l
         Noise of the image's background, electrons.
     level : float
         The image's typical (median) level, electrons.
+    background : numpy.ndarray, optional
+        `local_background` of the same pixels, when already computed.
 
     Returns
     -------
@@ -49,13 +65,11 @@ def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, l
         float32 significance at the pixels of ``where`` (in ``np.nonzero``
         order).
     """
-    half = BACKGROUND_WINDOW // 2
-    ys, xs = np.nonzero(where)
-    padded = np.pad(np.asarray(electrons, dtype=np.float32), half, mode="reflect")
-    windows = sliding_window_view(padded, (BACKGROUND_WINDOW, BACKGROUND_WINDOW))[ys, xs]
-    background = np.median(windows.reshape(len(ys), -1), axis=1)
+    if background is None:
+        background = local_background(electrons, where)
     noise = np.sqrt(np.float32(sigma) ** 2 + np.clip(background - np.float32(level), 0, None))
-    return ((padded[ys + half, xs + half] - background) / noise).astype(np.float32)
+    values = np.asarray(electrons, dtype=np.float32)[where]
+    return ((values - background) / noise).astype(np.float32)
 
 
 def grow_probability(
@@ -67,6 +81,7 @@ def grow_probability(
     bad: np.ndarray | None = None,
     sigma: float | None = None,
     level: float | None = None,
+    source_sigma: float = 3.0,
     floor: float = 1e-3,
 ) -> np.ndarray:
     """Raise the probability of significant pixels next to a likely cosmic ray.
@@ -75,7 +90,11 @@ def grow_probability(
     gets at least ``weight`` times the highest probability of its eight
     neighbours. At a threshold ``t`` it is flagged when a neighbour has
     probability ``t / weight`` or more: the wings of confident detections
-    are added, those of doubtful ones are not.
+    are added, those of doubtful ones are not. Pixels on sources (a local
+    background more than ``source_sigma`` background sigma above the
+    image's level: stars, traces, galaxies) are not grown into: on a peaked
+    profile the window median is no background, and a detection on a star
+    would spread over it.
 
     Parameters
     ----------
@@ -94,6 +113,8 @@ def grow_probability(
         `local_significance`); default: measured on the good pixels, the
         noise by `crmask.ccd.pixel_noise` (at least 1 e-) and the level as
         their median.
+    source_sigma : float
+        Local backgrounds this many ``sigma`` above ``level`` count as sources.
     floor : float
         Neighbouring probabilities below this are not grown from, which keeps
         the work proportional to the detections.
@@ -121,8 +142,9 @@ def grow_probability(
             sigma = max(sigma, 1.0) if np.isfinite(sigma) else 1.0
         if level is None:
             level = float(np.median(electrons[good])) if good.any() else 0.0
-        z = local_significance(electrons, candidates, sigma, level)
+        background = local_background(electrons, candidates)
+        z = local_significance(electrons, candidates, sigma, level, background)
         ys, xs = np.nonzero(candidates)
-        keep = z >= nsigma
+        keep = (z >= nsigma) & (background - np.float32(level) <= np.float32(source_sigma * sigma))
         grown[ys[keep], xs[keep]] = offered[ys[keep], xs[keep]]
     return grown

@@ -54,3 +54,17 @@ def test_probability_grows_into_significant_neighbours_of_confident_detections()
     assert grow_probability(prob, image, sigma=5.0, level=100.0, nsigma=2.0, weight=0.5, bad=bad)[10, 11] == 0.0
     with pytest.raises(ValueError, match="weight"):
         grow_probability(prob, image, sigma=5.0, level=100.0, nsigma=2.0, weight=0.0)
+
+
+def test_pixels_on_sources_are_not_grown_into():
+    from crmask.growth import grow_probability
+
+    image = np.full((40, 40), 100.0, dtype=np.float32)
+    image[5:25, 5:25] = 1000.0  # a source 900 e- above the level: 180 background sigma
+    image[15, 16] = 1000.0 + 3 * np.sqrt(25.0 + 900.0)  # 3 sigma above it, beside a detection on the source
+    prob = np.zeros(image.shape, dtype=np.float32)
+    prob[15, 15] = 0.9
+    on_source = grow_probability(prob, image, sigma=5.0, level=100.0, nsigma=2.0, weight=0.5)
+    assert on_source[15, 16] == 0.0
+    anywhere = grow_probability(prob, image, sigma=5.0, level=100.0, nsigma=2.0, weight=0.5, source_sigma=1e6)
+    assert anywhere[15, 16] == pytest.approx(0.45)

@@ -160,11 +160,14 @@ class UNetDetector(Detector):
             "block_pixels": Param(BLOCK_PIXELS, "Group-norm models: most pixels normalised together (the "
                                   "whole image when it has fewer; else square blocks, context included)",
                                   type=int, low=64 * 64, high=2 ** 31),
-            "wing_sigma": Param(None, "Grow detections into neighbours this many sigma above their local "
-                                "background (crmask.growth.grow_probability), as LACosmic grows into its "
-                                "neighbours; default: no growth", type=float, low=0.0, allow_none=True),
-            "wing_weight": Param(0.5, "With wing_sigma: the fraction of a neighbour's probability a grown pixel "
-                                 "gets", low=0.0, high=1.0, low_open=True),
+            "wings": Param(True, "Grow detections into their faint wings (crmask.growth.grow_probability) as the "
+                           "model card chose; False: never", type=bool),
+            "wing_sigma": Param(None, "Significance above the local background a neighbour needs to be grown "
+                                "into; default: the model card's (no growth when it has none)",
+                                type=float, low=0.0, allow_none=True),
+            "wing_weight": Param(None, "Fraction of a neighbour's probability a grown pixel gets; default: the "
+                                 "model card's, else 0.5", type=float, low=0.0, high=1.0, low_open=True,
+                                 allow_none=True),
             "gain": CALIBRATION_PARAMS["gain"],
             "gain_key": CALIBRATION_PARAMS["gain_key"],
         }
@@ -277,6 +280,18 @@ class UNetDetector(Detector):
                 return apply_tiled(run, data, block, overlap, progress=p["progress"])
             return apply_tiled(run, data, p["tile"], overlap, progress=p["progress"])
 
+    def wing_growth(self) -> dict[str, float] | None:
+        """The wing growth ``{"nsigma", "weight"}`` detection applies: parameters over the model card, or `None`."""
+        p = self.params
+        if not p["wings"]:
+            return None
+        card = self.model()[0].wings or {}
+        nsigma = p["wing_sigma"] if p["wing_sigma"] is not None else card.get("nsigma")
+        if nsigma is None:
+            return None
+        weight = p["wing_weight"] if p["wing_weight"] is not None else card.get("weight", 0.5)
+        return {"nsigma": float(nsigma), "weight": float(weight)}
+
     def _detect(self, image: PreparedImage) -> MaskResult:
         loaded, _ = self.model()
         threshold = self.params["threshold"]
@@ -288,9 +303,10 @@ class UNetDetector(Detector):
         prob = self.probability(image.in_electrons, image.bad | corrupt)
         prob[image.bad] = 0.0
         prob[corrupt] = 1.0
-        if self.params["wing_sigma"] is not None:
-            prob = grow_probability(prob, image.in_electrons, nsigma=self.params["wing_sigma"],
-                                    weight=self.params["wing_weight"], bad=image.bad | corrupt)
+        wings = self.wing_growth()
+        if wings is not None:
+            prob = grow_probability(prob, image.in_electrons, nsigma=wings["nsigma"], weight=wings["weight"],
+                                    bad=image.bad | corrupt)
         if not np.isfinite(prob).all():
             raise FloatingPointError(
                 f"the network gave {int(np.sum(~np.isfinite(prob)))} non-finite probabilities; "
@@ -299,7 +315,7 @@ class UNetDetector(Detector):
             mask=prob >= threshold,
             probability=prob,
             threshold=float(threshold),
-            meta={"weights": loaded.source,
+            meta={"weights": loaded.source, "wings": wings,
                   "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
         )
 

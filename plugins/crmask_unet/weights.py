@@ -78,6 +78,9 @@ class LoadedWeights:
     state_dict: dict
     threshold: float | None
     source: str
+    #: Wing growth chosen for the model (``{"nsigma": ..., "weight": ...}``, see
+    #: `crmask.growth.grow_probability`), or `None`.
+    wings: dict[str, float] | None = None
 
 
 def shipped_models() -> dict[str, dict[str, Any]]:
@@ -156,6 +159,7 @@ def save_weights(
     normalisation: Normalisation,
     threshold: float | None = None,
     extra: dict[str, str] | None = None,
+    wings: dict[str, float] | None = None,
 ) -> Path:
     """Write ``model``'s weights and configuration to a safetensors file.
 
@@ -170,6 +174,8 @@ def save_weights(
         Default probability threshold to record.
     extra : dict of str, optional
         More metadata (strings).
+    wings : dict, optional
+        Wing growth to record, ``{"nsigma": float, "weight": float}``.
     """
     from safetensors.torch import save_file
 
@@ -179,6 +185,7 @@ def save_weights(
         "config": json.dumps(model.config.to_dict()),
         "normalisation": json.dumps({"scheme": normalisation.scheme, "scale": normalisation.scale}),
         **({"threshold": repr(float(threshold))} if threshold is not None else {}),
+        **({"wings": json.dumps(_check_wings(wings, path))} if wings is not None else {}),
         **(extra or {}),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -187,6 +194,17 @@ def save_weights(
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=metadata)
     return path
+
+
+def _check_wings(wings: Any, path: str | Path) -> dict[str, float]:
+    """A valid wing-growth record ``{"nsigma": >= 0, "weight": in (0, 1]}``, as floats."""
+    try:
+        nsigma, weight = float(wings["nsigma"]), float(wings["weight"])
+    except (KeyError, TypeError, ValueError):
+        raise WeightsError(f"{path}: wing growth must be {{'nsigma': float, 'weight': float}}, got {wings!r}") from None
+    if not (nsigma >= 0 and 0 < weight <= 1):
+        raise WeightsError(f"{path}: wing growth needs nsigma >= 0 and weight in (0, 1], got {wings!r}")
+    return {"nsigma": nsigma, "weight": weight}
 
 
 def load_weights(weights: str) -> LoadedWeights:
@@ -229,6 +247,7 @@ def load_weights(weights: str) -> LoadedWeights:
         config = UNetConfig.from_dict(json.loads(metadata["config"]))
         norm = Normalisation(**json.loads(metadata["normalisation"]))
         threshold = float(metadata["threshold"]) if "threshold" in metadata else None
+        wings = _check_wings(json.loads(metadata["wings"]), path) if "wings" in metadata else None
         arch = metadata["arch"]
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path} has invalid crmask U-Net metadata: {exc}") from None
@@ -240,4 +259,4 @@ def load_weights(weights: str) -> LoadedWeights:
     if broken:
         raise WeightsError(f"{path} holds non-finite values in {len(broken)} tensor(s), e.g. {broken[0]!r}")
     return LoadedWeights(config=config, normalisation=norm, arch=arch, state_dict=state,
-                         threshold=threshold, source=str(path))
+                         threshold=threshold, source=str(path), wings=wings)

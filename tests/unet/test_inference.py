@@ -301,7 +301,7 @@ def test_wing_growth_raises_significant_neighbours_of_detections_only(rng):
     image[123, 151] = 500.0 + 3 * 20.0  # a 3 sigma wing beside the track at x = 150
     image[123, 149] = 500.0  # a neighbour at the background
     ccd = CCDData(image, unit=u.electron)
-    plain = crmask.get_detector("deepcr").detect(ccd).probability
+    plain = crmask.get_detector("deepcr", wings=False).detect(ccd).probability
     grown = crmask.get_detector("deepcr", wing_sigma=2.0, wing_weight=1.0).detect(ccd)
     assert grown.probability[123, 151] == pytest.approx(max(plain[123, 151], plain[122:125, 150:153].max()))
     assert grown.probability[123, 149] == plain[123, 149]
@@ -310,3 +310,25 @@ def test_wing_growth_raises_significant_neighbours_of_detections_only(rng):
     beside = ndimage.binary_dilation(plain >= grown.threshold, structure=np.ones((3, 3), dtype=bool))
     assert grown.mask[123, 151] and not (grown.mask & ~beside).any()
     np.testing.assert_array_equal(grown.mask, grown.probability >= grown.threshold)
+
+
+def test_wing_growth_of_the_model_card_applies_by_default(rng):
+    from crmask_unet.weights import load_weights
+
+    card = load_weights("deepcr-general-16").wings
+    assert card is not None and card["nsigma"] >= 0 and 0 < card["weight"] <= 1
+    ccd = CCDData(_sky_image(rng), unit=u.electron)
+    default = crmask.get_detector("deepcr").detect(ccd)
+    assert default.meta["wings"] == card
+    expected = crmask.get_detector("deepcr", wings=False, wing_sigma=card["nsigma"], wing_weight=card["weight"])
+    assert expected.wing_growth() is None and crmask.get_detector("deepcr", wings=False).detect(ccd).meta["wings"] is None
+    explicit = crmask.get_detector("deepcr", wing_sigma=card["nsigma"], wing_weight=card["weight"]).detect(ccd)
+    np.testing.assert_array_equal(default.probability, explicit.probability)
+    assert crmask.get_detector("deepcr", wing_weight=1.0).wing_growth() == {"nsigma": card["nsigma"], "weight": 1.0}
+
+
+def test_wing_growth_is_off_for_weights_without_one(cosmic_weights, rng):
+    path, _ = cosmic_weights
+    assert crmask.get_detector("cosmic-conn", weights=str(path)).wing_growth() is None
+    assert crmask.get_detector("cosmic-conn", weights=str(path), wing_sigma=2.0).wing_growth() == {
+        "nsigma": 2.0, "weight": 0.5}

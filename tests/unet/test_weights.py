@@ -144,3 +144,19 @@ def test_a_threshold_that_is_not_a_probability_is_refused(deepcr_weights, thresh
     _rewrite(path, threshold=threshold)
     with pytest.raises(WeightsError, match=f"threshold {float(threshold)!r}.*in \\[0, 1\\]"):
         load_weights(str(path))
+
+
+def test_wing_growth_is_saved_and_checked(deepcr_weights, tmp_path):
+    from crmask_unet.weights import Normalisation, save_weights
+
+    _, model = deepcr_weights
+    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"),
+                        wings={"nsigma": 1.5, "weight": 0.25})
+    assert load_weights(str(path)).wings == {"nsigma": 1.5, "weight": 0.25}
+    for wings in ('{"nsigma": 1.0, "weight": 0}', '{"nsigma": -1, "weight": 0.5}', '{"nsigma": 1.0}', '"x"'):
+        save_weights(path, model, "deepcr", Normalisation("noise"))
+        _rewrite(path, wings=wings)
+        with pytest.raises(WeightsError, match="wing growth"):
+            load_weights(str(path))
+    with pytest.raises(WeightsError, match="wing growth"):
+        save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), wings={"weight": 2})
