@@ -27,14 +27,16 @@ _SQUARE = np.ones((3, 3), dtype=bool)
 def local_background(electrons: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Local background of some pixels: the median of the `BACKGROUND_WINDOW`-square window around each.
 
-    The image edge is reflected. Returns float32 values at the pixels of
-    ``where``, in `numpy.nonzero` order.
+    The image edge is reflected. Returns the values at the pixels of
+    ``where``, in `numpy.nonzero` order, in the image's floating-point type
+    (at least float32).
     """
     half = BACKGROUND_WINDOW // 2
     ys, xs = np.nonzero(where)
-    padded = np.pad(np.asarray(electrons, dtype=np.float32), half, mode="reflect")
+    image = np.asarray(electrons)
+    padded = np.pad(image.astype(np.result_type(image.dtype, np.float32), copy=False), half, mode="reflect")
     windows = sliding_window_view(padded, (BACKGROUND_WINDOW, BACKGROUND_WINDOW))[ys, xs]
-    return np.median(windows.reshape(len(ys), -1), axis=1).astype(np.float32)
+    return np.median(windows.reshape(len(ys), -1), axis=1)
 
 
 def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, level: float,
@@ -68,7 +70,7 @@ def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, l
     if background is None:
         background = local_background(electrons, where)
     noise = np.sqrt(np.float32(sigma) ** 2 + np.clip(background - np.float32(level), 0, None))
-    values = np.asarray(electrons, dtype=np.float32)[where]
+    values = np.asarray(electrons)[where]
     return ((values - background) / noise).astype(np.float32)
 
 
@@ -145,6 +147,6 @@ def grow_probability(
         background = local_background(electrons, candidates)
         z = local_significance(electrons, candidates, sigma, level, background)
         ys, xs = np.nonzero(candidates)
-        keep = (z >= nsigma) & (background - np.float32(level) <= np.float32(source_sigma * sigma))
+        keep = (z >= nsigma) & (background - level <= source_sigma * sigma)
         grown[ys[keep], xs[keep]] = offered[ys[keep], xs[keep]]
     return grown
