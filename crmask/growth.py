@@ -84,7 +84,7 @@ def grow_probability(
     sigma: float | None = None,
     level: float | None = None,
     source_sigma: float = 3.0,
-    floor: float = 1e-3,
+    floor: float = 0.05,
 ) -> np.ndarray:
     """Raise the probability of significant pixels next to a likely cosmic ray.
 
@@ -119,7 +119,8 @@ def grow_probability(
         Local backgrounds this many ``sigma`` above ``level`` count as sources.
     floor : float
         Neighbouring probabilities below this are not grown from, which keeps
-        the work proportional to the detections.
+        the work proportional to the detections: the probabilities they would
+        give (``weight * floor`` at most) are below any operating threshold.
 
     Returns
     -------

@@ -43,7 +43,7 @@ def test_probability_grows_into_significant_neighbours_of_confident_detections()
     prob[10, 10] = 0.9  # a confident detection
     image[10, 11] = 112.0  # a 2.4 sigma wing beside it
     image[10, 9] = 104.0  # a 0.8 sigma neighbour
-    prob[30, 30] = 0.0005  # a doubtful pixel below the floor
+    prob[30, 30] = 0.04  # a doubtful pixel below the floor
     image[30, 31] = 130.0
     grown = grow_probability(prob, image, sigma=5.0, level=100.0, nsigma=2.0, weight=0.5)
     assert grown[10, 11] == pytest.approx(0.45)
