@@ -35,8 +35,10 @@ def local_background(electrons: np.ndarray, where: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(where)
     image = np.asarray(electrons)
     padded = np.pad(image.astype(np.result_type(image.dtype, np.float32), copy=False), half, mode="reflect")
-    windows = sliding_window_view(padded, (BACKGROUND_WINDOW, BACKGROUND_WINDOW))[ys, xs]
-    return np.median(windows.reshape(len(ys), -1), axis=1)
+    windows = sliding_window_view(padded, (BACKGROUND_WINDOW, BACKGROUND_WINDOW))[ys, xs].reshape(len(ys), -1)
+    middle = windows.shape[1] // 2  # the window has an odd number of pixels: the median is one of them
+    windows.partition(middle, axis=1)  # in place: the gathered windows are a copy already
+    return windows[:, middle]
 
 
 def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, level: float,
@@ -112,9 +114,9 @@ def grow_probability(
         Pixels that are never grown into, nor used for ``sigma`` and ``level`` (bool).
     sigma, level : float, optional
         Background noise and typical level of the image, electrons (see
-        `local_significance`); default: measured on the good pixels, the
-        noise by `crmask.ccd.pixel_noise` (at least 1 e-) and the level as
-        their median.
+        `local_significance`); default: measured on the good pixels of every
+        fourth row, the noise by `crmask.ccd.pixel_noise` (at least 1 e-) and
+        the level as their median.
     source_sigma : float
         Local backgrounds this many ``sigma`` above ``level`` count as sources.
     floor : float
@@ -132,22 +134,29 @@ def grow_probability(
     probability = np.asarray(probability, dtype=np.float32)
     if probability.shape != np.shape(electrons):
         raise ValueError(f"probability shape {probability.shape} differs from image shape {np.shape(electrons)}")
-    neighbours = ndimage.maximum_filter(probability, footprint=_SQUARE, mode="constant", cval=0.0)
-    offered = np.float32(weight) * neighbours
-    candidates = (neighbours >= floor) & (offered > probability)
+    # only pixels beside a probability of at least ``floor`` can be raised: work on those alone
+    near = ndimage.binary_dilation(probability >= floor, structure=_SQUARE)
     if bad is not None:
-        candidates &= ~bad
+        near &= ~bad
+    ys, xs = np.nonzero(near)
+    padded = np.pad(probability, 1)
+    neighbours = sliding_window_view(padded, (3, 3))[ys, xs].reshape(len(ys), 9).max(axis=1)
+    offered = np.float32(weight) * neighbours
+    raise_ = offered > probability[ys, xs]
+    ys, xs, offered = ys[raise_], xs[raise_], offered[raise_]
     grown = probability.copy()
-    if candidates.any():
+    if len(ys):
         good = np.ones(probability.shape, dtype=bool) if bad is None else ~bad
         if sigma is None:
             sigma = pixel_noise(electrons, good, stride=4)
             sigma = max(sigma, 1.0) if np.isfinite(sigma) else 1.0
         if level is None:
-            level = float(np.median(electrons[good])) if good.any() else 0.0
+            rows = good[::4]
+            level = float(np.median(np.asarray(electrons)[::4][rows])) if rows.any() else 0.0
+        candidates = np.zeros(probability.shape, dtype=bool)
+        candidates[ys, xs] = True  # np.nonzero(candidates) gives back (ys, xs): they are in row-major order
         background = local_background(electrons, candidates)
         z = local_significance(electrons, candidates, sigma, level, background)
-        ys, xs = np.nonzero(candidates)
         keep = (z >= nsigma) & (background - level <= source_sigma * sigma)
-        grown[ys[keep], xs[keep]] = offered[ys[keep], xs[keep]]
+        grown[ys[keep], xs[keep]] = offered[keep]
     return grown
