@@ -22,23 +22,39 @@ __all__ = ["grow_probability", "local_background", "local_significance"]
 #: Side of the window whose median is a pixel's local background.
 BACKGROUND_WINDOW = 7
 _SQUARE = np.ones((3, 3), dtype=bool)
+#: Pixels whose windows `local_background` reads at a time (bounds its memory).
+_BLOCK = 1 << 16
 
 
 def local_background(electrons: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Local background of some pixels: the median of the `BACKGROUND_WINDOW`-square window around each.
 
-    The image edge is reflected. Returns the values at the pixels of
-    ``where``, in `numpy.nonzero` order, in the image's floating-point type
-    (at least float32).
+    The image edge is reflected (as `numpy.pad`'s ``"reflect"``). Only the
+    windows of ``where`` are read, a block of pixels at a time. Returns the
+    values at the pixels of ``where``, in `numpy.nonzero` order, in the
+    image's floating-point type (at least float32).
     """
-    half = BACKGROUND_WINDOW // 2
-    ys, xs = np.nonzero(where)
     image = np.asarray(electrons)
-    padded = np.pad(image.astype(np.result_type(image.dtype, np.float32), copy=False), half, mode="reflect")
-    windows = sliding_window_view(padded, (BACKGROUND_WINDOW, BACKGROUND_WINDOW))[ys, xs].reshape(len(ys), -1)
-    middle = windows.shape[1] // 2  # the window has an odd number of pixels: the median is one of them
-    windows.partition(middle, axis=1)  # in place: the gathered windows are a copy already
-    return windows[:, middle]
+    image = image.astype(np.result_type(image.dtype, np.float32), copy=False)
+    ys, xs = np.nonzero(where)
+    offsets = np.arange(BACKGROUND_WINDOW) - BACKGROUND_WINDOW // 2
+    middle = BACKGROUND_WINDOW**2 // 2  # an odd number of pixels: the median is one of them
+    background = np.empty(len(ys), dtype=image.dtype)
+    for start in range(0, len(ys), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        rows = _reflect(ys[block, None] + offsets, image.shape[0])
+        cols = _reflect(xs[block, None] + offsets, image.shape[1])
+        windows = image[rows[:, :, None], cols[:, None, :]].reshape(len(rows), -1)
+        windows.partition(middle, axis=1)
+        background[block] = windows[:, middle]
+    return background
+
+
+def _reflect(index: np.ndarray, size: int) -> np.ndarray:
+    """Indices reflected into ``[0, size)`` about the edge pixels (``-1 -> 1``, ``size -> size - 2``)."""
+    index = np.abs(index)
+    index = np.where(index >= size, 2 * (size - 1) - index, index)
+    return np.clip(index, 0, size - 1)  # images narrower than half a window: the edge pixel repeats
 
 
 def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, level: float,
@@ -120,9 +136,9 @@ def grow_probability(
     source_sigma : float
         Local backgrounds this many ``sigma`` above ``level`` count as sources.
     floor : float
-        Neighbouring probabilities below this are not grown from, which keeps
-        the work proportional to the detections: the probabilities they would
-        give (``weight * floor`` at most) are below any operating threshold.
+        No pixel is raised to less than this, which keeps the work
+        proportional to the confident detections: thresholds below it are no
+        operating point.
 
     Returns
     -------
@@ -134,8 +150,8 @@ def grow_probability(
     probability = np.asarray(probability, dtype=np.float32)
     if probability.shape != np.shape(electrons):
         raise ValueError(f"probability shape {probability.shape} differs from image shape {np.shape(electrons)}")
-    # only pixels beside a probability of at least ``floor`` can be raised: work on those alone
-    near = ndimage.binary_dilation(probability >= floor, structure=_SQUARE)
+    # only pixels beside a probability of at least ``floor / weight`` can be raised to ``floor``: work on those alone
+    near = ndimage.binary_dilation(probability >= floor / weight, structure=_SQUARE)
     if bad is not None:
         near &= ~bad
     ys, xs = np.nonzero(near)
