@@ -138,6 +138,17 @@ class Detector(Configurable, ABC):
             cls.parameters = {**cls.parameters, **missing}
         super().__init_subclass__(**kwargs)
 
+    def fingerprint(self) -> str:
+        """What the detector computes with beyond its parameters, as a short string.
+
+        A detector whose results depend on more than its parameters (a
+        weights file that can be retrained under the same name, say)
+        overrides this, so that `crmask bench` does not reuse results stored
+        under another fingerprint. The default is empty: the parameters say
+        it all.
+        """
+        return ""
+
     def detect(self, ccd: CCDData, *, background=None) -> MaskResult:
         """Find cosmic rays in ``ccd``.
 

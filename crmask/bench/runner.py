@@ -202,13 +202,14 @@ def result_path(outdir: str | os.PathLike, set_name: str, label: str, file: str)
     return Path(outdir) / "results" / set_name / label / f"{file}.json"
 
 
-def _config_key(spec: DetectorSpec, params: Mapping[str, Any], dilate: bool,
+def _config_key(spec: DetectorSpec, detector, dilate: bool,
                 sweep: Mapping[str, Sequence[Any]] | None, thresholds: np.ndarray, bench_file: Path) -> str:
     stat = bench_file.stat()
     config = {
         "label": spec.label,
         "name": spec.name,
-        "params": {k: repr(v) for k, v in sorted(params.items())},
+        "params": {k: repr(v) for k, v in sorted(detector.get_params().items())},
+        "fingerprint": detector.fingerprint(),
         "dilate": dilate,
         "sweep": {k: list(v) for k, v in (sweep or {}).items()},
         "thresholds": hashlib.sha1(np.asarray(thresholds, dtype=np.float64).tobytes()).hexdigest(),
@@ -329,7 +330,7 @@ def run_benchmark(
             det = detectors[spec.label]
             det_sweep = default_sweep(classes[spec.label]) if sweep is None else dict(sweep)
             for name in bench.files:
-                key = _config_key(spec, det.get_params(), dilate, det_sweep, thresholds, bench.path / name)
+                key = _config_key(spec, det, dilate, det_sweep, thresholds, bench.path / name)
                 jobs.append(_Job(bench.name, spec.label, bench.path / name,
                                  result_path(outdir, bench.name, spec.label, name), key, det_sweep))
     stored = [_read_result(job.target, job.key) if resume else None for job in jobs]

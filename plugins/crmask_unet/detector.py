@@ -191,6 +191,12 @@ class UNetDetector(Detector):
                 raise ValueError("parameter 'device' is 'cuda' but torch finds no CUDA device; use 'cpu' or 'auto'")
         self._loaded = None  # weights or device may have changed: load again on next use
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the weights file: results of other weights under the same name are not reused."""
+        from .weights import file_sha256
+
+        return file_sha256(resolve_weights(self.params["weights"])[0])
+
     def _device(self):
         import torch
 

@@ -61,6 +61,17 @@ def test_resume_after_interruption(tiny_set, tmp_path, spike_detector):
     assert spike_detector.calls == 4  # one unmeasured warm-up run
 
 
+def test_results_of_another_fingerprint_are_not_reused(tiny_set, tmp_path, spike_detector, monkeypatch):
+    out = tmp_path / "out"
+    run(tiny_set, out, spike_detector)
+    spike_detector.calls = 0
+    run(tiny_set, out, spike_detector)
+    assert spike_detector.calls == 0  # same parameters, same fingerprint: all reused
+    monkeypatch.setattr(spike_detector, "fingerprint", lambda self: "retrained", raising=False)
+    run(tiny_set, out, spike_detector)
+    assert spike_detector.calls == 3
+
+
 def test_lacosmic_sweep_curve(tiny_set, tmp_path):
     specs = [DetectorSpec("lacosmic", "lacosmic"), DetectorSpec("strict", "lacosmic", {"sigclip": 50.0})]
     results = run_benchmark([tiny_set], specs, tmp_path / "out", sweep={"sigclip": (4.0, 1000.0)}, progress=False)

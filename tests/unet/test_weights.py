@@ -160,3 +160,16 @@ def test_wing_growth_is_saved_and_checked(deepcr_weights, tmp_path):
             load_weights(str(path))
     with pytest.raises(WeightsError, match="wing growth"):
         save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), wings={"weight": 2})
+
+
+def test_fingerprint_follows_the_weights_file(deepcr_weights, tmp_path):
+    from crmask_unet.weights import Normalisation, save_weights
+
+    path, model = deepcr_weights
+    copy = tmp_path / "same-name.safetensors"
+    shutil.copy(path, copy)
+    detector = crmask.get_detector("deepcr", weights=str(copy))
+    before = detector.fingerprint()
+    assert before == file_sha256(copy)
+    save_weights(copy, model, "deepcr", Normalisation("noise"), threshold=0.9)  # retrained under the same name
+    assert detector.fingerprint() != before
