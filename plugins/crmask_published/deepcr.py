@@ -16,8 +16,9 @@ import numpy as np
 
 from crmask import Param
 from crmask.detector import CALIBRATION_PARAMS
+from crmask.devices import device_param, resolve_device
 
-from .network import PublishedNetwork, device_param, resolve_device, threshold_param, tile_param
+from .network import PublishedNetwork, threshold_param, tile_param
 
 __all__ = ["DeepCRNetwork", "DeepCRACSWFC", "DeepCRWFC3UVIS", "DeepCRDECam"]
 

@@ -11,8 +11,9 @@ import numpy as np
 
 from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.detector import CALIBRATION_PARAMS
+from crmask.devices import device_param, resolve_device
 
-from .network import device_param, import_required, resolve_device
+from .network import import_required
 
 __all__ = ["DFCosmic"]
 

@@ -19,9 +19,9 @@ import astropy.units as u
 import numpy as np
 
 from crmask import CrmaskError, Detector, MaskResult, Param, PreparedImage
+from crmask.devices import resolve_device
 
-__all__ = ["PublishedNetwork", "MissingPackageError", "import_required", "resolve_device", "device_param",
-           "threshold_param", "tile_param"]
+__all__ = ["PublishedNetwork", "MissingPackageError", "import_required", "threshold_param", "tile_param"]
 
 
 class MissingPackageError(CrmaskError, ImportError):
@@ -43,12 +43,6 @@ def import_required(detector: str, modules: Iterable[str]) -> None:
         )
 
 
-def device_param() -> Param:
-    """The ``device`` declaration of detectors whose package lets the caller choose."""
-    return Param("auto", "Where the network runs; auto: CUDA when torch sees a GPU, else the CPU", type=str,
-                 choices=("auto", "cpu", "cuda"))
-
-
 def threshold_param(default: float, source: str) -> Param:
     """The ``threshold`` declaration, with the default its package's documentation recommends (``source``)."""
     return Param(default, f"CR probability threshold (mask = probability > threshold); default from {source}",
@@ -60,23 +54,6 @@ def tile_param(package: str) -> Param:
     return Param(1024, f"Side in pixels of the stamps {package} runs the network on, to bound memory "
                  "(no overlap: the package's own tiling); None: the whole image at once",
                  type=int, low=64, high=16384, allow_none=True)
-
-
-def resolve_device(choice: str) -> str:
-    """Turn a ``device`` parameter into ``"cpu"`` or ``"cuda"``.
-
-    Raises
-    ------
-    ValueError
-        If ``"cuda"`` is asked for and torch finds no CUDA device.
-    """
-    import torch
-
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ValueError("parameter 'device' is 'cuda' but torch finds no CUDA device; use 'cpu' or 'auto'")
-    return choice
 
 
 class PublishedNetwork(Detector):

@@ -14,6 +14,7 @@ import numpy as np
 from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.ccd import pixel_noise
 from crmask.detector import CALIBRATION_PARAMS
+from crmask.devices import device_param, resolve_device
 from crmask.growth import grow_probability
 from crmask.threads import torch_threads
 from crmask.tiling import apply_tiled
@@ -152,7 +153,7 @@ class UNetDetector(Detector):
             "overlap": Param(None, "Context pixels on each tile side (a multiple of 4); default: the model's "
                              "receptive radius, with which tiled inference equals whole-image inference",
                              type=int, low=0, high=1024, allow_none=True),
-            "device": Param("auto", "Where the network runs", type=str, choices=("auto", "cpu", "cuda")),
+            "device": device_param(),
             "threads": Param(None, "CPU threads for inference; default: torch's setting",
                              type=int, low=1, high=1024, allow_none=True),
             "progress": Param(False, "Show per-tile progress on stderr when inference takes over "
@@ -185,10 +186,7 @@ class UNetDetector(Detector):
         if p["overlap"] is not None and p["tile"] <= 2 * p["overlap"]:
             raise ValueError(f"parameters 'tile' ({p['tile']}) and 'overlap' ({p['overlap']}) need tile > 2 * overlap")
         if p["device"] == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError("parameter 'device' is 'cuda' but torch finds no CUDA device; use 'cpu' or 'auto'")
+            resolve_device("cuda")  # a missing GPU fails here, once, not at every detect
         self._loaded = None  # weights or device may have changed: load again on next use
 
     def fingerprint(self) -> str:
@@ -200,10 +198,7 @@ class UNetDetector(Detector):
     def _device(self):
         import torch
 
-        choice = self.params["device"]
-        if choice == "auto":
-            choice = "cuda" if torch.cuda.is_available() else "cpu"
-        return torch.device(choice)
+        return torch.device(resolve_device(self.params["device"]))
 
     def model(self):
         """Return ``(weights, network)``: the loaded weights and the network, prepared for inference.

@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from crmask.devices import resolve_device
 from crmask.metrics import DEFAULT_THRESHOLDS, Curve, confusion, event_completeness, score_histogram
 
 from .data import PatchSource, Sample, augment_sky
@@ -307,16 +308,6 @@ def cosine_lr(config: TrainConfig, step: int) -> float:
     return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
-def _resolve_device(device: str):
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but torch finds no CUDA device")
-    return torch.device(device)
-
-
 def train(
     config: TrainConfig,
     source: PatchSource,
@@ -362,7 +353,7 @@ def train(
 
     if not validation:
         raise ValueError("train needs at least one validation frame")
-    dev = _resolve_device(device)
+    dev = torch.device(resolve_device(device))
     torch.manual_seed(config.seed)
     model = UNet(config.unet_config()).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)

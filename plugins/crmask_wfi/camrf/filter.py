@@ -26,6 +26,7 @@ import numpy as np
 from astropy.table import Table
 
 from crmask import EventFilter, Param
+from crmask.devices import device_param, resolve_device
 from crmask.events import FrameStack
 from crmask.threads import torch_threads
 
@@ -148,7 +149,7 @@ class CamRandomForestFilter(EventFilter):
                                  low=0.0, low_open=True),
         "split_threshold": Param(SPLIT_THRESHOLD_KEV, "Split threshold, keV", low=0.0),
         "batch_size": Param(256, "64x64 sub-frames per network pass", type=int, low=1, high=65536),
-        "device": Param("auto", "Where the network runs", type=str, choices=("auto", "cpu", "cuda")),
+        "device": device_param(),
         "threads": Param(None, "CPU threads for the network; default: torch's setting",
                          type=int, low=1, high=1024, allow_none=True),
     }
@@ -171,19 +172,11 @@ class CamRandomForestFilter(EventFilter):
 
             resolve_model_dir(p["weights"])  # a missing model fails here, not at every filter call
         if p["device"] == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError("parameter 'device' is 'cuda' but torch finds no CUDA device; use 'cpu' or 'auto'")
+            resolve_device("cuda")  # a missing GPU fails here, once, not at every filter call
         self._model = None
 
     def _device(self) -> str:
-        choice = self.params["device"]
-        if choice == "auto":
-            import torch
-
-            choice = "cuda" if torch.cuda.is_available() else "cpu"
-        return choice
+        return resolve_device(self.params["device"])
 
     def model(self) -> dict:
         """Load (once) and return ``{"densenet", "forest", "card", "directory"}``."""
