@@ -1,6 +1,6 @@
 """False positives of each detector as a function of the cosmic-ray density of the frame.
 
-The same realistic synthetic scene (``crmask.synthetic``, stars and galaxies,
+The same realistic synthetic scene (``crmask.data.synthetic``, stars and galaxies,
 sky, read noise) gets the benchmark footprints (``fp_id % 5 == 0``) at several
 densities, from none to the crowded 1000 per megapixel of the training frames.
 Real exposures hold tens to a few hundred per megapixel. For each detector at
@@ -21,8 +21,8 @@ import os
 import numpy as np
 
 import crmask
-from crmask.footprints import load_footprints
-from crmask.synthetic import FrameSpec, make_frame
+from crmask.data.footprints import load_footprints
+from crmask.data.synthetic import FrameSpec, make_frame
 
 DENSITIES = (0.0, 10.0, 100.0, 1000.0)
 DEFAULT_DETECTORS = ("lacosmic", "deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn")

@@ -1,6 +1,6 @@
 """Throughput of `crmask.batch.detect_many` on a local Dask cluster: 1, 2, 4 ... workers.
 
-Synthetic 2048 x 4096 frames (`crmask.synthetic.make_frame`, seeded) are
+Synthetic 2048 x 4096 frames (`crmask.data.synthetic.make_frame`, seeded) are
 written once; then, for each detector and each worker count, a fresh local
 cluster (one thread per worker process) cleans all of them, writing every
 output. The clock covers the whole `detect_many` call after the workers have
@@ -40,7 +40,7 @@ import crmask
 from crmask import batch
 from crmask.cli import parse_params
 from crmask.exceptions import UnknownDetectorError
-from crmask.synthetic import make_frame
+from crmask.data.synthetic import make_frame
 
 
 def write_frames(folder: Path, n_frames: int, shape: tuple[int, int], seed: int) -> list[Path]:

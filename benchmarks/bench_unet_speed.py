@@ -1,7 +1,7 @@
 """CPU wall time of the four U-Net detectors vs astroscrappy (``lacosmic``) on one 2048 x 4096 frame.
 
 Every detector runs through ``Detector.detect`` on the same realistic
-synthetic frame (``crmask.synthetic``, 4096 rows x 2048 columns, 8.4 Mpix),
+synthetic frame (``crmask.data.synthetic``, 4096 rows x 2048 columns, 8.4 Mpix),
 interleaved over the repeats so that load changes hit all of them alike;
 the best of the repeats is reported in s/Mpix with its ratio to
 astroscrappy's time. ``--paper-config`` also times an untrained UNet-3-32
@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 import crmask
-from crmask.synthetic import make_frame
+from crmask.data.synthetic import make_frame
 
 DETECTORS = ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn")
 

@@ -75,8 +75,8 @@ def _maps(detector, frames, footprints: Path):
 
 def _tpr(maps, nsigma: float | None, weight: float) -> float:
     from crmask.growth import grow_probability
-    from crmask.metrics import DEFAULT_THRESHOLDS as thresholds
-    from crmask.metrics import Curve, score_histogram
+    from crmask.bench.metrics import DEFAULT_THRESHOLDS as thresholds
+    from crmask.bench.metrics import Curve, score_histogram
 
     positives = negatives = 0
     for electrons, prob, truth, ignore in maps:

@@ -64,7 +64,7 @@ if [ -z "${DETECTORS:-}" ]; then
 import sys
 import numpy as np
 import crmask
-from crmask.synthetic import make_frame
+from crmask.data.synthetic import make_frame
 probe = make_frame((64, 64), rng=np.random.default_rng(0)).ccd
 names = []
 for info in crmask.list_detectors("mask"):

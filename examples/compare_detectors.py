@@ -3,7 +3,7 @@
 The set is built with `crmask.bench.build`: real cosmic rays (LSST ITL dark
 footprints, exact truth) injected into real SPRAT and GMOS frames when the
 shared test data (``../shared/data``) is present, otherwise synthetic frames
-(`crmask.synthetic`). Both detectors then run through the benchmark runner
+(`crmask.data.synthetic`). Both detectors then run through the benchmark runner
 (`crmask.bench.runner.run_benchmark`) -- the same metrics, the same files,
 in the same run -- and the report (Markdown and ECSV tables, ROC and
 precision-recall curves as PNG) is written to ``--outdir``.

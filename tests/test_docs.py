@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import pkgutil
 import subprocess
@@ -43,9 +44,10 @@ def test_docs_build_without_warnings(html):
 
 def test_every_public_core_module_is_in_the_api_reference():
     api = (DOCS / "api.rst").read_text()
-    modules = [m.name for m in pkgutil.iter_modules(crmask.__path__)
+    # a module kept importable under an old name (crmask.metrics) is documented under its own (crmask.bench.metrics)
+    modules = [importlib.import_module(f"crmask.{m.name}").__name__ for m in pkgutil.iter_modules(crmask.__path__)
                if not m.name.startswith("_") and m.name not in PRIVATE_OR_CLI]
-    missing = [m for m in modules if f".. automodule:: crmask.{m}\n" not in api]
+    missing = [m for m in modules if f".. automodule:: {m}\n" not in api]
     assert not missing, f"add these modules to docs/api.rst: {missing}"
 
 

@@ -3,7 +3,7 @@ import pytest
 from astropy.io import fits
 
 from crmask import FITSReadError, InvalidImageError
-from crmask.footprints import (
+from crmask.data.footprints import (
     FootprintLibrary,
     inject_footprints,
     load_footprints,

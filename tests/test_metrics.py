@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from crmask.metrics import (
+from crmask.bench.metrics import (
     DEFAULT_THRESHOLDS,
     Confusion,
     Curve,

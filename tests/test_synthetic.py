@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from crmask.footprints import load_footprints
-from crmask.synthetic import FrameSpec, _render_psf, bleed_columns, make_frame, render_tracks
+from crmask.data.footprints import load_footprints
+from crmask.data.synthetic import FrameSpec, _render_psf, bleed_columns, make_frame, render_tracks
 
 from .conftest import shared_path
 

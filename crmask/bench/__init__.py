@@ -8,7 +8,7 @@
   per-file results that let an interrupted run resume;
 * `crmask.bench.report`: tables (Markdown, ECSV) and ROC/PR plots.
 
-The metrics themselves are in `crmask.metrics`.
+The metrics themselves are in `crmask.bench.metrics`.
 """
 
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image, write_bench_image

@@ -10,7 +10,7 @@ Six sets, each a directory in the format of `crmask.bench.dataset`:
     L.A.Cosmic finds, grown, and a border of ``border`` pixels are ignored; it
     has sky lines but no star, so no star mask). Footprints reserved for
     testing (``fp_id % 5 == 0``) are injected with
-    `crmask.footprints.inject_footprints`, converted from electrons with the
+    `crmask.data.footprints.inject_footprints`, converted from electrons with the
     frame's gain; truth pixels stand 3σ above the noise (Bhavanam et al. 2022, §2.1.1),
     fainter footprint pixels (1–3σ) and fixed-pattern defects (hot and warm
     pixels, bad columns) are ignored.
@@ -34,7 +34,7 @@ Six sets, each a directory in the format of `crmask.bench.dataset`:
     with its own cosmic rays inpainted, so stars, the galaxy's knots and
     echelle orders count as star false positives.
 ``synthetic``
-    Frames from `crmask.synthetic.make_frame` at any size; saturated, hot
+    Frames from `crmask.data.synthetic.make_frame` at any size; saturated, hot
     and faint-CR pixels are ignored.
 
 Every random choice comes from ``numpy.random.default_rng((seed, index))``
@@ -57,9 +57,9 @@ from astropy.io.fits import Header
 from astropy.nddata import CCDData
 from scipy import ndimage
 
-from ..footprints import inject_footprints, load_footprints
+from ..data.footprints import inject_footprints, load_footprints
 from ..inpaint import median_inpaint
-from ..synthetic import FrameSpec, make_frame
+from ..data.synthetic import FrameSpec, make_frame
 from .dataset import count_events, write_bench_image, write_manifest
 from .sources import (
     ADC16_MAX,
@@ -378,7 +378,7 @@ def build_synthetic(
     spec: FrameSpec | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Build the ``synthetic`` set with `crmask.synthetic.make_frame`.
+    """Build the ``synthetic`` set with `crmask.data.synthetic.make_frame`.
 
     Parameters
     ----------
@@ -404,7 +404,7 @@ def build_synthetic(
         ignore = (frame.faint | frame.saturated | frame.hot) & ~frame.crmask
         name = f"synthetic_{shape[0]}x{shape[1]}_{index:03d}.fits"
         write_bench_image(outdir / name, frame.ccd, frame.crmask, ignore, frame.starmask, overwrite=overwrite)
-        rows.append(_row(name, "crmask.synthetic.make_frame", index, frame.crmask, ignore, frame.starmask))
+        rows.append(_row(name, "crmask.data.synthetic.make_frame", index, frame.crmask, ignore, frame.starmask))
     write_manifest(outdir, rows, {
         "set": "synthetic",
         "builder": "crmask.bench.build.build_synthetic",

@@ -17,7 +17,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from ..metrics import Confusion, Curve
+from .metrics import Confusion, Curve
 
 __all__ = ["aggregate", "summary_table", "markdown_table", "curve_figure", "plot_curves", "write_report", "COLUMNS"]
 
@@ -232,8 +232,8 @@ def curve_figure(records: list[dict[str, Any]], kind: str = "roc"):
     """Draw ROC (``kind="roc"``) or precision-recall curves, one panel per set, all detectors together.
 
     Each legend entry gives the detector's area under the ROC curve
-    (`~crmask.metrics.Curve.auc`) or average precision
-    (`~crmask.metrics.Curve.average_precision`); the points of a parameter
+    (`~crmask.bench.metrics.Curve.auc`) or average precision
+    (`~crmask.bench.metrics.Curve.average_precision`); the points of a parameter
     sweep are labelled with their parameter values (on the ROC envelope, and
     on the precision-recall front: the points no other setting beats in
     both recall and precision), and each panel's title

@@ -8,7 +8,7 @@ dilation, sweep, thresholds, and the benchmark file's size and modification
 time) reuses it, so an interrupted run resumes where it stopped.
 
 Detectors with a probability map get their curve from thresholds
-(`crmask.metrics.score_histogram`); detectors without one are run again over
+(`crmask.bench.metrics.score_histogram`); detectors without one are run again over
 a parameter sweep (by default ``sigclip`` × ``objlim`` for detectors that
 declare them, as LACosmic does).
 """
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .. import metrics
+from . import metrics
 from .._dask import failure_message, map_as_completed, open_client
 from ..batch import DetectorSpec as WorkerSpec
 from ..exceptions import CrmaskError, UnknownDetectorError

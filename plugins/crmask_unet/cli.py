@@ -100,7 +100,7 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 def train_unet(**opts) -> None:
     """Train a deepCR / Cosmic-CoNN U-Net (optionally with attention gates).
 
-    The data are realistic synthetic frames (crmask.synthetic) with real ITL
+    The data are realistic synthetic frames (crmask.data.synthetic) with real ITL
     CR footprints injected, and, with --train-sources, real frames of the
     shared data with real footprints injected (their own cosmic rays left
     out of the loss; the SPRAT repeat masks as real labels). Footprints with
@@ -153,7 +153,7 @@ def train_unet(**opts) -> None:
         if opts["truth_grow"] is not None:
             source = FramePool([grow_truth(s, opts["truth_grow"]) for s in source.samples])
             validation = [grow_truth(s, opts["truth_grow"]) for s in validation]
-        data = {"kind": "crmask.synthetic frames with real ITL CR footprints (crmask.footprints)",
+        data = {"kind": "crmask.data.synthetic frames with real ITL CR footprints (crmask.data.footprints)",
                 "footprints": footprints.name,
                 "footprint_split": "train fp_id % 5 in {2, 3, 4}; validation fp_id % 5 == 1; "
                                    "fp_id % 5 == 0 reserved for benchmarks, never used",

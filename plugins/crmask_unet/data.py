@@ -7,8 +7,8 @@ Sources, all returning `Sample` patches in electrons:
   ``D > median(D) + 3 sigma_D``, dilated by 3x3, and the contaminated image
   is ``C = U + k_c * sigma_U / sigma_D * D * M`` with ``k_c = 1/8``.
 * `FramePool` crops patches from whole frames with exact truth: the
-  realistic synthetic frames of `synthetic_pool` (``crmask.synthetic``, with
-  real ITL CR footprints from ``crmask.footprints``), or real frames with
+  realistic synthetic frames of `synthetic_pool` (``crmask.data.synthetic``, with
+  real ITL CR footprints from ``crmask.data.footprints``), or real frames with
   real footprints injected (`real_samples`): there stars, galaxies, traces,
   echelle orders, sky lines, defects and the real noise are the negatives,
   the frame's own cosmic rays are left out of the loss, and the SPRAT
@@ -260,7 +260,7 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
     """Real frames with real cosmic-ray footprints injected, as training or validation frames.
 
     Every frame is converted to electrons and gets ``realisations``
-    independent injections (``crmask.footprints.inject_footprints``, seed
+    independent injections (``crmask.data.footprints.inject_footprints``, seed
     ``(seed, frame index, realisation)``). Truth is the injected cosmic rays
     (pixels 3 sigma above the noise) plus the frame's real labels where it
     has them (the SPRAT repeat masks). Left out of the loss: the frame's own
@@ -271,7 +271,7 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
     ----------
     frames : sequence of crmask.bench.sources.RealFrame
         Real frames (``crmask.bench.sources.load_real_frames``).
-    footprints : crmask.footprints.FootprintLibrary
+    footprints : crmask.data.footprints.FootprintLibrary
         Footprints to inject (a training or validation split, never the test one).
     seed : int
         Seed of every injection.
@@ -287,7 +287,7 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
     -------
     list of Sample
     """
-    from crmask.footprints import inject_footprints
+    from crmask.data.footprints import inject_footprints
 
     samples = []
     for index, frame in enumerate(frames):
@@ -339,7 +339,7 @@ def synthetic_pool(
     spectra_fraction: float = 0.0,
     cr_density_low: float | None = None,
 ) -> FramePool:
-    """A `FramePool` of realistic synthetic frames (``crmask.synthetic.make_frame``).
+    """A `FramePool` of realistic synthetic frames (``crmask.data.synthetic.make_frame``).
 
     Every frame draws its own instrument and sky: seeing 1.5-5 px (Moffat or
     Gaussian PSF), sky 30-3000 e-, gain 1-4 e-/adu, read noise 3-10 e-, so
@@ -355,7 +355,7 @@ def synthetic_pool(
         Frame shape.
     seed : int
         Seed of the frames (the same seed gives the same pool).
-    footprints : crmask.footprints.FootprintLibrary, optional
+    footprints : crmask.data.footprints.FootprintLibrary, optional
         Real CR footprints to inject (use the training split only).
     cr_density : float
         Cosmic rays per megapixel; higher than real exposures to ease the
@@ -368,7 +368,7 @@ def synthetic_pool(
         With it, each frame draws its density log-uniformly between this and
         ``cr_density`` (`draw_density`).
     """
-    from crmask.synthetic import FrameSpec, make_frame
+    from crmask.data.synthetic import FrameSpec, make_frame
 
     rng = np.random.default_rng(seed)
     samples = []
@@ -466,10 +466,10 @@ def split_footprints(path: str, part: str):
     """Training or validation footprints of a catalogue, never the reserved test ones.
 
     Footprints with ``fp_id % 5 == 0`` are reserved for benchmarks
-    (``crmask.footprints``); of the others, ``fp_id % 5 == 1`` validate
+    (``crmask.data.footprints``); of the others, ``fp_id % 5 == 1`` validate
     (``part="val"``) and the rest train (``part="train"``).
     """
-    from crmask.footprints import load_footprints
+    from crmask.data.footprints import load_footprints
 
     if part not in ("train", "val"):
         raise ValueError(f"part must be 'train' or 'val', got {part!r}")

@@ -7,7 +7,7 @@ decay over the run, Loshchilov & Hutter 2017), binary cross-entropy (or Cosmic-C
 median-weighted BCE), deepCR's sky augmentation and, for batch
 normalisation, deepCR's two phases (running statistics frozen for the last
 60 % of the epochs). Each epoch ends with a validation ROC (TPR at FPR 1e-4
-and 1e-3, computed by `crmask.metrics` exactly as ``crmask bench`` does) and
+and 1e-3, computed by `crmask.bench.metrics` exactly as ``crmask bench`` does) and
 a checkpoint from which training resumes exactly: the batches of step ``s``
 of epoch ``e`` are drawn from ``default_rng([seed, e, s])``.
 
@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from crmask.devices import resolve_device
-from crmask.metrics import DEFAULT_THRESHOLDS, Curve, confusion, event_completeness, score_histogram
+from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, confusion, event_completeness, score_histogram
 
 from .data import PatchSource, Sample, augment_sky
 from .detector import normalise
@@ -222,7 +222,7 @@ def choose_threshold(
     """The threshold of best pixel F1 among those that find ``min_completeness`` of the cosmic rays.
 
     A cosmic ray (8-connected group of truth pixels) counts as found when at
-    least half its pixels are flagged (`crmask.metrics.event_completeness`).
+    least half its pixels are flagged (`crmask.bench.metrics.event_completeness`).
     When no threshold of ``grid`` keeps that completeness, the one with the
     highest completeness is taken (ties: best F1).
 
@@ -251,7 +251,7 @@ def evaluate(model, samples: Sequence[Sample], norm: Normalisation, device="cpu"
 
     Pixels in ``sample.ignore`` are left out. Frames are cropped to a
     multiple of the model's pooling factor. The TPRs are read off the ROC
-    curve summed over the frames with `crmask.metrics.Curve`, as
+    curve summed over the frames with `crmask.bench.metrics.Curve`, as
     ``crmask bench`` does.
 
     Returns

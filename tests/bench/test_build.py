@@ -14,7 +14,7 @@ from crmask.bench.sources import (
     warm_pixels,
 )
 from crmask.cli import cli
-from crmask.synthetic import FrameSpec
+from crmask.data.synthetic import FrameSpec
 
 from ..conftest import SHARED_DATA, shared_path
 

@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from crmask.registry import reload_plugins
-from crmask.synthetic import make_frame
+from crmask.data.synthetic import make_frame
 
 
 @pytest.fixture(scope="module")

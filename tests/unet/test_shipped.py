@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch")
 
 import crmask  # noqa: E402
-from crmask.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram  # noqa: E402
+from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram  # noqa: E402
 
 DETECTORS = ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn")
 
@@ -16,8 +16,8 @@ DETECTORS = ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn")
 @pytest.fixture(scope="module")
 def unseen_frame(footprints_path):
     """A synthetic frame with cosmic rays from the footprints reserved for tests (fp_id % 5 == 0)."""
-    from crmask.footprints import load_footprints
-    from crmask.synthetic import FrameSpec, make_frame
+    from crmask.data.footprints import load_footprints
+    from crmask.data.synthetic import FrameSpec, make_frame
 
     library = load_footprints(footprints_path, "test")
     spec = FrameSpec(cr_density=600.0, track_fraction=0.0, seeing=2.5, sky=300.0)

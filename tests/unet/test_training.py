@@ -98,7 +98,7 @@ def test_threshold_keeps_ninety_percent_of_events_before_maximising_f1():
 
 
 def test_validation_tpr_is_the_bench_quantity():
-    from crmask.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram
+    from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram
 
     class Constant(torch.nn.Module):
         config = type("C", (), {"multiple": 1})()
@@ -159,7 +159,7 @@ def test_validation_and_bench_tpr_are_one_number(hand_made_scores):
 
 @pytest.fixture(scope="module")
 def tiny_data(footprints_path):
-    from crmask.footprints import load_footprints
+    from crmask.data.footprints import load_footprints
 
     library = load_footprints(footprints_path, "train")
     pool = synthetic_pool(4, (128, 128), seed=3, footprints=library, cr_density=3000.0)
@@ -268,7 +268,7 @@ def _real_frame(rng, labels=None):
 
 
 def test_real_samples_inject_footprints_and_ignore_the_frames_own_cosmic_rays(rng, footprints_path):
-    from crmask.footprints import load_footprints
+    from crmask.data.footprints import load_footprints
     from crmask_unet.data import real_samples
 
     labels = np.zeros((128, 160), bool)

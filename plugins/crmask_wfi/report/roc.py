@@ -5,8 +5,8 @@ The ROC pairs, for every threshold ``t`` on ``P_CR`` (flag when
 positive rate) with the fraction of X-ray events lost (false positive rate,
 eq. 6). The operating threshold is the one that keeps the most cosmic rays
 while losing at most ``max_lost_xray`` of the X-rays on a validation set.
-Both are `crmask.metrics`'s (`~crmask.metrics.roc_curve`,
-`~crmask.metrics.threshold_at_fpr`), the definitions the image detectors'
+Both are `crmask.bench.metrics`'s (`~crmask.bench.metrics.roc_curve`,
+`~crmask.bench.metrics.threshold_at_fpr`), the definitions the image detectors'
 benchmark uses.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crmask.metrics import roc_curve as _roc_curve
-from crmask.metrics import threshold_at_fpr
+from crmask.bench.metrics import roc_curve as _roc_curve
+from crmask.bench.metrics import threshold_at_fpr
 
 __all__ = ["RocCurve", "roc_curve", "choose_threshold", "plot_roc"]
 
@@ -61,7 +61,7 @@ def choose_threshold(curve: RocCurve, max_lost_xray: float) -> tuple[float, floa
     """The threshold of highest CR completeness that loses at most ``max_lost_xray`` of the X-rays.
 
     Of thresholds with equal completeness the one that loses the fewest
-    X-rays is taken (`crmask.metrics.threshold_at_fpr`).
+    X-rays is taken (`crmask.bench.metrics.threshold_at_fpr`).
 
     Returns
     -------
