@@ -43,6 +43,7 @@ __all__ = [
     "prepare_image",
     "input_bad_pixels",
     "pixel_noise",
+    "background_noise",
     "header_from_meta",
     "image_unit_kind",
     "GAIN_KEYS",
@@ -259,6 +260,17 @@ def pixel_noise(image: np.ndarray, good: np.ndarray, stride: int = 1) -> float:
     pairs = ok[:, 1:] & ok[:, :-1]
     differences = np.diff(rows.astype(np.float64, copy=False), axis=1)[pairs]
     return float(mad_std(differences)) / np.sqrt(2.0) if differences.size else 0.0
+
+
+def background_noise(electrons: np.ndarray, good: np.ndarray, stride: int = 4) -> float:
+    """Robust per-pixel noise of an image's background, in electrons (`pixel_noise`), at least one.
+
+    The noise of the sky, read noise included, whatever its origin
+    (detector, stacking or resampling), on every ``stride``-th row. One
+    electron at least, so that noise units stay finite on noiseless images.
+    """
+    sigma = pixel_noise(electrons, good, stride)
+    return max(sigma, 1.0) if np.isfinite(sigma) else 1.0
 
 
 def _fill_bad(values: np.ndarray, bad: np.ndarray, what: str, positive: bool = False) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
-from .ccd import pixel_noise
+from .ccd import background_noise
 
 __all__ = ["grow_probability", "local_background", "local_significance"]
 
@@ -26,17 +26,26 @@ _SQUARE = np.ones((3, 3), dtype=bool)
 _BLOCK = 1 << 16
 
 
-def local_background(electrons: np.ndarray, where: np.ndarray) -> np.ndarray:
+def _indices(where) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, columns)`` of a boolean mask (`numpy.nonzero` order), or the index arrays as given."""
+    if isinstance(where, tuple):
+        ys, xs = where
+        return np.asarray(ys), np.asarray(xs)
+    return np.nonzero(where)
+
+
+def local_background(electrons: np.ndarray, where) -> np.ndarray:
     """Local background of some pixels: the median of the `BACKGROUND_WINDOW`-square window around each.
 
     The image edge is reflected (as `numpy.pad`'s ``"reflect"``). Only the
-    windows of ``where`` are read, a block of pixels at a time. Returns the
-    values at the pixels of ``where``, in `numpy.nonzero` order, in the
-    image's floating-point type (at least float32).
+    windows of ``where`` (a boolean mask, or ``(rows, columns)`` index arrays
+    as `numpy.nonzero` gives them) are read, a block of pixels at a time.
+    Returns the values at those pixels, in their order, in the image's
+    floating-point type (at least float32).
     """
     image = np.asarray(electrons)
     image = image.astype(np.result_type(image.dtype, np.float32), copy=False)
-    ys, xs = np.nonzero(where)
+    ys, xs = _indices(where)
     offsets = np.arange(BACKGROUND_WINDOW) - BACKGROUND_WINDOW // 2
     middle = BACKGROUND_WINDOW**2 // 2  # an odd number of pixels: the median is one of them
     background = np.empty(len(ys), dtype=image.dtype)
@@ -57,7 +66,7 @@ def _reflect(index: np.ndarray, size: int) -> np.ndarray:
     return np.clip(index, 0, size - 1)  # images narrower than half a window: the edge pixel repeats
 
 
-def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, level: float,
+def local_significance(electrons: np.ndarray, where, sigma: float, level: float,
                        background: np.ndarray | None = None) -> np.ndarray:
     """Significance of some pixels above their local background.
 
@@ -70,8 +79,9 @@ def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, l
     ----------
     electrons : numpy.ndarray
         2-D image in electrons.
-    where : numpy.ndarray
-        Boolean mask of the pixels to measure; only those are computed.
+    where : numpy.ndarray or tuple of numpy.ndarray
+        The pixels to measure, a boolean mask or ``(rows, columns)`` index
+        arrays; only those are computed.
     sigma : float
         Noise of the image's background, electrons.
     level : float
@@ -82,13 +92,14 @@ def local_significance(electrons: np.ndarray, where: np.ndarray, sigma: float, l
     Returns
     -------
     numpy.ndarray
-        float32 significance at the pixels of ``where`` (in ``np.nonzero``
-        order).
+        float32 significance at the pixels of ``where``, in its order
+        (`numpy.nonzero` order for a mask).
     """
+    ys, xs = _indices(where)
     if background is None:
-        background = local_background(electrons, where)
+        background = local_background(electrons, (ys, xs))
     noise = np.sqrt(np.float32(sigma) ** 2 + np.clip(background - np.float32(level), 0, None))
-    values = np.asarray(electrons)[where]
+    values = np.asarray(electrons)[ys, xs]
     return ((values - background) / noise).astype(np.float32)
 
 
@@ -131,8 +142,8 @@ def grow_probability(
     sigma, level : float, optional
         Background noise and typical level of the image, electrons (see
         `local_significance`); default: measured on the good pixels of every
-        fourth row, the noise by `crmask.ccd.pixel_noise` (at least 1 e-) and
-        the level as their median.
+        fourth row, the noise by `crmask.ccd.background_noise` and the level
+        as their median.
     source_sigma : float
         Local backgrounds this many ``sigma`` above ``level`` count as sources.
     floor : float
@@ -164,15 +175,12 @@ def grow_probability(
     if len(ys):
         good = np.ones(probability.shape, dtype=bool) if bad is None else ~bad
         if sigma is None:
-            sigma = pixel_noise(electrons, good, stride=4)
-            sigma = max(sigma, 1.0) if np.isfinite(sigma) else 1.0
+            sigma = background_noise(electrons, good)
         if level is None:
             rows = good[::4]
             level = float(np.median(np.asarray(electrons)[::4][rows])) if rows.any() else 0.0
-        candidates = np.zeros(probability.shape, dtype=bool)
-        candidates[ys, xs] = True  # np.nonzero(candidates) gives back (ys, xs): they are in row-major order
-        background = local_background(electrons, candidates)
-        z = local_significance(electrons, candidates, sigma, level, background)
+        background = local_background(electrons, (ys, xs))
+        z = local_significance(electrons, (ys, xs), sigma, level, background)
         keep = (z >= nsigma) & (background - level <= source_sigma * sigma)
         grown[ys[keep], xs[keep]] = offered[keep]
     return grown

@@ -453,9 +453,8 @@ def grow_truth(sample: Sample, nsigma: float, iterations: int = 3) -> Sample:
         ring = ndimage.binary_dilation(truth, structure=square) & ~truth
         if not ring.any():
             break
-        z = local_significance(sample.image, ring, sigma, level)
         ys, xs = np.nonzero(ring)
-        keep = z >= nsigma
+        keep = local_significance(sample.image, (ys, xs), sigma, level) >= nsigma
         if not keep.any():
             break
         truth[ys[keep], xs[keep]] = True

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from crmask import Detector, MaskResult, Param, PreparedImage
-from crmask.ccd import pixel_noise
+from crmask.ccd import background_noise
 from crmask.detector import CALIBRATION_PARAMS
 from crmask.devices import device_param, resolve_device
 from crmask.growth import grow_probability
@@ -30,16 +30,6 @@ TILE_MULTIPLE = 4
 #: Default most pixels (context included) that a group-normalised network normalises together
 #: (``block_pixels``): 2048 x 2048, about 1.2 GB at width 8.
 BLOCK_PIXELS = 2 ** 22
-
-
-def background_noise(electrons: np.ndarray, good: np.ndarray, stride: int = 4) -> float:
-    """Robust per-pixel noise of an image's background, in electrons (`crmask.ccd.pixel_noise`), at least one.
-
-    The noise of the sky, read noise included, whatever its origin
-    (detector, stacking or resampling), on every ``stride``-th row.
-    """
-    sigma = pixel_noise(electrons, good, stride)
-    return max(sigma, 1.0) if np.isfinite(sigma) else 1.0
 
 
 #: Pixel values are clipped to +-this many electrons before normalisation: a hundred times the full well of
@@ -66,7 +56,7 @@ def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float)
         ``"noise"``: background-subtracted image in units of its per-pixel
         noise, ``(x - b) / sqrt(sigma_b**2 + max(x - b - 2 sigma_b, 0))``
         with ``b`` the median, ``sigma_b`` the background noise
-        (`background_noise`) and the Poisson noise of the charge of sources
+        (`crmask.ccd.background_noise`) and the Poisson noise of the charge of sources
         (anything more than 2 sigma_b above the background);
         the same scene looks the same at any exposure level, gain or read
         noise. ``scale`` is unused.
