@@ -202,14 +202,21 @@ def result_path(outdir: str | os.PathLike, set_name: str, label: str, file: str)
     return Path(outdir) / "results" / set_name / label / f"{file}.json"
 
 
-def _config_key(spec: DetectorSpec, detector, dilate: bool,
-                sweep: Mapping[str, Sequence[Any]] | None, thresholds: np.ndarray, bench_file: Path) -> str:
-    stat = bench_file.stat()
-    config = {
+def _identity(spec: DetectorSpec, detector) -> dict[str, Any]:
+    """What results of ``detector`` are stored under: label, name, parameters, `~crmask.Detector.fingerprint`."""
+    return {
         "label": spec.label,
         "name": spec.name,
         "params": {k: repr(v) for k, v in sorted(detector.get_params().items())},
         "fingerprint": detector.fingerprint(),
+    }
+
+
+def _config_key(identity: Mapping[str, Any], dilate: bool, sweep: Mapping[str, Sequence[Any]] | None,
+                thresholds: np.ndarray, bench_file: Path) -> str:
+    stat = bench_file.stat()
+    config = {
+        **identity,
         "dilate": dilate,
         "sweep": {k: list(v) for k, v in (sweep or {}).items()},
         "thresholds": hashlib.sha1(np.asarray(thresholds, dtype=np.float64).tobytes()).hexdigest(),
@@ -322,15 +329,15 @@ def run_benchmark(
             detectors[s.label] = classes[s.label](**dict(s.params))
         except ValueError as exc:
             raise CrmaskError(f"detector {s.label!r}: {exc}") from None
+    identities = {s.label: _identity(s, detectors[s.label]) for s in specs}  # a fingerprint may hash a file: once
     bench_sets = [s if isinstance(s, BenchSet) else load_set(s) for s in sets]
     options = {"dilate": dilate, "thresholds": thresholds, "threads": threads}
     jobs: list[_Job] = []
     for bench in bench_sets:
         for spec in specs:
-            det = detectors[spec.label]
             det_sweep = default_sweep(classes[spec.label]) if sweep is None else dict(sweep)
             for name in bench.files:
-                key = _config_key(spec, det, dilate, det_sweep, thresholds, bench.path / name)
+                key = _config_key(identities[spec.label], dilate, det_sweep, thresholds, bench.path / name)
                 jobs.append(_Job(bench.name, spec.label, bench.path / name,
                                  result_path(outdir, bench.name, spec.label, name), key, det_sweep))
     stored = [_read_result(job.target, job.key) if resume else None for job in jobs]
