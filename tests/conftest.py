@@ -1,4 +1,4 @@
-"""Shared fixtures: seeded random generators and the shared real-data directory."""
+"""Shared fixtures: seeded random generators, the shared real-data directory, a registry reloaded around a test."""
 
 from pathlib import Path
 
@@ -17,6 +17,16 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared test data not found at {path} (../shared/data beside the checkout)")
     return path
+
+
+@pytest.fixture
+def fresh_registry():
+    """Reload the plugin registry before and after a test, so that plugin files it loads stay its own."""
+    from crmask.registry import reload_plugins
+
+    reload_plugins()
+    yield
+    reload_plugins()
 
 
 @pytest.fixture

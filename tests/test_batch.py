@@ -157,21 +157,18 @@ def register_detectors(register):
 """
 
 
-def test_a_plugin_file_detector_runs_on_the_workers(frames, client, tmp_path):
+def test_a_plugin_file_detector_runs_on_the_workers(frames, client, tmp_path, fresh_registry):
     import pickle
 
-    from crmask.registry import load_plugin_file, reload_plugins
+    from crmask.registry import load_plugin_file
 
     plugin = tmp_path / "above_level.py"
     plugin.write_text(_PLUGIN)
-    try:
-        load_plugin_file(plugin)
-        spec = batch.DetectorSpec.from_detector("test-above-level", {"level": 500.0})
-        assert pickle.loads(pickle.dumps(spec)) == spec
-        result = batch.detect_many([p for p, _ in frames[:4]], "test-above-level", client, outdir=tmp_path / "out",
-                                   level=500.0, progress=False)
-    finally:
-        reload_plugins()
+    load_plugin_file(plugin)
+    spec = batch.DetectorSpec.from_detector("test-above-level", {"level": 500.0})
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    result = batch.detect_many([p for p, _ in frames[:4]], "test-above-level", client, outdir=tmp_path / "out",
+                               level=500.0, progress=False)
     assert result.ok, [f.error for f in result.failed]
     # the 800-3000 adu hits on a 200 adu sky are the only pixels above 500 adu
     assert [f.n_cr_pixels for f in result] == [int(truth.sum()) for _, truth in frames[:4]]

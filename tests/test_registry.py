@@ -13,13 +13,6 @@ from crmask.testing import check_detector, conformance_image
 EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "crmask_example_plugin"
 
 
-@pytest.fixture
-def fresh_registry():
-    reload_plugins()
-    yield
-    reload_plugins()
-
-
 def install_entry_point(site: Path, dist: str, entry_points: str) -> None:
     """Create an installed distribution's metadata (what pip writes) in ``site``."""
     info = site / f"{dist}-0.1.0.dist-info"

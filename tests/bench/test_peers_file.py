@@ -11,7 +11,7 @@ from crmask.testing import conformance_image
 PEERS = Path(__file__).resolve().parents[2] / "benchmarks" / "peers" / "peers.py"
 
 
-def test_peer_ccdproc_is_the_only_peer_and_equals_lacosmic():
+def test_peer_ccdproc_is_the_only_peer_and_equals_lacosmic(fresh_registry):
     classes = load_detector_file(PEERS)
     assert set(classes) == {"peer-ccdproc"}  # the published networks are installed detectors now
     ccd, truth = conformance_image()

@@ -42,7 +42,7 @@ def bench(tiny_set, out, *extra):
     return CliRunner().invoke(cli, args)
 
 
-def test_local_cluster_reports_the_serial_metrics(tiny_set, tmp_path):
+def test_local_cluster_reports_the_serial_metrics(tiny_set, tmp_path, fresh_registry):
     plugin = tmp_path / "above.py"
     plugin.write_text(PLUGIN)
     detectors = ("--plugin", str(plugin), "--detector", "above")
