@@ -290,14 +290,15 @@ class UNetDetector(Detector):
             threshold = loaded.threshold if loaded.threshold is not None else 0.5
         # A value beyond ELECTRON_LIMIT is no pixel a detector can read (3e38 adu): the network sees the image
         # median there, as at a bad pixel, so that it disturbs no neighbour, and the pixel itself is flagged.
-        corrupt = (np.abs(image.in_electrons) > ELECTRON_LIMIT) & ~image.bad
-        prob = self.probability(image.in_electrons, image.bad | corrupt)
+        electrons = image.in_electrons  # a new array at each access: once
+        corrupt = (np.abs(electrons) > ELECTRON_LIMIT) & ~image.bad
+        unreadable = image.bad | corrupt
+        prob = self.probability(electrons, unreadable)
         prob[image.bad] = 0.0
         prob[corrupt] = 1.0
         wings = self.wing_growth()
         if wings is not None:
-            prob = grow_probability(prob, image.in_electrons, nsigma=wings["nsigma"], weight=wings["weight"],
-                                    bad=image.bad | corrupt)
+            prob = grow_probability(prob, electrons, nsigma=wings["nsigma"], weight=wings["weight"], bad=unreadable)
         if not np.isfinite(prob).all():
             raise FloatingPointError(
                 f"the network gave {int(np.sum(~np.isfinite(prob)))} non-finite probabilities; "
