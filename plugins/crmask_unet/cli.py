@@ -50,6 +50,11 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
               help="Tenfold drops when the validation loss stalls, or a cosine decay over the run.")
 @click.option("--loss", type=click.Choice(["bce", "median-bce"]), default="bce", show_default=True,
               help="Plain binary cross-entropy, or Cosmic-CoNN's median-weighted BCE (Xu et al. 2023).")
+@click.option("--border-weight", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Loss weight of the non-CR pixels bordering each cosmic ray (1: plain BCE); stresses where a "
+                   "track ends (Ronneberger et al. 2015).")
+@click.option("--border-width", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Width of that border, pixels.")
 @click.option("--scale", type=float, default=None,
               help="Electrons per network input unit [default: 100 for deepcr, 1 for cosmic-conn, as the originals].")
 @click.option("--input", "input_scheme", type=click.Choice(["scale", "median", "noise"]), default=None,
@@ -126,7 +131,7 @@ def train_unet(**opts) -> None:
             arch=opts["arch"], attention=opts["attention"], depth=opts["depth"], width=opts["width"],
             patch=opts["patch"], batch_size=opts["batch_size"], epochs=opts["epochs"],
             steps_per_epoch=opts["steps_per_epoch"], lr=opts["lr"], lr_schedule=opts["lr_schedule"],
-            loss=opts["loss"],
+            loss=opts["loss"], border_weight=opts["border_weight"], border_width=opts["border_width"],
             scale=opts["scale"] or (100.0 if opts["arch"] == "deepcr" else 1.0),
             input_scheme=opts["input_scheme"], group_eps=opts["group_eps"], seed=opts["seed"],
         )

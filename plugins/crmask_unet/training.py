@@ -30,7 +30,7 @@ from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, confusion, event_com
 
 from .data import PatchSource, Sample, augment_sky
 from .detector import normalise
-from .losses import median_weights, weighted_bce
+from .losses import border_weights, median_weights, weighted_bce
 from .model import ARCHITECTURES, UNet, UNetConfig
 from .weights import SCHEMES, Normalisation
 
@@ -82,6 +82,11 @@ class TrainConfig:
         rises linearly to 1 over ``alpha_epochs``.
     alpha_epochs : int
         Epochs over which the median-weighted loss becomes plain BCE.
+    border_weight : float
+        Loss weight of the non-CR pixels within ``border_width`` pixels of
+        a cosmic ray (`crmask_unet.losses.border_weights`); 1: none.
+    border_width : int
+        Width of that border, pixels.
     scale : float
         Electrons per unit of network input (the normalisation's scale).
     input_scheme : {"scale", "median", "noise"}, optional
@@ -122,6 +127,8 @@ class TrainConfig:
     lr: float = 0.005
     loss: str = "bce"
     alpha_epochs: int = 5
+    border_weight: float = 1.0
+    border_width: int = 1
     scale: float = 100.0
     input_scheme: str | None = None
     bn_momentum: float = 0.005
@@ -140,15 +147,15 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.loss not in ("bce", "median-bce"):
             raise ValueError(f"loss must be 'bce' or 'median-bce', got {self.loss!r}")
-        for name in ("patch", "batch_size", "epochs", "steps_per_epoch", "alpha_epochs"):
+        for name in ("patch", "batch_size", "epochs", "steps_per_epoch", "alpha_epochs", "border_width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.patch % self.unet_config().multiple:
             raise ValueError(f"patch {self.patch} must be a multiple of {self.unet_config().multiple}")
         if self.input_scheme is not None and self.input_scheme not in SCHEMES:
             raise ValueError(f"input_scheme must be one of {SCHEMES}, got {self.input_scheme!r}")
-        if not (self.lr > 0 and self.scale > 0):
-            raise ValueError("lr and scale must be positive")
+        if not (self.lr > 0 and self.scale > 0 and self.border_weight > 0):
+            raise ValueError("lr, scale and border_weight must be positive")
 
     def unet_config(self) -> UNetConfig:
         """The U-Net configuration this training builds."""
@@ -295,8 +302,10 @@ def _batch(config: TrainConfig, source: PatchSource, epoch: int, step: int, alph
                              noise=norm.scheme == "noise")
         xs.append(_network_input(sample.image, norm))
         ys.append(sample.mask.astype(np.float32))
-        ws.append(median_weights(sample.clean, alpha) if config.loss == "median-bce"
-                  else np.ones(sample.mask.shape, np.float32))
+        weights = border_weights(sample.mask, config.border_weight, config.border_width)
+        if config.loss == "median-bce":
+            weights *= median_weights(sample.clean, alpha)
+        ws.append(weights)
         vs.append((~sample.ignore).astype(np.float32))
     return tuple(torch.from_numpy(np.stack(a)[:, None]) for a in (xs, ys, ws, vs))
 

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 import crmask  # noqa: E402
 from crmask_unet.data import Sample, augment_sky, dark_frame_mask, inject_dark_crs, synthetic_pool  # noqa: E402
-from crmask_unet.losses import median_weights  # noqa: E402
+from crmask_unet.losses import border_weights, median_weights  # noqa: E402
 from crmask_unet.training import TrainConfig, choose_threshold, evaluate, tpr_key, train  # noqa: E402
 
 def test_dark_frame_pairs_follow_the_paper_formula(rng):
@@ -47,6 +47,38 @@ def test_median_weights_emphasise_sources(rng):
     assert weights[5, 5] == pytest.approx(0.2)  # empty sky: the floor
     assert weights[31, 31] == pytest.approx(1.0, abs=0.05)  # on the source
     np.testing.assert_array_equal(median_weights(clean, alpha=1.0), 1.0)
+
+
+def test_border_weights_stress_the_ring_around_each_cosmic_ray():
+    mask = np.zeros((12, 12), dtype=bool)
+    mask[5, 3:7] = True  # a short track
+    weights = border_weights(mask, 5.0)
+    ring = np.zeros(mask.shape, dtype=bool)
+    ring[4:7, 2:8] = True
+    ring &= ~mask
+    np.testing.assert_array_equal(weights[ring], 5.0)
+    np.testing.assert_array_equal(weights[~ring], 1.0)  # the cosmic ray itself and the rest: plain BCE
+    wide = border_weights(mask, 5.0, width=2)
+    assert wide[3, 1] == 5.0 and wide[2, 1] == 1.0 and wide[5, 4] == 1.0
+    np.testing.assert_array_equal(border_weights(mask, 1.0), 1.0)
+
+
+def test_border_weight_enters_the_training_batch(tiny_data):
+    from crmask_unet.training import _batch
+
+    source, _ = tiny_data
+    plain = _batch(TINY, source, 0, 0, 1.0)
+    stressed = _batch(replace(TINY, border_weight=4.0), source, 0, 0, 1.0)
+    np.testing.assert_array_equal(plain[0].numpy(), stressed[0].numpy())  # same patches
+    truth, weights = stressed[1].numpy().astype(bool), stressed[2].numpy()
+    ring = np.stack([ndimage.binary_dilation(t, structure=np.ones((3, 3), dtype=bool)) & ~t for t in truth[:, 0]])
+    assert ring.any()
+    np.testing.assert_array_equal(weights[:, 0][ring], 4.0)
+    np.testing.assert_array_equal(weights[:, 0][~ring], 1.0)
+    with pytest.raises(ValueError, match="border_weight"):
+        replace(TINY, border_weight=0.0)
+    with pytest.raises(ValueError, match="border_width"):
+        replace(TINY, border_width=0)
 
 
 def test_sky_augmentation_adds_a_multiple_of_the_sky(rng):
