@@ -265,3 +265,24 @@ def test_bad_psf_kernels_are_one_line_errors(tmp_path):
         get_detector("lacosmic", fsmode="convolve", psfk=_kernel(tmp_path / "c.fits", np.zeros((3, 3))))
     with pytest.raises(FITSReadError, match="not a readable FITS file"):
         get_detector("lacosmic", fsmode="convolve", psfk=str(tmp_path / "missing.fits"))
+
+
+@pytest.mark.parametrize("how", ["parameter", "header", "quantity"])
+def test_saturation_in_adu_reaches_astroscrappy_in_electrons(rng, how):
+    # Stars peaking near 8400 adu on an adu frame of gain 2 (16800 e-), a cosmic ray on the brightest star's
+    # wing; the detector saturates at 10000 adu (20000 e-), so nothing here is saturated. astroscrappy reads
+    # satlevel in electrons: it must get 20000. Given 10000 it takes the star for a saturated one and masks it
+    # whole, cosmic ray included.
+    data, _, _ = _frame(rng, sky=400.0, gain=2.0)
+    data[55, 63] += 3000.0
+    assert 8000 < np.delete(data.ravel(), 55 * data.shape[1] + 63).max() < 10000
+    header = {"SATURATE": 10000.0} if how == "header" else {}
+    ccd = CCDData(data, unit=u.adu, meta=header)
+    params = {"parameter": {"satlevel": 10000.0}, "header": {},
+              "quantity": {"satlevel": 20000.0 * u.electron}}[how]
+    result = get_detector("lacosmic", gain=2.0, readnoise=5.0, **params).detect(ccd)
+    expected, _ = astroscrappy.detect_cosmics(data, gain=2.0, readnoise=5.0, satlevel=20000.0)
+    wrong, _ = astroscrappy.detect_cosmics(data, gain=2.0, readnoise=5.0, satlevel=10000.0)
+    assert expected[55, 63] and not wrong[55, 63]  # the unit matters on this frame
+    np.testing.assert_array_equal(result.mask, expected)
+    assert result.meta["satlevel"] == 20000.0

@@ -12,8 +12,8 @@ from crmask.detector import CALIBRATION_PARAMS
 
 __all__ = ["LACosmic", "read_psf_kernel", "sky_pedestal"]
 
-#: ccdproc.cosmicray_lacosmic's default saturation level, used when neither
-#: ``satlevel`` nor a SATURATE keyword is given.
+#: ccdproc.cosmicray_lacosmic's default saturation level (electrons, as astroscrappy reads it), used when
+#: neither ``satlevel`` nor a SATURATE keyword is given.
 DEFAULT_SATLEVEL = 65535.0
 
 #: A frame whose median is at most this many read-noise sigmas above zero
@@ -147,6 +147,13 @@ class LACosmic(Detector):
     * ``psfk``: a PSF kernel read from a FITS file (`read_psf_kernel`), for
       ``fsmode='convolve'``, in place of the ``psfmodel`` kernel.
 
+    The saturation level (``satlevel``, or the ``SATURATE`` keyword) is in
+    the image unit, as every crmask calibration value; astroscrappy and
+    ccdproc take it in electrons, so an image in adu has it multiplied by
+    the gain on the way (``meta["satlevel"]`` holds the level in
+    electrons). Without either, ccdproc's default of 65535 electrons
+    applies.
+
     The cleaned image (``MaskResult.cleaned``) is in the image unit, as
     ccdproc returns it with ``gain_apply=False``; ccdproc's default
     ``gain_apply=True`` multiplies it by the gain (and labels the result
@@ -213,9 +220,11 @@ class LACosmic(Detector):
         from astroscrappy import detect_cosmics
 
         p = self.params
-        satlevel = image.saturation if image.saturation is not None else DEFAULT_SATLEVEL
+        # astroscrappy compares the pixels times the gain with satlevel: the level in electrons (ccdproc's
+        # default is one already)
+        satlevel = image.saturation * image.gain if image.saturation is not None else DEFAULT_SATLEVEL
         median, sigma = _frame_statistics(image)
-        if median >= satlevel:  # astroscrappy compares the pixels times the gain with satlevel
+        if median >= satlevel:
             raise InvalidImageError(
                 f"the image median times the gain ({median:.4g}) is at or above the saturation level "
                 f"({satlevel:.4g}): L.A.Cosmic would mask every pixel and find nothing; check the unit, "
