@@ -218,6 +218,7 @@ def _model_info(card_path: Path, aliases: tuple[str, ...], plugin: str) -> Model
         warnings.warn(f"crmask plugin {plugin!r}: model card {card_path} is skipped: {reason}", PluginWarning,
                       stacklevel=3)
         return None
+    aliases = tuple(dict.fromkeys(alias for alias in aliases if alias != name))
     weights = getattr(cls, "parameters", {}).get("weights")
     default = weights is not None and weights.default in (name, *aliases)
     return ModelInfo(name=name, detector=detector, kind=cls.kind, files=files, card=card_path,

@@ -153,6 +153,15 @@ def test_a_third_party_plugin_ships_models_through_the_hook(model_plugin):
     assert [m.name for m in crmask.list_models() if m.plugin == tiny.plugin] == ["demo-net.tiny", "lacosmic.survey"]
 
 
+def test_an_alias_equal_to_the_name_or_given_twice_is_listed_once(tmp_path, fresh_registry):
+    (tmp_path / "self_alias_plugin.py").write_text(
+        "from pathlib import Path\nimport crmask\n\n@crmask.hookimpl\ndef register_models(register):\n"
+        "    register(Path(__file__).with_name('s.card.json'), aliases=['lacosmic.s', 'old', 'old'])\n")
+    _card(tmp_path, "s", name="lacosmic.s", detector="lacosmic")
+    load_plugin_file(tmp_path / "self_alias_plugin.py")
+    assert list_models("lacosmic")[0].aliases == ("old",)
+
+
 def test_a_card_listing_several_files_registers_them_all(model_plugin):
     for name in ("a.bin", "b.bin"):
         (model_plugin / name).write_bytes(name.encode())
