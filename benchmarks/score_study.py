@@ -208,7 +208,9 @@ def rst(tables_: list[dict]) -> str:
 
 def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict], peers: list[str],
          candidates: list[str] | None = None) -> Path:
-    """Copy a run's weights into the package as model ``name``, its card extended with the bench results.
+    """Copy a run's weights into the package as ``<name>.*``, its card extended with the bench results.
+
+    The card names the model ``detector.tag`` (`crmask_unet.weights.model_name`); ``name`` is its alias.
 
     The weights file is copied byte for byte (its sha256 stays the card's);
     the card gains ``benchmark``: per real source, the model's and each peer's
@@ -228,7 +230,9 @@ def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict],
         keys = ("tpr_1e-4", "tpr_1e-3", "f1", "event_completeness", "events_total", "star_fp", "s_per_mpix")
         return {k: None if isinstance(r[k], float) and not np.isfinite(r[k]) else r[k] for k in keys}
 
-    card.update(name=name, weights_file=weights.name, study_run=run)
+    from crmask_unet.weights import model_name
+
+    card.update(name=model_name(card["detector"], name), weights_file=weights.name, study_run=run)
     if candidates:
         card["selection"] = {
             "rule": "highest TPR at FPR 1e-4 on the real validation frames, to 0.001 (then F1), among the runs",

@@ -22,8 +22,10 @@ from .exceptions import (
     PluginError,
     PluginWarning,
     UnknownDetectorError,
+    WeightsError,
 )
 from .hookspecs import hookimpl
+from .models import list_models
 from .params import Param
 from .plotting import plot_mask
 from .registry import get_detector, get_detector_class, list_detectors, list_event_filters, resolve
@@ -40,6 +42,7 @@ __all__ = [
     "get_detector_class",
     "list_detectors",
     "list_event_filters",
+    "list_models",
     "resolve",
     "hookimpl",
     "Detector",
@@ -62,4 +65,5 @@ __all__ = [
     "PluginError",
     "PluginWarning",
     "UnknownDetectorError",
+    "WeightsError",
 ]

@@ -143,6 +143,39 @@ def list_command(kind: str | None, verbose: bool) -> None:
                 click.echo(f"      {pname} = {spec.default!r}  ({spec.allowed()}) {spec.doc}")
 
 
+@cli.command("models")
+@click.option("-d", "--detector", default=None, help="Only the models of this detector or event filter.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also list each model's other names, model card and files with their SHA-256.")
+def models_command(detector: str | None, verbose: bool) -> None:
+    """List the shipped models: name (arch.tag), the detector that loads it, whether it is its default.
+
+    A detector loads its default model unless given another as
+    ``--param weights=NAME``; a model also answers to the names in -v's
+    ``aliases`` line.
+    """
+    from .models import list_models
+    from .registry import get_detector_class
+
+    try:
+        if detector is not None:
+            get_detector_class(detector)
+        models = list_models(detector)
+    except CrmaskError as exc:
+        _fail(str(exc))
+    rows = [("NAME", "DETECTOR", "DEFAULT", "SUMMARY")]
+    rows += [(info.name, info.detector, "yes" if info.default else "no", info.summary) for info in models]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row, info in zip(rows, (None, *models)):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+        if verbose and info is not None:
+            if info.aliases:
+                click.echo(f"      aliases: {', '.join(info.aliases)}")
+            click.echo(f"      card: {info.card}")
+            for file in info.files:
+                click.echo(f"      file: {file.path}  sha256 {file.sha256}")
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-d", "--detector", default="lacosmic", show_default=True, help="Registered detector name.")

@@ -13,6 +13,7 @@ __all__ = [
     "DetectorKindError",
     "PluginError",
     "PluginWarning",
+    "WeightsError",
     "FITSReadError",
     "OutputExistsError",
     "OutputDirectoryError",
@@ -71,6 +72,10 @@ _KIND_WORDS = {"mask": "an image detector", "events": "an X-ray event filter"}
 
 class PluginError(CrmaskError, RuntimeError):
     """A plugin is broken: bad hook implementation, duplicate or invalid detector."""
+
+
+class WeightsError(CrmaskError, ValueError):
+    """Model weights are unknown, missing, corrupt, tampered with, pickled or do not fit the detector."""
 
 
 class CrmaskWarning(UserWarning):

@@ -53,6 +53,18 @@ def register_event_filters(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_models(register: Callable[..., None]) -> None:
+    """Register shipped models by calling ``register(card, aliases=())`` for each.
+
+    ``card`` is the path (`str` or `os.PathLike`) of the model's JSON model
+    card, which names the model ``arch.tag``, the detector or event filter
+    that loads it and its files with their SHA-256 (`crmask.models`);
+    ``aliases`` are other names it answers to (such as a name it had before).
+    Called each time the models are listed, so a card read here is current.
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add click commands to the ``crmask`` command line.
 

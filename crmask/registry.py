@@ -4,7 +4,8 @@ Plugins are found only through the ``crmask`` entry-point group, so the
 plugins shipped with crmask load exactly as a third-party package's do. Each
 plugin registers its classes through one pluggy hook per kind:
 ``register_detectors`` (`crmask.Detector`) and ``register_event_filters``
-(`crmask.EventFilter`); both kinds share one namespace of names.
+(`crmask.EventFilter`); both kinds share one namespace of names. Their
+shipped models come through ``register_models`` (`crmask.models`).
 
 Failures are kept to the plugin that has them:
 
@@ -57,6 +58,7 @@ __all__ = [
     "load_plugin_file",
     "plugin_file_of",
     "add_plugin_commands",
+    "call_plugin_hook",
     "reload_plugins",
 ]
 
@@ -271,6 +273,14 @@ def add_plugin_commands(cli: Any) -> None:
         except Exception as exc:
             _warn(f"crmask plugin {plugin!r} failed to add its commands, which are skipped: "
                   f"{error_line(exc)}")
+
+
+def call_plugin_hook(plugin: str, hook: str, **kwargs: Any) -> None:
+    """Call the implementation of ``hook`` of the loaded plugin ``plugin`` alone, through pluggy.
+
+    Nothing happens when the plugin does not implement the hook.
+    """
+    _registry().call(plugin, hook, **kwargs)
 
 
 def reload_plugins() -> None:

@@ -1,8 +1,9 @@
 """U-Net cosmic-ray detectors after deepCR and Cosmic-CoNN, with optional attention gates.
 
-Registers ``deepcr``, ``att-deepcr``, ``cosmic-conn`` and ``att-cosmic-conn``
-and the ``crmask train unet`` command. torch is imported only when a
-network is built or loaded.
+Registers ``deepcr``, ``att-deepcr``, ``cosmic-conn`` and ``att-cosmic-conn``,
+their shipped models (``weights/*.json``, listed by ``crmask models``) and the
+``crmask train unet`` command. torch is imported only when a network is built
+or loaded.
 """
 
 from crmask import hookimpl
@@ -17,6 +18,15 @@ def register_detectors(register):
     """Register the four U-Net detectors."""
     for cls in (DeepCR, AttDeepCR, CosmicCoNN, AttCosmicCoNN):
         register(cls)
+
+
+@hookimpl
+def register_models(register):
+    """Register the shipped models; each also answers to its files' name, its name before the registry."""
+    from .weights import shipped_cards
+
+    for card in shipped_cards():
+        register(card, aliases=(card.stem,))
 
 
 @hookimpl

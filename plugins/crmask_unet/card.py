@@ -12,10 +12,13 @@ from crmask.provenance import git_commit
 
 from .model import count_parameters
 from .training import MIN_EVENT_COMPLETENESS, TrainConfig, TrainResult
-from .weights import file_sha256, save_weights
+from .weights import detector_name, file_sha256, model_name, save_weights
 
 __all__ = ["save_trained"]
 
+#: How ``summary`` names each input normalisation.
+_NORM_WORDS = {"scale": "input in units of {scale:g} e-", "median": "median-subtracted input",
+               "noise": "noise-unit input"}
 _NORM_DESCRIPTIONS = {
     "scale": "image in electrons divided by scale",
     "median": "image in electrons minus its median, divided by scale",
@@ -35,6 +38,11 @@ def save_trained(
     source_commit: str | None = None,
 ) -> tuple[Path, Path]:
     """Write a trained model (safetensors) and its JSON model card beside it.
+
+    The card (`crmask.models`) names the model ``<detector>.<tag>``, the tag
+    being the file name less a leading ``<detector>-``
+    (`crmask_unet.weights.model_name`), so a card written into the plugin's
+    ``weights`` folder registers the model under that name and the file name.
 
     Parameters
     ----------
@@ -62,21 +70,24 @@ def save_trained(
     import crmask
 
     path = Path(path)
-    detector = ("att-" if config.attention else "") + config.arch
+    detector = detector_name(config.arch, config.attention)
     norm = config.normalisation()
     save_weights(path, result.model, config.arch, norm, threshold=result.threshold)
+    description = (f"UNet-{config.depth}-{config.width}, "
+                   f"{'BatchNorm' if config.arch == 'deepcr' else 'GroupNorm (no affine)'}"
+                   f"{', additive attention gates' if config.attention else ''}")
     card = {
-        "name": path.stem,
+        "name": model_name(detector, path.stem),
         "detector": detector,
+        "summary": f"{description}, {_NORM_WORDS[norm.scheme].format(scale=norm.scale)}; epoch and threshold "
+                   f"chosen on {selected_on} validation frames",
         "weights_file": path.name,
         "sha256": file_sha256(path),
         "architecture": {
             **result.model.config.to_dict(),
             "arch": config.arch,
             "trainable_parameters": count_parameters(result.model),
-            "description": f"UNet-{config.depth}-{config.width}, "
-                           f"{'BatchNorm' if config.arch == 'deepcr' else 'GroupNorm (no affine)'}"
-                           f"{', additive attention gates' if config.attention else ''}",
+            "description": description,
         },
         "normalisation": {
             "scheme": norm.scheme,

@@ -1,7 +1,8 @@
 """The four U-Net detectors: ``deepcr``, ``att-deepcr``, ``cosmic-conn``, ``att-cosmic-conn``.
 
-They share one implementation, `UNetDetector`; the subclasses only name the
-architecture they accept and the shipped model they load by default.
+They share one implementation, `UNetDetector`, which builds the network the
+weights file describes; the subclasses only give the detector's name (the
+architecture of the weights it accepts) and its default model.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from crmask.growth import grow_probability
 from crmask.threads import torch_threads
 from crmask.tiling import apply_tiled
 
-from .weights import SCHEMES, LoadedWeights, WeightsError, load_weights, resolve_weights
+from .weights import SCHEMES, LoadedWeights, WeightsError, file_sha256, load_weights, resolve_weights
 
 __all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise", "background_noise",
            "ELECTRON_LIMIT", "TILE_MULTIPLE"]
@@ -119,10 +120,8 @@ class UNetDetector(Detector):
     summary = "U-Net cosmic-ray detector"
     requires = ("torch", "safetensors")
     needs = ("gain",)
-    #: Architecture (``deepcr`` or ``cosmic-conn``) and attention the weights must have.
-    arch: ClassVar[str] = ""
-    attention: ClassVar[bool] = False
-    #: Shipped model loaded when ``weights`` is not given.
+    #: Shipped model (``arch.tag``, see `crmask.list_models`) loaded when ``weights`` is not given; its
+    #: ``arch`` is the detector's name, the architecture every weights file the detector loads must have.
     default_weights: ClassVar[str] = ""
 
     parameters: ClassVar[dict[str, Param]] = {}
@@ -136,7 +135,8 @@ class UNetDetector(Detector):
     def _declare(cls) -> dict[str, Param]:
         """Parameter declarations, with the subclass's default weights."""
         return {
-            "weights": Param(cls.default_weights, "Shipped model name or path to a .safetensors file", type=str),
+            "weights": Param(cls.default_weights, "Shipped model name (crmask models) or path to a "
+                             ".safetensors file", type=str),
             "threshold": Param(None, "CR probability threshold; default: the model card's threshold",
                                low=0.0, high=1.0, allow_none=True),
             "tile": Param(512, "Tile side in pixels (a multiple of 4)", type=int, low=32, high=8192),
@@ -169,7 +169,8 @@ class UNetDetector(Detector):
 
     def _check_params(self) -> None:
         p = self.params
-        resolve_weights(p["weights"])  # an unknown name or a missing file fails here, once, not at every detect
+        # an unknown name, another detector's model or a missing file fails here, once, not at every detect
+        resolve_weights(p["weights"], self.name)
         for key in ("tile", "overlap"):
             if p[key] is not None and p[key] % TILE_MULTIPLE:
                 raise ValueError(f"parameter {key!r} must be a multiple of {TILE_MULTIPLE}, got {p[key]}")
@@ -181,9 +182,7 @@ class UNetDetector(Detector):
 
     def fingerprint(self) -> str:
         """SHA-256 of the weights file: results of other weights under the same name are not reused."""
-        from .weights import file_sha256
-
-        return file_sha256(resolve_weights(self.params["weights"])[0])
+        return file_sha256(resolve_weights(self.params["weights"], self.name)[0])
 
     def _device(self):
         import torch
@@ -202,10 +201,9 @@ class UNetDetector(Detector):
             from .model import UNet
 
             loaded = load_weights(self.params["weights"])
-            if loaded.arch != self.arch or loaded.config.attention != self.attention:
-                kind = ("att-" if loaded.config.attention else "") + loaded.arch
+            if loaded.detector != self.name:
                 raise WeightsError(
-                    f"weights {self.params['weights']!r} are a {kind!r} model; detector {self.name!r} "
+                    f"weights {self.params['weights']!r} are a {loaded.detector!r} model; detector {self.name!r} "
                     f"needs {self.name!r} weights"
                 )
             network = UNet(loaded.config)
@@ -317,8 +315,7 @@ class DeepCR(UNetDetector):
 
     name = "deepcr"
     summary = "deepCR U-Net (batch norm), tiled CPU/GPU inference"
-    arch = "deepcr"
-    default_weights = "deepcr-general-16"
+    default_weights = "deepcr.general-16"
 
 
 class AttDeepCR(UNetDetector):
@@ -326,9 +323,7 @@ class AttDeepCR(UNetDetector):
 
     name = "att-deepcr"
     summary = "deepCR U-Net with attention gates"
-    arch = "deepcr"
-    attention = True
-    default_weights = "att-deepcr-general"
+    default_weights = "att-deepcr.general"
 
 
 class CosmicCoNN(UNetDetector):
@@ -336,8 +331,7 @@ class CosmicCoNN(UNetDetector):
 
     name = "cosmic-conn"
     summary = "Cosmic-CoNN U-Net (group norm), tiled CPU/GPU inference"
-    arch = "cosmic-conn"
-    default_weights = "cosmic-conn-general"
+    default_weights = "cosmic-conn.general"
 
 
 class AttCosmicCoNN(UNetDetector):
@@ -345,6 +339,4 @@ class AttCosmicCoNN(UNetDetector):
 
     name = "att-cosmic-conn"
     summary = "Cosmic-CoNN U-Net with attention gates"
-    arch = "cosmic-conn"
-    attention = True
-    default_weights = "att-cosmic-conn-general"
+    default_weights = "att-cosmic-conn.general"

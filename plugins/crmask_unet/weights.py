@@ -2,9 +2,12 @@
 
 A weights file is a ``.safetensors`` file whose metadata holds the U-Net
 configuration and the input normalisation, so the file alone rebuilds the
-model. Shipped models live in this package's ``weights/`` folder, each with
-a JSON model card (``<name>.json``) that records how it was trained and the
-SHA-256 of its weights file, checked on every load.
+model, architecture included. Shipped models live in this package's
+``weights/`` folder, each with a JSON model card (`crmask.models`) that
+names it ``arch.tag`` (``deepcr.general-16``), records how it was trained
+and the SHA-256 of its weights file, checked on every load. They are
+registered in `crmask.models`, where each also answers to the name of its
+files (``deepcr-general-16``), its name before the registry.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmask.exceptions import CrmaskError
+from crmask.exceptions import WeightsError
+from crmask.models import card_sha256, describe_models, file_sha256, find_model, read_card, verify_file
 
 __all__ = [
     "WeightsError",
@@ -23,8 +27,11 @@ __all__ = [
     "LoadedWeights",
     "WEIGHTS_DIR",
     "SCHEMES",
+    "shipped_cards",
     "shipped_models",
     "read_card",
+    "detector_name",
+    "model_name",
     "resolve_weights",
     "save_weights",
     "load_weights",
@@ -37,10 +44,6 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 _FORMAT = "crmask-unet/1"
 #: Input normalisation schemes: deepCR's fixed scale, Cosmic-CoNN's median subtraction, and noise units.
 SCHEMES = ("scale", "median", "noise")
-
-
-class WeightsError(CrmaskError, ValueError):
-    """A weights file is missing, corrupt, tampered with, pickled or does not fit the detector."""
 
 
 @dataclass(frozen=True)
@@ -82,58 +85,78 @@ class LoadedWeights:
     #: `crmask.growth.grow_probability`), or `None`.
     wings: dict[str, float] | None = None
 
+    @property
+    def detector(self) -> str:
+        """The detector these weights are for (`detector_name` of their architecture)."""
+        return detector_name(self.arch, self.config.attention)
+
+
+def detector_name(arch: str, attention: bool) -> str:
+    """The detector that loads a U-Net of architecture ``arch``: ``deepcr`` or ``att-deepcr``, and so on."""
+    return ("att-" if attention else "") + arch
+
+
+def model_name(detector: str, stem: str) -> str:
+    """The ``arch.tag`` name of a model of ``detector`` saved as ``<stem>.safetensors``.
+
+    >>> model_name("deepcr", "deepcr-general-16")
+    'deepcr.general-16'
+    """
+    return f"{detector}.{stem.removeprefix(detector + '-')}"
+
+
+def shipped_cards() -> list[Path]:
+    """Model cards of the shipped models (``WEIGHTS_DIR/*.json``), in file-name order."""
+    return sorted(WEIGHTS_DIR.glob("*.json"))
+
 
 def shipped_models() -> dict[str, dict[str, Any]]:
-    """Model cards of the shipped models, by model name."""
-    return {path.stem: read_card(path) for path in sorted(WEIGHTS_DIR.glob("*.json"))}
+    """Model cards of the shipped models, by model name (``arch.tag``)."""
+    cards = {}
+    for path in shipped_cards():
+        card = read_card(path)
+        cards[card.get("name", path.stem)] = card
+    return cards
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_card(path: Path) -> dict[str, Any]:
-    """Read a JSON model card.
-
-    Raises
-    ------
-    WeightsError
-        Naming the file, if it is not valid JSON or not a JSON object.
-    """
-    try:
-        card = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"model card {path} is not valid JSON: {exc}") from None
-    if not isinstance(card, dict):
-        raise WeightsError(f"model card {path} is not a JSON object")
-    return card
-
-
-def resolve_weights(weights: str) -> tuple[Path, dict[str, Any] | None]:
-    """Turn a shipped model name or a file path into a path and its model card.
-
-    Raises
-    ------
-    WeightsError
-        If ``weights`` is neither a shipped model nor an existing file.
-    """
-    card_path = WEIGHTS_DIR / f"{weights}.json"
-    if "/" not in weights and "\\" not in weights and card_path.is_file():
-        card = read_card(card_path)
-        if not isinstance(card.get("weights_file"), str):
-            raise WeightsError(f"model card {card_path} names no weights_file")
-        return WEIGHTS_DIR / card["weights_file"], card
+def _locate(weights: str, detector: str | None) -> tuple[Path, dict[str, Any] | None, str | None]:
+    """Weights file, model card and the SHA-256 it records, of a shipped model name or a file path."""
+    if "/" not in weights and "\\" not in weights:
+        info = find_model(weights, detector)
+        if info is not None:
+            if len(info.files) != 1:
+                raise WeightsError(f"model {info.name!r} has {len(info.files)} files; "
+                                   "U-Net weights are one file")
+            (file,) = info.files
+            return file.path, info.read_card(), file.sha256
     path = Path(weights).expanduser()
     if path.is_file():
         sidecar = path.with_suffix(".json")
-        return path, read_card(sidecar) if sidecar.is_file() else None
-    names = ", ".join(sorted(shipped_models())) or "(none)"
-    raise WeightsError(f"weights {weights!r} is neither a shipped model ({names}) nor an existing file")
+        card = read_card(sidecar) if sidecar.is_file() else None
+        return path, card, None if card is None else card_sha256(card, path.name)
+    raise WeightsError(f"weights {weights!r} is neither a shipped model nor an existing file; "
+                       f"{describe_models(detector)}")
+
+
+def resolve_weights(weights: str, detector: str | None = None) -> tuple[Path, dict[str, Any] | None]:
+    """Turn a shipped model name (or alias) or a file path into a path and its model card.
+
+    Parameters
+    ----------
+    weights : str
+        A name from `crmask.list_models`, or a ``.safetensors`` file (whose
+        card, if any, is the ``.json`` file beside it).
+    detector : str, optional
+        The detector that is to load the weights: a shipped model of another
+        detector is refused, and an unknown name lists this detector's models.
+
+    Raises
+    ------
+    WeightsError
+        If ``weights`` is neither a shipped model nor an existing file, or
+        is a shipped model of another detector.
+    """
+    return _locate(weights, detector)[:2]
 
 
 def tensor_digest(tensors: dict) -> str:
@@ -215,7 +238,7 @@ def load_weights(weights: str) -> LoadedWeights:
     WeightsError
         For a missing file, a file that is not safetensors (a pickled
         PyTorch checkpoint, for instance: pickle is never executed), a
-        shipped file whose checksum differs from its model card, tensors that
+        file whose checksum differs from its model card, tensors that
         differ from the checksum in the file's own metadata (files saved by
         `save_weights`) or are not finite, a threshold outside [0, 1], or
         missing metadata.
@@ -224,14 +247,9 @@ def load_weights(weights: str) -> LoadedWeights:
 
     from .model import UNetConfig
 
-    path, card = resolve_weights(weights)
-    if card is not None and "sha256" in card:
-        actual = file_sha256(path)
-        if actual != card["sha256"]:
-            raise WeightsError(
-                f"weights file {path} does not match its model card (sha256 {actual[:12]}... expected "
-                f"{card['sha256'][:12]}...): it was modified or corrupted; reinstall or retrain it"
-            )
+    path, _, sha256 = _locate(weights, None)
+    if sha256 is not None:
+        verify_file(path, sha256)
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}

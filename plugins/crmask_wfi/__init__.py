@@ -12,7 +12,8 @@ camrf
     The ``wfi-cam-rf`` filter: DenseNet (``densenet``), class activation
     maps (``cam``), event features (``features``, ``context``), random
     forest (``forest``), model files (``model_io``) and the filter
-    (``filter``). Shipped weights are in ``weights/cam_rf``.
+    (``filter``). The shipped model, ``wfi-cam-rf.simulated``, is in
+    ``weights/cam_rf``.
 training
     Sub-frame data sets (``dataset``) and training (``train_densenet``,
     ``train``: ``crmask train wfi-cam-rf``).
@@ -40,6 +41,14 @@ def register_event_filters(register):
     from .camrf import CamRandomForestFilter  # numpy/astropy only; torch loads on first use
 
     register(CamRandomForestFilter)
+
+
+@hookimpl
+def register_models(register):
+    """Register the shipped ``wfi-cam-rf`` model (``weights/cam_rf``)."""
+    from .camrf.model_io import CARD_FILE, SHIPPED_MODEL_DIR
+
+    register(SHIPPED_MODEL_DIR / CARD_FILE)
 
 
 @hookimpl

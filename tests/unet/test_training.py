@@ -267,6 +267,9 @@ def test_train_command_writes_weights_and_card_that_detectors_load(tmp_path, foo
     assert result.exit_code == 0, result.output
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["detector"] == "att-deepcr" and card["architecture"]["depth"] == 2
+    assert card["name"] == "att-deepcr.tiny"  # arch.tag, as a shipped model is named
+    assert card["summary"] == ("UNet-2-4, BatchNorm, additive attention gates, input in units of 100 e-; epoch and "
+                               "threshold chosen on synthetic validation frames")
     assert card["normalisation"] == {"scheme": "scale", "scale": 100.0,
                                      "description": "image in electrons divided by scale"}
     det = crmask.get_detector("att-deepcr", weights=str(out))

@@ -102,7 +102,8 @@ def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch):
     shutil.copytree(shipped, copy)
     monkeypatch.setattr(weights_module, "WEIGHTS_DIR", copy)
     default = crmask.get_detector("deepcr").get_params()["weights"]  # the model "deepcr" loads by default
-    target = copy / f"{default}.safetensors"
+    target = weights_module.resolve_weights(default)[0]  # names are arch.tag; files keep their names
+    assert target.parent == copy
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
@@ -173,3 +174,91 @@ def test_fingerprint_follows_the_weights_file(deepcr_weights, tmp_path):
     assert before == file_sha256(copy)
     save_weights(copy, model, "deepcr", Normalisation("noise"), threshold=0.9)  # retrained under the same name
     assert detector.fingerprint() != before
+
+
+def test_weights_error_is_the_core_one():
+    from crmask.exceptions import WeightsError as CoreWeightsError
+
+    assert WeightsError is CoreWeightsError is crmask.WeightsError
+    assert issubclass(WeightsError, crmask.CrmaskError) and issubclass(WeightsError, ValueError)
+
+
+def test_unknown_weights_name_fails_at_construction_naming_the_detectors_models():
+    with pytest.raises(WeightsError) as excinfo:
+        crmask.get_detector("deepcr", weights="nope")
+    message = str(excinfo.value)
+    assert message == ("weights 'nope' is neither a shipped model nor an existing file; models for deepcr: "
+                       "deepcr.general (also deepcr-general), deepcr.general-16 (default; also deepcr-general-16), "
+                       "deepcr.spectra (also deepcr-spectra), deepcr.synthetic (also deepcr-synthetic)")
+
+
+def test_a_shipped_model_of_another_detector_fails_at_construction():
+    with pytest.raises(WeightsError, match="'cosmic-conn.general' are a 'cosmic-conn' model; detector 'deepcr' "
+                                           "needs 'deepcr' weights .*deepcr.general-16"):
+        crmask.get_detector("deepcr", weights="cosmic-conn.general")
+    with pytest.raises(WeightsError, match="'deepcr-general' are a 'deepcr' model; detector 'att-deepcr'"):
+        crmask.get_detector("att-deepcr").set_params(weights="deepcr-general")  # an old name too
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_old_names_new_names_and_file_paths_load_the_same_weights(name):
+    from crmask_unet.weights import WEIGHTS_DIR, resolve_weights
+
+    new = crmask.get_detector_class(name).default_weights
+    old = new.replace(".", "-")
+    path, card = resolve_weights(new)
+    assert path == WEIGHTS_DIR / f"{old}.safetensors" and card["name"] == new and card["detector"] == name
+    assert resolve_weights(old) == (path, card) and resolve_weights(str(path), name) == (path, card)
+    detector = crmask.get_detector(name, weights=old)
+    assert detector.get_params()["weights"] == old  # kept as given
+    assert detector.fingerprint() == file_sha256(path) == card["sha256"]
+
+
+def test_the_card_beside_a_weights_file_given_by_path_is_checked(tmp_path):
+    from crmask_unet.weights import WEIGHTS_DIR
+
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(WEIGHTS_DIR / f"deepcr-general{suffix}", tmp_path / f"deepcr-general{suffix}")
+    path = tmp_path / "deepcr-general.safetensors"
+    assert load_weights(str(path)).detector == "deepcr"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="does not match its model card"):
+        load_weights(str(path))
+
+
+#: A third-party plugin shipping a model for the ``deepcr`` detector of the U-Net plugin.
+DEEPCR_MODEL_PLUGIN = """
+from pathlib import Path
+
+import crmask
+
+
+@crmask.hookimpl
+def register_models(register):
+    register(Path(__file__).with_name("mine.json"), aliases=["my-deepcr"])
+"""
+
+
+def test_a_third_party_plugin_ships_a_model_for_a_unet_detector(tmp_path, fresh_registry):
+    from crmask.registry import load_plugin_file
+    from crmask_unet.weights import WEIGHTS_DIR
+
+    weights = tmp_path / "mine.safetensors"
+    shutil.copy(WEIGHTS_DIR / "deepcr-synthetic.safetensors", weights)
+    (tmp_path / "mine.json").write_text(json.dumps({"name": "deepcr.mine", "detector": "deepcr",
+                                                    "summary": "Mine", "files": {weights.name: file_sha256(weights)}}))
+    (tmp_path / "plugin.py").write_text(DEEPCR_MODEL_PLUGIN)
+    load_plugin_file(tmp_path / "plugin.py")
+    (info,) = [m for m in crmask.list_models("deepcr") if m.name == "deepcr.mine"]
+    assert not info.default and info.aliases == ("my-deepcr",)
+    detector = crmask.get_detector("deepcr", weights="my-deepcr", threads=1)
+    assert detector.model()[0].source == str(weights)
+    with pytest.raises(WeightsError, match="'deepcr.mine' are a 'deepcr' model; detector 'cosmic-conn'"):
+        crmask.get_detector("cosmic-conn", weights="deepcr.mine")
+    data = bytearray(weights.read_bytes())
+    data[-4] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="mine.safetensors does not match its model card"):
+        crmask.get_detector("deepcr", weights="deepcr.mine").model()

@@ -200,3 +200,51 @@ def test_threads_parameter_holds_for_the_network_only(model_dir, frames, monkeyp
     CamRandomForestFilter(weights=str(model_dir), threads=other).filter(frames * u.electron)
     assert seen and set(seen) == {other}
     assert torch.get_num_threads() == before
+
+
+def test_shipped_model_card_has_the_fields_of_every_model_card():
+    from crmask.models import find_model, read_card, verify_file
+
+    card = read_card(SHIPPED_MODEL_DIR / "model_card.json")
+    assert (card["name"], card["detector"]) == ("wfi-cam-rf.simulated", "wfi-cam-rf")
+    assert card["summary"] and card["training"]["command"].startswith("python -m crmask_wfi.")
+    assert sorted(card["files"]) == [DENSENET_FILE, FOREST_FILE] and card["heldout_metrics_percent"]
+    for file, sha256 in card["files"].items():
+        verify_file(SHIPPED_MODEL_DIR / file, sha256)
+    info = find_model("wfi-cam-rf.simulated", "wfi-cam-rf")
+    assert info.default and info.card == SHIPPED_MODEL_DIR / "model_card.json"
+    assert CamRandomForestFilter().get_params()["weights"] == info.name
+
+
+def test_weights_by_name_and_unknown_names():
+    from crmask.exceptions import WeightsError
+    from crmask_wfi.camrf.model_io import ModelDirectoryError, resolve_model_dir
+
+    assert resolve_model_dir("wfi-cam-rf.simulated") == resolve_model_dir(None) == SHIPPED_MODEL_DIR
+    assert issubclass(ModelDirectoryError, WeightsError) and issubclass(ModelDirectoryError, FileNotFoundError)
+    with pytest.raises(WeightsError, match=r"weights 'nope' is neither a shipped model nor a model directory; "
+                                           r".*models for wfi-cam-rf: wfi-cam-rf.simulated \(default\)"):
+        CamRandomForestFilter(weights="nope")
+    with pytest.raises(WeightsError, match="'deepcr.general' are a 'deepcr' model; detector 'wfi-cam-rf'"):
+        CamRandomForestFilter(weights="deepcr.general")
+
+
+@pytest.mark.parametrize("file", [DENSENET_FILE, FOREST_FILE])
+def test_a_file_that_differs_from_the_card_checksum_is_refused(model_dir, tmp_path, file):
+    import shutil
+
+    from crmask.exceptions import WeightsError
+    from crmask.models import file_sha256
+    from crmask_wfi.camrf.model_io import read_model_card
+
+    directory = tmp_path / "model"
+    shutil.copytree(model_dir, directory)
+    card = read_model_card(directory)
+    card["files"] = {name: file_sha256(directory / name) for name in (DENSENET_FILE, FOREST_FILE)}
+    write_model_card(directory, card)
+    assert CamRandomForestFilter(weights=str(directory)).model()["card"]["files"] == card["files"]  # intact: loads
+    data = bytearray((directory / file).read_bytes())
+    data[-3] ^= 0x01
+    (directory / file).write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=f"{file} does not match its model card .*modified or corrupted"):
+        CamRandomForestFilter(weights=str(directory)).model()

@@ -34,6 +34,7 @@ from ..events.classic import MIP_THRESHOLD_KEV, frames_in_kev
 from .context import CONTEXT_FEATURE_NAMES, context_features
 from ..events.reconstruct import EVENT_THRESHOLD_KEV, SPLIT_THRESHOLD_KEV, reconstruct_events
 from .features import FEATURE_NAMES, WINDOW_HALF_WIDTH, event_features, window_offsets
+from .model_io import SHIPPED_MODEL, resolve_model_dir
 from ..sim.simfile import FRAME_CR, FRAME_XRAY
 
 __all__ = ["CamRandomForestFilter", "cam_event_features", "assemble_features"]
@@ -138,8 +139,9 @@ class CamRandomForestFilter(EventFilter):
     summary = "WFI events: DenseNet class activation maps + balanced random forest (Poliszczuk et al.)"
     requires = ("torch", "safetensors")
     parameters: ClassVar[dict[str, Param]] = {
-        "weights": Param(None, "Model directory (densenet/forest safetensors + model_card.json); "
-                               "default: the shipped model", type=str, allow_none=True),
+        "weights": Param(SHIPPED_MODEL, "Shipped model name (crmask models) or model directory "
+                                        "(densenet/forest safetensors + model_card.json); None: the "
+                                        "shipped model", type=str, allow_none=True),
         "threshold": Param(None, "CR probability threshold; default: the model card's operating point",
                            low=0.0, high=1.0, allow_none=True),
         "emin": Param(0.3, "Lower edge of the band the forest classifies, keV", low=0.0),
@@ -167,10 +169,7 @@ class CamRandomForestFilter(EventFilter):
                 f"parameter 'split_threshold' ({p['split_threshold']}) must not exceed "
                 f"'event_threshold' ({p['event_threshold']})"
             )
-        if p["weights"] is not None:
-            from .model_io import resolve_model_dir
-
-            resolve_model_dir(p["weights"])  # a missing model fails here, not at every filter call
+        resolve_model_dir(p["weights"])  # an unknown or missing model fails here, not at every filter call
         if p["device"] == "cuda":
             resolve_device("cuda")  # a missing GPU fails here, once, not at every filter call
         self._model = None
@@ -179,16 +178,23 @@ class CamRandomForestFilter(EventFilter):
         return resolve_device(self.params["device"])
 
     def model(self) -> dict:
-        """Load (once) and return ``{"densenet", "forest", "card", "directory"}``."""
+        """Load (once) and return ``{"densenet", "forest", "card", "directory"}``.
+
+        The files are checked against the SHA-256 their model card records
+        (`crmask_wfi.camrf.model_io.verify_model_files`) first.
+        """
         if self._model is None:
             from .forest import ForestModel
-            from .model_io import DENSENET_FILE, FOREST_FILE, load_densenet, read_model_card, resolve_model_dir
+            from .model_io import (DENSENET_FILE, FOREST_FILE, load_densenet, read_model_card,
+                                   verify_model_files)
 
             directory = resolve_model_dir(self.params["weights"])
+            card = read_model_card(directory)
+            verify_model_files(directory, card)
             self._model = {
                 "densenet": load_densenet(directory / DENSENET_FILE, device=self._device()),
                 "forest": ForestModel.load(directory / FOREST_FILE),
-                "card": read_model_card(directory),
+                "card": card,
                 "directory": directory,
             }
         return self._model

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from crmask.exceptions import WeightsError
+
 __all__ = ["FOREST_FORMAT", "FOREST_FORMAT_VERSION", "ForestModel", "fit_balanced_forest"]
 
 #: Value of the ``format`` metadata key of a forest file.
@@ -261,24 +263,24 @@ class ForestModel:
 
         Raises
         ------
-        ValueError
-            If the file is not a crmask forest or has another format version.
+        WeightsError
+            If the file is not a crmask forest has another format version or lacks arrays.
         """
         from safetensors import safe_open
 
         with safe_open(str(path), framework="numpy") as handle:
             metadata = handle.metadata() or {}
             if metadata.get("format") != FOREST_FORMAT:
-                raise ValueError(f"{path} is not a {FOREST_FORMAT} file (format={metadata.get('format')!r})")
+                raise WeightsError(f"{path} is not a {FOREST_FORMAT} file (format={metadata.get('format')!r})")
             version = metadata.get("format_version")
             if version != str(FOREST_FORMAT_VERSION):
-                raise ValueError(
+                raise WeightsError(
                     f"{path} has forest format version {version}; this crmask reads version "
                     f"{FOREST_FORMAT_VERSION}"
                 )
             missing = [name for name in _TENSORS if name not in handle.keys()]
             if missing:
-                raise ValueError(f"{path} lacks forest array(s) {missing}")
+                raise WeightsError(f"{path} lacks forest array(s) {missing}")
             arrays = {name: handle.get_tensor(name) for name in _TENSORS}
         return cls(
             **arrays,

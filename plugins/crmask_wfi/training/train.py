@@ -315,14 +315,22 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
                 fit_seconds, total_seconds) -> dict:
     import torch
 
+    from crmask.models import file_sha256
+
     from ..camrf.densenet import DenseNetConfig
+    from ..camrf.filter import CamRandomForestFilter
+    from ..camrf.model_io import DENSENET_FILE, FOREST_FILE, SHIPPED_MODEL
 
     threshold, completeness, lost = operating
     n_val_xray = int((~y_roc).sum())
     rows = [{name: _json_value(row[name]) for name in table.colnames} for row in table]
     command = " ".join(["python -m crmask_wfi.training.train", *sys.argv[1:]])
     return {
-        "name": "wfi-cam-rf",
+        "name": SHIPPED_MODEL,
+        "detector": CamRandomForestFilter.name,
+        "summary": f"DenseNet class activation maps + balanced random forest ({args.n_trees} trees"
+                   f"{', context features' if args.context_features else ''}); crmask_wfi simulated frames",
+        "files": {file: file_sha256(args.out / file) for file in (DENSENET_FILE, FOREST_FILE)},
         "description": "DenseNet class activation maps + balanced random forest event filter for "
                        "Athena-WFI-like frames (Poliszczuk et al. 2024)",
         "threshold": threshold,
