@@ -326,7 +326,8 @@ def data_folder(value: str | os.PathLike | None = None, *, required: bool = True
     return path
 
 
-def data_option(*, required: bool = True, help: str = "The shared real-data folder (see its README.md).") -> Callable[[F], F]:
+def data_option(*, required: bool = True,
+                help: str = "The shared real-data folder (see its README.md).") -> Callable[[F], F]:
     """The ``--data`` option (parameter ``data_dir``): a folder, else ``CRMASK_DATA``, else an error.
 
     Parameters
