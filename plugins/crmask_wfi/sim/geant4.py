@@ -211,7 +211,7 @@ def simulation_islands(sim: SimulatedFrames) -> Table:
     """The statistics of `geant4_islands` for the CR events of a noiseless simulation.
 
     Pixel charge is attributed to the event that put most of it there; run
-    the simulation with ``read_noise=0`` and a CR rate low enough that
+    the simulation with ``readnoise=0`` and a CR rate low enough that
     events seldom overlap.
     """
     frame, y, x = np.nonzero((sim.label == LABEL_CR) & (sim.event_id > 0))

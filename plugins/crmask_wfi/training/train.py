@@ -40,7 +40,7 @@ from ..events.reconstruct import SPLIT_THRESHOLD_KEV, add_truth, reconstruct_eve
 from ..camrf.context import CONTEXT_FEATURE_NAMES, context_features
 from ..camrf.features import FEATURE_NAMES
 from ..report.metrics import BANDS_KEV, metrics_table, wilson_interval
-from ..sim.simulate import QUADRANT_SHAPE, electrons_to_kev, simulate_frames
+from ..sim.simulate import DEFAULT_CR_RATE, DEFAULT_XRAY_RATE, QUADRANT_SHAPE, electrons_to_kev, simulate_frames
 from .config import CamRfTrainConfig
 
 __all__ = ["CamRfTrainConfig", "collect_events", "in_band_training_data", "run_training", "train_command", "main"]
@@ -57,8 +57,8 @@ def collect_events(
     chunk: int = 200,
     emin: float = 0.3,
     emax: float = MIP_THRESHOLD_KEV,
-    xray_rate: float = 1.0,
-    cr_rate: float = 1.0,
+    xray_rate: float = DEFAULT_XRAY_RATE,
+    cr_rate: float = DEFAULT_CR_RATE,
     device: str = "cpu",
     progress: bool = True,
 ) -> Table:
