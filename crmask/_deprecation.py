@@ -47,13 +47,29 @@ def renamed_keywords(**renamed: str) -> Callable[[F], F]:
     return decorate
 
 
-def renamed_module_attributes(module: str, renamed: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that gives attribute ``old`` as ``renamed[old]``, with a warning."""
+def deprecated_module_attributes(module: str, renamed: Mapping[str, str] | None = None,
+                                 removed: Mapping[str, tuple[Any, str]] | None = None) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for the module's former attributes, each with a `DeprecationWarning`.
+
+    Parameters
+    ----------
+    module : str
+        The module's ``__name__``.
+    renamed : mapping of str to str, optional
+        Former name -> the attribute that replaces it.
+    removed : mapping of str to (object, str), optional
+        Former name -> its value and what to use instead.
+    """
+    renamed, removed = dict(renamed or {}), dict(removed or {})
 
     def __getattr__(name: str) -> Any:
         if name in renamed:
             _warn(name, renamed[name], module)
             return getattr(sys.modules[module], renamed[name])
+        if name in removed:
+            value, instead = removed[name]
+            _warn(name, instead, module)
+            return value
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     return __getattr__

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from crmask._deprecation import renamed_module_attributes
+from crmask._deprecation import deprecated_module_attributes
 
 __all__ = [
     "PIXEL_PITCH_UM",
@@ -254,4 +254,4 @@ def electron_range_um(energy_kev) -> np.ndarray:
 
 
 #: ``READ_NOISE_E``, the former spelling of `READNOISE_E`, still works (deprecated).
-__getattr__ = renamed_module_attributes(__name__, {"READ_NOISE_E": "READNOISE_E"})
+__getattr__ = deprecated_module_attributes(__name__, renamed={"READ_NOISE_E": "READNOISE_E"})
