@@ -213,7 +213,7 @@ class LACosmic(Detector):
         from astroscrappy import detect_cosmics
 
         p = self.params
-        satlevel = image.saturation if image.saturation is not None else DEFAULT_SATLEVEL
+        satlevel = image.satlevel if image.satlevel is not None else DEFAULT_SATLEVEL
         median, sigma = _frame_statistics(image)
         if median >= satlevel:  # astroscrappy compares the pixels times the gain with satlevel
             raise InvalidImageError(
