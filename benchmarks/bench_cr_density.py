@@ -38,7 +38,7 @@ def _detector(item: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None,
-                        help="shared real-data folder with cr_footprints_itl.fits.gz (default: the variable CRMASK_DATA)")
+                        help="shared real-data folder with cr_footprints_itl.fits.gz (default: $CRMASK_DATA)")
     parser.add_argument("--detector", action="append", default=None, metavar="NAME[:WEIGHTS]")
     parser.add_argument("--size", type=int, default=1024, help="frame side in pixels")
     parser.add_argument("--seed", type=int, default=2026)

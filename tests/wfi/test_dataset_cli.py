@@ -166,7 +166,8 @@ def test_cli_simulate_defaults_are_the_simulators():
     for name in ("xray_rate", "cr_rate", "readnoise"):
         assert defaults[name] == signature[name].default, name
     assert defaults["readnoise"] == physics.READNOISE_E == 7.0
-    assert tuple(defaults["energy"]) == DEFAULT_ENERGY_RANGE_KEV and signature["shape"].default == physics.QUADRANT_SHAPE
+    assert tuple(defaults["energy"]) == DEFAULT_ENERGY_RANGE_KEV
+    assert signature["shape"].default == physics.QUADRANT_SHAPE
 
 
 def test_cli_simulate_readnoise_has_one_spelling_and_keeps_the_former_one(tmp_path):
