@@ -21,7 +21,9 @@ import os
 import numpy as np
 
 import crmask
+from crmask.cli_options import data_folder
 from crmask.data.footprints import load_footprints
+from crmask.exceptions import MissingDataError
 from crmask.data.synthetic import FrameSpec, make_frame
 
 DENSITIES = (0.0, 10.0, 100.0, 1000.0)
@@ -35,13 +37,17 @@ def _detector(item: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get("CRMASK_DATA"), required=os.environ.get("CRMASK_DATA") is None,
-                        help="shared real-data folder with cr_footprints_itl.fits.gz (or CRMASK_DATA)")
+    parser.add_argument("--data", default=None,
+                        help="shared real-data folder with cr_footprints_itl.fits.gz (default: $CRMASK_DATA)")
     parser.add_argument("--detector", action="append", default=None, metavar="NAME[:WEIGHTS]")
     parser.add_argument("--size", type=int, default=1024, help="frame side in pixels")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    try:
+        args.data = data_folder(args.data)
+    except MissingDataError as exc:
+        parser.error(str(exc))
 
     import torch
 

@@ -43,11 +43,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from crmask.cli_options import data_folder
+from crmask.exceptions import MissingDataError
 
 SIGMAS = (1.0, 1.5, 2.0, 2.5, 3.0)
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
@@ -122,7 +124,8 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=os.environ.get("CRMASK_DATA"), help="shared real-data folder")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("--weights", required=True, help="weights of a model trained without any SPRAT frame")
     parser.add_argument("--detector", default="deepcr", help="detector name of those weights")
     parser.add_argument("--max-cost", type=float, default=0.0, help="injected TPR a growth may cost")
@@ -130,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
                         help="shipped models whose weights and cards get the chosen growth")
     opts = parser.parse_args(argv)
-    if opts.data is None or not opts.data.is_dir():
-        parser.error("--data must be the shared real-data folder (or set CRMASK_DATA)")
+    try:
+        opts.data = data_folder(opts.data)
+    except MissingDataError as exc:
+        parser.error(str(exc))
 
     import crmask
     from crmask.bench.sources import load_real_frames

@@ -11,7 +11,7 @@
 #   MAIN_PYTHON  python with crmask installed                 (default: python)
 #   PEERS_VENV   separate venv for the packages of the published extra, created if absent (default:
 #                ../peers-venv); it sees crmask's environment through a .pth, which is not changed
-#   DATA         shared real data                              (default: ../shared/data)
+#   DATA         shared real data                  (default: $CRMASK_DATA, else ../shared/data beside the checkout)
 #   SETS         where the benchmark sets are built            (default: bench-sets)
 #   OUT          report directory; re-running resumes there     (default: bench-report/peers)
 #   THREADS      threads per detector                          (default: 1)
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 MAIN_PYTHON=${MAIN_PYTHON:-python}
 PEERS_VENV=${PEERS_VENV:-../peers-venv}
-DATA=${DATA:-../shared/data}
+DATA=${DATA:-${CRMASK_DATA:-../shared/data}}
 SETS=${SETS:-bench-sets}
 OUT=${OUT:-bench-report/peers}
 THREADS=${THREADS:-1}

@@ -38,6 +38,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from crmask.cli_options import data_folder
+from crmask.exceptions import MissingDataError
+
 MAIN_TRAIN = ("sprat-1", "sprat-2", "sprat-3", "m51", "uves")
 MAIN_VAL = ("sprat-4", "saao")
 #: Sources of the leave-one-source-out table and their frames. GMOS is outside the main split, so the
@@ -140,8 +143,8 @@ def _run(name: str, cmd: list[str], out: Path) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=os.environ.get("CRMASK_DATA"),
-                        help="shared real-data folder (or CRMASK_DATA)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("-o", "--out", type=Path, default=Path("out/study"))
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one CPU thread each)")
     parser.add_argument("--only", nargs="*", default=["*"], help="run-name patterns (fnmatch), run in this order")
@@ -162,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, args in selected.items():
             print(f"{name}: {shlex.join(command(name, args, opts.data or Path('DATA'), opts.out))}")
         return 0
-    if opts.data is None or not opts.data.is_dir():
-        parser.error("--data must be the shared real-data folder (or set CRMASK_DATA)")
+    try:
+        opts.data = data_folder(opts.data)
+    except MissingDataError as exc:
+        parser.error(str(exc))
     for run in opts.extend:  # an extension starts from the finished run's checkpoint
         source, target = opts.out / run / "checkpoint", opts.out / f"{run}-e{opts.to_epochs}" / "checkpoint"
         if not (source / "checkpoint.pt").is_file():

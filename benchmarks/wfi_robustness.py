@@ -33,8 +33,8 @@ VARIATIONS = {
     "charge cloud x2": {"diffusion_sigma_um": 2.0 * DIFFUSION_SIGMA_FULL_UM},
     "50 X-rays per frame": {"xray_rate": 50.0},
     "CR rate x12": {"cr_rate": 12.0},
-    "read noise 5 e-": {"read_noise": 5.0},
-    "read noise 10 e-": {"read_noise": 10.0},
+    "read noise 5 e-": {"readnoise": 5.0},
+    "read noise 10 e-": {"readnoise": 10.0},
 }
 
 

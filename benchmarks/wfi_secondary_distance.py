@@ -1,7 +1,7 @@
 """Where Geant4 cosmic-ray secondaries land relative to their primary's track (shared run 0002).
 
 Analysis only (issue 13, point 5): it trains nothing. Two views of the
-public Geant4 WFI run in ``../shared/data/wfi_geant4``:
+public Geant4 WFI run in ``wfi_geant4`` of the shared data folder:
 
 * pixel islands, as a frame shows them (`crmask_wfi.sim.geant4.secondary_island_distances`):
   islands of a primary's pixels (>= 0.1 keV, 8-connected) that its track
@@ -18,7 +18,7 @@ the CAM sees (32 px) and with the 35-152 px that the context
 
 Usage::
 
-    python benchmarks/wfi_secondary_distance.py [--data ../shared/data/wfi_geant4]
+    python benchmarks/wfi_secondary_distance.py --data ../shared/data   # or set CRMASK_DATA
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from crmask.cli_options import data_folder
+from crmask.exceptions import MissingDataError
 from crmask_wfi.sim.geant4 import (
-    GEANT4_DIR,
+    GEANT4_SUBDIR,
     read_pixels,
     read_step_log,
     secondary_island_distances,
@@ -70,10 +72,15 @@ def array_distance(islands: Table, pixels: Table) -> np.ndarray:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=GEANT4_DIR, help="the run's directory")
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"shared real-data folder with {GEANT4_SUBDIR}/ (default: the variable CRMASK_DATA)")
     args = parser.parse_args(argv)
-    pixels = read_pixels(args.data / "geant_events_202010061731570002_pix.fits.gz")
-    steps = read_step_log(args.data / "20201006173157_StepLog_0002.gdat.gz")
+    try:
+        run = data_folder(args.data) / GEANT4_SUBDIR
+    except MissingDataError as exc:
+        parser.error(str(exc))
+    pixels = read_pixels(run / "geant_events_202010061731570002_pix.fits.gz")
+    steps = read_step_log(run / "20201006173157_StepLog_0002.gdat.gz")
 
     islands = secondary_island_distances(pixels)
     n_primaries = len(np.unique(np.asarray(pixels["PRIMID"])))

@@ -36,6 +36,7 @@ from astropy.nddata import (
     VarianceUncertainty,
 )
 
+from ._deprecation import deprecated_module_attributes, renamed_keywords, renamed_property
 from .exceptions import InvalidImageError, MissingCalibrationError
 
 __all__ = [
@@ -48,13 +49,13 @@ __all__ = [
     "image_unit_kind",
     "GAIN_KEYS",
     "READNOISE_KEYS",
-    "SATURATION_KEYS",
+    "SATLEVEL_KEYS",
 ]
 
 #: Header keywords searched, in order, for each calibration value.
 GAIN_KEYS = ("GAIN", "EGAIN", "EPERDN")
 READNOISE_KEYS = ("RDNOISE", "READNOIS", "RON")
-SATURATION_KEYS = ("SATURATE", "SATLEVEL")
+SATLEVEL_KEYS = ("SATURATE", "SATLEVEL")
 
 _COUNT_UNITS = (u.adu, u.count)
 _ELECTRON_UNITS = (u.electron,)
@@ -78,8 +79,9 @@ class PreparedImage:
         when the detector did not ask for it and the header has none.
     readnoise : float or None
         Read noise in electrons, `None` when not needed and not known.
-    saturation : float or None
-        Saturation level in the data unit, `None` when not known.
+    satlevel : float or None
+        Saturation level in the data unit, `None` when not known. (The
+        former name ``saturation`` still works, deprecated.)
     header : astropy.io.fits.Header
         The image header (a copy).
     background : numpy.ndarray or None
@@ -94,10 +96,12 @@ class PreparedImage:
     unit: u.UnitBase
     gain: float | None
     readnoise: float | None
-    saturation: float | None
+    satlevel: float | None
     header: Header = field(repr=False)
     background: np.ndarray | None = field(default=None, repr=False)
     uncertainty: NDUncertainty | None = field(default=None, repr=False)
+
+    saturation = renamed_property("saturation", "satlevel")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -347,15 +351,16 @@ def _bad_pixels(finite: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return bad
 
 
+@renamed_keywords(saturation="satlevel", saturation_key="satlevel_key")
 def prepare_image(
     ccd: CCDData,
     *,
     gain=None,
     readnoise=None,
-    saturation=None,
+    satlevel=None,
     gain_key: str | None = None,
     readnoise_key: str | None = None,
-    saturation_key: str | None = None,
+    satlevel_key: str | None = None,
     needs: Iterable[str] = (),
     background=None,
 ) -> PreparedImage:
@@ -374,15 +379,17 @@ def prepare_image(
         Read noise: a number in electrons, or a Quantity in electrons or in
         adu (converted with the gain; for an image in adu only). Overrides
         the header.
-    saturation : float or `~astropy.units.Quantity`, optional
+    satlevel : float or `~astropy.units.Quantity`, optional
         Saturation level: a number in the image unit, or a Quantity in adu
         or electrons (electrons are divided by the gain for an image in adu;
         adu are refused for an image in electrons, whose gain is not known).
-        Overrides the header.
-    gain_key, readnoise_key, saturation_key : str, optional
+        Overrides the header. The former spelling ``saturation`` still
+        works (deprecated).
+    gain_key, readnoise_key, satlevel_key : str, optional
         Header keyword holding that value, instead of the usual ones
-        (`GAIN_KEYS`, `READNOISE_KEYS`, `SATURATION_KEYS`); a header without
-        it is treated as one without a value.
+        (`GAIN_KEYS`, `READNOISE_KEYS`, `SATLEVEL_KEYS`); a header without
+        it is treated as one without a value. (``saturation_key``: the
+        former spelling of ``satlevel_key``, deprecated.)
     needs : iterable of str
         Which of ``"gain"`` and ``"readnoise"`` must be known; a missing one
         raises `~crmask.exceptions.MissingCalibrationError`.
@@ -410,7 +417,7 @@ def prepare_image(
     --------
     >>> import astropy.units as u
     >>> image = prepare_image(ccd, gain=2.45 * u.electron / u.adu, readnoise=5.7 * u.electron,
-    ...                       saturation=60000 * u.adu)  # doctest: +SKIP
+    ...                       satlevel=60000 * u.adu)  # doctest: +SKIP
     >>> image = prepare_image(ccd, gain_key="EGAIN", needs=("gain",))  # doctest: +SKIP
     """
     if not isinstance(ccd, CCDData):
@@ -452,10 +459,10 @@ def prepare_image(
     gain_value = _resolve_gain(kind, gain, header, _keys(gain_key, GAIN_KEYS), "gain" in needs)
     readnoise_value = _resolve_readnoise(readnoise, header, _keys(readnoise_key, READNOISE_KEYS), gain_value,
                                          kind, "readnoise" in needs)
-    if saturation is not None:
-        saturation_value = _in_image_unit(saturation, "saturation", ccd.unit, kind, gain_value)
+    if satlevel is not None:
+        satlevel_value = _in_image_unit(satlevel, "satlevel", ccd.unit, kind, gain_value)
     else:
-        saturation_value = _header_value(header, _keys(saturation_key, SATURATION_KEYS), "saturation level")
+        satlevel_value = _header_value(header, _keys(satlevel_key, SATLEVEL_KEYS), "saturation level")
 
     return PreparedImage(
         data=data,
@@ -463,7 +470,7 @@ def prepare_image(
         unit=ccd.unit,
         gain=gain_value,
         readnoise=readnoise_value,
-        saturation=saturation_value,
+        satlevel=satlevel_value,
         header=header,
         background=background_values,
         uncertainty=ccd.uncertainty,
@@ -521,10 +528,13 @@ def _in_image_unit(value, what: str, unit: u.UnitBase, kind: str, gain: float | 
     return _as_float(value, unit, what)
 
 
+_renamed = deprecated_module_attributes(__name__, renamed={"SATURATION_KEYS": "SATLEVEL_KEYS"})
+
+
 def __getattr__(name: str):
     # The X-ray frame types moved to crmask.events; their old import path keeps working.
     if name in ("FrameStack", "prepare_frames"):
         from . import events
 
         return getattr(events, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _renamed(name)

@@ -79,7 +79,7 @@ class MaskResult:
         The validated image the detection ran on, set by `Detector.detect`:
         its float pixels, its bad pixels (``image.bad``, never in ``mask``),
         its calibration (``image.gain``, ``image.readnoise``,
-        ``image.saturation``) and its header. Cleaning uses these instead of
+        ``image.satlevel``) and its header. Cleaning uses these instead of
         working them out again. `None` for a result made outside
         `Detector.detect`.
     """
@@ -182,10 +182,10 @@ class Detector(Configurable, ABC):
             ccd,
             gain=self.params.get("gain"),
             readnoise=self.params.get("readnoise"),
-            saturation=self.params.get("satlevel"),
+            satlevel=self.params.get("satlevel"),
             gain_key=self.params.get("gain_key"),
             readnoise_key=self.params.get("readnoise_key"),
-            saturation_key=self.params.get("satlevel_key"),
+            satlevel_key=self.params.get("satlevel_key"),
             needs=self.needs,
             background=background,
         )
@@ -195,7 +195,7 @@ class Detector(Configurable, ABC):
         self._check_result(result, image)
         result.mask = result.mask & ~image.bad
         result.image = image
-        calibration = {"gain": image.gain, "readnoise": image.readnoise, "satlevel": image.saturation}
+        calibration = {"gain": image.gain, "readnoise": image.readnoise, "satlevel": image.satlevel}
         result.meta = {
             **self._provenance(runtime),
             "calibration": calibration,

@@ -17,6 +17,7 @@ __all__ = [
     "FITSReadError",
     "OutputExistsError",
     "OutputDirectoryError",
+    "MissingDataError",
     "CrmaskWarning",
     "error_line",
 ]
@@ -98,3 +99,5 @@ class OutputDirectoryError(CrmaskError, PermissionError):
     """The output directory cannot be created or written to."""
 
 
+class MissingDataError(CrmaskError, FileNotFoundError):
+    """The data folder a command needs is not given (``--data`` or ``CRMASK_DATA``) or does not exist."""

@@ -44,18 +44,18 @@ def test_quantities_give_the_mask_of_the_plain_numbers_as_in_ccdproc(frame):
 
 
 def test_saturation_quantity_in_electrons_is_converted_to_the_image_unit(frame):
-    image = prepare_image(frame, gain=GAIN * u.electron / u.adu, saturation=49000 * u.electron)
-    assert image.saturation == pytest.approx(20000.0)
-    assert prepare_image(frame, saturation=60000 * u.adu).saturation == 60000.0
+    image = prepare_image(frame, gain=GAIN * u.electron / u.adu, satlevel=49000 * u.electron)
+    assert image.satlevel == pytest.approx(20000.0)
+    assert prepare_image(frame, satlevel=60000 * u.adu).satlevel == 60000.0
     electrons = CCDData(np.asarray(frame.data) * GAIN, unit="electron")
-    assert prepare_image(electrons, saturation=49000 * u.electron).saturation == 49000.0
+    assert prepare_image(electrons, satlevel=49000 * u.electron).satlevel == 49000.0
     with pytest.raises(crmask.InvalidImageError, match="cannot be converted to electron"):
-        prepare_image(electrons, saturation=20000 * u.adu)
+        prepare_image(electrons, satlevel=20000 * u.adu)
     with pytest.raises(crmask.InvalidImageError, match="image is in electrons"):
         prepare_image(electrons, readnoise=2.3 * u.adu)
     unknown_gain = CCDData(np.asarray(frame.data), unit="adu")
     with pytest.raises(crmask.MissingCalibrationError, match="gain is unknown"):
-        prepare_image(unknown_gain, saturation=49000 * u.electron)
+        prepare_image(unknown_gain, satlevel=49000 * u.electron)
 
 
 @pytest.mark.parametrize("name, value, physical", [
@@ -94,9 +94,9 @@ def test_a_plain_array_gives_the_result_of_the_equivalent_ccddata(frame):
 def test_header_keywords_can_be_named(frame):
     ccd = frame.copy()
     ccd.meta = fits.Header({"DETGAIN": GAIN, "NOISE_E": READNOISE, "FULLWELL": 30000.0})
-    image = prepare_image(ccd, gain_key="DETGAIN", readnoise_key="noise_e", saturation_key="FULLWELL",
+    image = prepare_image(ccd, gain_key="DETGAIN", readnoise_key="noise_e", satlevel_key="FULLWELL",
                           needs=("gain", "readnoise"))
-    assert (image.gain, image.readnoise, image.saturation) == (GAIN, READNOISE, 30000.0)
+    assert (image.gain, image.readnoise, image.satlevel) == (GAIN, READNOISE, 30000.0)
     named = crmask.cosmicray_clean(ccd, "lacosmic", gain_key="DETGAIN", readnoise_key="NOISE_E")
     np.testing.assert_array_equal(named.mask, crmask.cosmicray_clean(frame, "lacosmic", gain=GAIN,
                                                                       readnoise=READNOISE).mask)

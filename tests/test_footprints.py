@@ -143,7 +143,7 @@ def test_truth_dilation_and_saturation(rng):
         fp_id=np.array([0]), offsets=np.array([0, 1]), dy=np.array([0]), dx=np.array([0]),
         charge=np.array([1e6], dtype=np.float32), height=np.array([1]), width=np.array([1]),
     )
-    inj = inject_footprints(np.zeros((10, 10)), lib, 3, gain=1.0, readnoise=1.0, rng=rng, saturation=1000.0)
+    inj = inject_footprints(np.zeros((10, 10)), lib, 3, gain=1.0, readnoise=1.0, rng=rng, satlevel=1000.0)
     assert inj.data.max() == 1000.0
 
 

@@ -16,7 +16,7 @@ def test_header_units_and_reproducibility():
     frame = make_frame((64, 96), spec, rng=np.random.default_rng(5))
     ccd = frame.ccd
     assert ccd.unit == u.adu and ccd.data.dtype == np.float32 and ccd.shape == (64, 96)
-    for key, value in {"GAIN": 1.7, "RDNOISE": 4.0, "EXPTIME": 90.0, "SATURATE": spec.saturate}.items():
+    for key, value in {"GAIN": 1.7, "RDNOISE": 4.0, "EXPTIME": 90.0, "SATURATE": spec.satlevel}.items():
         assert ccd.header[key] == pytest.approx(value)
     assert ccd.header["INSTRUME"] == "crmask-synthetic"
     for mask in (frame.crmask, frame.starmask, frame.saturated, frame.hot, frame.faint):
@@ -79,7 +79,7 @@ def test_saturated_stars_bleed_along_columns(rng):
     spec = FrameSpec(**{**EMPTY, "saturated_density": 60.0}, saturated_peak=(20.0, 40.0))
     frame = make_frame((256, 256), spec, rng=rng)
     assert frame.saturated.any()
-    assert np.all(frame.ccd.data <= spec.saturate)
+    assert np.all(frame.ccd.data <= spec.satlevel)
     labels, n = ndimage.label(frame.saturated)
     extents = [(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in ndimage.find_objects(labels)]
     tall = [h > w for h, w in extents]

@@ -52,7 +52,7 @@ class CcdprocLACosmic(Detector):
             niter=p["niter"],
             gain=image.gain,
             readnoise=image.readnoise,
-            satlevel=image.saturation if image.saturation is not None else DEFAULT_SATLEVEL,
+            satlevel=image.satlevel if image.satlevel is not None else DEFAULT_SATLEVEL,
             gain_apply=False,
         )
         return MaskResult(mask=np.asarray(out.mask, dtype=bool) & ~image.bad)

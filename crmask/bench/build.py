@@ -99,14 +99,14 @@ def _version() -> str:
 
 
 def _header(instrument: str, exptime: float, gain: float, readnoise: float,
-            saturate: float | None = None) -> Header:
+            satlevel: float | None = None) -> Header:
     header = Header()
     header["INSTRUME"] = instrument
     header["EXPTIME"] = (exptime, "exposure time (s)")
     header["GAIN"] = (gain, "electrons per adu")
     header["RDNOISE"] = (readnoise, "read noise (electrons)")
-    if saturate is not None:
-        header["SATURATE"] = (saturate, "saturation level (adu)")
+    if satlevel is not None:
+        header["SATURATE"] = (satlevel, "saturation level (adu)")
     return header
 
 
@@ -344,10 +344,10 @@ def build_single_exposure(
         rng = np.random.default_rng((seed, stream, index))
         n = int(rng.poisson(cr_density * frame.data.size / 1e6))
         inj = inject_footprints(frame.data, library, n, gain=frame.gain, readnoise=frame.readnoise, rng=rng,
-                                background=background, dilate=dilate, saturation=frame.saturation)
+                                background=background, dilate=dilate, satlevel=frame.satlevel)
         truth = inj.mask & ~own
         ignore = (inj.faint | own | frame.defects) & ~truth
-        header = _header(frame.instrument, frame.exptime, frame.gain, frame.readnoise, frame.saturation)
+        header = _header(frame.instrument, frame.exptime, frame.gain, frame.readnoise, frame.satlevel)
         header["ORIGFILE"] = frame.path
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"{source}_{index:03d}.fits"
@@ -360,7 +360,7 @@ def build_single_exposure(
         "crmask_version": _version(),
         "params": {"seed": seed, "stream": stream, "n_frames": n_frames, "cr_density": cr_density, "border": border,
                    "dilate": dilate, "footprints": "test (fp_id % 5 == 0)", "truth_threshold_sigma": 3.0,
-                   "gain": frame.gain, "readnoise": frame.readnoise, "saturation": frame.saturation,
+                   "gain": frame.gain, "readnoise": frame.readnoise, "satlevel": frame.satlevel,
                    "calibration": frame.calibration,
                    "own_crs": "astroscrappy defaults (sigclip 4.5, objlim 5), grown 2 px, ignored"},
         "sources_sha256": _provenance(data_dir, [_FOOTPRINTS, frame.path]),

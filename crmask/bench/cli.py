@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import click
 
+from ..cli_options import data_option
 from ..exceptions import CrmaskError
 from ..params import split_assignment
 
@@ -176,8 +177,7 @@ def run(**options) -> None:
 
 
 @bench.command("build")
-@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=Path("../shared/data"), show_default=True, help="Shared real-data directory.")
+@data_option(help="The shared real-data folder (see its README.md) the sets are built from.")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to create the sets in (one subdirectory per set).")
 @click.option("--set", "sets", multiple=True, type=click.Choice(BUILD_SETS),

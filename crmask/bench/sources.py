@@ -35,6 +35,7 @@ from astropy.stats import sigma_clipped_stats
 from ccdproc.utils.slices import slice_from_string
 from scipy import ndimage
 
+from .._deprecation import deprecated_module_attributes, renamed_keywords, renamed_property
 from ..exceptions import FITSReadError
 
 __all__ = [
@@ -456,7 +457,8 @@ def effective_readnoise(gain: float, level: float, sigma: float) -> float:
 _EDGE_PAD = 5
 
 
-def own_cosmic_rays(data_adu: np.ndarray, gain: float, readnoise: float, *, saturation: float | None = None,
+@renamed_keywords(saturation="satlevel")
+def own_cosmic_rays(data_adu: np.ndarray, gain: float, readnoise: float, *, satlevel: float | None = None,
                     bad: np.ndarray | None = None, grow: int = 2) -> np.ndarray:
     """Conservative mask of a frame's own, unlabelled cosmic rays.
 
@@ -475,8 +477,9 @@ def own_cosmic_rays(data_adu: np.ndarray, gain: float, readnoise: float, *, satu
         e-/adu.
     readnoise : float
         Read noise, electrons.
-    saturation : float, optional
-        Saturation level, adu (None: no saturation).
+    satlevel : float, optional
+        Saturation level, adu (None: no saturation); ``saturation`` is its
+        former spelling (deprecated).
     bad : numpy.ndarray, optional
         Defects astroscrappy should ignore (bool).
     grow : int
@@ -488,12 +491,12 @@ def own_cosmic_rays(data_adu: np.ndarray, gain: float, readnoise: float, *, satu
         Bool mask.
     """
     # astroscrappy compares its saturation level with the data in electrons
-    satlevel = np.inf if saturation is None else saturation * gain
+    satlevel_e = np.inf if satlevel is None else satlevel * gain
     # mirrored margins: a cosmic ray that runs off the frame still looks like one at the edge
     pad = _EDGE_PAD
     data = np.pad(np.asarray(data_adu, dtype=np.float32), pad, mode="reflect")
     inmask = None if bad is None else np.pad(np.asarray(bad, dtype=bool), pad, mode="reflect")
-    mask, _ = astroscrappy.detect_cosmics(data, inmask=inmask, gain=gain, readnoise=readnoise, satlevel=satlevel)
+    mask, _ = astroscrappy.detect_cosmics(data, inmask=inmask, gain=gain, readnoise=readnoise, satlevel=satlevel_e)
     mask = mask[pad:-pad, pad:-pad]
     if grow > 0:
         mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool), iterations=grow)
@@ -516,8 +519,10 @@ class RealFrame:
         e-/adu.
     readnoise : float
         Read noise (e-); an effective value where the frame's noise is not the detector's.
-    saturation : float or None
-        Saturation level, adu, on the zero point of ``data`` (None if unknown).
+    satlevel : float or None
+        Saturation level, adu, on the zero point of ``data`` (None if
+        unknown). ``saturation`` is its former name (deprecated, as an
+        attribute and as a keyword).
     own_crs : numpy.ndarray
         Bool: pixels that may hold the frame's own cosmic rays (grown); never
         to be used as negatives.
@@ -541,7 +546,7 @@ class RealFrame:
     data: np.ndarray
     gain: float
     readnoise: float
-    saturation: float | None
+    satlevel: float | None
     own_crs: np.ndarray
     labels: np.ndarray | None
     defects: np.ndarray
@@ -550,6 +555,10 @@ class RealFrame:
     instrument: str
     exptime: float
 
+    saturation = renamed_property("saturation", "satlevel")
+
+
+RealFrame.__init__ = renamed_keywords(saturation="satlevel")(RealFrame.__init__)  # type: ignore[method-assign]
 
 #: Sources `load_real_frame` reads.
 REAL_SOURCES: tuple[str, ...] = ("sprat-1", "sprat-2", "sprat-3", "sprat-4", "sprat-5", "gmos", "m51", "uves", "saao")
@@ -569,7 +578,7 @@ UVES_GAIN = 2.03
 #: brightest pixels, 65302-65339 adu, are the 16-bit converter's 65535 less
 #: the subtracted bias and background (196-233 adu); ``DATAMAX = 65340`` is
 #: only the maximum value.
-UVES_SATURATION = 65300.0
+UVES_SATLEVEL = 65300.0
 
 
 def _sprat_frame(run: SpratRun, index: int, defects: np.ndarray) -> RealFrame:
@@ -584,7 +593,7 @@ def _sprat_frame(run: SpratRun, index: int, defects: np.ndarray) -> RealFrame:
         data=run.frames[index].copy(),
         gain=run.gain,
         readnoise=run.readnoise,
-        saturation=ADC16_MAX - run.pedestal,
+        satlevel=ADC16_MAX - run.pedestal,
         own_crs=own,
         labels=labels.copy(),
         defects=defects | saturated,
@@ -611,7 +620,7 @@ def _load_gmos_frame(data_dir: Path) -> RealFrame:
         data=gmos.data,
         gain=gmos.gain,
         readnoise=gmos.readnoise,
-        saturation=None,
+        satlevel=None,
         own_crs=own,
         labels=None,
         defects=np.zeros(gmos.data.shape, dtype=bool),
@@ -668,7 +677,7 @@ def _load_m51_frame(data_dir: Path) -> RealFrame:
         data=data,
         gain=M51_GAIN,
         readnoise=readnoise,
-        saturation=None,
+        satlevel=None,
         # cold pixels are left in for L.A.Cosmic: several are the undershoot beside a cosmic ray, and masking
         # them cut the cosmic ray short; a low pixel is never taken for a cosmic ray
         own_crs=own_cosmic_rays(data, M51_GAIN, readnoise, bad=lines),
@@ -693,11 +702,11 @@ def _load_uves_frame(data_dir: Path) -> RealFrame:
     about -0.6 adu, the faintest 10% of the 9×9 median) has 2.95 adu
     (3σ-clipped std about the local level), hence an effective read noise
     of 2.03 × 2.95 ≈ 6.0 e-. Defects: pixels at saturation
-    (`UVES_SATURATION`).
+    (`UVES_SATLEVEL`).
     """
     path = data_dir / _UVES_FILE
     data, header = _open_data(path)
-    saturated = data >= UVES_SATURATION
+    saturated = data >= UVES_SATLEVEL
     level, sigma = sky_noise(data, exclude=saturated)
     readnoise = effective_readnoise(UVES_GAIN, level, sigma)
     return RealFrame(
@@ -706,8 +715,8 @@ def _load_uves_frame(data_dir: Path) -> RealFrame:
         data=data,
         gain=UVES_GAIN,
         readnoise=readnoise,
-        saturation=UVES_SATURATION,
-        own_crs=own_cosmic_rays(data, UVES_GAIN, readnoise, saturation=UVES_SATURATION, bad=saturated),
+        satlevel=UVES_SATLEVEL,
+        own_crs=own_cosmic_rays(data, UVES_GAIN, readnoise, satlevel=UVES_SATLEVEL, bad=saturated),
         labels=None,
         defects=saturated,
         header=header,
@@ -736,16 +745,16 @@ def _load_saao_frame(data_dir: Path) -> RealFrame:
     trimmed = ccdproc.trim_image(ccd, fits_section=header["TRIMSEC"])
     data = np.asarray(trimmed.data, dtype=np.float64) - overscan
     gain, readnoise = float(header["GAIN"]), float(header["RDNOISE"])
-    saturation = ADC16_MAX - overscan
-    defects = line_defects(data) | (data >= saturation)
+    satlevel = ADC16_MAX - overscan
+    defects = line_defects(data) | (data >= satlevel)
     return RealFrame(
         name="saao",
         path=_SAAO_FILE,
         data=data,
         gain=gain,
         readnoise=readnoise,
-        saturation=saturation,
-        own_crs=own_cosmic_rays(data, gain, readnoise, saturation=saturation, bad=defects),
+        satlevel=satlevel,
+        own_crs=own_cosmic_rays(data, gain, readnoise, satlevel=satlevel, bad=defects),
         labels=None,
         defects=defects,
         header=header,
@@ -808,3 +817,7 @@ def load_real_frame(data_dir: str | os.PathLike, name: str) -> RealFrame:
         If a file is missing.
     """
     return load_real_frames(data_dir, [name])[name]
+
+
+#: ``UVES_SATURATION``, the former name of `UVES_SATLEVEL`, still works (deprecated).
+__getattr__ = deprecated_module_attributes(__name__, renamed={"UVES_SATURATION": "UVES_SATLEVEL"})

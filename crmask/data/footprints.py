@@ -40,6 +40,7 @@ from astropy.io import fits
 from astropy.table import Table
 from scipy import ndimage
 
+from .._deprecation import renamed_keywords
 from ..exceptions import FITSReadError, InvalidImageError
 
 __all__ = [
@@ -385,6 +386,7 @@ def place_charge(
     return charge, placements
 
 
+@renamed_keywords(saturation="satlevel")
 def inject_footprints(
     data: np.ndarray,
     library: FootprintLibrary,
@@ -397,7 +399,7 @@ def inject_footprints(
     threshold: float = 3.0,
     dilate: bool = False,
     transform: bool = True,
-    saturation: float | None = None,
+    satlevel: float | None = None,
 ) -> Injection:
     """Add ``n`` real cosmic rays to an image and return it with its exact truth.
 
@@ -425,8 +427,9 @@ def inject_footprints(
         Grow the truth mask by 3×3.
     transform : bool
         Apply a random flip/transpose to each footprint.
-    saturation : float, optional
-        Saturation level in the data unit; contaminated pixels are clipped to it.
+    satlevel : float, optional
+        Saturation level in the data unit; contaminated pixels are clipped to
+        it. ``saturation`` is its former spelling (deprecated).
 
     Returns
     -------
@@ -449,6 +452,6 @@ def inject_footprints(
     sigma = noise_sigma(expected.astype(np.float32) * np.float32(gain), readnoise)
     mask, faint = truth_mask(charge, sigma, threshold=threshold, dilate=dilate)
     out = array.astype(np.float32) + charge / np.float32(gain)
-    if saturation is not None:
-        np.minimum(out, np.float32(saturation), out=out)
+    if satlevel is not None:
+        np.minimum(out, np.float32(satlevel), out=out)
     return Injection(data=out, mask=mask, faint=faint, charge=charge, placements=placements)

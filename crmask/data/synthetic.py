@@ -42,6 +42,7 @@ from astropy.io.fits import Header
 from astropy.nddata import CCDData
 from scipy import ndimage
 
+from .._deprecation import renamed_property
 from .footprints import FootprintLibrary, noise_sigma, place_charge, truth_mask
 
 __all__ = ["FrameSpec", "SyntheticFrame", "make_frame", "render_tracks", "bleed_columns"]
@@ -176,9 +177,11 @@ class FrameSpec:
                 raise ValueError(f"FrameSpec.{name} must be (low, high) with 0 < low <= high, got {(low, high)}")
 
     @property
-    def saturate(self) -> float:
+    def satlevel(self) -> float:
         """Saturation level in adu (``SATURATE``)."""
         return min(self.adc_max, self.full_well / self.gain)
+
+    saturate = renamed_property("saturate", "satlevel")
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a JSON-friendly dict."""
@@ -496,9 +499,9 @@ def make_frame(
     charge = rng.poisson(expected).astype(np.float64) + cr
     bleed_columns(charge, spec.full_well)
     data = (charge + spec.readnoise * rng.standard_normal(shape)) / spec.gain
-    saturate = spec.saturate
-    saturated = data >= saturate * (1 - 1e-6)
-    np.clip(data, None, saturate, out=data)
+    satlevel = spec.satlevel
+    saturated = data >= satlevel * (1 - 1e-6)
+    np.clip(data, None, satlevel, out=data)
 
     background_sigma = np.sqrt(spec.readnoise**2 + spec.sky + spec.dark)
     crmask, faint = truth_mask(cr, noise_sigma(expected, spec.readnoise), spec.cr_threshold, spec.dilate)
@@ -509,7 +512,7 @@ def make_frame(
     header["EXPTIME"] = (spec.exptime, "exposure time (s)")
     header["GAIN"] = (spec.gain, "electrons per adu")
     header["RDNOISE"] = (spec.readnoise, "read noise (electrons)")
-    header["SATURATE"] = (saturate, "saturation level (adu)")
+    header["SATURATE"] = (satlevel, "saturation level (adu)")
     header["SEEING"] = (spec.seeing, "PSF FWHM (pixels)")
     header["SKYLEVEL"] = (spec.sky, "mean sky (electrons per pixel)")
     header["NCRINJ"] = (n_cr, "cosmic rays placed")

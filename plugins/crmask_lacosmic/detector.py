@@ -222,7 +222,7 @@ class LACosmic(Detector):
         p = self.params
         # astroscrappy compares the pixels times the gain with satlevel: the level in electrons (ccdproc's
         # default is one already)
-        satlevel = image.saturation * image.gain if image.saturation is not None else DEFAULT_SATLEVEL
+        satlevel = image.satlevel * image.gain if image.satlevel is not None else DEFAULT_SATLEVEL
         median, sigma = _frame_statistics(image)
         if median >= satlevel:
             raise InvalidImageError(

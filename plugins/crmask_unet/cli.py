@@ -8,6 +8,10 @@ from pathlib import Path
 
 import click
 
+from crmask.cli_options import config_from_options, config_options, data_option
+
+from .config import TrainConfig
+
 __all__ = ["train_unet"]
 
 _FOOTPRINTS = "cr_footprints_itl.fits.gz"
@@ -28,41 +32,9 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 
 
 @click.command("unet")
-@click.option("--arch", type=click.Choice(["deepcr", "cosmic-conn"]), default="cosmic-conn", show_default=True,
-              help="Batch-norm deepCR or group-norm Cosmic-CoNN U-Net.")
-@click.option("--attention/--no-attention", default=False, show_default=True, help="Attention gates on skips.")
-@click.option("--depth", type=click.IntRange(1, 6), default=3, show_default=True,
-              help="Levels of the U-Net (poolings); the receptive field grows with it.")
-@click.option("--width", type=click.IntRange(2, 256), default=32, show_default=True, help="Channels of level 1.")
-@click.option("--patch", type=click.IntRange(16, 2048), default=128, show_default=True,
-              help="Side of the square training patches, in pixels.")
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
-              help="Patches per optimisation step.")
-@click.option("--epochs", type=click.IntRange(1, 10000), default=10, show_default=True,
-              help="Training epochs (each ends with a validation and a checkpoint).")
-@click.option("--steps-per-epoch", type=click.IntRange(1, 10**6), default=100, show_default=True,
-              help="Optimisation steps per epoch.")
-@click.option("--lr", type=float, default=0.005, show_default=True, help="Initial Adam learning rate.")
-@click.option("--group-eps", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
-              help="Variance floor of group normalisation (cosmic-conn); 1 keeps sky noise from being "
-                   "scaled up in tiles without cosmic rays.")
-@click.option("--lr-schedule", type=click.Choice(["plateau", "cosine"]), default="plateau", show_default=True,
-              help="Tenfold drops when the validation loss stalls, or a cosine decay over the run.")
-@click.option("--loss", type=click.Choice(["bce", "median-bce"]), default="bce", show_default=True,
-              help="Plain binary cross-entropy, or Cosmic-CoNN's median-weighted BCE (Xu et al. 2023).")
-@click.option("--border-weight", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="Loss weight of the non-CR pixels bordering each cosmic ray (1: plain BCE); stresses where a "
-                   "track ends (Ronneberger et al. 2015).")
-@click.option("--border-width", type=click.IntRange(1, 8), default=1, show_default=True,
-              help="Width of that border, pixels.")
-@click.option("--scale", type=float, default=None,
-              help="Electrons per network input unit [default: 100 for deepcr, 1 for cosmic-conn, as the originals].")
-@click.option("--input", "input_scheme", type=click.Choice(["scale", "median", "noise"]), default=None,
-              help="Input normalisation: deepCR's scale, Cosmic-CoNN's median subtraction, or noise units "
-                   "(background-subtracted, over the per-pixel noise) [default: the architecture's own].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the frames, patches and weights.")
-@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), envvar="CRMASK_DATA",
-              default=None, help="The shared real-data folder (see its README); environment variable CRMASK_DATA.")
+@config_options(TrainConfig)
+@data_option(required=False, help="The shared real-data folder (see its README.md): the CR footprint catalogue "
+                                  "and the frames of --train-sources and --val-sources.")
 @click.option("--footprints", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help=f"CR footprint catalogue [default: {_FOOTPRINTS} in --data].")
 @click.option("--train-sources", default="", metavar="NAMES",
@@ -121,22 +93,12 @@ def train_unet(**opts) -> None:
 
     from .card import save_trained
     from .data import DarkFrameSource, FramePool, MixedSource, grow_truth, synthetic_training_data
-    from .training import TrainConfig, train
+    from .training import train
 
     _check_options(opts)
     if opts["threads"]:
         torch.set_num_threads(opts["threads"])
-    try:
-        config = TrainConfig(
-            arch=opts["arch"], attention=opts["attention"], depth=opts["depth"], width=opts["width"],
-            patch=opts["patch"], batch_size=opts["batch_size"], epochs=opts["epochs"],
-            steps_per_epoch=opts["steps_per_epoch"], lr=opts["lr"], lr_schedule=opts["lr_schedule"],
-            loss=opts["loss"], border_weight=opts["border_weight"], border_width=opts["border_width"],
-            scale=opts["scale"] or (100.0 if opts["arch"] == "deepcr" else 1.0),
-            input_scheme=opts["input_scheme"], group_eps=opts["group_eps"], seed=opts["seed"],
-        )
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    config = config_from_options(TrainConfig, opts)
     train_names, val_names = _source_names(opts["train_sources"], "--train-sources"), \
         _source_names(opts["val_sources"], "--val-sources")
     overlap = sorted(set(train_names) & set(val_names))

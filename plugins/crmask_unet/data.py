@@ -292,13 +292,13 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
     samples = []
     for index, frame in enumerate(frames):
         electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
-        saturation = None if frame.saturation is None else frame.saturation * frame.gain
+        satlevel = None if frame.satlevel is None else frame.satlevel * frame.gain
         sky = float(np.median(electrons))
         for k in range(realisations):
             rng = np.random.default_rng((seed, index, k))
             n = int(rng.poisson(draw_density(rng, cr_density, cr_density_low) * electrons.size / 1e6))
             inj = inject_footprints(electrons, footprints, n, gain=1.0, readnoise=frame.readnoise, rng=rng,
-                                    saturation=saturation)
+                                    satlevel=satlevel)
             truth = inj.mask if frame.labels is None else inj.mask | frame.labels
             ignore = (inj.faint | frame.own_crs | frame.defects) & ~truth
             samples.append(Sample(image=inj.data, mask=truth, ignore=ignore, clean=electrons, sky=sky))

@@ -15,12 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .config import ARCHITECTURES
 from .parts import NORMS, DoubleConv, Down, Up
 
 __all__ = ["UNetConfig", "UNet", "ARCHITECTURES", "count_parameters"]
-
-#: The two published architectures and the normalisation each uses.
-ARCHITECTURES = {"deepcr": "batch", "cosmic-conn": "group"}
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,12 @@ import numpy as np
 from crmask.devices import resolve_device
 from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, confusion, event_completeness, score_histogram
 
+from .config import COSINE_FLOOR, LR_SCHEDULES, TrainConfig
 from .data import PatchSource, Sample, augment_sky
 from .detector import normalise
 from .losses import border_weights, median_weights, weighted_bce
-from .model import ARCHITECTURES, UNet, UNetConfig
-from .weights import SCHEMES, Normalisation
+from .model import UNet
+from .weights import Normalisation
 
 __all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "train", "evaluate", "tpr_key", "choose_threshold",
            "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS", "CHECKPOINT", "LR_SCHEDULES", "cosine_lr"]
@@ -45,10 +46,6 @@ THRESHOLD_GRID = tuple(float(t) for t in np.round(np.arange(0.05, 0.96, 0.05), 2
 MIN_EVENT_COMPLETENESS = 0.90
 #: File name of the checkpoint written after every epoch.
 CHECKPOINT = "checkpoint.pt"
-#: Learning-rate schedules of `TrainConfig`.
-LR_SCHEDULES = ("plateau", "cosine")
-#: Final learning rate of the cosine schedule, as a fraction of the initial one.
-COSINE_FLOOR = 0.01
 
 
 def tpr_key(fpr: float) -> str:
@@ -57,116 +54,6 @@ def tpr_key(fpr: float) -> str:
 
 
 _MAIN = tpr_key(FPR_POINTS[0])
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a training run (recorded in the model card).
-
-    Attributes
-    ----------
-    arch : {"deepcr", "cosmic-conn"}
-        Batch-norm (deepCR) or group-norm (Cosmic-CoNN) U-Net.
-    attention : bool
-        Attention gates at the skip connections.
-    depth, width : int
-        U-Net shape (UNet-3-32 is the published one).
-    patch, batch_size : int
-        Training patch side and patches per step.
-    epochs, steps_per_epoch : int
-        Length of training; validation and checkpoints happen once per epoch.
-    lr : float
-        Initial Adam learning rate (0.005 in the paper).
-    loss : {"bce", "median-bce"}
-        Plain BCE, or Cosmic-CoNN's median-weighted BCE whose weight floor
-        rises linearly to 1 over ``alpha_epochs``.
-    alpha_epochs : int
-        Epochs over which the median-weighted loss becomes plain BCE.
-    border_weight : float
-        Loss weight of the non-CR pixels within ``border_width`` pixels of
-        a cosmic ray (`crmask_unet.losses.border_weights`); 1: none.
-    border_width : int
-        Width of that border, pixels.
-    scale : float
-        Electrons per unit of network input (the normalisation's scale).
-    input_scheme : {"scale", "median", "noise"}, optional
-        Input normalisation (see `crmask_unet.detector.normalise`); default:
-        the architecture's own (``"scale"`` for deepCR, ``"median"`` for
-        Cosmic-CoNN). With ``"noise"`` the sky augmentation adds the
-        Poisson noise of the added sky (an offset without noise would not
-        change noise-unit input).
-    bn_momentum : float
-        Batch-norm running-statistics momentum (0.005 in deepCR).
-    group_eps : float
-        Variance floor of group normalisation (`crmask_unet.model.UNetConfig`).
-    bn_train_fraction : float
-        Fraction of epochs with batch statistics before they are frozen.
-    sky_low, sky_high : float
-        Range of deepCR's sky augmentation factor.
-    lr_schedule : {"plateau", "cosine"}
-        ``"plateau"``: the learning rate drops tenfold after ``patience``
-        epochs without 0.1 % validation-loss improvement (the papers').
-        ``"cosine"``: it falls from ``lr`` to `COSINE_FLOOR` times ``lr``
-        along a half cosine over all the steps of ``epochs`` (a run extended
-        on resume continues along the longer run's curve).
-    patience : int
-        Epochs without 0.1 % validation-loss improvement before the learning
-        rate drops tenfold (``"plateau"`` only).
-    seed : int
-        Seed of weights initialisation and of every batch.
-    """
-
-    arch: str = "deepcr"
-    attention: bool = False
-    depth: int = 3
-    width: int = 32
-    patch: int = 128
-    batch_size: int = 8
-    epochs: int = 10
-    steps_per_epoch: int = 100
-    lr: float = 0.005
-    loss: str = "bce"
-    alpha_epochs: int = 5
-    border_weight: float = 1.0
-    border_width: int = 1
-    scale: float = 100.0
-    input_scheme: str | None = None
-    bn_momentum: float = 0.005
-    group_eps: float = 1e-5
-    bn_train_fraction: float = 0.4
-    sky_low: float = -0.9
-    sky_high: float = 3.0
-    lr_schedule: str = "plateau"
-    patience: int = 4
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {self.arch!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.loss not in ("bce", "median-bce"):
-            raise ValueError(f"loss must be 'bce' or 'median-bce', got {self.loss!r}")
-        for name in ("patch", "batch_size", "epochs", "steps_per_epoch", "alpha_epochs", "border_width"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.patch % self.unet_config().multiple:
-            raise ValueError(f"patch {self.patch} must be a multiple of {self.unet_config().multiple}")
-        if self.input_scheme is not None and self.input_scheme not in SCHEMES:
-            raise ValueError(f"input_scheme must be one of {SCHEMES}, got {self.input_scheme!r}")
-        if not (self.lr > 0 and self.scale > 0 and self.border_weight > 0):
-            raise ValueError("lr, scale and border_weight must be positive")
-
-    def unet_config(self) -> UNetConfig:
-        """The U-Net configuration this training builds."""
-        return UNetConfig(depth=self.depth, width=self.width, norm=ARCHITECTURES[self.arch],
-                          attention=self.attention, bn_momentum=self.bn_momentum,
-                          group_eps=self.group_eps)
-
-    def normalisation(self) -> Normalisation:
-        """``input_scheme``, else the original's: deepCR divides by a scale, Cosmic-CoNN subtracts the median."""
-        scheme = self.input_scheme or ("scale" if self.arch == "deepcr" else "median")
-        return Normalisation(scheme, 1.0 if scheme == "noise" else self.scale)
 
 
 @dataclass

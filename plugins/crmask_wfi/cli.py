@@ -10,7 +10,15 @@ import click
 from crmask.cli import parse_params
 from crmask.exceptions import CrmaskError
 
+from .sim.physics import QUADRANT_SHAPE, READNOISE_E
+from .sim.simulate import DEFAULT_CR_RATE, DEFAULT_ENERGY_RANGE_KEV, DEFAULT_XRAY_RATE
+from .training.dataset import SUBFRAME_SHAPE
+
 __all__ = ["wfi"]
+
+
+def _shape(shape: tuple[int, int], between: str = " ") -> str:
+    return between.join(map(str, shape))
 
 
 def _event_filter(name: str, params: tuple[str, ...]):
@@ -30,34 +38,35 @@ def wfi() -> None:
 @wfi.command()
 @click.option("-n", "--frames", "n_frames", type=click.IntRange(min=1), default=100, show_default=True,
               help="Number of frames.")
-@click.option("--shape", type=(int, int), default=(512, 512), show_default=True, help="Frame shape NY NX.")
-@click.option("--xray-rate", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="X-ray photons per 512x512 pixels per frame.")
-@click.option("--cr-rate", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Cosmic-ray primaries per 512x512 pixels per frame.")
-@click.option("--energy", type=(float, float), default=(0.2, 10.0), show_default=True,
-              help="X-ray energies: log-uniform between these (keV).")
-@click.option("--read-noise", type=click.FloatRange(min=0), default=7.0, show_default=True,
-              help="Electrons RMS.")
+@click.option("--shape", type=(int, int), default=None, metavar="NY NX",
+              help=f"Frame shape  [default: {_shape(QUADRANT_SHAPE)}, one quadrant; {_shape(SUBFRAME_SHAPE)} "
+                   "with --balanced]")
+@click.option("--xray-rate", type=click.FloatRange(min=0), default=DEFAULT_XRAY_RATE, show_default=True,
+              help=f"X-ray photons per {_shape(QUADRANT_SHAPE, 'x')} pixels per frame.")
+@click.option("--cr-rate", type=click.FloatRange(min=0), default=DEFAULT_CR_RATE, show_default=True,
+              help=f"Cosmic-ray primaries per {_shape(QUADRANT_SHAPE, 'x')} pixels per frame.")
+@click.option("--energy", type=(float, float), default=DEFAULT_ENERGY_RANGE_KEV, show_default=True,
+              metavar="LOW HIGH", help="X-ray energies: log-uniform between these (keV).")
+@click.option("--readnoise", "--read-noise", "readnoise", type=click.FloatRange(min=0), default=READNOISE_E,
+              show_default=True, help="Read noise, electrons RMS (--read-noise is its former spelling).")
 @click.option("--balanced", type=click.IntRange(min=1), default=None,
               help="Instead: a class-balanced data set with this many frames per class (empty, X-ray, CR, "
-                   "mixed); --shape defaults to 64 64 and --frames is ignored.")
-@click.option("--seed", type=int, default=0, show_default=True)
+                   "mixed); --frames is ignored.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output FITS file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def simulate(n_frames, shape, xray_rate, cr_rate, energy, read_noise, balanced, seed, output, overwrite):
+def simulate(n_frames, shape, xray_rate, cr_rate, energy, readnoise, balanced, seed, output, overwrite):
     """Simulate frames with X-rays, cosmic rays and truth, written to OUTPUT (FITS)."""
-    from .training.dataset import SUBFRAME_SHAPE, build_dataset
+    from .training.dataset import build_dataset
     from .sim.simfile import frame_classes, write_simulation
     from .sim.simulate import simulate_frames
 
-    common = dict(xray_rate=xray_rate, cr_rate=cr_rate, spectrum=energy, seed=seed, read_noise=read_noise)
+    common = dict(xray_rate=xray_rate, cr_rate=cr_rate, spectrum=energy, seed=seed, readnoise=readnoise)
     try:
         if balanced is not None:
-            sub_shape = SUBFRAME_SHAPE if shape == (512, 512) else shape
-            sim = build_dataset(balanced, shape=sub_shape, **common)
+            sim = build_dataset(balanced, shape=shape or SUBFRAME_SHAPE, **common)
         else:
-            sim = simulate_frames(n_frames, shape=shape, **common)
+            sim = simulate_frames(n_frames, shape=shape or QUADRANT_SHAPE, **common)
         write_simulation(sim, output, overwrite=overwrite)
     except (CrmaskError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -150,7 +159,6 @@ def bench(input_path, filters, n_frames, seed, outdir):
     )
     from .report.metrics import metrics_table
     from .sim.simfile import read_simulation
-    from .sim.physics import QUADRANT_SHAPE
 
     detectors = [_event_filter(name, ()) for name in filters]
     outdir.mkdir(parents=True, exist_ok=True)

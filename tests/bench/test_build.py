@@ -83,6 +83,24 @@ def test_synthetic_set_without_shared_data(tmp_path):
         build_sets(tmp_path, tmp_path, ["nosuch"])
 
 
+def test_cli_build_needs_a_data_folder_from_the_option_or_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("CRMASK_DATA", raising=False)
+    result = CliRunner().invoke(cli, ["bench", "build", "--set", "synthetic", "-o", str(tmp_path / "sets")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "no data folder: give --data DIR or set the environment variable CRMASK_DATA" in result.output
+    assert not (tmp_path / "sets").exists()
+    assert "CRMASK_DATA" in CliRunner().invoke(cli, ["bench", "build", "--help"]).output
+
+
+def test_cli_build_takes_the_data_folder_from_crmask_data(tmp_path):
+    shared_path("cr_footprints_itl.fits.gz")
+    result = CliRunner().invoke(cli, ["bench", "build", "--set", "synthetic", "--synthetic-shape", "32x48",
+                                      "--synthetic-frames", "1", "-o", str(tmp_path / "env")],
+                                env={"CRMASK_DATA": str(SHARED_DATA)})
+    assert result.exit_code == 0, result.output
+    assert len(load_set(tmp_path / "env" / "synthetic")) == 1
+
+
 def test_cli_builds_the_synthetic_set_with_real_footprints(tmp_path):
     shared_path("cr_footprints_itl.fits.gz")  # the CLI's synthetic set always uses the real test footprints
     result = CliRunner().invoke(cli, ["bench", "build", "--data", str(SHARED_DATA), "--set", "synthetic",

@@ -53,7 +53,7 @@ def test_sprat_labels_are_the_shipped_masks(frames):
         np.testing.assert_array_equal(frame.labels, shipped)
         assert not (frame.own_crs & frame.labels).any()
         assert abs(np.median(frame.data)) < 5  # pedestal removed
-        assert frame.saturation == pytest.approx(65535.0 - 917.0, abs=1.0)
+        assert frame.satlevel == pytest.approx(65535.0 - 917.0, abs=1.0)
 
 
 def test_single_load_equals_batch_load(frames):
@@ -98,13 +98,13 @@ def test_uves_noise_model_matches_inter_order_sky(frames):
     blank = (np.abs(local) < 1.0) & ~uves.own_crs[:, 750:]
     measured = biweight_scale(data[blank] - local[blank])
     assert model_sigma(uves, float(np.median(local[blank]))) == pytest.approx(measured, rel=0.1)
-    assert uves.saturation == 65300.0 and uves.defects.sum() == 3
+    assert uves.satlevel == 65300.0 and uves.defects.sum() == 3
 
 
 def test_saao_overscan_removed(frames):
     saao = frames["saao"]
     assert np.median(saao.data) == pytest.approx(86.0, abs=3.0)  # raw sky ~300, overscan ~214
-    assert saao.saturation == pytest.approx(65535.0 - 214.0, abs=2.0)
+    assert saao.satlevel == pytest.approx(65535.0 - 214.0, abs=2.0)
     assert (saao.gain, saao.readnoise) == (1.9, 5.0)
 
 

@@ -36,7 +36,7 @@ def test_truth_is_injected_outside_the_frames_own_crs(built, real, source):
     for image in bench:
         header = image.ccd.header
         assert (header["GAIN"], header["RDNOISE"]) == (frame.gain, pytest.approx(frame.readnoise))
-        assert {"EXPTIME", "INSTRUME"} <= set(header) and ("SATURATE" in header) == (frame.saturation is not None)
+        assert {"EXPTIME", "INSTRUME"} <= set(header) and ("SATURATE" in header) == (frame.satlevel is not None)
         assert image.truth.any() and not (image.truth & image.ignore).any()
         assert not (image.truth & frame.own_crs).any()
         assert (image.ignore >= (frame.own_crs | frame.defects) & ~image.truth).all()

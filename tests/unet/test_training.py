@@ -297,7 +297,7 @@ def _real_frame(rng, labels=None):
     data[own] += 500.0  # the frame's own (unlabelled) cosmic ray
     defects = np.zeros(data.shape, bool)
     defects[:, 100] = True
-    return RealFrame(name="test", path="test.fits", data=data, gain=2.0, readnoise=5.0, saturation=None,
+    return RealFrame(name="test", path="test.fits", data=data, gain=2.0, readnoise=5.0, satlevel=None,
                      own_crs=own, labels=labels, defects=defects, header=Header(), calibration="test",
                      instrument="TEST", exptime=1.0)
 

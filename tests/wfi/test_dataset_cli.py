@@ -152,3 +152,39 @@ def test_cli_filter_never_writes_over_its_input(tmp_path, link):
     assert result.exit_code != 0 and "output would replace its own input" in result.output
     assert "Traceback" not in result.output
     assert sim_path.read_bytes() == original
+
+
+def test_cli_simulate_defaults_are_the_simulators():
+    import inspect
+
+    from crmask_wfi.cli import simulate
+    from crmask_wfi.sim import physics
+    from crmask_wfi.sim.simulate import DEFAULT_ENERGY_RANGE_KEV
+
+    defaults = {p.name: p.default for p in simulate.params}
+    signature = inspect.signature(simulate_frames).parameters
+    for name in ("xray_rate", "cr_rate", "readnoise"):
+        assert defaults[name] == signature[name].default, name
+    assert defaults["readnoise"] == physics.READNOISE_E == 7.0
+    assert tuple(defaults["energy"]) == DEFAULT_ENERGY_RANGE_KEV
+    assert signature["shape"].default == physics.QUADRANT_SHAPE
+
+
+def test_cli_simulate_readnoise_has_one_spelling_and_keeps_the_former_one(tmp_path):
+    runner = CliRunner()
+    paths = [tmp_path / f"{name}.fits" for name in ("new", "old", "default")]
+    common = ["-n", "2", "--shape", "32", "32", "--xray-rate", "0", "--cr-rate", "0"]
+    for path, extra in zip(paths, (["--readnoise", "3"], ["--read-noise", "3"], [])):
+        result = runner.invoke(cli, ["wfi", "simulate", *common, *extra, "-o", str(path)])
+        assert result.exit_code == 0, result.output
+    new, old, default = (read_simulation(p) for p in paths)
+    np.testing.assert_array_equal(new.signal, old.signal)
+    assert new.meta["readnoise"] == 3.0 and default.meta["readnoise"] == 7.0
+    assert new.signal.std() == pytest.approx(3.0, rel=0.05) and default.signal.std() == pytest.approx(7.0, rel=0.05)
+
+
+def test_cli_simulate_balanced_shape_is_the_one_given(tmp_path):
+    result = CliRunner().invoke(cli, ["wfi", "simulate", "--balanced", "1", "--shape", "96", "96",
+                                      "-o", str(tmp_path / "b.fits")])
+    assert result.exit_code == 0, result.output
+    assert "4 frames of 96x96" in result.output

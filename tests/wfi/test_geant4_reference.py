@@ -30,7 +30,7 @@ def geant4_crossings():
 
 @pytest.fixture(scope="module")
 def simulated():
-    return simulate_frames(100, shape=(256, 256), xray_rate=0.0, cr_rate=32.0, read_noise=0.0, seed=21)
+    return simulate_frames(100, shape=(256, 256), xray_rate=0.0, cr_rate=32.0, readnoise=0.0, seed=21)
 
 
 def mode(values, width=0.025):

@@ -45,3 +45,13 @@ def test_secondary_step_distances_on_known_steps():
     assert by_particle["e-", "DEPFETA"] == pytest.approx(3.0)
     assert by_particle["gamma", "DEPFETA"] == pytest.approx(4.0)
     assert np.isnan(by_particle["e-", "DEPFETB"])
+
+
+def test_the_run_is_found_in_the_data_folder_and_geant4_dir_is_deprecated():
+    from pathlib import Path
+
+    from crmask_wfi.sim import geant4
+
+    assert geant4.GEANT4_SUBDIR == "wfi_geant4" and "GEANT4_DIR" not in geant4.__all__
+    with pytest.warns(DeprecationWarning, match="'GEANT4_DIR' is deprecated; use 'crmask.cli_options.data_folder"):
+        assert geant4.GEANT4_DIR == Path("../shared/data/wfi_geant4")

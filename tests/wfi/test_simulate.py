@@ -18,7 +18,7 @@ from crmask_wfi.sim.simulate import (
 def photons(energy, n_frames=200, seed=11, **kwargs):
     """About 64 photons per 128x128 frame, no cosmic rays, no noise."""
     return simulate_frames(n_frames, shape=(128, 128), xray_rate=1024.0, cr_rate=0.0, spectrum=energy,
-                           read_noise=0.0, seed=seed, **kwargs)
+                           readnoise=0.0, seed=seed, **kwargs)
 
 
 def test_conversion_constants():
@@ -128,7 +128,7 @@ def test_mip_most_probable_loss_through_the_sensor():
 
 @pytest.fixture(scope="module")
 def cosmic_rays():
-    return simulate_frames(60, shape=(256, 256), xray_rate=0.0, cr_rate=40.0, read_noise=0.0, seed=5)
+    return simulate_frames(60, shape=(256, 256), xray_rate=0.0, cr_rate=40.0, readnoise=0.0, seed=5)
 
 
 def test_mip_energy_per_um(cosmic_rays):
@@ -193,7 +193,7 @@ def test_cr_pixels_labelled(cosmic_rays):
 
 
 def test_poisson_rates():
-    sim = simulate_frames(400, shape=(64, 64), xray_rate=64.0, cr_rate=0.0, read_noise=0.0, seed=2)
+    sim = simulate_frames(400, shape=(64, 64), xray_rate=64.0, cr_rate=0.0, readnoise=0.0, seed=2)
     per_frame = np.bincount(sim.truth["FRAME"], minlength=400)
     assert per_frame.mean() == pytest.approx(1.0, abs=4 * np.sqrt(1 / 400))
     assert per_frame.var() == pytest.approx(1.0, rel=0.3)
@@ -201,7 +201,7 @@ def test_poisson_rates():
 
 def test_no_xray_cr_pileup():
     """Every X-ray's charge is in pixels labelled with its own ID, even among dense CRs."""
-    sim = simulate_frames(10, shape=(64, 64), xray_rate=2048.0, cr_rate=4096.0, read_noise=0.0, seed=4,
+    sim = simulate_frames(10, shape=(64, 64), xray_rate=2048.0, cr_rate=4096.0, readnoise=0.0, seed=4,
                           spectrum=1.0)
     truth = sim.truth[sim.truth["KIND"] == "xray"]
     assert (sim.label == LABEL_CR).mean() > 0.03
@@ -237,3 +237,17 @@ def test_read_noise_and_reproducibility():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         simulate_frames(shape=(32, 32), **kwargs)
+
+
+def test_read_noise_keyword_and_constant_are_deprecated_spellings_of_readnoise():
+    new = simulate_frames(2, shape=(32, 32), xray_rate=0.0, cr_rate=0.0, readnoise=3.0, seed=1)
+    with pytest.warns(DeprecationWarning, match="'read_noise' is deprecated; use 'readnoise'"):
+        old = simulate_frames(2, shape=(32, 32), xray_rate=0.0, cr_rate=0.0, read_noise=3.0, seed=1)
+    np.testing.assert_array_equal(old.signal, new.signal)
+    assert new.meta["readnoise"] == old.meta["readnoise"] == 3.0 and "read_noise" not in new.meta
+    with pytest.raises(TypeError, match="got both 'read_noise' and 'readnoise'"):
+        simulate_frames(1, read_noise=3.0, readnoise=3.0)
+    with pytest.warns(DeprecationWarning, match="'READ_NOISE_E' is deprecated; use 'READNOISE_E'"):
+        assert physics.READ_NOISE_E == physics.READNOISE_E == 7.0
+    with pytest.raises(AttributeError, match="has no attribute 'NOPE'"):
+        physics.NOPE

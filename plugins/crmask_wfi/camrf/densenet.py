@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..sim.physics import KEV_PER_ELECTRON, READ_NOISE_E
+from ..sim.physics import KEV_PER_ELECTRON, READNOISE_E
 from ..sim.simfile import FRAME_CLASS_NAMES
 
 __all__ = ["FRAME_CLASSES", "DenseNetConfig", "FrameDenseNet"]
@@ -64,7 +64,7 @@ class DenseNetConfig:
     layers_per_block: tuple[int, ...] = (5, 5)
     dropout: float = 0.2
     n_classes: int = len(FRAME_CLASSES)
-    input_scale_kev: float = READ_NOISE_E * KEV_PER_ELECTRON
+    input_scale_kev: float = READNOISE_E * KEV_PER_ELECTRON
 
     def to_dict(self) -> dict:
         """Return the configuration as JSON-serialisable values."""

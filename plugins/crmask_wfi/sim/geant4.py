@@ -1,4 +1,4 @@
-"""The public Geant4 WFI run (``../shared/data/wfi_geant4``) as a reference for the simulator.
+"""The public Geant4 WFI run (``wfi_geant4`` in the shared data folder) as a reference for the simulator.
 
 The run (erwocky/geant4-scripts, MIT licence) tracks galactic cosmic-ray
 protons through a WFI-like DEPFET array and lists every step in the silicon
@@ -24,13 +24,14 @@ import numpy as np
 from astropy.table import Table
 from scipy import ndimage
 
+from crmask._deprecation import deprecated_module_attributes
 from crmask.exceptions import FITSReadError
 
 from .physics import ELECTRONS_PER_KEV, PIXEL_PITCH_UM
 from .simulate import LABEL_CR, SimulatedFrames
 
 __all__ = [
-    "GEANT4_DIR",
+    "GEANT4_SUBDIR",
     "ISLAND_THRESHOLD_KEV",
     "read_step_log",
     "read_pixels",
@@ -42,8 +43,8 @@ __all__ = [
     "secondary_step_distances",
 ]
 
-#: Where the run lies, relative to the repository root.
-GEANT4_DIR = Path("../shared/data/wfi_geant4")
+#: The run's folder in the shared real-data folder (``--data`` or ``CRMASK_DATA``, `crmask.cli_options.data_folder`).
+GEANT4_SUBDIR = "wfi_geant4"
 #: Pixels at or above this energy (keV) make islands, for both Geant4 and the simulator.
 ISLAND_THRESHOLD_KEV = 0.1
 
@@ -54,7 +55,7 @@ def _require(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
         raise FITSReadError(
-            f"{path}: no such file (the Geant4 reference run is in ../shared/data/wfi_geant4)"
+            f"{path}: no such file (the Geant4 reference run is {GEANT4_SUBDIR} in the shared data folder)"
         )
     return path
 
@@ -211,7 +212,7 @@ def simulation_islands(sim: SimulatedFrames) -> Table:
     """The statistics of `geant4_islands` for the CR events of a noiseless simulation.
 
     Pixel charge is attributed to the event that put most of it there; run
-    the simulation with ``read_noise=0`` and a CR rate low enough that
+    the simulation with ``readnoise=0`` and a CR rate low enough that
     events seldom overlap.
     """
     frame, y, x = np.nonzero((sim.label == LABEL_CR) & (sim.event_id > 0))
@@ -335,3 +336,9 @@ def _segment_distance(point: np.ndarray, start: np.ndarray, end: np.ndarray) -> 
     length2 = float(direction @ direction)
     t = 0.0 if length2 == 0 else float(np.clip((point - start) @ direction / length2, 0.0, 1.0))
     return float(np.hypot(*(point - start - t * direction)))
+
+
+#: ``GEANT4_DIR`` (``../shared/data/wfi_geant4``, relative to the current directory) still works (deprecated).
+__getattr__ = deprecated_module_attributes(__name__, removed={
+    "GEANT4_DIR": (Path("../shared/data") / GEANT4_SUBDIR, "crmask.cli_options.data_folder() / GEANT4_SUBDIR"),
+})

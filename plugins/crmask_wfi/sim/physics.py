@@ -17,12 +17,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
+from crmask._deprecation import deprecated_module_attributes
+
 __all__ = [
     "PIXEL_PITCH_UM",
     "SENSOR_THICKNESS_UM",
     "QUADRANT_SHAPE",
     "FRAME_TIME_S",
-    "READ_NOISE_E",
+    "READNOISE_E",
     "PAIR_ENERGY_EV",
     "ELECTRONS_PER_KEV",
     "KEV_PER_ELECTRON",
@@ -58,7 +60,7 @@ QUADRANT_SHAPE = (512, 512)
 FRAME_TIME_S = 5e-3
 #: Gaussian read noise, electrons RMS; 7 e- as in Poliszczuk et al. (2024, §2);
 #: the WFI's beginning-of-life ENC is about 3 e-.
-READ_NOISE_E = 7.0
+READNOISE_E = 7.0
 
 # --- charge creation ---------------------------------------------------------
 #: Mean energy per electron-hole pair in silicon at about -60 C (Lowe & Sareen 2007, NIM A 576, 367:
@@ -249,3 +251,7 @@ def electron_range_um(energy_kev) -> np.ndarray:
     E in keV, A = 28.09, Z = 14, rho = 2.33 g/cm^3; good to ~20% from 1 keV to a few hundred keV.
     """
     return 0.03187 * np.asarray(energy_kev, dtype=float) ** 1.67
+
+
+#: ``READ_NOISE_E``, the former spelling of `READNOISE_E`, still works (deprecated).
+__getattr__ = deprecated_module_attributes(__name__, renamed={"READ_NOISE_E": "READNOISE_E"})

@@ -57,7 +57,7 @@ _HEADER_KEYS = {
     "seed": "SIMSEED",
     "xray_rate": "XRATE",
     "cr_rate": "CRRATE",
-    "read_noise": "RDNOISE",
+    "readnoise": "RDNOISE",
     "fano": "FANO",
     "diffusion_sigma_um": "DIFFSIG",
 }

@@ -42,6 +42,8 @@ from typing import Any, Callable, Union
 import numpy as np
 from astropy.table import Table
 
+from crmask._deprecation import renamed_keywords
+
 from .charge import PixelCharges, PointDeposits, absorb_photons, keep_in_frame, rasterise, spread_charge
 from .cosmics import (
     CR_MARGIN_PX,
@@ -58,7 +60,7 @@ from .physics import (
     FANO_FACTOR,
     KEV_PER_ELECTRON,
     QUADRANT_SHAPE,
-    READ_NOISE_E,
+    READNOISE_E,
     electrons_to_kev,
     kev_to_electrons,
 )
@@ -75,6 +77,8 @@ __all__ = [
     "kev_to_electrons",
     "electrons_to_kev",
     "DEFAULT_ENERGY_RANGE_KEV",
+    "DEFAULT_XRAY_RATE",
+    "DEFAULT_CR_RATE",
     "CR_MARGIN_PX",
 ]
 
@@ -85,6 +89,10 @@ LABEL_NAMES = ("noise", "xray", "cr")
 
 #: Default X-ray spectrum: log-uniform over this range (Poliszczuk et al. 2024, §2).
 DEFAULT_ENERGY_RANGE_KEV = (0.2, 10.0)
+#: Default X-ray photons per quadrant frame (Poliszczuk et al. 2024, §2: one X-ray and one CR event per frame).
+DEFAULT_XRAY_RATE = 1.0
+#: Default cosmic-ray primaries per quadrant frame (same reference).
+DEFAULT_CR_RATE = 1.0
 #: Area that the rates refer to: one quadrant (Poliszczuk et al. 2024, §2: one X-ray and one CR event per quadrant frame).
 _RATE_AREA_PX = QUADRANT_SHAPE[0] * QUADRANT_SHAPE[1]
 
@@ -217,15 +225,16 @@ def _check_counts(name: str, counts, n_frames: int) -> np.ndarray | None:
     return counts.astype(np.int64)
 
 
+@renamed_keywords(read_noise="readnoise")
 def simulate_frames(
     n_frames: int,
     *,
     shape: tuple[int, int] = QUADRANT_SHAPE,
-    xray_rate: float = 1.0,
-    cr_rate: float = 1.0,
+    xray_rate: float = DEFAULT_XRAY_RATE,
+    cr_rate: float = DEFAULT_CR_RATE,
     spectrum: Spectrum = None,
     seed: int | np.random.Generator | None = None,
-    read_noise: float = READ_NOISE_E,
+    readnoise: float = READNOISE_E,
     fano: float = FANO_FACTOR,
     diffusion_sigma_um: float = DIFFUSION_SIGMA_FULL_UM,
     xray_counts=None,
@@ -253,8 +262,9 @@ def simulate_frames(
         or ``f(rng, n) -> energies``.
     seed : int or numpy.random.Generator, optional
         Seed; the same seed gives the same frames.
-    read_noise : float
-        Gaussian read noise in electrons RMS (0 for none).
+    readnoise : float
+        Gaussian read noise in electrons RMS (0 for none). The former
+        spelling ``read_noise`` still works (deprecated).
     fano : float
         Fano factor of the pair statistics.
     diffusion_sigma_um : float
@@ -280,7 +290,7 @@ def simulate_frames(
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(f"shape must be (ny, nx) with positive sizes, got {shape!r}")
     shape = (int(shape[0]), int(shape[1]))
-    for name, value in (("xray_rate", xray_rate), ("cr_rate", cr_rate), ("read_noise", read_noise),
+    for name, value in (("xray_rate", xray_rate), ("cr_rate", cr_rate), ("readnoise", readnoise),
                         ("fano", fano), ("diffusion_sigma_um", diffusion_sigma_um)):
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -329,9 +339,9 @@ def simulate_frames(
     charge, label, event_id = rasterise(pixels, event_of, kind_of, n_frames, shape)
 
     signal = charge
-    if read_noise > 0:
+    if readnoise > 0:
         noise = rng.standard_normal(signal.shape, dtype=np.float32)
-        noise *= np.float32(read_noise)
+        noise *= np.float32(readnoise)
         signal += noise
 
     created = np.bincount(cr_points.particle, weights=cr_pixels.created, minlength=n_particles)
@@ -343,7 +353,7 @@ def simulate_frames(
         "shape": shape,
         "xray_rate": float(xray_rate),
         "cr_rate": float(cr_rate),
-        "read_noise": float(read_noise),
+        "readnoise": float(readnoise),
         "fano": float(fano),
         "diffusion_sigma_um": float(diffusion_sigma_um),
     }

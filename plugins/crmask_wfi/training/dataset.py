@@ -29,7 +29,7 @@ from ..sim.simfile import (
     frame_classes,
 )
 from ..sim.physics import QUADRANT_SHAPE
-from ..sim.simulate import SimulatedFrames, Spectrum, simulate_frames
+from ..sim.simulate import DEFAULT_CR_RATE, DEFAULT_XRAY_RATE, SimulatedFrames, Spectrum, simulate_frames
 
 __all__ = ["SUBFRAME_SHAPE", "build_dataset", "conditioned_counts"]
 
@@ -55,8 +55,8 @@ def build_dataset(
     n_per_class: int,
     *,
     shape: tuple[int, int] = SUBFRAME_SHAPE,
-    xray_rate: float = 1.0,
-    cr_rate: float = 1.0,
+    xray_rate: float = DEFAULT_XRAY_RATE,
+    cr_rate: float = DEFAULT_CR_RATE,
     spectrum: Spectrum = None,
     seed: int | None = None,
     **simulate_kwargs,
@@ -74,7 +74,7 @@ def build_dataset(
     spectrum : see `simulate_frames`
     seed : int, optional
     **simulate_kwargs
-        Passed to `simulate_frames` (``read_noise``, ``fano``, ...).
+        Passed to `simulate_frames` (``readnoise``, ``fano``, ...).
 
     Returns
     -------

@@ -10,7 +10,8 @@ Five independent simulations, all drawn from one seed
 5. 512×512 held-out frames on which the filter is compared with the
    classic grade filter (metrics table, Fig. 2/3 plots).
 
-Usage (the defaults are the shipped model's settings, except that it adds
+Usage (the options are the fields of `CamRfTrainConfig`; the defaults are
+the shipped model's settings, except that it adds
 ``--context-features`` and used 8,000 validation and 16,000 test frames,
 fewer than the defaults' >= 1,000 CR events; its model card records the
 exact command)::
@@ -28,7 +29,6 @@ import platform
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from astropy.table import Table, vstack
@@ -39,11 +39,11 @@ from ..events.classic import MIP_THRESHOLD_KEV, apply_classic_cuts
 from ..events.reconstruct import SPLIT_THRESHOLD_KEV, add_truth, reconstruct_events
 from ..camrf.context import CONTEXT_FEATURE_NAMES, context_features
 from ..camrf.features import FEATURE_NAMES
-from ..report.bench import EVALUATION_FRAMES
 from ..report.metrics import BANDS_KEV, metrics_table, wilson_interval
-from ..sim.simulate import QUADRANT_SHAPE, electrons_to_kev, simulate_frames
+from ..sim.simulate import DEFAULT_CR_RATE, DEFAULT_XRAY_RATE, QUADRANT_SHAPE, electrons_to_kev, simulate_frames
+from .config import CamRfTrainConfig
 
-__all__ = ["collect_events", "in_band_training_data", "run_training", "train_command", "main"]
+__all__ = ["CamRfTrainConfig", "collect_events", "in_band_training_data", "run_training", "train_command", "main"]
 
 #: Columns of the cached event tables (the 3x3/5x5 pixel arrays are dropped to save space).
 _KEPT = ("FRAME", "X", "Y", "ENERGY", "GRADE", "SHAPE_OK", "RING_REJECT", "TRUE_CLASS", "VALID")
@@ -57,8 +57,8 @@ def collect_events(
     chunk: int = 200,
     emin: float = 0.3,
     emax: float = MIP_THRESHOLD_KEV,
-    xray_rate: float = 1.0,
-    cr_rate: float = 1.0,
+    xray_rate: float = DEFAULT_XRAY_RATE,
+    cr_rate: float = DEFAULT_CR_RATE,
     device: str = "cpu",
     progress: bool = True,
 ) -> Table:
@@ -145,52 +145,17 @@ def _subframes(n_per_class: int, seed: np.random.SeedSequence) -> tuple[np.ndarr
     return np.asarray(electrons_to_kev(data.signal), dtype=np.float32), frame_classes(data.label)
 
 
-def _options(function):
-    """The training options, shared by ``python -m crmask_wfi.training.train`` and a ``crmask train`` command."""
-    import click
-
-    options = [
-        click.option("--out", type=click.Path(path_type=Path), required=True, help="Model directory to write."),
-        click.option("--work", type=click.Path(path_type=Path), required=True,
-                     help="Cache directory (checkpoints, event tables); a rerun resumes from it."),
-        click.option("--report", type=click.Path(path_type=Path), default=None,
-                     help="Where plots and metrics go (default: --work)."),
-        click.option("--seed", type=int, default=2024, show_default=True),
-        click.option("--subframes-per-class", type=int, default=4000, show_default=True),
-        click.option("--val-subframes-per-class", type=int, default=500, show_default=True),
-        click.option("--epochs", type=int, default=3, show_default=True),
-        click.option("--batch-size", type=int, default=64, show_default=True),
-        click.option("--lr", type=float, default=0.007, show_default=True),
-        click.option("--lr-decay", type=float, default=0.95, show_default=True),
-        click.option("--forest-frames", type=int, default=16000, show_default=True),
-        click.option("--roc-frames", type=int, default=EVALUATION_FRAMES, show_default=True,
-                     help="Validation frames for the threshold (>= 1,000 CR events after the grade filter)."),
-        click.option("--test-frames", type=int, default=EVALUATION_FRAMES, show_default=True,
-                     help="Held-out test frames (default: >= 1,000 CR events after the grade filter)."),
-        click.option("--n-trees", type=int, default=1000, show_default=True),
-        click.option("--max-features", type=int, default=3, show_default=True),
-        click.option("--max-lost-xray", type=float, default=0.015, show_default=True,
-                     help="Largest lost X-ray fraction allowed at the operating threshold (validation ROC)."),
-        click.option("--context-features/--no-context-features", default=False, show_default=True,
-                     help="Add the frame-wide track features of crmask_wfi.camrf.context to the ten "
-                          "CAM features (an extension of Poliszczuk et al. 2024)."),
-        click.option("--threads", type=int, default=1, show_default=True),
-        click.option("--device", default="cpu", show_default=True),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
-
-
 def train_command():
-    """The ``wfi-cam-rf`` click command (for ``crmask train wfi-cam-rf``)."""
+    """The ``wfi-cam-rf`` click command (for ``crmask train wfi-cam-rf``); its options are `CamRfTrainConfig`'s."""
     import click
+
+    from crmask.cli_options import config_from_options, config_options
 
     @click.command("wfi-cam-rf")
-    @_options
-    def train_cam_rf(**kwargs) -> None:
+    @config_options(CamRfTrainConfig)
+    def train_cam_rf(**options) -> None:
         """Train the wfi-cam-rf DenseNet and random forest, choose the threshold, evaluate held out."""
-        run_training(SimpleNamespace(**kwargs))
+        run_training(config_from_options(CamRfTrainConfig, options))
 
     return train_cam_rf
 
@@ -200,8 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     train_command().main(args=argv, prog_name="python -m crmask_wfi.training.train", standalone_mode=True)
 
 
-def run_training(args) -> None:
-    """Run the whole training and evaluation; ``args`` holds the command-line options."""
+def run_training(config: CamRfTrainConfig) -> None:
+    """Run the whole training and evaluation of ``config``, writing the model to ``config.out``."""
     import torch
 
     from ..camrf.forest import ForestModel, fit_balanced_forest
@@ -210,79 +175,80 @@ def run_training(args) -> None:
     from ..report.roc import choose_threshold, plot_roc, roc_curve
     from .train_densenet import train_densenet
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(config.threads)
     started = time.time()
-    args.git_commit = git_commit(Path(__file__).parent)  # the code (and simulator) the model is made with
-    report = args.report or args.work
-    for directory in (args.out, args.work, report):
+    commit = git_commit(Path(__file__).parent)  # the code (and simulator) the model is made with
+    report = config.report_dir
+    for directory in (config.out, config.work, report):
         directory.mkdir(parents=True, exist_ok=True)
     seeds = dict(zip(("subframes", "val_subframes", "forest", "roc", "test"),
-                     np.random.SeedSequence(args.seed).spawn(5)))
+                     np.random.SeedSequence(config.seed).spawn(5)))
 
     # Stage 1: the frame DenseNet.
-    densenet_path = args.work / DENSENET_FILE
+    densenet_path = config.work / DENSENET_FILE
     if densenet_path.is_file():
-        densenet = load_densenet(densenet_path, device=args.device)
-        history = json.loads((args.work / "densenet_history.json").read_text())
+        densenet = load_densenet(densenet_path, device=config.device)
+        history = json.loads((config.work / "densenet_history.json").read_text())
     else:
-        frames, classes = _subframes(args.subframes_per_class, seeds["subframes"])
-        val_frames, val_classes = _subframes(args.val_subframes_per_class, seeds["val_subframes"])
+        frames, classes = _subframes(config.subframes_per_class, seeds["subframes"])
+        val_frames, val_classes = _subframes(config.val_subframes_per_class, seeds["val_subframes"])
         densenet, hist = train_densenet(
-            frames, classes, val_frames_kev=val_frames, val_classes=val_classes, epochs=args.epochs,
-            batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed,
-            checkpoint_dir=args.work / "checkpoints", device=args.device,
+            frames, classes, val_frames_kev=val_frames, val_classes=val_classes, epochs=config.epochs,
+            batch_size=config.batch_size, lr=config.lr, lr_decay=config.lr_decay, seed=config.seed,
+            checkpoint_dir=config.work / "checkpoints", device=config.device,
         )
         history = {"loss": hist.loss, "learning_rate": hist.learning_rate, "val_accuracy": hist.val_accuracy}
-        save_densenet(densenet, densenet_path, metadata={"seed": args.seed, "history": history})
-        (args.work / "densenet_history.json").write_text(json.dumps(history))
+        save_densenet(densenet, densenet_path, metadata={"seed": config.seed, "history": history})
+        (config.work / "densenet_history.json").write_text(json.dumps(history))
     densenet.eval()
 
     # Stage 2: events, forest, threshold.
     def events_for(name: str, n_frames: int) -> Table:
-        return _cached_events(args.work / f"events_{name}.fits",
-                              lambda: collect_events(densenet, n_frames, seeds[name], device=args.device))
+        return _cached_events(config.work / f"events_{name}.fits",
+                              lambda: collect_events(densenet, n_frames, seeds[name], device=config.device))
 
-    names = FEATURE_NAMES + (CONTEXT_FEATURE_NAMES if args.context_features else ())
-    train_events = events_for("forest", args.forest_frames)
+    names = FEATURE_NAMES + (CONTEXT_FEATURE_NAMES if config.context_features else ())
+    train_events = events_for("forest", config.forest_frames)
     x_train, y_train = in_band_training_data(train_events, names)
     fit_start = time.time()
-    sk_forest = fit_balanced_forest(x_train, y_train, n_trees=args.n_trees, max_features=args.max_features,
-                                    seed=args.seed, n_jobs=args.threads)
+    sk_forest = fit_balanced_forest(x_train, y_train, n_trees=config.n_trees, max_features=config.max_features,
+                                    seed=config.seed, n_jobs=config.threads)
     fit_seconds = time.time() - fit_start
     import imblearn
     import sklearn
 
     forest = ForestModel.from_sklearn(sk_forest, names, training={
-        "n_trees": args.n_trees, "max_features": args.max_features, "criterion": "gini",
-        "sampling_strategy": "all", "replacement": True, "bootstrap": False, "seed": args.seed,
+        "n_trees": config.n_trees, "max_features": config.max_features, "criterion": "gini",
+        "sampling_strategy": "all", "replacement": True, "bootstrap": False, "seed": config.seed,
         "sklearn": sklearn.__version__, "imblearn": imblearn.__version__,
     })
     del sk_forest
 
-    roc_events = events_for("roc", args.roc_frames)
+    roc_events = events_for("roc", config.roc_frames)
     x_roc, y_roc = in_band_training_data(roc_events, names)
     curve = roc_curve(forest.predict_proba(x_roc), y_roc)
-    operating = choose_threshold(curve, args.max_lost_xray)
+    operating = choose_threshold(curve, config.max_lost_xray)
     plot_roc(curve, operating, report / "roc.png",
              title=f"Validation ROC ({int(y_roc.sum())} CR, {int((~y_roc).sum())} X-ray events)")
 
     # Held-out comparison with the classic filter.
-    test_events = events_for("test", args.test_frames)
+    test_events = events_for("test", config.test_frames)
     ml = _apply_forest(test_events, forest, operating[0])
     classic = test_events.copy(copy_data=False)
     classic["CR_FLAG"] = classic["CLASSIC_FLAG"]
     table = metrics_table({"classic": classic, "wfi-cam-rf": ml}, bands=BANDS_KEV, reference="classic")
     table.write(report / "heldout_metrics.ecsv", overwrite=True)
     print(table)
-    plot_filter_comparison({"classic": classic, "wfi-cam-rf": ml}, args.test_frames, QUADRANT_SHAPE,
+    plot_filter_comparison({"classic": classic, "wfi-cam-rf": ml}, config.test_frames, QUADRANT_SHAPE,
                            report / "background.png")
 
     # Ship.
-    save_densenet(densenet, args.out / DENSENET_FILE, metadata={"seed": args.seed, "history": history})
-    forest.save(args.out / FOREST_FILE)
-    write_model_card(args.out, _model_card(args, history, forest, operating, curve, table, x_train, y_train,
-                                           x_roc, y_roc, fit_seconds, time.time() - started))
-    print(f"model written to {args.out}; plots and metrics in {report}")
+    save_densenet(densenet, config.out / DENSENET_FILE, metadata={"seed": config.seed, "history": history})
+    forest.save(config.out / FOREST_FILE)
+    card = _model_card(config, commit, history, forest, operating, curve, table, x_train, y_train, x_roc, y_roc,
+                       fit_seconds, time.time() - started)
+    write_model_card(config.out, card)
+    print(f"model written to {config.out}; plots and metrics in {report}")
 
 
 def _apply_forest(events: Table, forest, threshold: float) -> Table:
@@ -311,8 +277,8 @@ def _json_value(value):
     return str(value)
 
 
-def _model_card(args, history, forest, operating, curve, table, x_train, y_train, x_roc, y_roc,
-                fit_seconds, total_seconds) -> dict:
+def _model_card(config: CamRfTrainConfig, commit: str | None, history, forest, operating, curve, table, x_train,
+                y_train, x_roc, y_roc, fit_seconds, total_seconds) -> dict:
     import torch
 
     from crmask.models import file_sha256
@@ -328,14 +294,14 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
     return {
         "name": SHIPPED_MODEL,
         "detector": CamRandomForestFilter.name,
-        "summary": f"DenseNet class activation maps + balanced random forest ({args.n_trees} trees"
-                   f"{', context features' if args.context_features else ''}); crmask_wfi simulated frames",
-        "files": {file: file_sha256(args.out / file) for file in (DENSENET_FILE, FOREST_FILE)},
+        "summary": f"DenseNet class activation maps + balanced random forest ({config.n_trees} trees"
+                   f"{', context features' if config.context_features else ''}); crmask_wfi simulated frames",
+        "files": {file: file_sha256(config.out / file) for file in (DENSENET_FILE, FOREST_FILE)},
         "description": "DenseNet class activation maps + balanced random forest event filter for "
                        "Athena-WFI-like frames (Poliszczuk et al. 2024)",
         "threshold": threshold,
         "threshold_choice": {
-            "rule": f"P_CR threshold of highest CR completeness with lost X-ray fraction <= {args.max_lost_xray} "
+            "rule": f"P_CR threshold of highest CR completeness with lost X-ray fraction <= {config.max_lost_xray} "
                     "on the validation ROC (of equal completeness, the fewest lost X-rays)",
             "validation_cr_completeness": completeness,
             "validation_lost_xray": lost,
@@ -351,25 +317,25 @@ def _model_card(args, history, forest, operating, curve, table, x_train, y_train
         "training_data": {
             "simulator": "crmask_wfi.sim.simulate.simulate_frames (defaults: 1 X-ray and 1 CR primary per "
                          "512x512 frame, 7 e- read noise, log-uniform 0.2-10 keV)",
-            "seed": args.seed,
-            "densenet_subframes_per_class": args.subframes_per_class,
-            "densenet_val_subframes_per_class": args.val_subframes_per_class,
-            "forest_frames": args.forest_frames,
+            "seed": config.seed,
+            "densenet_subframes_per_class": config.subframes_per_class,
+            "densenet_val_subframes_per_class": config.val_subframes_per_class,
+            "forest_frames": config.forest_frames,
             "forest_events": {"cr": int(y_train.sum()), "xray": int((~y_train).sum())},
-            "roc_frames": args.roc_frames,
-            "test_frames": args.test_frames,
+            "roc_frames": config.roc_frames,
+            "test_frames": config.test_frames,
         },
         "training": {
             "command": command,
-            "git_commit": args.git_commit,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "lr_decay": args.lr_decay,
+            "git_commit": commit,
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            "lr_decay": config.lr_decay,
             "densenet_history": history,
             "forest_fit_seconds": fit_seconds,
             "total_seconds": total_seconds,
-            "threads": args.threads,
+            "threads": config.threads,
             "torch": torch.__version__,
             "python": platform.python_version(),
         },

@@ -1,0 +1,189 @@
+"""Options made from a configuration dataclass, and the shared --data option."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from crmask.cli_options import (
+    DATA_ENV,
+    attribute_docs,
+    cli_metadata,
+    config_from_options,
+    config_options,
+    data_folder,
+    data_option,
+)
+from crmask.exceptions import MissingDataError
+
+
+@dataclass(frozen=True)
+class Config:
+    """A run.
+
+    Attributes
+    ----------
+    out : pathlib.Path
+        Where the result goes.
+    epochs : int
+        Passes over the data, ``>= 1``.
+    rate : float
+        Learning rate (see `Config`);
+        positive.
+
+        Not part of the help.
+    kind : {"a", "b"}
+        Which kind.
+    shuffle : bool
+        Shuffle each pass.
+    low, high : float
+        Range of the augmentation.
+    limit : int or None
+        Stop after this many steps.
+    label : str
+    """
+
+    out: Path
+    epochs: int = field(default=10, metadata=cli_metadata(low=1))
+    rate: float = field(default=0.5, metadata=cli_metadata(low=0, low_open=True))
+    kind: str = field(default="a", metadata=cli_metadata(choices=("a", "b"), name="--type", aliases=("-k",)))
+    shuffle: bool = True
+    low: float = -1.0
+    high: float = 2.0
+    limit: int | None = None
+    label: str = field(default="run", metadata=cli_metadata("Name of the run."))
+
+    def __post_init__(self) -> None:
+        if self.low >= self.high:
+            raise ValueError(f"low must be below high, got {self.low} and {self.high}")
+
+
+@click.command()
+@config_options(Config)
+@click.option("--verbose", is_flag=True, help="Not a field.")
+def command(**options) -> None:
+    click.echo(repr(config_from_options(Config, options)))
+
+
+def _run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(command, list(args))
+
+
+def test_attribute_docs_take_each_entrys_first_paragraph_without_markup():
+    docs = attribute_docs(Config)
+    assert docs["epochs"] == "Passes over the data, >= 1."
+    assert docs["rate"] == "Learning rate (see Config); positive."
+    assert docs["low"] == docs["high"] == "Range of the augmentation."
+    assert docs["label"] == ""
+    assert attribute_docs(int) == {}
+
+
+def test_every_field_is_an_option_with_the_dataclass_default_and_help():
+    params = {p.name: p for p in command.params}
+    assert set(params) == {"out", "epochs", "rate", "kind", "shuffle", "low", "high", "limit", "label", "verbose"}
+    assert params["out"].required and params["epochs"].default == 10 and params["limit"].default is None
+    assert params["kind"].opts == ["--type", "-k"] and params["shuffle"].secondary_opts == ["--no-shuffle"]
+    assert params["label"].help == "Name of the run." and params["epochs"].help == "Passes over the data, >= 1."
+    text = " ".join(_run("--help").output.split())
+    for option in ("--out", "--epochs", "--rate", "--type", "--shuffle / --no-shuffle", "--low", "--high",
+                   "--limit", "--label"):
+        assert option in text
+    assert "[default: 10; x>=1]" in text and "[default: 0.5; x>0]" in text
+
+
+def test_options_make_the_dataclass():
+    result = _run("--out", "o", "--epochs", "3", "-k", "b", "--no-shuffle", "--limit", "7", "--verbose")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == repr(Config(out=Path("o"), epochs=3, kind="b", shuffle=False, limit=7))
+    assert _run("--out", "o").output.strip() == repr(Config(out=Path("o")))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "Missing option '--out'"),
+        (("--out", "o", "--epochs", "0"), "0 is not in the range x>=1"),
+        (("--out", "o", "--rate", "0"), "0.0 is not in the range x>0"),
+        (("--out", "o", "--type", "c"), "'c' is not one of 'a', 'b'"),
+        (("--out", "o", "--low", "3"), "low must be below high, got 3.0 and 2.0"),
+    ],
+)
+def test_bad_values_are_one_line_usage_errors(args, message):
+    result = _run(*args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_field_without_help_or_of_an_unknown_type_is_refused_when_the_command_is_made():
+    @dataclass
+    class Undocumented:
+        epochs: int = 1
+
+    @dataclass
+    class Odd:
+        """Odd.
+
+        Attributes
+        ----------
+        shape : tuple of int
+            Frame shape.
+        """
+
+        shape: tuple[int, int] = (1, 1)
+
+    with pytest.raises(TypeError, match="Undocumented.epochs has no help"):
+        config_options(Undocumented)
+    with pytest.raises(TypeError, match="Odd.shape: no command-line type"):
+        config_options(Odd)
+    with pytest.raises(TypeError, match="has no fields"):
+        config_options(Config, exclude=("nope",))
+
+
+def test_excluded_fields_are_set_by_the_command():
+    @click.command()
+    @config_options(Config, exclude=("out",))
+    def fixed(**options):
+        click.echo(config_from_options(Config, options, out=Path("fixed")).out)
+
+    assert CliRunner().invoke(fixed, []).output.strip() == "fixed"
+
+
+@click.command()
+@data_option()
+def needs_data(data_dir: Path) -> None:
+    click.echo(data_dir)
+
+
+@click.command()
+@data_option(required=False)
+def may_use_data(data_dir: Path | None) -> None:
+    click.echo(repr(data_dir))
+
+
+def test_data_folder_comes_from_the_option_else_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert CliRunner().invoke(needs_data, ["--data", str(tmp_path)]).output.strip() == str(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    assert CliRunner().invoke(needs_data, [], env={DATA_ENV: str(other)}).output.strip() == str(other)
+    assert CliRunner().invoke(needs_data, ["--data", str(tmp_path)], env={DATA_ENV: str(other)}).output.strip() \
+        == str(tmp_path)
+    assert data_folder(tmp_path) == tmp_path
+    assert data_folder(required=False) is None
+    assert CliRunner().invoke(may_use_data, []).output.strip() == "None"
+
+
+def test_no_data_folder_is_a_one_line_error_naming_the_option_and_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    result = CliRunner().invoke(needs_data, [])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "no data folder: give --data DIR or set the environment variable CRMASK_DATA" in result.output
+    missing = tmp_path / "missing"
+    result = CliRunner().invoke(needs_data, [], env={DATA_ENV: str(missing)})
+    assert result.exit_code == 2 and f"{missing}: no such folder (CRMASK_DATA must name" in result.output
+    with pytest.raises(MissingDataError, match="no such folder [(]--data must name"):
+        data_folder(missing)
+    assert "CRMASK_DATA" in CliRunner().invoke(needs_data, ["--help"]).output
