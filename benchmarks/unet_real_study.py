@@ -110,10 +110,9 @@ def runs() -> dict[str, list[str]]:
     table["wings-cosmic-conn-s1"] = [*table["input-cosmic-conn-noise"], *grow]
     # the loss stresses the non-CR pixels bordering each cosmic ray (the halo a network paints around a track is
     # what uses up the false-positive budget at FPR 1e-4 on the injected sets): the recipes of the 10-epoch runs
-    # behind the shipped deepcr, att-deepcr and cosmic-conn defaults with that one change
+    # behind the shipped deepcr and cosmic-conn defaults with that one change
     border = ["--border-weight", "5"]
     table["border-deepcr-s1"] = [*table["width16-deepcr-cosine-s1"], *border]
-    table["border-att-deepcr-s1"] = [*table["attention-deepcr-att-s1"], *border]
     table["border-cosmic-conn-s1"] = [*table["input-cosmic-conn-noise"], *border]
     return table
 
