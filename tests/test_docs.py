@@ -26,9 +26,9 @@ PRIVATE_OR_CLI = {"cli"}
 
 @pytest.fixture(scope="module")
 def html(tmp_path_factory) -> Path:
-    """Build the HTML docs with warnings as errors, as CI does."""
+    """Build the HTML docs with warnings as errors, as CI does (offline: no intersphinx inventories)."""
     out = tmp_path_factory.mktemp("html")
-    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "CRMASK_DOCS_OFFLINE": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out)],
         capture_output=True, text=True, env=env, timeout=600,
@@ -40,6 +40,24 @@ def html(tmp_path_factory) -> Path:
 def test_docs_build_without_warnings(html):
     for page in ("index", "getting_started", "choosing_detector", "batch", "plugins", "wfi", "cli", "api"):
         assert (html / f"{page}.html").exists(), page
+
+
+def test_references_link_to_astropy_and_numpy_when_online(monkeypatch):
+    import importlib.util
+
+    def load_conf():
+        spec = importlib.util.spec_from_file_location("crmask_docs_conf", DOCS / "conf.py")
+        conf = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(conf)
+        return conf
+
+    monkeypatch.delenv("CRMASK_DOCS_OFFLINE", raising=False)
+    online = load_conf()
+    assert "sphinx.ext.intersphinx" in online.extensions
+    assert online.intersphinx_mapping["astropy"][0] == "https://docs.astropy.org/en/stable/"
+    assert online.intersphinx_mapping["numpy"][0] == "https://numpy.org/doc/stable/"
+    monkeypatch.setenv("CRMASK_DOCS_OFFLINE", "1")
+    assert load_conf().intersphinx_mapping == {}
 
 
 def test_every_public_core_module_is_in_the_api_reference():
