@@ -36,6 +36,17 @@ defaults and help. `config_options` adds one click option per field:
 The shared real-data folder is given the same way everywhere: ``--data``
 (`data_option`), else the environment variable ``CRMASK_DATA``
 (`data_folder`); there is no default folder.
+
+A model card records the command that trained the model. A command made
+with ``cls=RecordedCommand`` keeps the arguments it was given, and
+`recorded_command` gives its command line as it was run, however the command
+was started (``crmask train NAME ...``, ``python -m MODULE ...``, a
+`click.testing.CliRunner`)::
+
+    @click.command(cls=RecordedCommand)
+    @config_options(Config)
+    def run(**options):
+        train(config_from_options(Config, options), command=recorded_command())
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ import dataclasses
 import inspect
 import os
 import re
+import shlex
 import types
 import typing
 from pathlib import Path
@@ -62,12 +74,17 @@ __all__ = [
     "DATA_ENV",
     "data_folder",
     "data_option",
+    "RecordedCommand",
+    "command_arguments",
+    "recorded_command",
 ]
 
 #: Key of the `OptionSpec` in a dataclass field's metadata.
 METADATA_KEY = "crmask.cli"
 #: Environment variable naming the shared real-data folder when ``--data`` is not given.
 DATA_ENV = "CRMASK_DATA"
+#: Key of the arguments a `RecordedCommand` was given, in its click context's ``meta``.
+_ARGUMENTS_KEY = "crmask.cli.arguments"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -348,3 +365,58 @@ def data_option(*, required: bool = True,
 
     return click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                         callback=check, metavar="DIR", help=f"{help} Default: the environment variable {DATA_ENV}.")
+
+
+class RecordedCommand(click.Command):
+    """A click command that keeps the arguments it was given, for `command_arguments` and `recorded_command`.
+
+    click parses the arguments into option values and does not keep them;
+    a training command needs them to record how it was run.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGUMENTS_KEY] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def command_arguments(ctx: click.Context | None = None) -> list[str]:
+    """The arguments a running `RecordedCommand` was given, after its name, as given.
+
+    Parameters
+    ----------
+    ctx : click.Context, optional
+        The command's context; default: the current one.
+
+    Raises
+    ------
+    TypeError
+        When the command is not a `RecordedCommand`.
+    """
+    ctx = ctx if ctx is not None else click.get_current_context()
+    if _ARGUMENTS_KEY not in ctx.meta:
+        raise TypeError(f"command {ctx.command_path!r} does not keep its arguments; make it with "
+                        "cls=crmask.cli_options.RecordedCommand")
+    return list(ctx.meta[_ARGUMENTS_KEY])
+
+
+def recorded_command(args: list[str] | None = None, ctx: click.Context | None = None) -> str:
+    """The command line of a running `RecordedCommand`, shell-quoted, for a model card.
+
+    Parameters
+    ----------
+    args : list of str, optional
+        The arguments to write after the command's path; default: those it
+        was given (`command_arguments`).
+    ctx : click.Context, optional
+        The command's context; default: the current one.
+
+    Returns
+    -------
+    str
+        The program and command names (click's ``command_path``, e.g.
+        ``crmask train wfi-cam-rf`` or ``python -m crmask_wfi.training.train``)
+        and the arguments, e.g. ``crmask train wfi-cam-rf --out model --work 'my work'``.
+    """
+    ctx = ctx if ctx is not None else click.get_current_context()
+    args = command_arguments(ctx) if args is None else list(args)
+    return " ".join([ctx.command_path, shlex.join(args)]) if args else ctx.command_path

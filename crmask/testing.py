@@ -215,28 +215,24 @@ def _check_event_filter(cls: type) -> None:
     assert not missing, f"{cls.name}: event table lacks {missing}"
 
 
-_MASK_CHECKS = (
+#: Checks of the parameter declarations (`crmask.params.Configurable`), shared by both kinds.
+_CONFIGURABLE_CHECKS = (
     _check_declaration,
     _check_params_round_trip,
     _check_clone,
     _check_param_types,
     _check_unknown_param,
     _check_out_of_range,
+)
+_MASK_CHECKS = (
+    *_CONFIGURABLE_CHECKS,
     _check_finds_obvious_crs,
     _check_bad_pixels_never_flagged,
     _check_electrons,
     _check_rejects_bad_shape,
     _check_deterministic,
 )
-_EVENT_CHECKS = (
-    _check_declaration,
-    _check_params_round_trip,
-    _check_clone,
-    _check_param_types,
-    _check_unknown_param,
-    _check_out_of_range,
-    _check_event_filter,
-)
+_EVENT_CHECKS = (*_CONFIGURABLE_CHECKS, _check_event_filter)
 
 
 def iter_checks(detector: str | type) -> Iterator[tuple[str, Callable[[], None]]]:

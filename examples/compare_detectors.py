@@ -29,17 +29,17 @@ from pathlib import Path
 import crmask
 from crmask.bench.build import build_injected, build_synthetic
 from crmask.bench.report import aggregate, markdown_table, write_report
-from crmask.bench.runner import DetectorSpec, run_benchmark
+from crmask.bench.runner import BenchDetector, run_benchmark
 from crmask.testing import conformance_image
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-FALLBACK = DetectorSpec("lacosmic-convolve", "lacosmic", {"fsmode": "convolve"})
+FALLBACK = BenchDetector("lacosmic-convolve", "lacosmic", {"fsmode": "convolve"})
 #: A short sweep for detectors without a probability map (LACosmic); `crmask
 #: bench` sweeps a finer grid by default.
 SWEEP = {"sigclip": (3.0, 4.5, 6.0, 10.0), "objlim": (2.0, 5.0)}
 
 
-def can_run(spec: DetectorSpec) -> str | None:
+def can_run(spec: BenchDetector) -> str | None:
     """Return why ``spec`` cannot run here (not registered, no weights, ...), or None."""
     try:
         crmask.get_detector(spec.name, **spec.params).detect(conformance_image()[0])
@@ -48,11 +48,11 @@ def can_run(spec: DetectorSpec) -> str | None:
     return None
 
 
-def runnable_detectors() -> list[DetectorSpec]:
+def runnable_detectors() -> list[BenchDetector]:
     """Every registered image detector that can run here, with its default parameters."""
     specs = []
     for info in crmask.list_detectors():
-        spec = DetectorSpec(info.name, info.name)
+        spec = BenchDetector(info.name, info.name)
         reason = "missing " + ", ".join(info.missing) if info.missing else can_run(spec)
         if reason is None:
             specs.append(spec)
@@ -82,9 +82,9 @@ def main() -> None:
     if args.all:
         specs = runnable_detectors()
     elif args.detector:
-        specs = [DetectorSpec.parse(text) for text in args.detector]
+        specs = [BenchDetector.parse(text) for text in args.detector]
     else:
-        specs = [DetectorSpec("lacosmic", "lacosmic"), DetectorSpec("att-cosmic-conn", "att-cosmic-conn")]
+        specs = [BenchDetector("lacosmic", "lacosmic"), BenchDetector("att-cosmic-conn", "att-cosmic-conn")]
         if (reason := can_run(specs[1])) is not None:
             print(f"att-cosmic-conn cannot run here ({reason}); comparing with {FALLBACK.label} instead")
             specs[1] = FALLBACK

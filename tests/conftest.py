@@ -1,9 +1,16 @@
-"""Shared fixtures: seeded random generators, the shared real-data directory, a registry reloaded around a test."""
+"""Shared fixtures: seeded random generators, the shared real-data directory, a registry reloaded around a test.
 
+Also the bad input files and the before-and-after checks of the two fault matrices
+(``test_faults.py`` for image detectors, ``wfi/test_event_filter_faults.py`` for event filters).
+"""
+
+import hashlib
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 import pytest
+from click.testing import CliRunner, Result
 
 #: Real test data shared with CI (absent in a user's fresh clone).
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -17,6 +24,59 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared test data not found at {path} (../shared/data beside the checkout)")
     return path
+
+
+def truncated_file(path: Path, make: Callable[[Path], Path], keep: int) -> Path:
+    """Write to ``path`` the first ``keep`` bytes of the file ``make(path)`` writes: a FITS file cut short."""
+    full = make(path.with_name("full.fits"))
+    path.write_bytes(full.read_bytes()[:keep])
+    full.unlink()
+    return path
+
+
+def empty_file(path: Path) -> Path:
+    """Write an empty file to ``path``."""
+    path.write_bytes(b"")
+    return path
+
+
+def text_file(path: Path, line: str) -> Path:
+    """Write ``line`` 200 times to ``path``: a text file, not FITS."""
+    path.write_text(line * 200)
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def folder_snapshot(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in ``folder``, by name: the same before and after a run that left it alone."""
+    return {p.name: file_sha256(p) for p in folder.iterdir() if p.is_file()}
+
+
+def run_cli(args: Iterable[object]) -> tuple[Result, list[str]]:
+    """Run ``crmask ARGS`` in this process; it must end without a traceback.
+
+    Returns
+    -------
+    result : click.testing.Result
+    lines : list of str
+        The lines it printed, less its warnings (``crmask: warning: ...``).
+    """
+    from crmask.cli import cli
+
+    result = CliRunner().invoke(cli, [str(arg) for arg in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.strip().splitlines() if not line.startswith("crmask: warning: ")]
+    return result, lines
+
+
+def temporary_files(folder: Path) -> list[str]:
+    """Names of the hidden files in ``folder``: temporary files of atomic writes that a run left behind."""
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
 
 
 @pytest.fixture

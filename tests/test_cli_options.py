@@ -11,12 +11,15 @@ from click.testing import CliRunner
 
 from crmask.cli_options import (
     DATA_ENV,
+    RecordedCommand,
     attribute_docs,
     cli_metadata,
+    command_arguments,
     config_from_options,
     config_options,
     data_folder,
     data_option,
+    recorded_command,
 )
 from crmask.exceptions import MissingDataError
 
@@ -187,3 +190,42 @@ def test_no_data_folder_is_a_one_line_error_naming_the_option_and_the_variable(t
     with pytest.raises(MissingDataError, match="no such folder [(]--data must name"):
         data_folder(missing)
     assert "CRMASK_DATA" in CliRunner().invoke(needs_data, ["--help"]).output
+
+
+def _recording_group(seen: list) -> click.Group:
+    """``train run``, a `RecordedCommand` that appends what it records to ``seen``."""
+
+    @click.group()
+    def group():
+        pass
+
+    @group.command("run", cls=RecordedCommand)
+    @config_options(Config)
+    def run(**options):
+        seen.append((command_arguments(), recorded_command(), recorded_command(["--epochs", "1"])))
+
+    return group
+
+
+def test_a_recorded_command_is_the_command_line_as_it_was_run():
+    seen = []
+    group = _recording_group(seen)
+    args = ["--out", "my model", "--epochs", "3", "--type=b"]
+    result = CliRunner().invoke(group, ["run", *args], prog_name="crmask train")
+    assert result.exit_code == 0, result.output
+    assert seen == [(args, "crmask train run --out 'my model' --epochs 3 --type=b",
+                     "crmask train run --epochs 1")]
+    with pytest.raises(SystemExit) as info:  # the command alone, under its own program name
+        group.commands["run"].main(["--out", "m"], prog_name="python -m trainer")
+    assert info.value.code == 0
+    assert seen[-1] == (["--out", "m"], "python -m trainer --out m", "python -m trainer --epochs 1")
+
+
+def test_only_a_recorded_command_can_say_how_it_was_run():
+    @click.command()
+    def plain():
+        recorded_command()
+
+    result = CliRunner().invoke(plain, [])
+    assert isinstance(result.exception, TypeError)
+    assert "make it with cls=crmask.cli_options.RecordedCommand" in str(result.exception)

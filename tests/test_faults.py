@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import collections
 import gzip
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +31,13 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.nddata import CCDData
-from click.testing import CliRunner
 
 import crmask
-from crmask.cli import cli
 from crmask.exceptions import CrmaskError
 from crmask.files import clean_file
 from crmask.io import output_path
+
+from .conftest import empty_file, folder_snapshot, run_cli, temporary_files, text_file, truncated_file
 
 SHAPE = (40, 40)
 UNETS = ("deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn")
@@ -97,20 +96,11 @@ class Case:
 # --- input files -----------------------------------------------------------------------------------------
 
 def _truncated(path):
-    full = _primary(path.with_name("full.fits"))
-    path.write_bytes(full.read_bytes()[:4000])
-    full.unlink()
-    return path
-
-
-def _empty(path):
-    path.write_bytes(b"")
-    return path
+    return truncated_file(path, _primary, 4000)
 
 
 def _not_fits(path):
-    path.write_text("observing log, not an image\n" * 200)
-    return path
+    return text_file(path, "observing log, not an image\n")
 
 
 def _with_pixels(value, where=((5, 7), (20, 30))):
@@ -222,7 +212,7 @@ def _no_noise_flagged(source, output, detector):
 
 CASES = [
     Case("truncated-fits", _truncated, "not a readable FITS file"),
-    Case("empty-file", _empty, "not a readable FITS file|empty"),
+    Case("empty-file", empty_file, "not a readable FITS file|empty"),
     Case("not-fits", _not_fits, "not a readable FITS file"),
     Case("nan-pixels", _with_pixels(np.nan), check=_non_finite_masked),
     Case("inf-pixels", _with_pixels(np.inf), check=_non_finite_masked),
@@ -260,14 +250,6 @@ CASES = [
 
 # --- the runs -----------------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {p.name: _sha256(p) for p in folder.iterdir() if p.is_file()}
-
-
 def _prepare(case: Case, tmp_path: Path):
     inputs, outdir = tmp_path / "in", tmp_path / "out"
     inputs.mkdir(), outdir.mkdir()
@@ -275,15 +257,15 @@ def _prepare(case: Case, tmp_path: Path):
     target = output_path(source, outdir)
     if case.existing_output:
         target.write_bytes(b"an earlier result")
-    return source, outdir, target, _snapshot(inputs), _snapshot(outdir)
+    return source, outdir, target, folder_snapshot(inputs), folder_snapshot(outdir)
 
 
 def _check_after(case, detector, source, outdir, target, inputs_before, outputs_before, failed: bool):
-    assert _snapshot(source.parent) == inputs_before, "an input file changed"
-    leftovers = [p.name for p in outdir.iterdir() if p.name.startswith(".")]
+    assert folder_snapshot(source.parent) == inputs_before, "an input file changed"
+    leftovers = temporary_files(outdir)
     assert leftovers == [], f"temporary files left behind: {leftovers}"
     if failed:
-        assert _snapshot(outdir) == outputs_before, "a failed run changed the output directory"
+        assert folder_snapshot(outdir) == outputs_before, "a failed run changed the output directory"
         return
     with fits.open(target, checksum=True) as out:
         assert out[0].data.shape == SHAPE and out["CRMASK"].data.shape == SHAPE
@@ -331,10 +313,7 @@ def test_cli(case, detector, tmp_path):
         args += ["-p", "threads=1"]
     if "hdu" in case.options:
         args += ["--hdu", str(case.options["hdu"])]
-    result = CliRunner().invoke(cli, args)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.strip().splitlines() if not line.startswith("crmask: warning: ")]
+    result, lines = run_cli(args)
     expected = case.expected_error(detector)
     if expected is None:
         assert result.exit_code == 0, result.output

@@ -11,15 +11,19 @@
 The metrics themselves are in `crmask.bench.metrics`.
 """
 
+from .._deprecation import deprecated_module_attributes
 from .dataset import BenchImage, BenchSet, load_set, read_bench_image, write_bench_image
-from .runner import DetectorSpec, run_benchmark
+from .runner import BenchDetector, run_benchmark
 
 __all__ = [
+    "BenchDetector",
     "BenchImage",
     "BenchSet",
-    "DetectorSpec",
     "load_set",
     "read_bench_image",
     "run_benchmark",
     "write_bench_image",
 ]
+
+#: ``DetectorSpec``, the former name of `BenchDetector`, still works (deprecated).
+__getattr__ = deprecated_module_attributes(__name__, renamed={"DetectorSpec": "BenchDetector"})

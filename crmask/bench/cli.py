@@ -52,7 +52,7 @@ def _parse_sweep(items: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
 
 def _apply_params(specs, classes: dict[str, type], items: tuple[str, ...]):
     """Attach ``[LABEL:]key=value`` items to the detector specs, validating each value."""
-    from .runner import DetectorSpec
+    from .runner import BenchDetector
 
     form = "[LABEL:]key=value"
     params: dict[str, dict[str, Any]] = {s.label: dict(s.params) for s in specs}
@@ -79,7 +79,7 @@ def _apply_params(specs, classes: dict[str, type], items: tuple[str, ...]):
                 params[label][key] = classes[label].parameters[key].parse(key, text)
             except ValueError as exc:
                 raise click.BadParameter(f"{label}: {exc}", param_hint="--param") from None
-    return [DetectorSpec(s.label, s.name, params[s.label]) for s in specs]
+    return [BenchDetector(s.label, s.name, params[s.label]) for s in specs]
 
 
 def _run_options(func: Callable) -> Callable:
@@ -115,7 +115,7 @@ def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, 
          outdir) -> None:
     from .report import markdown_table, aggregate, write_report
     from ..registry import load_plugin_file
-    from .runner import DetectorSpec, detector_class, run_benchmark
+    from .runner import BenchDetector, detector_class, run_benchmark
 
     missing = [name for name, value in (("--data", data), ("--detector", detectors), ("-o/--outdir", outdir))
                if not value]
@@ -130,7 +130,7 @@ def _run(data, detectors, params, plugins, sweeps, no_sweep, dilate, no_resume, 
     for plugin in plugins:
         load_plugin_file(plugin)
     try:
-        specs = [DetectorSpec.parse(d) for d in detectors]
+        specs = [BenchDetector.parse(d) for d in detectors]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--detector") from None
     classes = {s.label: detector_class(s.name) for s in specs}

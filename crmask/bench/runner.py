@@ -28,6 +28,7 @@ import numpy as np
 
 from . import metrics
 from .._dask import failure_message, map_as_completed, open_client
+from .._deprecation import deprecated_module_attributes
 from ..batch import DetectorSpec as WorkerSpec
 from ..exceptions import CrmaskError, UnknownDetectorError
 from ..registry import get_detector_class, list_detectors, load_plugin_file
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # dask is an optional dependency, imported on use
     from distributed import Client
 
 __all__ = [
-    "DetectorSpec",
+    "BenchDetector",
     "DEFAULT_SWEEP",
     "default_sweep",
     "detector_class",
@@ -59,8 +60,12 @@ DEFAULT_SWEEP: dict[str, tuple[float, ...]] = {
 
 
 @dataclass(frozen=True)
-class DetectorSpec:
+class BenchDetector:
     """A detector to benchmark: a report label, a registered name and parameters.
+
+    Formerly ``crmask.bench.runner.DetectorSpec`` (that name still works, with a
+    `DeprecationWarning`); `crmask.batch.DetectorSpec` is another class, the
+    recipe that builds a detector on a Dask worker.
 
     Parameters
     ----------
@@ -77,7 +82,7 @@ class DetectorSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str) -> "DetectorSpec":
+    def parse(cls, text: str) -> "BenchDetector":
         """Parse ``NAME`` or ``LABEL=NAME`` (a label lets one detector appear twice)."""
         label, sep, name = text.partition("=")
         if not sep:
@@ -202,7 +207,7 @@ def result_path(outdir: str | os.PathLike, set_name: str, label: str, file: str)
     return Path(outdir) / "results" / set_name / label / f"{file}.json"
 
 
-def _identity(spec: DetectorSpec, detector) -> dict[str, Any]:
+def _identity(spec: BenchDetector, detector) -> dict[str, Any]:
     """What results of ``detector`` are stored under: label, name, parameters, `~crmask.Detector.fingerprint`."""
     return {
         "label": spec.label,
@@ -250,7 +255,7 @@ def _read_result(path: Path, key: str) -> dict[str, Any] | None:
 
 def run_benchmark(
     sets: Iterable[str | os.PathLike | BenchSet],
-    specs: Sequence[DetectorSpec],
+    specs: Sequence[BenchDetector],
     outdir: str | os.PathLike,
     *,
     dilate: bool = False,
@@ -271,7 +276,7 @@ def run_benchmark(
     ----------
     sets : iterable
         Benchmark set directories (or loaded `BenchSet` objects).
-    specs : sequence of DetectorSpec
+    specs : sequence of BenchDetector
         Detectors to run; labels must be unique.
     outdir : path-like
         Report directory; results go to ``outdir/results``.
@@ -453,3 +458,7 @@ def _run_on_dask(jobs: Sequence[_Job], stored: list[dict[str, Any] | None], dete
         more = f" (and {len(failures) - 1} more; the others are stored)" if len(failures) > 1 else ""
         raise CrmaskError(f"{failures[0]}{more}")
     return results
+
+
+#: ``DetectorSpec``, the former name of `BenchDetector`, still works (deprecated).
+__getattr__ = deprecated_module_attributes(__name__, renamed={"DetectorSpec": "BenchDetector"})

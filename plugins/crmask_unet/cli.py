@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 
 import click
 
-from crmask.cli_options import config_from_options, config_options, data_option
+from crmask.cli_options import (RecordedCommand, command_arguments, config_from_options, config_options,
+                                data_option, recorded_command)
 
 from .config import TrainConfig
 
@@ -31,7 +30,7 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
     return arrays
 
 
-@click.command("unet")
+@click.command("unet", cls=RecordedCommand)
 @config_options(TrainConfig)
 @data_option(required=False, help="The shared real-data folder (see its README.md): the CR footprint catalogue "
                                   "and the frames of --train-sources and --val-sources.")
@@ -186,18 +185,15 @@ def _recorded_command(epochs: int, grown_from: tuple[int, int] | None) -> str:
     on resume is not (the batch-norm freeze epoch and the schedule follow
     ``--epochs``): both steps are recorded.
     """
-    if sys.argv[1:3] != ["train", "unet"]:
-        return "crmask_unet.cli.train_unet"
-    args = [a for a in sys.argv[3:] if a != "--resume"]
-    command = "crmask train unet " + shlex.join(args)
+    args = [a for a in command_arguments() if a != "--resume"]
+    command = recorded_command(args)
     if grown_from is None or grown_from[0] == epochs:
         return command
     planned, done = grown_from
     first = list(args)
     last = len(first) - 1 - first[::-1].index("--epochs")  # the one click takes
     first[last + 1] = str(planned)
-    return (f"crmask train unet {shlex.join(first)}  (ran {done} of {planned} epochs), then "
-            f"{command} --resume")
+    return f"{recorded_command(first)}  (ran {done} of {planned} epochs), then {command} --resume"
 
 
 def _source_names(text: str, option: str) -> list[str]:

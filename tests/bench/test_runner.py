@@ -8,12 +8,12 @@ from click.testing import CliRunner
 from crmask import PluginError, UnknownDetectorError
 from crmask.bench.dataset import read_bench_image
 from crmask.bench.report import aggregate
-from crmask.bench.runner import DetectorSpec, load_detector_file, result_path, run_benchmark
+from crmask.bench.runner import BenchDetector, load_detector_file, result_path, run_benchmark
 from crmask.cli import cli
 
 
 def run(tiny_set, out, spike, warmup=False, **kwargs):
-    specs = [DetectorSpec("spike", "test-spike")]
+    specs = [BenchDetector("spike", "test-spike")]
     return run_benchmark([tiny_set], specs, out, extra_detectors={"test-spike": spike}, progress=False,
                          warmup=warmup, **kwargs)
 
@@ -73,7 +73,7 @@ def test_results_of_another_fingerprint_are_not_reused(tiny_set, tmp_path, spike
 
 
 def test_lacosmic_sweep_curve(tiny_set, tmp_path):
-    specs = [DetectorSpec("lacosmic", "lacosmic"), DetectorSpec("strict", "lacosmic", {"sigclip": 50.0})]
+    specs = [BenchDetector("lacosmic", "lacosmic"), BenchDetector("strict", "lacosmic", {"sigclip": 50.0})]
     results = run_benchmark([tiny_set], specs, tmp_path / "out", sweep={"sigclip": (4.0, 1000.0)}, progress=False)
     records = {r["label"]: r for r in aggregate(results)}
     curve = records["lacosmic"]["curve"]
@@ -82,14 +82,30 @@ def test_lacosmic_sweep_curve(tiny_set, tmp_path):
     assert records["strict"]["tpr"] < records["lacosmic"]["tpr"]
 
 
+def test_former_name_detector_spec_gives_bench_detector_with_a_warning():
+    import crmask.bench
+    import crmask.bench.runner
+    from crmask import batch
+
+    for module in (crmask.bench.runner, crmask.bench):
+        with pytest.warns(DeprecationWarning, match="'DetectorSpec' is deprecated; use 'BenchDetector'"):
+            assert module.DetectorSpec is BenchDetector
+    with pytest.warns(DeprecationWarning, match="use 'BenchDetector'"):
+        from crmask.bench.runner import DetectorSpec
+    assert DetectorSpec("tuned", "lacosmic") == BenchDetector("tuned", "lacosmic")
+    assert batch.DetectorSpec is not BenchDetector  # the Dask worker recipe keeps its name
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchSpec'"):
+        crmask.bench.runner.NoSuchSpec
+
+
 def test_spec_and_plugin_errors(tiny_set, tmp_path):
-    assert DetectorSpec.parse("tuned=lacosmic") == DetectorSpec("tuned", "lacosmic")
+    assert BenchDetector.parse("tuned=lacosmic") == BenchDetector("tuned", "lacosmic")
     with pytest.raises(ValueError, match="LABEL=NAME"):
-        DetectorSpec.parse("=lacosmic")
+        BenchDetector.parse("=lacosmic")
     with pytest.raises(UnknownDetectorError, match="no-such"):
-        run_benchmark([tiny_set], [DetectorSpec.parse("no-such")], tmp_path, progress=False)
+        run_benchmark([tiny_set], [BenchDetector.parse("no-such")], tmp_path, progress=False)
     with pytest.raises(ValueError, match="used twice"):
-        run_benchmark([tiny_set], [DetectorSpec.parse("lacosmic")] * 2, tmp_path, progress=False)
+        run_benchmark([tiny_set], [BenchDetector.parse("lacosmic")] * 2, tmp_path, progress=False)
     bad = tmp_path / "bad.py"
     bad.write_text("x = 1\n")
     with pytest.raises(PluginError, match="register_detectors"):

@@ -384,9 +384,7 @@ def test_train_command_refuses_a_frame_in_both_splits(tmp_path, footprints_path)
     assert result.exit_code == 2 and "unknown real frame(s) ['hubble']" in result.output
 
 
-def test_card_records_both_steps_of_a_run_grown_on_resume(tmp_path, footprints_path, monkeypatch):
-    import sys
-
+def test_card_records_both_steps_of_a_run_grown_on_resume(tmp_path, footprints_path):
     from click.testing import CliRunner
 
     from crmask.cli import cli
@@ -396,12 +394,12 @@ def test_card_records_both_steps_of_a_run_grown_on_resume(tmp_path, footprints_p
                 "--batch-size", "2", "--epochs", str(epochs), "--steps-per-epoch", "1", "--train-frames", "1",
                 "--val-frames", "1", "--frame-size", "64", "--threads", "1", "--footprints", str(footprints_path),
                 "--checkpoint-dir", str(tmp_path / "ckpt"), "-o", str(tmp_path / "m.safetensors"), *extra]
-        monkeypatch.setattr(sys, "argv", ["crmask", *args])
-        result = CliRunner().invoke(cli, args)
+        result = CliRunner().invoke(cli, args, prog_name="crmask")
         assert result.exit_code == 0, result.output
         return json.loads((tmp_path / "m.json").read_text())["training"]["command"]
 
     first = run(1)
+    assert first.startswith("crmask train unet --arch deepcr --depth 2 ")
     assert "--resume" not in first and "then" not in first
     again = run(1, "--resume")  # same length: bit-identical, the plain command
     assert again == first

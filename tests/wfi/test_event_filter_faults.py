@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import hashlib
 import re
 import tempfile
 from collections.abc import Callable
@@ -35,16 +34,17 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.nddata import CCDData
-from click.testing import CliRunner
 from crmask_wfi.events.reconstruct import read_events
 from crmask_wfi.events.stream import filter_file
 from crmask_wfi.sim.simfile import write_simulation
 from crmask_wfi.sim.simulate import simulate_frames
 
 import crmask
-from crmask.cli import cli
 from crmask.events import EVENT_COLUMNS
 from crmask.exceptions import CrmaskError
+
+from ..conftest import (empty_file, file_sha256, folder_snapshot, run_cli, temporary_files, text_file,
+                        truncated_file)
 
 #: Event filters the matrix runs: every registered one whose plugin is available.
 FILTERS = [info.name for info in crmask.list_event_filters() if info.available]
@@ -127,20 +127,11 @@ def _simulation(path):
 
 
 def _truncated(path):
-    full = _cube(path.with_name("full.fits"))
-    path.write_bytes(full.read_bytes()[:2880 + 4000])  # the header and part of the first frame
-    full.unlink()
-    return path
-
-
-def _empty(path):
-    path.write_bytes(b"")
-    return path
+    return truncated_file(path, _cube, 2880 + 4000)  # the header and part of the first frame
 
 
 def _not_fits(path):
-    path.write_text("observing log, not a cube of frames\n" * 200)
-    return path
+    return text_file(path, "observing log, not a cube of frames\n")
 
 
 def _bad_pixels(value, masked: bool):
@@ -194,7 +185,7 @@ CASES = [
     Case("valid-cube", _cube, check=_singles),
     Case("not-fits", _not_fits, "not a readable FITS file"),
     Case("truncated-fits", _truncated, "not a readable FITS file"),
-    Case("empty-file", _empty, "not a readable FITS file|empty"),
+    Case("empty-file", empty_file, "not a readable FITS file|empty"),
     Case("nan-pixels", _bad_pixels(np.nan, masked=False), "frame 0 has NaN or infinite pixels"),
     Case("inf-pixels", _bad_pixels(np.inf, masked=False), "frame 0 has NaN or infinite pixels"),
     Case("nan-pixels-masked", _bad_pixels(np.nan, masked=True), check=_singles),
@@ -237,14 +228,6 @@ CASES = [
 
 # --- the runs -----------------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {p.name: _sha256(p) for p in folder.iterdir() if p.is_file()}
-
-
 def _fill(text: str, source: Path, tmp_path: Path) -> str:
     return text.replace("{input}", str(source)).replace("{tmp}", str(tmp_path))
 
@@ -259,16 +242,16 @@ def _prepare(case: Case, tmp_path: Path):
     if case.existing_output:
         target.write_bytes(b"an earlier result")
     params = {key: _fill(value, source, tmp_path) for key, value in case.params.items()}
-    return source, outdir, target, params, _snapshot(inputs), _snapshot(outdir)
+    return source, outdir, target, params, folder_snapshot(inputs), folder_snapshot(outdir)
 
 
 def _check_after(case, source, outdir, target, inputs_before, outputs_before, failed: bool, cli_run: bool):
-    assert _snapshot(source.parent) == inputs_before, "an input file changed"
+    assert folder_snapshot(source.parent) == inputs_before, "an input file changed"
     for folder in (folder for folder in (outdir, target.parent) if folder.is_dir()):
-        leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+        leftovers = temporary_files(folder)
         assert leftovers == [], f"temporary files left behind: {leftovers}"
     if failed or not cli_run:
-        assert _snapshot(outdir) == outputs_before, "the output directory changed"
+        assert folder_snapshot(outdir) == outputs_before, "the output directory changed"
         return
     events = read_events(target)
     assert set(EVENT_COLUMNS) <= set(events.colnames)
@@ -300,11 +283,7 @@ def test_api(case, name, tmp_path):
 
 
 def _invoke(args) -> tuple:
-    result = CliRunner().invoke(cli, ["wfi", "filter", *map(str, args)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.output.strip().splitlines()
-    return result, [line for line in lines if not line.startswith("crmask: warning: ")]
+    return run_cli(["wfi", "filter", *args])
 
 
 #: click's usage hint, printed above the error line of a usage error (exit status 2) such as a bad ``-p``.
@@ -420,10 +399,10 @@ def test_api_not_an_event_filter(case, name, message):
 @pytest.mark.parametrize(("case", "name", "message"), _NAMES, ids=[f"{c}-cli" for c, _, _ in _NAMES])
 def test_cli_not_an_event_filter(case, name, message, tmp_path):
     source = _cube(tmp_path / "input.fits")
-    before = _sha256(source)
+    before = file_sha256(source)
     result, lines = _invoke([source, "-f", name, "-o", tmp_path / "events.fits"])
     _one_line_error(result, lines, message)
-    assert _sha256(source) == before and sorted(p.name for p in tmp_path.iterdir()) == ["input.fits"]
+    assert file_sha256(source) == before and sorted(p.name for p in tmp_path.iterdir()) == ["input.fits"]
     OUTCOMES["clear error"] += 1
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -149,13 +148,13 @@ def train_command():
     """The ``wfi-cam-rf`` click command (for ``crmask train wfi-cam-rf``); its options are `CamRfTrainConfig`'s."""
     import click
 
-    from crmask.cli_options import config_from_options, config_options
+    from crmask.cli_options import RecordedCommand, config_from_options, config_options, recorded_command
 
-    @click.command("wfi-cam-rf")
+    @click.command("wfi-cam-rf", cls=RecordedCommand)
     @config_options(CamRfTrainConfig)
     def train_cam_rf(**options) -> None:
         """Train the wfi-cam-rf DenseNet and random forest, choose the threshold, evaluate held out."""
-        run_training(config_from_options(CamRfTrainConfig, options))
+        run_training(config_from_options(CamRfTrainConfig, options), command=recorded_command())
 
     return train_cam_rf
 
@@ -165,8 +164,19 @@ def main(argv: list[str] | None = None) -> None:
     train_command().main(args=argv, prog_name="python -m crmask_wfi.training.train", standalone_mode=True)
 
 
-def run_training(config: CamRfTrainConfig) -> None:
-    """Run the whole training and evaluation of ``config``, writing the model to ``config.out``."""
+def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> None:
+    """Run the whole training and evaluation of ``config``, writing the model to ``config.out``.
+
+    Parameters
+    ----------
+    config : CamRfTrainConfig
+        The run.
+    command : str, optional
+        The command line that started it, for the model card (``crmask train
+        wfi-cam-rf`` and ``python -m crmask_wfi.training.train`` give theirs);
+        default: this call, ``crmask_wfi.training.train.run_training(config)``
+        with the configuration written out.
+    """
     import torch
 
     from ..camrf.forest import ForestModel, fit_balanced_forest
@@ -245,7 +255,7 @@ def run_training(config: CamRfTrainConfig) -> None:
     # Ship.
     save_densenet(densenet, config.out / DENSENET_FILE, metadata={"seed": config.seed, "history": history})
     forest.save(config.out / FOREST_FILE)
-    card = _model_card(config, commit, history, forest, operating, curve, table, x_train, y_train, x_roc, y_roc,
+    card = _model_card(config, command, commit, history, forest, operating, table, y_train, y_roc,
                        fit_seconds, time.time() - started)
     write_model_card(config.out, card)
     print(f"model written to {config.out}; plots and metrics in {report}")
@@ -277,8 +287,8 @@ def _json_value(value):
     return str(value)
 
 
-def _model_card(config: CamRfTrainConfig, commit: str | None, history, forest, operating, curve, table, x_train,
-                y_train, x_roc, y_roc, fit_seconds, total_seconds) -> dict:
+def _model_card(config: CamRfTrainConfig, command: str | None, commit: str | None, history, forest, operating,
+                table, y_train, y_roc, fit_seconds, total_seconds) -> dict:
     import torch
 
     from crmask.models import file_sha256
@@ -290,7 +300,6 @@ def _model_card(config: CamRfTrainConfig, commit: str | None, history, forest, o
     threshold, completeness, lost = operating
     n_val_xray = int((~y_roc).sum())
     rows = [{name: _json_value(row[name]) for name in table.colnames} for row in table]
-    command = " ".join(["python -m crmask_wfi.training.train", *sys.argv[1:]])
     return {
         "name": SHIPPED_MODEL,
         "detector": CamRandomForestFilter.name,
@@ -326,7 +335,7 @@ def _model_card(config: CamRfTrainConfig, commit: str | None, history, forest, o
             "test_frames": config.test_frames,
         },
         "training": {
-            "command": command,
+            "command": command or f"crmask_wfi.training.train.run_training({config!r})",
             "git_commit": commit,
             "epochs": config.epochs,
             "batch_size": config.batch_size,
