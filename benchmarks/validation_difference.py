@@ -1,0 +1,82 @@
+"""How sure is a difference in real-validation TPR at FPR 1e-4 between two U-Net models?
+
+The study's rule ranks runs by their TPR at FPR 1e-4 on the real validation
+frames (SPRAT exposure 4 and SAAO with the validation footprints, as
+``crmask train unet`` builds them). This script scores two models there and
+gives a paired bootstrap interval of the difference, resampling the
+validation cosmic rays (the negative pixels, and so each model's threshold
+at FPR 1e-4, stay fixed, so the interval is if anything too narrow):
+
+    python benchmarks/validation_difference.py --data ../shared/data \\
+        deepcr=deepcr.general-16 deepcr=out/study/width16-deepcr-cosine-s1-e20/width16-deepcr-cosine-s1-e20.safetensors
+
+Each model is ``DETECTOR=WEIGHTS`` (a shipped model name or a weights file);
+wing growth is off, as in training's validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from crmask.cli_options import data_folder
+from crmask.exceptions import MissingDataError
+
+FPR = 1e-4
+RESAMPLES = 4000
+
+
+def event_counts(detector, samples) -> np.ndarray:
+    """``(pixels, pixels found)`` per validation cosmic ray at the detector's threshold for `FPR`."""
+    maps = [detector.probability(s.image) for s in samples]
+    negatives = np.sort(np.concatenate([m[~s.mask & ~s.ignore] for m, s in zip(maps, samples)]))[::-1]
+    threshold = negatives[int(FPR * negatives.size)]
+    counts = []
+    for prob, sample in zip(maps, samples):
+        labels, n = ndimage.label(sample.mask & ~sample.ignore, structure=np.ones((3, 3), dtype=bool))
+        index = np.arange(1, n + 1)
+        counts.append(np.stack([ndimage.sum(np.ones(labels.shape), labels, index),
+                                ndimage.sum(prob > threshold, labels, index)], axis=1))
+    return np.concatenate(counts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import crmask
+    from crmask.bench.sources import load_real_frames
+    from crmask_unet.data import real_samples, split_footprints
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="shared real-data folder (default: CRMASK_DATA)")
+    parser.add_argument("models", nargs=2, metavar="DETECTOR=WEIGHTS")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    opts = parser.parse_args(argv)
+    try:
+        data = data_folder(opts.data)
+    except MissingDataError as exc:
+        parser.error(str(exc))
+    frames = load_real_frames(data, ["sprat-4", "saao"])
+    footprints = split_footprints(str(data / "cr_footprints_itl.fits.gz"), "val")
+    samples = real_samples([frames["sprat-4"], frames["saao"]], footprints, 2, 2, 250.0)  # as training validates
+    counts = []
+    for model in opts.models:
+        name, sep, weights = model.partition("=")
+        if not sep:
+            parser.error(f"a model is DETECTOR=WEIGHTS, got {model!r}")
+        counts.append(event_counts(crmask.get_detector(name, weights=weights, wings=False, threads=1), samples))
+        print(f"{model}: TPR at FPR {FPR:g} {counts[-1][:, 1].sum() / counts[-1][:, 0].sum():.4f} "
+              f"({len(counts[-1])} cosmic rays)")
+    first, second = counts
+    rng = np.random.default_rng(opts.seed)
+    draws = rng.integers(0, len(first), (RESAMPLES, len(first)))
+    diff = (second[draws, 1].sum(1) / second[draws, 0].sum(1)) - (first[draws, 1].sum(1) / first[draws, 0].sum(1))
+    low, high = np.percentile(diff, [2.5, 97.5])
+    print(f"second - first: {diff.mean():+.4f}, 95% interval [{low:+.4f}, {high:+.4f}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
