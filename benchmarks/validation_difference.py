@@ -58,15 +58,18 @@ def main(argv: list[str] | None = None) -> int:
         data = data_folder(opts.data)
     except MissingDataError as exc:
         parser.error(str(exc))
-    frames = load_real_frames(data, ["sprat-4", "saao"])
-    footprints = split_footprints(str(data / "cr_footprints_itl.fits.gz"), "val")
-    samples = real_samples([frames["sprat-4"], frames["saao"]], footprints, 2, 2, 250.0)  # as training validates
-    counts = []
+    detectors = []
     for model in opts.models:
         name, sep, weights = model.partition("=")
         if not sep:
             parser.error(f"a model is DETECTOR=WEIGHTS, got {model!r}")
-        counts.append(event_counts(crmask.get_detector(name, weights=weights, wings=False, threads=1), samples))
+        detectors.append(crmask.get_detector(name, weights=weights, wings=False, threads=1))
+    frames = load_real_frames(data, ["sprat-4", "saao"])
+    footprints = split_footprints(str(data / "cr_footprints_itl.fits.gz"), "val")
+    samples = real_samples([frames["sprat-4"], frames["saao"]], footprints, 2, 2, 250.0)  # as training validates
+    counts = []
+    for model, detector in zip(opts.models, detectors):
+        counts.append(event_counts(detector, samples))
         print(f"{model}: TPR at FPR {FPR:g} {counts[-1][:, 1].sum() / counts[-1][:, 0].sum():.4f} "
               f"({len(counts[-1])} cosmic rays)")
     first, second = counts
