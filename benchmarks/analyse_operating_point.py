@@ -1,13 +1,13 @@
 """Where a detector's false positives at FPR 1e-4 lie, and which cosmic rays its shipped threshold misses.
 
-For a detector with a probability map, on ``crmask bench build`` sets:
+For a detector, on ``crmask bench build`` sets:
 
-* the highest-ranked negative pixels, as many as FPR 1e-4 allows, sorted by
-  where they lie: within 2 pixels of a truth pixel, of an ignored pixel (a
-  frame's own cosmic rays, faint footprint pixels, defects), on STARMASK,
-  or elsewhere;
-* the cosmic rays (8-connected truth groups) found at the detector's own
-  threshold (half their pixels flagged), with the single-pixel ones whose
+* where it has a probability map, the highest-ranked negative pixels, as
+  many as FPR 1e-4 allows, sorted by where they lie: within 2 pixels of a
+  truth pixel, of an ignored pixel (a frame's own cosmic rays, faint
+  footprint pixels, defects), on STARMASK, or elsewhere;
+* the cosmic rays (8-connected truth groups) found in its mask (at its own
+  threshold: half their pixels flagged), with the single-pixel ones whose
   peak stands less than 5 background sigma above the 7 x 7 median counted
   apart: at FPR 1e-4 such a pixel is at the noise floor (a Gaussian's
   one-sided 1e-4 tail starts at 3.7 sigma).
@@ -34,7 +34,7 @@ PLACES = ("beside truth", "beside ignored", "on stars", "elsewhere")
 
 
 def analyse(detector, images) -> dict:
-    """False positives at `FPR` by place, and events found at the detector's threshold, over ``images``."""
+    """False positives at `FPR` by place (`None` without a probability map) and events found, over ``images``."""
     from crmask.ccd import background_noise
 
     scores, places = [], []
@@ -42,17 +42,18 @@ def analyse(detector, images) -> dict:
     for image in images:
         result = detector.detect(image.ccd)
         prob, truth, ignore = result.probability, image.truth, image.ignore
-        stars = image.starmask if image.starmask is not None else np.zeros_like(truth)
-        negative = ~truth & ~ignore
-        beside_truth = ndimage.binary_dilation(truth, _SQUARE, iterations=NEAR)
-        beside_ignored = ndimage.binary_dilation(ignore, _SQUARE, iterations=NEAR)
-        place = np.select([beside_truth, beside_ignored, stars], [0, 1, 2], default=3)
-        scores.append(prob[negative])
-        places.append(place[negative])
+        if prob is not None:
+            stars = image.starmask if image.starmask is not None else np.zeros_like(truth)
+            negative = ~truth & ~ignore
+            beside_truth = ndimage.binary_dilation(truth, _SQUARE, iterations=NEAR)
+            beside_ignored = ndimage.binary_dilation(ignore, _SQUARE, iterations=NEAR)
+            place = np.select([beside_truth, beside_ignored, stars], [0, 1, 2], default=3)
+            scores.append(prob[negative])
+            places.append(place[negative])
         electrons = result.image.in_electrons
         sigma = background_noise(electrons, ~result.image.bad)
         excess = (electrons - ndimage.median_filter(electrons, size=7)) / sigma
-        flagged = prob >= result.threshold
+        flagged = result.mask
         labels, n = ndimage.label(truth & ~ignore, structure=_SQUARE)
         for index, box in enumerate(ndimage.find_objects(labels), start=1):
             member = labels[box] == index
@@ -62,11 +63,13 @@ def analyse(detector, images) -> dict:
             events["found"] += found
             events["floor_total"] += at_floor
             events["floor_found"] += found and at_floor
+    if not scores:
+        return {"false_positives": None, "events": events}
     scores, places = np.concatenate(scores), np.concatenate(places)
     budget = int(FPR * scores.size)
     top = places[np.argsort(-scores, kind="stable")[:budget]]
-    return {"negatives": scores.size, "budget": budget,
-            "false_positives": {name: int((top == i).sum()) for i, name in enumerate(PLACES)}, "events": events}
+    return {"budget": budget, "false_positives": {name: int((top == i).sum()) for i, name in enumerate(PLACES)},
+            "events": events}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,19 +80,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", type=Path, required=True, help="folder of the sets built by crmask bench build")
     parser.add_argument("--set", dest="names", action="append", required=True, help="a set to analyse (repeatable)")
-    parser.add_argument("detector", help="a detector with a probability map")
+    parser.add_argument("detector", help="a registered detector")
     parser.add_argument("params", nargs="*", metavar="key=value", help="detector parameters")
     opts = parser.parse_args(argv)
     cls = type(crmask.get_detector(opts.detector))
-    detector = crmask.get_detector(opts.detector, threads=1,
-                                   **parse_assignments(opts.detector, cls.parameters, opts.params))
+    detector = crmask.get_detector(opts.detector, **parse_assignments(opts.detector, cls.parameters, opts.params))
     for name in opts.names:
         report = analyse(detector, load_set(opts.sets / name))
         ev = report["events"]
         rest_total = ev["total"] - ev["floor_total"]
         rest_found = ev["found"] - ev["floor_found"]
-        places = ", ".join(f"{count} {place}" for place, count in report["false_positives"].items())
-        print(f"{name}: the {report['budget']} highest-ranked negatives (FPR {FPR:g}): {places}")
+        if report["false_positives"] is not None:
+            places = ", ".join(f"{count} {place}" for place, count in report["false_positives"].items())
+            print(f"{name}: the {report['budget']} highest-ranked negatives (FPR {FPR:g}): {places}")
         print(f"{name}: cosmic rays found at the threshold {ev['found']}/{ev['total']} ({ev['found'] / ev['total']:.3f}); "
               f"single pixels under {FLOOR_SIGMA:g} sigma {ev['floor_found']}/{ev['floor_total']}; the others "
               f"{rest_found}/{rest_total} ({rest_found / max(rest_total, 1):.3f})")

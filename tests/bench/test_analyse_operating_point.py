@@ -19,10 +19,10 @@ def script():
 
 
 class _Given:
-    """A stand-in detector returning a given probability map, threshold 0.5."""
+    """A stand-in detector returning a given probability map and its mask at 0.5."""
 
-    def __init__(self, prob, electrons):
-        self.result = SimpleNamespace(probability=prob, threshold=0.5,
+    def __init__(self, prob, electrons, with_map=True):
+        self.result = SimpleNamespace(probability=prob if with_map else None, mask=prob >= 0.5,
                                       image=SimpleNamespace(in_electrons=electrons, bad=np.zeros(prob.shape, bool)))
 
     def detect(self, ccd):
@@ -52,3 +52,5 @@ def test_false_positives_by_place_and_events_at_the_noise_floor(script, rng):
     assert report["budget"] == 3
     assert report["false_positives"] == {"beside truth": 1, "beside ignored": 1, "on stars": 1, "elsewhere": 0}
     assert report["events"] == {"found": 1, "total": 2, "floor_found": 0, "floor_total": 1}
+    without_map = script.analyse(_Given(prob, electrons, with_map=False), [image])  # a mask-only detector
+    assert without_map == {"false_positives": None, "events": report["events"]}
