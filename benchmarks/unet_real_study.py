@@ -114,6 +114,14 @@ def runs() -> dict[str, list[str]]:
     border = ["--border-weight", "5"]
     table["border-deepcr-s1"] = [*table["width16-deepcr-cosine-s1"], *border]
     table["border-cosmic-conn-s1"] = [*table["input-cosmic-conn-noise"], *border]
+    # the cosmic-conn recipe with and without the border weight, left out one source at a time: a comparison of
+    # the two recipes on sources they did not see, where the one validation split could not tell them apart
+    for source in SOURCES:
+        loso = ["--arch", "cosmic-conn", "--input", "noise", *_sources(*split(source)), "--seed", "1"]
+        table[f"loso-cosmic-conn-{source}"] = loso
+        table[f"loso-border-cosmic-conn-{source}"] = [*loso, *border]
+    # and the deepcr recipe of the leave-one-source-out table without SPRAT, with the border weight
+    table["loso-border-sprat"] = [*table["loso-sprat"], *border]
     return table
 
 
