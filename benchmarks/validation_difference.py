@@ -31,16 +31,24 @@ RESAMPLES = 4000
 
 
 def event_counts(detector, samples) -> np.ndarray:
-    """``(pixels, pixels found)`` per validation cosmic ray at the detector's threshold for `FPR`."""
+    """``(pixels, pixels found)`` per validation cosmic ray at the detector's operating threshold for `FPR`.
+
+    The threshold is the project's one rule (`crmask.bench.metrics.threshold_at_fpr`) on the curve of all
+    the frames together.
+    """
+    from crmask.bench.metrics import Curve, threshold_at_fpr
+
     maps = [detector.probability(s.image) for s in samples]
-    negatives = np.sort(np.concatenate([m[~s.mask & ~s.ignore] for m, s in zip(maps, samples)]))[::-1]
-    threshold = negatives[int(FPR * negatives.size)]
+    pooled = [np.concatenate([a.ravel() for a in arrays])
+              for arrays in ([s.mask for s in samples], maps, [s.ignore for s in samples])]
+    curve = Curve.from_scores(*pooled)
+    threshold, _, _ = threshold_at_fpr(curve.fpr, curve.tpr, curve.thresholds, FPR)
     counts = []
     for prob, sample in zip(maps, samples):
         labels, n = ndimage.label(sample.mask & ~sample.ignore, structure=np.ones((3, 3), dtype=bool))
         index = np.arange(1, n + 1)
         counts.append(np.stack([ndimage.sum(np.ones(labels.shape), labels, index),
-                                ndimage.sum(prob > threshold, labels, index)], axis=1))
+                                ndimage.sum(prob >= threshold, labels, index)], axis=1))
     return np.concatenate(counts)
 
 

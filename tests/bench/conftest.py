@@ -1,5 +1,8 @@
 """Fixtures for the benchmark tests: a tiny benchmark set with a known answer."""
 
+import importlib.util
+from pathlib import Path
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -8,6 +11,18 @@ from astropy.nddata import CCDData
 
 from crmask import Detector, MaskResult, Param
 from crmask.bench.dataset import write_bench_image, write_manifest
+
+
+#: The repository's benchmark scripts.
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def bench_header(gain=2.0, readnoise=5.0):

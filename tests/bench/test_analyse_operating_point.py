@@ -1,21 +1,16 @@
 """benchmarks/analyse_operating_point.py: false positives by place and events at the noise floor."""
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "analyse_operating_point.py"
+from .conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("analyse_operating_point", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("analyse_operating_point")
 
 
 class _Given:
