@@ -7,10 +7,11 @@ For a detector, on ``crmask bench build`` sets:
   truth pixel, of an ignored pixel (a frame's own cosmic rays, faint
   footprint pixels, defects), on STARMASK, or elsewhere;
 * the cosmic rays (8-connected truth groups) found in its mask (at its own
-  threshold: half their pixels flagged), with the single-pixel ones whose
-  peak stands less than 5 background sigma above the 7 x 7 median counted
-  apart: at FPR 1e-4 such a pixel is at the noise floor (a Gaussian's
-  one-sided 1e-4 tail starts at 3.7 sigma).
+  threshold: half their pixels flagged, `crmask.bench.metrics.event_completeness`),
+  with the single-pixel ones less than 5 sigma above their local background
+  (`crmask.growth.local_significance`) counted apart: at FPR 1e-4 such a
+  pixel is at the noise floor (a Gaussian's one-sided 1e-4 tail starts at
+  3.7 sigma).
 
     python benchmarks/analyse_operating_point.py --sets bench-sets --set m51 --set saao deepcr [key=value ...]
 """
@@ -27,7 +28,7 @@ from scipy import ndimage
 FPR = 1e-4
 #: Pixels around truth or ignored pixels that count as "beside" them.
 NEAR = 2
-#: Single-pixel cosmic rays fainter than this (background sigma above the 7 x 7 median) are at the noise floor.
+#: Single-pixel cosmic rays less significant than this above their local background are at the noise floor.
 FLOOR_SIGMA = 5.0
 _SQUARE = np.ones((3, 3), dtype=bool)
 PLACES = ("beside truth", "beside ignored", "on stars", "elsewhere")
@@ -35,7 +36,9 @@ PLACES = ("beside truth", "beside ignored", "on stars", "elsewhere")
 
 def analyse(detector, images) -> dict:
     """False positives at `FPR` by place (`None` without a probability map) and events found, over ``images``."""
+    from crmask.bench.metrics import event_completeness
     from crmask.ccd import background_noise
+    from crmask.growth import local_significance
 
     scores, places = [], []
     events = {"found": 0, "total": 0, "floor_found": 0, "floor_total": 0}
@@ -50,19 +53,21 @@ def analyse(detector, images) -> dict:
             place = np.select([beside_truth, beside_ignored, stars], [0, 1, 2], default=3)
             scores.append(prob[negative])
             places.append(place[negative])
-        electrons = result.image.in_electrons
-        sigma = background_noise(electrons, ~result.image.bad)
-        excess = (electrons - ndimage.median_filter(electrons, size=7)) / sigma
-        flagged = result.mask
-        labels, n = ndimage.label(truth & ~ignore, structure=_SQUARE)
-        for index, box in enumerate(ndimage.find_objects(labels), start=1):
-            member = labels[box] == index
-            found = flagged[box][member].mean() >= 0.5
-            at_floor = member.sum() == 1 and excess[box][member].max() < FLOOR_SIGMA
-            events["total"] += 1
-            events["found"] += found
-            events["floor_total"] += at_floor
-            events["floor_found"] += found and at_floor
+        found, total = event_completeness(truth, result.mask, ignore)
+        # the single-pixel cosmic rays at the noise floor, as a truth mask of their own
+        labels, _ = ndimage.label(truth & ~ignore, structure=_SQUARE)
+        single = (np.bincount(labels.ravel())[labels] == 1) & (labels > 0)
+        ys, xs = np.nonzero(single)
+        electrons, good = result.image.in_electrons, ~result.image.bad
+        significance = local_significance(electrons, (ys, xs), background_noise(electrons, good),
+                                          float(np.median(electrons[good])))
+        floor = np.zeros_like(truth)
+        floor[ys[significance < FLOOR_SIGMA], xs[significance < FLOOR_SIGMA]] = True
+        floor_found, floor_total = event_completeness(floor, result.mask, ignore)
+        events["found"] += found
+        events["total"] += total
+        events["floor_found"] += floor_found
+        events["floor_total"] += floor_total
     if not scores:
         return {"false_positives": None, "events": events}
     scores, places = np.concatenate(scores), np.concatenate(places)
