@@ -116,12 +116,17 @@ def runs() -> dict[str, list[str]]:
     table["border-cosmic-conn-s1"] = [*table["input-cosmic-conn-noise"], *border]
     # the cosmic-conn recipe with and without the border weight, left out one source at a time: a comparison of
     # the two recipes on sources they did not see, where the one validation split could not tell them apart
-    for source in SOURCES:
-        loso = ["--arch", "cosmic-conn", "--input", "noise", *_sources(*split(source)), "--seed", "1"]
-        table[f"loso-cosmic-conn-{source}"] = loso
-        table[f"loso-border-cosmic-conn-{source}"] = [*loso, *border]
-    # and the deepcr recipe of the leave-one-source-out table without SPRAT, with the border weight
-    table["loso-border-sprat"] = [*table["loso-sprat"], *border]
+    # (seed 1 without a suffix, as first run; seeds 2 and 3 after it, to tell the difference from the spread)
+    for source, seed in itertools.product(SOURCES, (1, 2, 3)):
+        suffix = "" if seed == 1 else f"-s{seed}"
+        loso = ["--arch", "cosmic-conn", "--input", "noise", *_sources(*split(source)), "--seed", str(seed)]
+        table[f"loso-cosmic-conn-{source}{suffix}"] = loso
+        table[f"loso-border-cosmic-conn-{source}{suffix}"] = [*loso, *border]
+        # and the deepcr recipe of the leave-one-source-out table, with and without the border weight
+        loso = ["--arch", "deepcr", "--input", "noise", *_sources(*split(source)), "--seed", str(seed)]
+        if seed > 1:
+            table[f"loso-{source}{suffix}"] = loso
+        table[f"loso-border-{source}{suffix}"] = [*loso, *border]
     return table
 
 
