@@ -1,26 +1,26 @@
-"""`TrainConfig`: everything that determines a U-Net training run, and the options of ``crmask train unet``.
+"""`TrainConfig`: everything that determines a U-Net training run; `UNetConfig`: the network's shape.
 
 This module imports neither torch nor the training code, so that the
-command line can build its options from `TrainConfig` at no cost;
+command line can build its options from `TrainConfig` (and check them) at no cost;
 `crmask_unet.training` runs the training it describes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from crmask.cli_options import cli_metadata
 
 from .weights import SCHEMES, Normalisation
 
-if TYPE_CHECKING:
-    from .model import UNetConfig
-
-__all__ = ["TrainConfig", "ARCHITECTURES", "LR_SCHEDULES", "LOSSES", "DEFAULT_SCALES", "COSINE_FLOOR"]
+__all__ = ["TrainConfig", "UNetConfig", "NORMS", "ARCHITECTURES", "LR_SCHEDULES", "LOSSES", "DEFAULT_SCALES",
+           "COSINE_FLOOR"]
 
 #: The two published architectures and the normalisation each uses.
 ARCHITECTURES = {"deepcr": "batch", "cosmic-conn": "group"}
+#: Feature normalisations: deepCR uses BatchNorm, Cosmic-CoNN GroupNorm.
+NORMS = ("batch", "group", "none")
 #: Learning-rate schedules of `TrainConfig`.
 LR_SCHEDULES = ("plateau", "cosine")
 #: Losses of `TrainConfig`.
@@ -29,6 +29,76 @@ LOSSES = ("bce", "median-bce")
 DEFAULT_SCALES = {"deepcr": 100.0, "cosmic-conn": 1.0}
 #: Final learning rate of the cosine schedule, as a fraction of the initial one.
 COSINE_FLOOR = 0.01
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Shape of a U-Net.
+
+    Attributes
+    ----------
+    depth : int
+        Number of resolution levels (2 pooling steps for depth 3).
+    width : int
+        Feature maps at the first level; doubled at every level down.
+    norm : {"batch", "group", "none"}
+        Feature normalisation after every 3x3 convolution.
+    attention : bool
+        Whether skip connections pass through an attention gate.
+    groups : int
+        Groups of group normalisation.
+    bn_momentum : float
+        Momentum of batch-normalisation running statistics (deepCR: 0.005).
+    group_eps : float
+        The ``eps`` of group normalisation, added to each group's variance
+        (PyTorch's default 1e-5). A large value, such as 1, is a variance
+        floor: a tile whose features hardly vary (sky without cosmic rays)
+        is no longer scaled up to unit variance, so its noise is not
+        amplified into detections.
+    """
+
+    depth: int = 3
+    width: int = 32
+    norm: str = "batch"
+    attention: bool = False
+    groups: int = 8
+    bn_momentum: float = 0.005
+    group_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.depth <= 6:
+            raise ValueError(f"depth must be in [1, 6], got {self.depth}")
+        if self.width < 2 or self.width % 2:
+            raise ValueError(f"width must be an even number >= 2, got {self.width}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if not self.group_eps > 0:
+            raise ValueError(f"group_eps must be positive, got {self.group_eps}")
+
+    @property
+    def multiple(self) -> int:
+        """Image sides must be multiples of this (one per pooling step)."""
+        return 2 ** (self.depth - 1)
+
+    @property
+    def receptive_radius(self) -> int:
+        """Pixels of context each output pixel depends on, per side (an upper bound)."""
+        radius = 0
+        for level in range(self.depth):  # two 3x3 convs per level, both ways
+            radius += 2 * 2**level * (2 if level < self.depth - 1 else 1)
+        return radius + self.multiple
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain JSON-serialisable values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "UNetConfig":
+        """Build a configuration from `to_dict` output; unknown keys raise `ValueError`."""
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown U-Net configuration key(s): {sorted(unknown)}")
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -157,8 +227,6 @@ class TrainConfig:
 
     def unet_config(self) -> UNetConfig:
         """The U-Net configuration this training builds."""
-        from .model import UNetConfig
-
         return UNetConfig(depth=self.depth, width=self.width, norm=ARCHITECTURES[self.arch],
                           attention=self.attention, bn_momentum=self.bn_momentum,
                           group_eps=self.group_eps)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["NORMS", "make_norm", "DoubleConv", "Down", "Up", "AttentionGate"]
+from .config import NORMS
 
-#: Feature normalisations: deepCR uses BatchNorm, Cosmic-CoNN GroupNorm.
-NORMS = ("batch", "group", "none")
+__all__ = ["NORMS", "make_norm", "DoubleConv", "Down", "Up", "AttentionGate"]
 
 
 def make_norm(norm: str, channels: int, groups: int = 8, momentum: float = 0.1, eps: float = 1e-5) -> nn.Module:

@@ -208,6 +208,18 @@ def test_importing_the_plugin_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_building_and_checking_a_training_configuration_does_not_import_torch():
+    """``crmask train unet --help`` and a bad option's message need no torch: the config checks the patch size."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from crmask_unet.config import TrainConfig\n"
+            "try:\n    TrainConfig(patch=130)\nexcept ValueError as exc:\n    print(exc)\n"
+            "print(TrainConfig().unet_config().multiple, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["patch 130 must be a multiple of 4", "4 False"]
+
+
 @pytest.mark.parametrize("name", ["deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn"])
 def test_prepared_network_equals_the_trained_one_on_a_real_frame(name):
     """Folded batch norms and channels-last change the shipped models' probabilities by float rounding only."""
