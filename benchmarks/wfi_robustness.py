@@ -30,7 +30,8 @@ default (issue 13).
 
 Usage::
 
-    python benchmarks/wfi_robustness.py --data ../shared/data -o benchmarks/results/wfi_robustness --frames 20000
+    python benchmarks/wfi_robustness.py --data ../shared/data -o benchmarks/results/wfi_robustness \\
+        --frames 20000
 
 writes ``robustness.ecsv`` and ``robustness.md`` into the output folder.
 """
@@ -103,7 +104,7 @@ def condition_frames(condition: Condition, n_frames: int, pixels: Table | None) 
 
 def condition_batches(condition: Condition, n_frames: int, pixels: Table | None, seed: int = 0
                       ) -> Iterator[SimulatedFrames]:
-    """The condition's `condition_frames`, `BATCH_FRAMES` at a time (Geant4: each placement of the run, cut)."""
+    """The condition's `condition_frames`, `BATCH_FRAMES` at a time (Geant4: each placement, cut)."""
     rng = np.random.default_rng(seed)
     total = condition_frames(condition, n_frames, pixels)
     if not condition.geant4:
@@ -197,9 +198,9 @@ def markdown(table: Table) -> str:
     lines = [
         f"# WFI filter robustness: `{candidate}` against `{reference}`",
         "",
-        (f"{meta['band_kev'][0]:g}-{meta['band_kev'][1]:g} keV; {meta['frames']:,} quadrant frames per condition "
-         f"asked (seed {meta['seed']}); `{candidate}` at its threshold {meta['threshold']:.4g}. Rates with "
-         "95% intervals (Wilson; a paired event bootstrap for the FOR improvement over "
+        (f"{meta['band_kev'][0]:g}-{meta['band_kev'][1]:g} keV; {meta['frames']:,} quadrant frames per "
+         f"condition asked (seed {meta['seed']}); `{candidate}` at its threshold {meta['threshold']:.4g}. "
+         "Rates with 95% intervals (Wilson; a paired event bootstrap for the FOR improvement over "
          f"`{reference}`). Flagged: `{candidate}` loses more than {limit:g}% of the X-rays."),
         "",
         (f"| condition | frames | X-rays | CR events after grade filter | `{reference}` lost X-rays "
@@ -232,9 +233,10 @@ def write_outputs(table: Table, outdir: Path) -> tuple[Path, Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None,
-                        help=f"shared real-data folder with {GEANT4_SUBDIR}/ (default: the variable CRMASK_DATA)")
+                        help=f"shared real-data folder with {GEANT4_SUBDIR}/ (default: CRMASK_DATA)")
     parser.add_argument("-o", "--outdir", type=Path, required=True, help="folder for robustness.ecsv and .md")
-    parser.add_argument("--frames", type=int, default=20_000, help="quadrant frames per condition (default 20000)")
+    parser.add_argument("--frames", type=int, default=20_000,
+                        help="quadrant frames per condition (default 20000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="threads of wfi-cam-rf's network (default 1)")
     args = parser.parse_args(argv)
