@@ -10,8 +10,9 @@ must not depend on. The conditions:
 * 50 X-rays per quadrant frame, a bright source (the nominal row is the
   1-per-frame one); this row simulates a fifth of the frames: per frame it
   holds 50 times the X-rays and costs ten times as much;
-* the cosmic-ray rate 12x (a solar event; the Geant4 run's own frames are as
-  crowded; the nominal row is the 1x one);
+* the cosmic-ray rate 12x (a solar event; the Geant4 run's own 5 ms frames
+  hold 7 times the nominal rate, 12 times the physical proton rate); the
+  nominal row is the 1x one;
 * read noise 5 and 10 e-;
 * the cosmic rays of the shared Geant4 run 0002
   (`crmask_wfi.sim.geant4_frames.geant4_frames`) at the physical rate, with

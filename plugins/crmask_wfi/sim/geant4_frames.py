@@ -10,9 +10,12 @@ X-ray photons and read noise from the simulator
 with the truth of `~crmask_wfi.sim.simulate.SimulatedFrames`, so that
 `crmask_wfi.report` scores the frames like simulated ones.
 
-The rate is set by spreading the primaries over frames: the run's own 5 ms
-frames hold about 12 times the physical rate (its time normalisation is too
-short, ``../shared/WFI_PHYSICS.md``), so its frame numbers are not used.
+The rate is set by spreading the primaries over frames. The run's own 5 ms
+frames are not used: they hold 7.3 crossing primaries per quadrant (409
+crossings in 14 frames of four), about 12 times the physical proton rate
+(0.64, ``../shared/WFI_PHYSICS.md``, whose notes find the run's time
+normalisation too short) and 7 times the simulator's default, which counts
+all species.
 Geant4 put each step's energy into pixels with no charge cloud: its cosmic
 rays have no diffusion, the X-rays do.
 """
