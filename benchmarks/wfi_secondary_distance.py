@@ -33,6 +33,7 @@ from astropy.table import Table
 from crmask.cli_options import data_folder
 from crmask.exceptions import MissingDataError
 from crmask_wfi.sim.geant4 import (
+    GEANT4_PIXELS_FILE,
     GEANT4_SUBDIR,
     read_pixels,
     read_step_log,
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
         run = data_folder(args.data) / GEANT4_SUBDIR
     except MissingDataError as exc:
         parser.error(str(exc))
-    pixels = read_pixels(run / "geant_events_202010061731570002_pix.fits.gz")
+    pixels = read_pixels(run / GEANT4_PIXELS_FILE)
     steps = read_step_log(run / "20201006173157_StepLog_0002.gdat.gz")
 
     islands = secondary_island_distances(pixels)

@@ -1,6 +1,7 @@
 """Fixtures for the benchmark tests: a tiny benchmark set with a known answer."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import astropy.units as u
@@ -18,9 +19,10 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def load_benchmark(name: str):
-    """Import ``benchmarks/<name>.py`` (not a package) as a module."""
+    """Import ``benchmarks/<name>.py`` (not a package) as a module, in `sys.modules` (dataclasses need it)."""
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -1,5 +1,7 @@
 """Statistics of the WFI frame simulator against the physics it implements."""
 
+import hashlib
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -222,6 +224,39 @@ def test_read_noise_and_reproducibility():
     assert not np.array_equal(a.signal, c.signal)
     assert a.signal.dtype == np.float32 and a.label.dtype == np.uint8 and a.event_id.dtype == np.int32
     assert a.signal.std() == pytest.approx(7.0, rel=0.02)
+
+
+def simulation_digest(sim) -> str:
+    """SHA-256 of a simulation's images and truth table, column names and dtypes included."""
+    digest = hashlib.sha256()
+    for array in (sim.signal, sim.label, sim.event_id):
+        digest.update(array.dtype.str.encode())
+        digest.update(array.tobytes())
+    for name in sim.truth.colnames:
+        column = np.ascontiguousarray(sim.truth[name])
+        digest.update(name.encode())
+        digest.update(column.dtype.str.encode())
+        digest.update(column.tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        # dense X-rays among dense cosmic rays: photons placed again off CR pixels
+        ({"n_frames": 6, "shape": (64, 64), "xray_rate": 2000.0, "cr_rate": 400.0, "seed": 5},
+         "aa65bc07fafecd7cf0ef4b42a2c27377122219da3694105ebd9362fd3c35c3f8"),
+        ({"n_frames": 12, "shape": (128, 128), "xray_rate": 40.0, "cr_rate": 6.0, "seed": 7},
+         "13776c251c9d8c76bed65c322f8908d971223a3768e41219af000daf43e7d813"),
+        ({"n_frames": 3, "seed": 11}, "67b60be630f93681eca89b92ff0120c9e82c6b00813cba351a5358523628addd"),
+        ({"n_frames": 8, "shape": (64, 64), "spectrum": 6.4, "xray_counts": np.full(8, 5),
+          "cr_counts": np.arange(8) % 3, "seed": 2, "readnoise": 0.0},
+         "b84415b4b50db0cc3aab5d961fa12528d6182a39b143f40c324cb2c6d6a8aa25"),
+    ],
+)
+def test_frames_are_byte_identical_to_those_before_compose_frames(kwargs, expected):
+    """The digests were recorded before X-rays, noise and truth moved into `compose_frames` (commit 117bdbe)."""
+    assert simulation_digest(simulate_frames(**kwargs)) == expected
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import astropy.units as u
 import numpy as np
@@ -17,6 +17,7 @@ from ..sim.simulate import SimulatedFrames
 __all__ = [
     "EVALUATION_FRAMES",
     "filter_simulation",
+    "filter_batches",
     "filter_simulated_batches",
     "background_spectrum",
     "plot_background_spectrum",
@@ -43,10 +44,43 @@ def filter_simulation(event_filter, sim: SimulatedFrames) -> Table:
     return add_truth(events, sim)
 
 
+def filter_batches(event_filters, batches: Iterable[SimulatedFrames]) -> dict[str, Table]:
+    """Run every filter on each batch of frames with truth and join the truth-matched events.
+
+    Frame numbers in the returned tables run over all batches, in order, so
+    every filter's table numbers the same frames alike.
+
+    Parameters
+    ----------
+    event_filters : sequence of crmask.EventFilter
+        Constructed filters; their names key the result.
+    batches : iterable of SimulatedFrames
+        Simulated frames (`crmask_wfi.sim.simulate.simulate_frames`) or any
+        with the same truth (`crmask_wfi.sim.geant4_frames.geant4_frames`),
+        made one at a time so that memory stays bounded by a batch.
+
+    Returns
+    -------
+    dict of str to Table
+        Truth-matched event table per filter name.
+    """
+    from astropy.table import vstack
+
+    parts: dict[str, list[Table]] = {f.name: [] for f in event_filters}
+    start = 0
+    for sim in batches:
+        for event_filter in event_filters:
+            events = filter_simulation(event_filter, sim)
+            events["FRAME"] += start
+            parts[event_filter.name].append(events)
+        start += len(sim)
+    return {name: vstack(tables, metadata_conflicts="silent") for name, tables in parts.items()}
+
+
 def filter_simulated_batches(
     event_filters, n_frames: int, seed: int | None = 0, batch: int = BATCH_FRAMES, **simulate_kwargs
 ) -> dict[str, Table]:
-    """Simulate ``n_frames`` frames in batches and run every filter on them.
+    """Simulate ``n_frames`` frames in batches and run every filter on them (`filter_batches`).
 
     Memory stays bounded by the batch size; frame numbers in the returned
     tables run over all batches. The frames depend on ``seed`` and ``batch``.
@@ -56,19 +90,12 @@ def filter_simulated_batches(
     dict of str to Table
         Truth-matched event table per filter name.
     """
-    from astropy.table import vstack
-
     from ..sim.simulate import simulate_frames
 
     rng = np.random.default_rng(seed)
-    parts: dict[str, list[Table]] = {f.name: [] for f in event_filters}
-    for start in range(0, n_frames, batch):
-        sim = simulate_frames(min(batch, n_frames - start), seed=rng, **simulate_kwargs)
-        for event_filter in event_filters:
-            events = filter_simulation(event_filter, sim)
-            events["FRAME"] += start
-            parts[event_filter.name].append(events)
-    return {name: vstack(tables, metadata_conflicts="silent") for name, tables in parts.items()}
+    sims = (simulate_frames(min(batch, n_frames - start), seed=rng, **simulate_kwargs)
+            for start in range(0, n_frames, batch))
+    return filter_batches(event_filters, sims)
 
 
 def background_spectrum(

@@ -32,6 +32,7 @@ from .simulate import LABEL_CR, SimulatedFrames
 
 __all__ = [
     "GEANT4_SUBDIR",
+    "GEANT4_PIXELS_FILE",
     "ISLAND_THRESHOLD_KEV",
     "read_step_log",
     "read_pixels",
@@ -45,6 +46,8 @@ __all__ = [
 
 #: The run's folder in the shared real-data folder (``--data`` or ``CRMASK_DATA``, `crmask.cli_options.data_folder`).
 GEANT4_SUBDIR = "wfi_geant4"
+#: The run's pixel table (run 0002, with frame and blob numbers) in `GEANT4_SUBDIR`.
+GEANT4_PIXELS_FILE = "geant_events_202010061731570002_pix.fits.gz"
 #: Pixels at or above this energy (keV) make islands, for both Geant4 and the simulator.
 ISLAND_THRESHOLD_KEV = 0.1
 

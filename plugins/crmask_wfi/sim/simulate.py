@@ -47,7 +47,6 @@ from crmask._deprecation import renamed_keywords
 from .charge import PixelCharges, PointDeposits, absorb_photons, keep_in_frame, rasterise, spread_charge
 from .cosmics import (
     CR_MARGIN_PX,
-    CREvents,
     cr_events_for_counts,
     draw_cr_events,
     primary_deposits,
@@ -68,6 +67,9 @@ from .physics import (
 __all__ = [
     "SimulatedFrames",
     "simulate_frames",
+    "compose_frames",
+    "draw_xray_counts",
+    "CR_TRUTH_COLUMNS",
     "LABEL_NOISE",
     "LABEL_XRAY",
     "LABEL_CR",
@@ -216,6 +218,13 @@ def _poisson_counts(rng, rate: float, n_frames: int, area: float) -> np.ndarray:
     return rng.poisson(rate * area / _RATE_AREA_PX, n_frames)
 
 
+def draw_xray_counts(
+    rng: np.random.Generator, xray_rate: float, n_frames: int, shape: tuple[int, int] = QUADRANT_SHAPE
+) -> np.ndarray:
+    """Poisson numbers of X-ray photons in ``n_frames`` frames of ``shape`` (``xray_rate`` per quadrant)."""
+    return _poisson_counts(rng, xray_rate, n_frames, shape[0] * shape[1])
+
+
 def _check_counts(name: str, counts, n_frames: int) -> np.ndarray | None:
     if counts is None:
         return None
@@ -309,45 +318,25 @@ def simulate_frames(
     else:
         events = cr_events_for_counts(rng, cr_counts, shape)
     n_cr, n_sec = len(events), len(events.sec_event)
-    n_photons = xray_counts if xray_counts is not None else _poisson_counts(rng, xray_rate, n_frames, nx * ny)
-    n_x = int(n_photons.sum())
+    n_photons = xray_counts if xray_counts is not None else draw_xray_counts(rng, xray_rate, n_frames, shape)
 
-    # Particle rows: sky photons, then primaries, then secondaries.
-    p_primary = n_x + np.arange(n_cr)
-    p_secondary = n_x + n_cr + np.arange(n_sec)
-    secondaries, sec_depth = secondary_deposits(rng, events, p_secondary)
-    cr_points = PointDeposits.concat([primary_deposits(rng, events, p_primary), secondaries])
+    # CR particle rows: primaries, then secondaries.
+    secondaries, sec_depth = secondary_deposits(rng, events, n_cr + np.arange(n_sec))
+    cr_points = PointDeposits.concat([primary_deposits(rng, events, np.arange(n_cr)), secondaries])
     cr_pixels = spread_charge(rng, cr_points, diffusion_sigma_um, fano)
-    cr_occupied = np.zeros((n_frames, ny, nx), dtype=bool)
-    cr_in = keep_in_frame(cr_pixels, shape)
-    cr_occupied[cr_in.frame, cr_in.iy, cr_in.ix] = True
-
-    x_frame = np.repeat(np.arange(n_frames), n_photons)
-    x_energy = _draw_energies(rng, spectrum, n_x)
-    photons = _place_xrays(rng, x_frame, x_energy, shape, cr_occupied, diffusion_sigma_um, fano)
-
-    n_particles = n_x + n_cr + n_sec
-    pixels = PixelCharges(
-        *(np.concatenate([getattr(photons.pixels, n), getattr(cr_in, n)])
-          for n in ("frame", "iy", "ix", "electrons", "particle")),
-        created=np.zeros(0, dtype=np.int64),
-    )
-    event_of = np.concatenate(
-        [np.arange(1, n_x + 1), n_x + 1 + np.arange(n_cr), n_x + 1 + events.sec_event]
-    ).astype(np.int32)
-    kind_of = np.repeat(np.array([LABEL_XRAY, LABEL_CR], dtype=np.uint8), [n_x, n_cr + n_sec])
-    charge, label, event_id = rasterise(pixels, event_of, kind_of, n_frames, shape)
-
-    signal = charge
-    if readnoise > 0:
-        noise = rng.standard_normal(signal.shape, dtype=np.float32)
-        noise *= np.float32(readnoise)
-        signal += noise
-
-    created = np.bincount(cr_points.particle, weights=cr_pixels.created, minlength=n_particles)
-    created[:n_x] = photons.created
-    edep = electrons_to_kev(np.bincount(pixels.particle, weights=pixels.electrons, minlength=n_particles))
-    truth = _truth_table(events, event_of, x_frame, x_energy, photons, sec_depth, edep, created)
+    nan_cr = np.full(n_cr, np.nan)
+    cr_rows = {
+        "FRAME": np.concatenate([events.frame, events.frame[events.sec_event]]),
+        "PARTICLE": np.concatenate([np.full(n_cr, "proton"), events.sec_kind]),
+        "ENERGY": np.concatenate([nan_cr, events.sec_energy]),
+        "NELEC": np.bincount(cr_points.particle, weights=cr_pixels.created, minlength=n_cr + n_sec),
+        "X": np.concatenate([events.x0, events.sec_x]),
+        "Y": np.concatenate([events.y0, events.sec_y]),
+        "X_END": np.concatenate([events.x1, events.sec_x]),
+        "Y_END": np.concatenate([events.y1, events.sec_y]),
+        "Z": np.concatenate([nan_cr, sec_depth]),
+        "THETA": np.degrees(np.concatenate([events.theta, events.sec_theta])),
+    }
     meta = {
         "seed": None if isinstance(seed, np.random.Generator) else seed,
         "shape": shape,
@@ -357,7 +346,104 @@ def simulate_frames(
         "fano": float(fano),
         "diffusion_sigma_um": float(diffusion_sigma_um),
     }
-    return SimulatedFrames(signal, label, event_id, truth, meta)
+    return compose_frames(
+        rng,
+        keep_in_frame(cr_pixels, shape),
+        np.concatenate([np.arange(n_cr), events.sec_event]),
+        cr_rows,
+        n_photons,
+        shape=shape,
+        spectrum=spectrum,
+        readnoise=readnoise,
+        fano=fano,
+        diffusion_sigma_um=diffusion_sigma_um,
+        meta=meta,
+    )
+
+
+#: Truth columns that the source of the cosmic rays gives `compose_frames`, one value per CR particle.
+CR_TRUTH_COLUMNS = ("FRAME", "PARTICLE", "ENERGY", "NELEC", "X", "Y", "X_END", "Y_END", "Z", "THETA")
+
+
+def compose_frames(
+    rng: np.random.Generator,
+    cr_pixels: PixelCharges,
+    cr_event: np.ndarray,
+    cr_rows: dict[str, np.ndarray],
+    n_photons: np.ndarray,
+    *,
+    shape: tuple[int, int],
+    spectrum: Spectrum = None,
+    readnoise: float = READNOISE_E,
+    fano: float = FANO_FACTOR,
+    diffusion_sigma_um: float = DIFFUSION_SIGMA_FULL_UM,
+    meta: dict[str, Any] | None = None,
+) -> SimulatedFrames:
+    """Frames from cosmic-ray pixel charges: add the X-ray photons and the read noise, and the truth.
+
+    The one implementation of the sky X-rays (energy from ``spectrum``,
+    absorption, charge cloud, Fano noise, placed off the cosmic-ray pixels),
+    of the read noise and of the truth images and table, whatever made the
+    cosmic rays: `simulate_frames`, or the Geant4 run
+    (`crmask_wfi.sim.geant4_frames.geant4_frames`). Draws from ``rng`` in
+    this order: the photons' energies, their placement, the read noise.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    cr_pixels : crmask_wfi.sim.charge.PixelCharges
+        Cosmic-ray charge in the frames' pixels (electrons); ``particle`` is
+        the row of ``cr_rows`` that put it there.
+    cr_event : numpy.ndarray of int
+        Per CR particle row, its event (0-based; a primary and its
+        secondaries share one). Event IDs in the output follow the X-rays'.
+    cr_rows : dict of str to numpy.ndarray
+        Per CR particle row, the truth columns `CR_TRUTH_COLUMNS` (``THETA``
+        in degrees); ``ID``, ``KIND`` and ``EDEP`` are made here.
+    n_photons : numpy.ndarray of int
+        X-ray photons per frame; its length is the number of frames.
+    shape : tuple of int
+        Frame shape ``(ny, nx)``.
+    spectrum, readnoise, fano, diffusion_sigma_um
+        As in `simulate_frames`.
+    meta : dict, optional
+        The `SimulatedFrames.meta` of the result.
+
+    Returns
+    -------
+    SimulatedFrames
+    """
+    spectrum = _check_spectrum(spectrum)
+    n_frames = len(n_photons)
+    ny, nx = shape
+    n_x, n_cr = int(np.sum(n_photons)), len(cr_event)
+    cr_occupied = np.zeros((n_frames, ny, nx), dtype=bool)
+    cr_occupied[cr_pixels.frame, cr_pixels.iy, cr_pixels.ix] = True
+
+    x_frame = np.repeat(np.arange(n_frames), n_photons)
+    x_energy = _draw_energies(rng, spectrum, n_x)
+    photons = _place_xrays(rng, x_frame, x_energy, shape, cr_occupied, diffusion_sigma_um, fano)
+
+    # Particle rows: sky photons, then the cosmic rays.
+    pixels = PixelCharges(
+        *(np.concatenate([getattr(photons.pixels, n), getattr(cr_pixels, n)])
+          for n in ("frame", "iy", "ix", "electrons")),
+        particle=np.concatenate([photons.pixels.particle, n_x + cr_pixels.particle]),
+        created=np.zeros(0, dtype=np.int64),
+    )
+    event_of = np.concatenate([np.arange(1, n_x + 1), n_x + 1 + np.asarray(cr_event)]).astype(np.int32)
+    kind_of = np.repeat(np.array([LABEL_XRAY, LABEL_CR], dtype=np.uint8), [n_x, n_cr])
+    charge, label, event_id = rasterise(pixels, event_of, kind_of, n_frames, shape)
+
+    signal = charge
+    if readnoise > 0:
+        noise = rng.standard_normal(signal.shape, dtype=np.float32)
+        noise *= np.float32(readnoise)
+        signal += noise
+
+    edep = electrons_to_kev(np.bincount(pixels.particle, weights=pixels.electrons, minlength=n_x + n_cr))
+    truth = _truth_table(x_frame, x_energy, photons, event_of, edep, cr_rows)
+    return SimulatedFrames(signal, label, event_id, truth, dict(meta or {}))
 
 
 @dataclass
@@ -416,35 +502,30 @@ def _place_xrays(
 
 
 def _truth_table(
-    events: CREvents,
-    event_of: np.ndarray,
     x_frame: np.ndarray,
     x_energy: np.ndarray,
     photons: _Photons,
-    sec_depth: np.ndarray,
+    event_of: np.ndarray,
     edep: np.ndarray,
-    created: np.ndarray,
+    cr_rows: dict[str, np.ndarray],
 ) -> Table:
-    n_x, n_cr, n_sec = len(x_frame), len(events), len(events.sec_event)
-    nan_cr = np.full(n_cr, np.nan)
-    sec_frame = events.frame[events.sec_event]
+    n_x, n_cr = len(x_frame), len(event_of) - len(x_frame)
+    nan_x = np.full(n_x, np.nan)
     table = Table(
         {
-            "FRAME": np.concatenate([x_frame, events.frame, sec_frame]).astype(np.int32),
+            "FRAME": np.concatenate([x_frame, cr_rows["FRAME"]]).astype(np.int32),
             "ID": event_of,
-            "KIND": np.repeat(["xray", "cr"], [n_x, n_cr + n_sec]),
-            "PARTICLE": np.concatenate(
-                [np.full(n_x, "photon"), np.full(n_cr, "proton"), events.sec_kind]
-            ).astype("U8"),
-            "ENERGY": np.concatenate([x_energy, nan_cr, events.sec_energy]),
+            "KIND": np.repeat(["xray", "cr"], [n_x, n_cr]),
+            "PARTICLE": np.concatenate([np.full(n_x, "photon"), cr_rows["PARTICLE"]]).astype("U8"),
+            "ENERGY": np.concatenate([x_energy, cr_rows["ENERGY"]]),
             "EDEP": edep,
-            "NELEC": created.astype(np.int64),
-            "X": np.concatenate([photons.x, events.x0, events.sec_x]),
-            "Y": np.concatenate([photons.y, events.y0, events.sec_y]),
-            "X_END": np.concatenate([photons.x, events.x1, events.sec_x]),
-            "Y_END": np.concatenate([photons.y, events.y1, events.sec_y]),
-            "Z": np.concatenate([photons.depth, nan_cr, sec_depth]),
-            "THETA": np.degrees(np.concatenate([np.full(n_x, np.nan), events.theta, events.sec_theta])),
+            "NELEC": np.concatenate([photons.created, cr_rows["NELEC"]]).astype(np.int64),
+            "X": np.concatenate([photons.x, cr_rows["X"]]),
+            "Y": np.concatenate([photons.y, cr_rows["Y"]]),
+            "X_END": np.concatenate([photons.x, cr_rows["X_END"]]),
+            "Y_END": np.concatenate([photons.y, cr_rows["Y_END"]]),
+            "Z": np.concatenate([photons.depth, cr_rows["Z"]]),
+            "THETA": np.concatenate([nan_x, cr_rows["THETA"]]),
         }
     )
     table["ENERGY"].unit = table["EDEP"].unit = "keV"
