@@ -262,8 +262,8 @@ def _in_training(card: dict, source: str) -> str:
 def family_runs(arch: str, attention: bool, study: Path | None = None, width: int = 8) -> list[str]:
     """The study runs (main split, noise units) of one detector family and width.
 
-    Width 8: seeds 1-3 of the attention ablation, and for cosmic-conn the
-    border-weight run (seed 1 without gates, seed 3 with). Widths 12 and 16: the cosine, sparse and
+    Width 8: seeds 1-3 of the attention ablation, and the border-weight
+    runs (with gates: the seed of the shipped run; without: cosmic-conn, seed 1). Widths 12 and 16: the cosine, sparse and
     (group norm) floor runs (seeds 1-3), and at width 16 the plateau run
     (seed 1) and, for deepcr, the border-weight run. With ``study``,
     also their continuations to more epochs found there (``<run>-e<N>``,
@@ -280,8 +280,7 @@ def family_runs(arch: str, attention: bool, study: Path | None = None, width: in
         raise ValueError(f"the study has widths 8, 12 and 16, not {width}")
     elif attention:
         runs = [f"attention-{arch}-att-s{seed}" for seed in (1, 2, 3)]
-        if arch == "cosmic-conn":
-            runs.append("border-att-cosmic-conn-s3")
+        runs.append("border-att-cosmic-conn-s3" if arch == "cosmic-conn" else "border-att-deepcr-s1")
     else:
         runs = [f"input-{arch}-noise", *(f"attention-{arch}-plain-s{seed}" for seed in (2, 3))]
         if arch == "cosmic-conn":

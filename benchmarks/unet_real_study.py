@@ -114,9 +114,10 @@ def runs() -> dict[str, list[str]]:
     border = ["--border-weight", "5"]
     table["border-deepcr-s1"] = [*table["width16-deepcr-cosine-s1"], *border]
     table["border-cosmic-conn-s1"] = [*table["input-cosmic-conn-noise"], *border]
-    # and of the 10-epoch run behind the shipped att-cosmic-conn (the leave-one-source-out runs below favour the
-    # border weight for the group-norm recipe)
+    # and of the 10-epoch runs behind the shipped att-cosmic-conn and att-deepcr (the leave-one-source-out runs
+    # below favour the border weight)
     table["border-att-cosmic-conn-s3"] = [*table["attention-cosmic-conn-att-s3"], *border]
+    table["border-att-deepcr-s1"] = [*table["attention-deepcr-att-s1"], *border]
     # the cosmic-conn recipe with and without the border weight, left out one source at a time: a comparison of
     # the two recipes on sources they did not see, where the one validation split could not tell them apart
     # (seed 1 without a suffix, as first run; seeds 2 and 3 after it, to tell the difference from the spread)
