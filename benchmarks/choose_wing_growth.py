@@ -89,8 +89,11 @@ def _tpr(maps, nsigma: float | None, weight: float) -> float:
     return Curve.from_histogram(positives, negatives, thresholds).tpr_at_fpr(FPR)
 
 
-def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float) -> dict:
-    """Choose shipped model ``name``'s ``wing_weight`` at ``nsigma`` and record both in its weights and card."""
+def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, evidence: str | None = None) -> dict:
+    """Choose shipped model ``name``'s ``wing_weight`` at ``nsigma`` and record both in its weights and card.
+
+    ``evidence`` is the file of the grid behind ``nsigma`` (``--output``), named in the card.
+    """
     import crmask
     from crmask_unet.weights import WEIGHTS_DIR, file_sha256, read_card
     from safetensors import safe_open
@@ -117,7 +120,7 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float) -
                      "SPRAT (loso-sprat); wing_weight the largest of " + str(list(WEIGHTS)) + " costing at most "
                      f"{max_cost} TPR@1e-4 on this model's injected validation frames",
                      "injected_validation_cost": costs, "command": "python " + " ".join(sys.argv),
-                     "evidence": "benchmarks/results/unet_real_study/wing_growth_choice.json"}
+                     "evidence": evidence}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     return {"model": name, "costs": costs, "wings": wings}
 
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     applied = []
     for name in opts.apply if choice is not None else []:
         applied.append(apply(name, choice["wing_sigma"], frames, opts.data / "cr_footprints_itl.fits.gz",
-                             opts.max_cost))
+                             opts.max_cost, str(opts.output) if opts.output else None))
         print(f"{name}: {applied[-1]['wings']} (injected validation cost by weight: "
               + ", ".join(f"{w}: {c:.4f}" for w, c in applied[-1]["costs"].items()) + ")", flush=True)
     if opts.output:
