@@ -18,6 +18,7 @@ tables for the documentation (``docs/real_study_results.inc``).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import subprocess
 import sys
@@ -330,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="other bench report folders whose detectors are added as peer columns")
     parser.add_argument("--peers", nargs="*", default=["lacosmic"], help="labels of the peer columns")
     parser.add_argument("--no-bench", action="store_true", help="only tabulate stored results")
+    parser.add_argument("--only", nargs="*", default=["*"], metavar="PATTERN",
+                        help="bench only the runs matching these patterns (fnmatch); tables and --ship-defaults "
+                             "still read every run's model card")
     parser.add_argument("--rst", type=Path, default=None, help="also write the tables as reStructuredText here")
     parser.add_argument("--ship", nargs="*", default=[], metavar="RUN=NAME",
                         help="copy these runs into the package as shipped models, bench results in their cards")
@@ -340,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="width (8, 12 or 16; default 8) of each family's default model: the runs --ship-defaults "
                              "ships and the defaults tables show; any wider one also leaves out the width-8 tables")
     opts = parser.parse_args(argv)
-    runs = finished_runs(opts.study)
+    runs = {name: path for name, path in finished_runs(opts.study).items()
+            if any(fnmatch.fnmatch(name, pattern) for pattern in opts.only)}
     if not opts.no_bench and runs:
         bench(opts.sets, runs, opts.outdir)
     records = load_results([opts.outdir, *opts.results])
