@@ -262,7 +262,10 @@ def _poisson_counts(rng, rate: float | np.ndarray, n_frames: int, area: float) -
 
 
 def draw_xray_counts(
-    rng: np.random.Generator, xray_rate: float | np.ndarray, n_frames: int, shape: tuple[int, int] = QUADRANT_SHAPE
+    rng: np.random.Generator,
+    xray_rate: float | np.ndarray,
+    n_frames: int,
+    shape: tuple[int, int] = QUADRANT_SHAPE,
 ) -> np.ndarray:
     """Poisson numbers of X-ray photons in ``n_frames`` frames of ``shape``.
 
@@ -495,7 +498,7 @@ def compose_frames(
     signal = charge
     if np.any(readnoise > 0):
         noise = rng.standard_normal(signal.shape, dtype=np.float32)
-        noise *= np.float32(readnoise) if np.ndim(readnoise) == 0 else readnoise.astype(np.float32)[:, None, None]
+        noise *= np.float32(readnoise) if np.ndim(readnoise) == 0 else np.float32(readnoise)[:, None, None]
         signal += noise
 
     edep = electrons_to_kev(np.bincount(pixels.particle, weights=pixels.electrons, minlength=n_x + n_cr))

@@ -113,7 +113,8 @@ class FrameConditions:
             positive = low >= 0 if distribution == "uniform" else low > 0
             if not (positive and low <= high < np.inf):
                 relation = ">= 0" if distribution == "uniform" else "> 0"
-                raise TrainingMixError(f"{name} range must be low <= high with low {relation}, got {(low, high)}")
+                raise TrainingMixError(
+                    f"{name} range must be low <= high with low {relation}, got {(low, high)}")
             object.__setattr__(self, name, (low, high))
 
     @property
@@ -222,19 +223,21 @@ class TrainingMix:
             rates.append(rate)
             sizes.append(size)
         if target and not sizes:
+            smallest = frame_count(self.geant4_pixels, self.conditions.cr_rate[1])
             raise TrainingMixError(
-                f"{n_frames} frames cannot hold one placement of the Geant4 primaries "
-                f"({frame_count(self.geant4_pixels, self.conditions.cr_rate[1])} frames at the highest CR rate); "
-                "ask for more frames or set the Geant4 fraction to 0")
+                f"{n_frames} frames cannot hold one placement of the Geant4 primaries ({smallest} frames at "
+                "the highest CR rate); ask for more frames or set the Geant4 fraction to 0")
         n_geant4 = sum(sizes)
         table = self.conditions.draw(rng, n_frames)
         n_simulated = n_frames - n_geant4
         table["CR_RATE"][n_simulated:] = np.repeat(rates, sizes)
         table["SOURCE"] = np.repeat([_SIMULATOR, _GEANT4], [n_simulated, n_geant4])
-        table["PLACEMENT"] = np.concatenate([np.full(n_simulated, -1), np.repeat(np.arange(len(sizes)), sizes)])
+        table["PLACEMENT"] = np.concatenate([np.full(n_simulated, -1),
+                                             np.repeat(np.arange(len(sizes)), sizes)])
         return table[["FRAME", "SOURCE", "PLACEMENT", *(column for column, _, _ in CONDITIONS)]]
 
-    def batches(self, plan: Table, seed: np.random.SeedSequence, chunk: int = 200) -> Iterator[SimulatedFrames]:
+    def batches(self, plan: Table, seed: np.random.SeedSequence, chunk: int = 200
+                ) -> Iterator[SimulatedFrames]:
         """The frames of a `plan`, in its order, at most ``chunk`` at a time.
 
         The simulator's frames come in chunks of ``chunk``, each simulated
@@ -264,7 +267,7 @@ class TrainingMix:
 
     def subframes(self, n_per_class: int, seed: np.random.SeedSequence, rng: np.random.Generator
                   ) -> tuple[SimulatedFrames, Table]:
-        """Class-balanced 64 x 64 sub-frames (`~crmask_wfi.training.dataset.build_dataset`) under the conditions.
+        """Class-balanced 64 x 64 sub-frames (`~crmask_wfi.training.dataset.build_dataset`), conditions drawn.
 
         The Geant4 run is not used here: its primaries are whole quadrant
         frames, not balanced sub-frames.

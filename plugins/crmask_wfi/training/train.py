@@ -185,7 +185,7 @@ def _subframes(mix: TrainingMix, n_per_class: int, seed: np.random.SeedSequence,
 
 
 def training_mixes(config: CamRfTrainConfig) -> dict[str, TrainingMix]:
-    """The mix of each data set of a run: the Geant4 run's even primaries for training and validation, odd for test.
+    """The mix of each data set of a run: the Geant4 run's even primaries to train and validate, odd to test.
 
     Raises
     ------
@@ -253,7 +253,8 @@ def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> Non
     conditions_seeds = dict(zip(_SETS, children[len(_SETS):]))
     mixes = training_mixes(config)
     sizes = {"forest": config.forest_frames, "roc": config.roc_frames, "test": config.test_frames}
-    plans = {name: mixes[name].plan(n, np.random.default_rng(conditions_seeds[name])) for name, n in sizes.items()}
+    plans = {name: mixes[name].plan(n, np.random.default_rng(conditions_seeds[name]))
+             for name, n in sizes.items()}
     for name, plan in plans.items():
         plan.write(config.work / f"frames_{name}.ecsv", overwrite=True)
 
@@ -304,7 +305,8 @@ def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> Non
     x_roc, y_roc = in_band_training_data(roc_events, names)
     curve = roc_curve(forest.predict_proba(x_roc), y_roc)
     operating = choose_threshold(curve, config.max_lost_xray)
-    validation_groups = lost_xray_by_frame_group(_apply_forest(roc_events, forest, operating[0]), plans["roc"])
+    validation_groups = lost_xray_by_frame_group(_apply_forest(roc_events, forest, operating[0]),
+                                                 plans["roc"])
     plot_roc(curve, operating, report / "roc.png",
              title=f"Validation ROC ({int(y_roc.sum())} CR, {int((~y_roc).sum())} X-ray events)")
 
@@ -322,7 +324,8 @@ def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> Non
     # Ship.
     save_densenet(densenet, config.out / DENSENET_FILE, metadata={"seed": config.seed, "history": history})
     forest.save(config.out / FOREST_FILE)
-    mix_record = _mix_record(config, mixes, plans, conditions_seeds) | {"validation_groups": validation_groups}
+    mix_record = _mix_record(config, mixes, plans, conditions_seeds)
+    mix_record["validation_groups"] = validation_groups
     card = _model_card(config, command, commit, history, forest, operating, table, y_train, y_roc,
                        fit_seconds, time.time() - started, mix_record=mix_record)
     write_model_card(config.out, card)
@@ -391,7 +394,8 @@ def lost_xray_by_frame_group(events: Table, plan: Table, emin: float = 0.3, emax
         mine = xray & frames[frame]
         n, lost = int(mine.sum()), int((mine & flagged).sum())
         result[name] = {"frames": int(frames.sum()), "xray_events": n, "lost": lost,
-                        "lost_xray": lost / n if n else None, "lost_xray_interval95": wilson_interval(lost, n)}
+                        "lost_xray": lost / n if n else None,
+                        "lost_xray_interval95": wilson_interval(lost, n)}
     return result
 
 
@@ -443,8 +447,9 @@ def _model_card(config: CamRfTrainConfig, command: str | None, commit: str | Non
     mix_record = dict(mix_record or {})
     validation_groups = mix_record.pop("validation_groups", None)
     varied = config.conditions.varied
-    data = "crmask_wfi simulated frames" + (f", {', '.join(varied)} drawn per frame" if varied else "") + (
-        f", Geant4 run 0002 cosmic rays in {config.geant4_fraction:.0%} of the frames" if config.geant4_fraction else "")
+    data = "crmask_wfi simulated frames" + (f", {', '.join(varied)} drawn per frame" if varied else "")
+    if config.geant4_fraction:
+        data += f", Geant4 run 0002 cosmic rays in {config.geant4_fraction:.0%} of the frames"
     card = {
         "name": SHIPPED_MODEL,
         "detector": CamRandomForestFilter.name,

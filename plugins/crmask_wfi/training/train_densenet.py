@@ -91,7 +91,9 @@ def evaluate_accuracy(model: FrameDenseNet, frames_kev: np.ndarray, classes: np.
 
 def _stalled(val_loss: list[float], patience: int | None) -> bool:
     """Whether the validation loss has not fallen below its best for ``patience`` epochs."""
-    return patience is not None and len(val_loss) > 0 and len(val_loss) - 1 - int(np.argmin(val_loss)) >= patience
+    if patience is None or not val_loss:
+        return False
+    return len(val_loss) - 1 - int(np.argmin(val_loss)) >= patience
 
 
 def train_densenet(
