@@ -21,6 +21,14 @@ must not depend on. The conditions:
   X-rays) until the row has about as many frames as the others. Its
   cosmic-ray events are then the same few events counted once per placement.
 
+``--weights`` scores another ``wfi-cam-rf`` model (a model directory, such
+as one ``crmask train wfi-cam-rf`` wrote) instead of the shipped one. A model
+whose card records that half of the Geant4 run trained it
+(`crmask_wfi.training.mix`) is scored on the other half only: its Geant4 row
+places the held-out primaries (odd ``PRIMID``); ``--geant4-primaries``
+chooses the half (or ``all``) for any model, and ``--geant4-only`` skips the
+simulated rows, to score another model on the same Geant4 frames.
+
 Each row gives, in 0.3-10 keV, the X-rays, the cosmic-ray events left after
 the grade filter (``classic``'s unrejected ones), the lost X-ray fraction of
 both filters and ``wfi-cam-rf``'s FOR improvement over ``classic``, with the
@@ -33,6 +41,8 @@ Usage::
 
     python benchmarks/wfi_robustness.py --data ../shared/data -o benchmarks/results/wfi_robustness \\
         --frames 20000
+    python benchmarks/wfi_robustness.py --data ../shared/data -o benchmarks/results/wfi_mix \\
+        --frames 20000 --weights out/wfimix/model
 
 writes ``robustness.ecsv`` and ``robustness.md`` into the output folder.
 """
@@ -43,7 +53,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +68,7 @@ from crmask_wfi.sim.geant4 import GEANT4_PIXELS_FILE, GEANT4_SUBDIR, read_pixels
 from crmask_wfi.sim.geant4_frames import frame_count, geant4_frames
 from crmask_wfi.sim.physics import DIFFUSION_SIGMA_FULL_UM
 from crmask_wfi.sim.simulate import DEFAULT_CR_RATE, SimulatedFrames, simulate_frames
+from crmask_wfi.training.mix import GEANT4_PARTS, geant4_primaries
 
 #: The reference filter and the filter under test.
 REFERENCE, CANDIDATE = "classic", "wfi-cam-rf"
@@ -181,26 +192,33 @@ def _interval(row, column: str, digits: int = 2) -> str:
     return f"{value:.{digits}f}% [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def geant4_note(primaries: int, placements: int) -> str:
-    """What the Geant4 row's numbers mean, for ``placements`` placements of the run's ``primaries``."""
+#: How the Geant4 row names the primaries it placed, by `crmask_wfi.training.mix.GEANT4_PARTS` (or all).
+_PRIMARIES = {"all": "primaries", "training": "training primaries (even PRIMID)",
+              "held-out": "held-out primaries (odd PRIMID, which no training saw)"}
+
+
+def geant4_note(primaries: int, placements: int, part: str = "all") -> str:
+    """What the Geant4 row's numbers mean, for ``placements`` placements of ``primaries`` of the run's ``part``."""
+    which = f"the run's {primaries} {_PRIMARIES[part]}"
     if placements == 1:
-        return (f"Geant4 row: the run's {primaries} primaries, each placed once: its cosmic-ray events "
-                "after the grade filter are too few for a rate.")
-    return (f"Geant4 row: the run's {primaries} primaries placed {placements} times, each time into other "
-            "frames among other X-rays. Its cosmic-ray events are the same few counted once per placement, "
-            "so its FOR improvement interval is too narrow; its lost X-ray intervals hold for this run's "
-            "cosmic rays.")
+        return (f"Geant4 row: {which}, each placed once: its cosmic-ray events after the grade filter are too "
+                "few for a rate.")
+    return (f"Geant4 row: {which} placed {placements} times, each time into other frames among other "
+            "X-rays. Its cosmic-ray events are the same few counted once per placement, so its FOR "
+            "improvement interval is too narrow; its lost X-ray intervals hold for this run's cosmic rays.")
 
 
 def markdown(table: Table) -> str:
     """The table as Markdown: one row per condition, rates with their 95% intervals."""
     meta = table.meta
     reference, candidate, limit = meta["reference"], meta["candidate"], meta["max_lost_xray_percent"]
+    weights = f" (weights `{meta['weights']}`)" if meta.get("weights") else ""
     lines = [
         f"# WFI filter robustness: `{candidate}` against `{reference}`",
         "",
         (f"{meta['band_kev'][0]:g}-{meta['band_kev'][1]:g} keV; {meta['frames']:,} quadrant frames per "
-         f"condition asked (seed {meta['seed']}); `{candidate}` at its threshold {meta['threshold']:.4g}. "
+         f"condition asked (seed {meta['seed']}); `{candidate}`{weights} at its threshold "
+         f"{meta['threshold']:.4g}. "
          "Rates with 95% intervals (Wilson; a paired event bootstrap for the FOR improvement over "
          f"`{reference}`). Flagged: `{candidate}` loses more than {limit:g}% of the X-rays."),
         "",
@@ -218,8 +236,16 @@ def markdown(table: Table) -> str:
         )
         lines.append("| " + " | ".join(cells) + " |")
     if "geant4_placements" in meta:
-        lines += ["", geant4_note(meta["geant4_primaries"], meta["geant4_placements"])]
+        part = meta.get("geant4_part", "all")
+        lines += ["", geant4_note(meta["geant4_primaries"], meta["geant4_placements"], part)]
     return "\n".join(lines) + "\n"
+
+
+def geant4_conditions(part: str = "all", geant4_only: bool = False) -> tuple[Condition, ...]:
+    """`CONDITIONS`, the Geant4 row naming the ``part`` of the run it places (only it, if ``geant4_only``)."""
+    named = tuple(replace(c, name=f"{c.name}, {part} primaries") if c.geant4 and part != "all" else c
+                  for c in CONDITIONS)
+    return tuple(c for c in named if c.geant4) if geant4_only else named
 
 
 def write_outputs(table: Table, outdir: Path) -> tuple[Path, Path]:
@@ -240,15 +266,30 @@ def main(argv=None) -> int:
                         help="quadrant frames per condition (default 20000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="threads of wfi-cam-rf's network (default 1)")
+    parser.add_argument("--weights", default=None,
+                        help="wfi-cam-rf model: a shipped model's name or a model directory "
+                             "(default: the shipped one)")
+    parser.add_argument("--geant4-primaries", choices=("all", *GEANT4_PARTS), default=None,
+                        help="primaries of the Geant4 row (default: held-out if the model's card records "
+                             "that the training half trained it, else all)")
+    parser.add_argument("--geant4-only", action="store_true", help="the Geant4 row only")
     args = parser.parse_args(argv)
     if args.frames < 1:
         parser.error(f"--frames must be at least 1, got {args.frames}")
+    weights = {} if args.weights is None else {"weights": args.weights}
     try:
         pixels = read_pixels(data_folder(args.data) / GEANT4_SUBDIR / GEANT4_PIXELS_FILE)
+        filters = [crmask.get_detector(REFERENCE),
+                   crmask.get_detector(CANDIDATE, threads=args.threads, **weights)]
+        card = filters[1].model()["card"]
     except CrmaskError as exc:
         parser.error(str(exc))
-    filters = [crmask.get_detector(REFERENCE), crmask.get_detector(CANDIDATE, threads=args.threads)]
-    table = robustness_table(filters, args.frames, pixels, seed=args.seed)
+    part = args.geant4_primaries or ("held-out" if "geant4" in card.get("training_data", {}) else "all")
+    conditions = geant4_conditions(part, geant4_only=args.geant4_only)
+    if part != "all":
+        pixels = geant4_primaries(pixels, part)
+    table = robustness_table(filters, args.frames, pixels, seed=args.seed, conditions=conditions)
+    table.meta.update(weights=args.weights, geant4_part=part)
     for path in write_outputs(table, args.outdir):
         print(f"wrote {path}")
     return 0

@@ -89,3 +89,52 @@ def test_the_script_writes_the_table_for_every_condition(tmp_path):
     assert np.array_equal(table["NOT_SHIPPABLE"], table["CANDIDATE_LOST_XRAY"] > 2.0)
     text = (tmp_path / "robustness.md").read_text()
     assert text.count("\n| ") == len(robustness.CONDITIONS) + 1 and "each placed once" in text
+
+
+def test_the_geant4_row_names_the_half_of_the_run_it_places():
+    assert robustness.geant4_conditions() == robustness.CONDITIONS
+    named = robustness.geant4_conditions("held-out")
+    assert [c.name for c in named[:-1]] == [c.name for c in robustness.CONDITIONS[:-1]]
+    assert named[-1].name == "Geant4 run 0002 CRs, 1x CR rate, held-out primaries" and named[-1].geant4
+    assert robustness.geant4_conditions("held-out", geant4_only=True) == (named[-1],)
+    note = robustness.geant4_note(230, 96, "held-out")
+    assert note.startswith("Geant4 row: the run's 230 held-out primaries (odd PRIMID, which no training saw) "
+                           "placed 96 times")
+
+
+@pytest.fixture
+def split_model(tmp_path):
+    """A small wfi-cam-rf model whose card says the training half of the Geant4 run trained it."""
+    import torch
+
+    from crmask_wfi.camrf.densenet import DenseNetConfig, FrameDenseNet
+    from crmask_wfi.camrf.features import FEATURE_NAMES
+    from crmask_wfi.camrf.forest import ForestModel, fit_balanced_forest
+    from crmask_wfi.camrf.model_io import DENSENET_FILE, FOREST_FILE, save_densenet, write_model_card
+
+    torch.manual_seed(0)
+    save_densenet(FrameDenseNet(DenseNetConfig(initial_features=8, growth_rate=4, layers_per_block=(2, 2))).eval(),
+                  tmp_path / DENSENET_FILE)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, len(FEATURE_NAMES))).astype(np.float32)
+    ForestModel.from_sklearn(fit_balanced_forest(x, x[:, 0] > 1, n_trees=5, seed=0), FEATURE_NAMES).save(
+        tmp_path / FOREST_FILE)
+    write_model_card(tmp_path, {"name": "wfi-cam-rf.test", "threshold": 0.5,
+                                "training_data": {"geant4": {"split": "by primary"}}})
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_a_model_trained_on_half_the_run_is_scored_on_the_other_half(split_model, tmp_path):
+    if not (SHARED_DATA / "wfi_geant4").exists():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    out = tmp_path / "out"
+    assert robustness.main(["--data", str(SHARED_DATA), "-o", str(out), "--frames", "10", "--weights",
+                            str(split_model), "--geant4-only"]) == 0
+    table = Table.read(out / "robustness.ecsv")
+    assert table["CONDITION"].tolist() == ["Geant4 run 0002 CRs, 1x CR rate, held-out primaries"]
+    assert table.meta["geant4_part"] == "held-out" and table.meta["geant4_primaries"] == 230
+    assert table.meta["threshold"] == 0.5 and table.meta["weights"] == str(split_model)
+    assert table["N_FRAMES"].tolist() == [208]  # one placement of the 230 odd primaries (208 crossings)
+    text = (out / "robustness.md").read_text()
+    assert f"(weights `{split_model}`)" in text and "230 held-out primaries" in text

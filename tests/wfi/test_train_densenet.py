@@ -1,4 +1,4 @@
-"""DenseNet training loop: learning on a separable toy set, seeding, checkpoint resume."""
+"""DenseNet training loop: learning on a separable toy set, seeding, checkpoint resume, early stopping."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,8 @@ torch = pytest.importorskip("torch")
 
 from crmask_wfi.camrf.densenet import DenseNetConfig  # noqa: E402
 from crmask_wfi.camrf.model_io import load_densenet, save_densenet  # noqa: E402
-from crmask_wfi.training.train_densenet import evaluate_accuracy, train_densenet  # noqa: E402
+from crmask_wfi.training import train_densenet as training_loop  # noqa: E402
+from crmask_wfi.training.train_densenet import evaluate, evaluate_accuracy, train_densenet  # noqa: E402
 
 TINY = DenseNetConfig(initial_features=8, growth_rate=4, layers_per_block=(2, 2), dropout=0.2)
 
@@ -32,6 +33,8 @@ def test_training_learns_and_is_seeded(rng):
     assert len(history.loss) == 3 and history.loss[-1] < history.loss[0]
     assert history.learning_rate == pytest.approx([0.007, 0.007 * 0.95, 0.007 * 0.95**2])
     assert history.val_accuracy[-1] > 0.5  # chance is 0.25
+    assert len(history.val_loss) == 3 and history.val_loss[-1] < np.log(4)  # chance: ln 4
+    assert history.kept_epoch == 3  # no patience: the last epoch
     again, _ = train_densenet(frames, classes, **kwargs)
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         torch.testing.assert_close(a, b)
@@ -70,3 +73,46 @@ def test_bad_training_input_and_foreign_file_raise(rng, tmp_path):
     save_file({"w": torch.zeros(1)}, str(tmp_path / "x.safetensors"), metadata={"format": "other"})
     with pytest.raises(ValueError, match="not a crmask-wfi-densenet"):
         load_densenet(tmp_path / "x.safetensors")
+
+
+def test_evaluate_gives_accuracy_and_mean_cross_entropy(rng):
+    frames, classes = _toy_set(rng, 40)
+    torch.manual_seed(0)
+    model, _ = train_densenet(frames, classes, epochs=1, batch_size=16, config=TINY, progress=False)
+    accuracy, loss = evaluate(model, frames, classes, batch_size=7)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(frames).unsqueeze(1))
+    expected = torch.nn.functional.cross_entropy(logits, torch.as_tensor(classes)).item()
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert accuracy == evaluate_accuracy(model, frames, classes) == float(np.mean(logits.argmax(1).numpy() == classes))
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stays_stopped_when_resumed(rng, tmp_path, monkeypatch):
+    """Validation losses 1.0, 0.5, 0.7, 0.6 with patience 2: stop after epoch 4, keep epoch 2's weights."""
+    frames, classes = _toy_set(rng, 48)
+    scripted = iter([1.0, 0.5, 0.7, 0.6, 0.3, 0.2])
+    monkeypatch.setattr(training_loop, "evaluate", lambda *args, **kwargs: (0.5, next(scripted)))
+    kwargs = dict(val_frames_kev=frames, val_classes=classes, epochs=6, batch_size=16, seed=3, config=TINY,
+                  progress=False, patience=2, checkpoint_dir=tmp_path)
+    model, history = train_densenet(frames, classes, **kwargs)
+    assert history.val_loss == [1.0, 0.5, 0.7, 0.6] and len(history.loss) == 4
+    assert history.kept_epoch == 2
+    assert sorted(p.name for p in tmp_path.glob("epoch_*.pt")) == [f"epoch_{e:03d}.pt" for e in range(1, 5)]
+    best = torch.load(tmp_path / "epoch_002.pt", weights_only=True)["model"]
+    last = torch.load(tmp_path / "epoch_004.pt", weights_only=True)["model"]
+    assert any(not torch.equal(best[name], last[name]) for name in best)
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, best[name], rtol=0, atol=0)
+    resumed, again = train_densenet(frames, classes, **kwargs)  # nothing left to train: no evaluation either
+    assert again.val_loss == history.val_loss and again.kept_epoch == 2
+    for name, tensor in resumed.state_dict().items():
+        torch.testing.assert_close(tensor, best[name], rtol=0, atol=0)
+
+
+def test_early_stopping_needs_validation_and_a_patience(rng):
+    frames, classes = _toy_set(rng, 8)
+    with pytest.raises(ValueError, match="early stopping needs validation"):
+        train_densenet(frames, classes, epochs=1, config=TINY, progress=False, patience=2)
+    with pytest.raises(ValueError, match="early stopping needs validation"):
+        train_densenet(frames, classes, val_frames_kev=frames, val_classes=classes, epochs=1, config=TINY,
+                       progress=False, patience=0)

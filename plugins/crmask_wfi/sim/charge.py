@@ -76,12 +76,13 @@ class PixelCharges:
 
 
 def spread_charge(
-    rng: np.random.Generator, points: PointDeposits, sigma_full_um: float, fano: float
+    rng: np.random.Generator, points: PointDeposits, sigma_full_um: float | np.ndarray, fano: float
 ) -> PixelCharges:
     """Create pairs for every point deposit and share them among the 3x3 nearest pixels.
 
     Pair counts are Fano-limited (`~crmask_wfi.sim.physics.pair_count`); each
-    cloud's sigma follows its drift distance and the pairs are shared
+    cloud's sigma follows its drift distance (``sigma_full_um`` after the full
+    thickness: one value, or one per point) and the pairs are shared
     multinomially with the Gaussian fractions of the pixels.
     """
     electrons = pair_count(rng, points.energy, fano)

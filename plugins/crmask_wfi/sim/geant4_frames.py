@@ -42,6 +42,8 @@ from .simulate import (
     Spectrum,
     compose_frames,
     draw_xray_counts,
+    meta_value,
+    per_frame,
 )
 
 __all__ = ["SENSOR_ORIGINS", "frame_count", "geant4_frames"]
@@ -75,12 +77,12 @@ def geant4_frames(
     pixels: Table,
     *,
     cr_rate: float = DEFAULT_CR_RATE,
-    xray_rate: float = DEFAULT_XRAY_RATE,
+    xray_rate: float | np.ndarray = DEFAULT_XRAY_RATE,
     spectrum: Spectrum = None,
     seed: int | np.random.Generator | None = None,
-    readnoise: float = READNOISE_E,
+    readnoise: float | np.ndarray = READNOISE_E,
     fano: float = FANO_FACTOR,
-    diffusion_sigma_um: float = DIFFUSION_SIGMA_FULL_UM,
+    diffusion_sigma_um: float | np.ndarray = DIFFUSION_SIGMA_FULL_UM,
 ) -> SimulatedFrames:
     """Quadrant frames holding every primary of a Geant4 pixel table, plus simulated X-rays and read noise.
 
@@ -103,7 +105,9 @@ def geant4_frames(
         Primaries crossing a quadrant per frame (`frame_count`); the default
         is the simulator's.
     xray_rate, spectrum, seed, readnoise, fano, diffusion_sigma_um
-        As in `~crmask_wfi.sim.simulate.simulate_frames`. For an integer
+        As in `~crmask_wfi.sim.simulate.simulate_frames`: ``xray_rate``,
+        ``readnoise`` and ``diffusion_sigma_um`` (the X-rays' charge cloud)
+        one value or one per frame (`frame_count` of them). For an integer
         ``seed`` the X-ray photons and the read noise are those of
         ``simulate_frames(frame_count(pixels, cr_rate), cr_rate=0.0, seed=seed, ...)``,
         but for a photon that would touch a cosmic-ray pixel: that one is
@@ -129,11 +133,12 @@ def geant4_frames(
     ValueError
         If a rate, the read noise, the Fano factor or the diffusion is out of range.
     """
-    for name, value in (("xray_rate", xray_rate), ("readnoise", readnoise), ("fano", fano),
-                        ("diffusion_sigma_um", diffusion_sigma_um)):
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if not np.isfinite(fano) or fano < 0:
+        raise ValueError(f"fano must be a finite number >= 0, got {fano!r}")
     n_frames = frame_count(_checked(pixels), cr_rate)
+    xray_rate, readnoise, diffusion_sigma_um = (
+        per_frame(name, value, n_frames) for name, value in (
+            ("xray_rate", xray_rate), ("readnoise", readnoise), ("diffusion_sigma_um", diffusion_sigma_um)))
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     n_photons = draw_xray_counts(rng, xray_rate, n_frames)
 
@@ -160,11 +165,11 @@ def geant4_frames(
     meta = {
         "seed": None if isinstance(seed, np.random.Generator) else seed,
         "shape": QUADRANT_SHAPE,
-        "xray_rate": float(xray_rate),
+        "xray_rate": meta_value(xray_rate),
         "cr_rate": float(cr_rate),
-        "readnoise": float(readnoise),
+        "readnoise": meta_value(readnoise),
         "fano": float(fano),
-        "diffusion_sigma_um": float(diffusion_sigma_um),
+        "diffusion_sigma_um": meta_value(diffusion_sigma_um),
         "source": "geant4",
         "primaries": len(primaries),
     }

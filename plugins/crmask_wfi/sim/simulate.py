@@ -69,6 +69,8 @@ __all__ = [
     "simulate_frames",
     "compose_frames",
     "draw_xray_counts",
+    "per_frame",
+    "meta_value",
     "CR_TRUTH_COLUMNS",
     "LABEL_NOISE",
     "LABEL_XRAY",
@@ -214,14 +216,61 @@ def _draw_energies(rng: np.random.Generator, spectrum: Spectrum, n: int) -> np.n
 # ----------------------------------------------------------------------------------------------
 
 
-def _poisson_counts(rng, rate: float, n_frames: int, area: float) -> np.ndarray:
+def per_frame(name: str, value, n_frames: int) -> float | np.ndarray:
+    """A frame parameter checked: one finite number >= 0 for all frames, or one per frame.
+
+    Parameters
+    ----------
+    name : str
+        The parameter, for the error message.
+    value : float or array_like
+        One value, or ``n_frames`` values.
+    n_frames : int
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The value as a float, or the values as a float array of ``n_frames``.
+
+    Raises
+    ------
+    ValueError
+        If a value is negative or not finite, or there are not ``n_frames`` of them.
+    """
+    values = np.asarray(value, dtype=float)
+    if values.ndim == 0:
+        if not np.isfinite(values) or values < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        return float(values)
+    if values.shape != (n_frames,) or not np.all(np.isfinite(values) & (values >= 0)):
+        raise ValueError(f"{name} must be a finite number >= 0 or {n_frames} of them (one per frame)")
+    return values
+
+
+def _at(value: float | np.ndarray, frame: np.ndarray) -> float | np.ndarray:
+    """A `per_frame` parameter's value for each entry of ``frame`` (the one value if it is one)."""
+    return value if np.ndim(value) == 0 else value[frame]
+
+
+def meta_value(value: float | np.ndarray) -> float | str:
+    """A `per_frame` parameter as `SimulatedFrames.meta` records it: its value, or ``"per frame"``."""
+    return value if np.ndim(value) == 0 else "per frame"
+
+
+def _poisson_counts(rng, rate: float | np.ndarray, n_frames: int, area: float) -> np.ndarray:
     return rng.poisson(rate * area / _RATE_AREA_PX, n_frames)
 
 
 def draw_xray_counts(
-    rng: np.random.Generator, xray_rate: float, n_frames: int, shape: tuple[int, int] = QUADRANT_SHAPE
+    rng: np.random.Generator,
+    xray_rate: float | np.ndarray,
+    n_frames: int,
+    shape: tuple[int, int] = QUADRANT_SHAPE,
 ) -> np.ndarray:
-    """Poisson numbers of X-ray photons in ``n_frames`` frames of ``shape`` (``xray_rate`` per quadrant)."""
+    """Poisson numbers of X-ray photons in ``n_frames`` frames of ``shape``.
+
+    ``xray_rate`` is the mean per quadrant, one value or one per frame.
+    """
     return _poisson_counts(rng, xray_rate, n_frames, shape[0] * shape[1])
 
 
@@ -239,17 +288,22 @@ def simulate_frames(
     n_frames: int,
     *,
     shape: tuple[int, int] = QUADRANT_SHAPE,
-    xray_rate: float = DEFAULT_XRAY_RATE,
-    cr_rate: float = DEFAULT_CR_RATE,
+    xray_rate: float | np.ndarray = DEFAULT_XRAY_RATE,
+    cr_rate: float | np.ndarray = DEFAULT_CR_RATE,
     spectrum: Spectrum = None,
     seed: int | np.random.Generator | None = None,
-    readnoise: float = READNOISE_E,
+    readnoise: float | np.ndarray = READNOISE_E,
     fano: float = FANO_FACTOR,
-    diffusion_sigma_um: float = DIFFUSION_SIGMA_FULL_UM,
+    diffusion_sigma_um: float | np.ndarray = DIFFUSION_SIGMA_FULL_UM,
     xray_counts=None,
     cr_counts=None,
 ) -> SimulatedFrames:
     """Simulate WFI frames with X-ray photons, cosmic-ray events and read noise.
+
+    ``xray_rate``, ``cr_rate``, ``readnoise`` and ``diffusion_sigma_um``
+    take one value for all frames or one per frame (an array of
+    ``n_frames``); the same value for every frame gives the frames of that
+    one value.
 
     Parameters
     ----------
@@ -286,6 +340,7 @@ def simulate_frames(
     Returns
     -------
     SimulatedFrames
+        Its ``meta`` records each parameter given per frame as ``"per frame"``.
 
     Examples
     --------
@@ -299,10 +354,12 @@ def simulate_frames(
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(f"shape must be (ny, nx) with positive sizes, got {shape!r}")
     shape = (int(shape[0]), int(shape[1]))
-    for name, value in (("xray_rate", xray_rate), ("cr_rate", cr_rate), ("readnoise", readnoise),
-                        ("fano", fano), ("diffusion_sigma_um", diffusion_sigma_um)):
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    xray_rate, cr_rate, readnoise, diffusion_sigma_um = (
+        per_frame(name, value, n_frames) for name, value in (
+            ("xray_rate", xray_rate), ("cr_rate", cr_rate), ("readnoise", readnoise),
+            ("diffusion_sigma_um", diffusion_sigma_um)))
+    if not np.isfinite(fano) or fano < 0:
+        raise ValueError(f"fano must be a finite number >= 0, got {fano!r}")
     spectrum = _check_spectrum(spectrum)
     xray_counts = _check_counts("xray_counts", xray_counts, n_frames)
     cr_counts = _check_counts("cr_counts", cr_counts, n_frames)
@@ -323,7 +380,7 @@ def simulate_frames(
     # CR particle rows: primaries, then secondaries.
     secondaries, sec_depth = secondary_deposits(rng, events, n_cr + np.arange(n_sec))
     cr_points = PointDeposits.concat([primary_deposits(rng, events, np.arange(n_cr)), secondaries])
-    cr_pixels = spread_charge(rng, cr_points, diffusion_sigma_um, fano)
+    cr_pixels = spread_charge(rng, cr_points, _at(diffusion_sigma_um, cr_points.frame), fano)
     nan_cr = np.full(n_cr, np.nan)
     cr_rows = {
         "FRAME": np.concatenate([events.frame, events.frame[events.sec_event]]),
@@ -340,11 +397,11 @@ def simulate_frames(
     meta = {
         "seed": None if isinstance(seed, np.random.Generator) else seed,
         "shape": shape,
-        "xray_rate": float(xray_rate),
-        "cr_rate": float(cr_rate),
-        "readnoise": float(readnoise),
+        "xray_rate": meta_value(xray_rate),
+        "cr_rate": meta_value(cr_rate),
+        "readnoise": meta_value(readnoise),
         "fano": float(fano),
-        "diffusion_sigma_um": float(diffusion_sigma_um),
+        "diffusion_sigma_um": meta_value(diffusion_sigma_um),
     }
     return compose_frames(
         rng,
@@ -374,9 +431,9 @@ def compose_frames(
     *,
     shape: tuple[int, int],
     spectrum: Spectrum = None,
-    readnoise: float = READNOISE_E,
+    readnoise: float | np.ndarray = READNOISE_E,
     fano: float = FANO_FACTOR,
-    diffusion_sigma_um: float = DIFFUSION_SIGMA_FULL_UM,
+    diffusion_sigma_um: float | np.ndarray = DIFFUSION_SIGMA_FULL_UM,
     meta: dict[str, Any] | None = None,
 ) -> SimulatedFrames:
     """Frames from cosmic-ray pixel charges: add the X-ray photons and the read noise, and the truth.
@@ -405,7 +462,8 @@ def compose_frames(
     shape : tuple of int
         Frame shape ``(ny, nx)``.
     spectrum, readnoise, fano, diffusion_sigma_um
-        As in `simulate_frames`.
+        As in `simulate_frames`: ``readnoise`` and ``diffusion_sigma_um``
+        one value or one per frame.
     meta : dict, optional
         The `SimulatedFrames.meta` of the result.
 
@@ -415,6 +473,8 @@ def compose_frames(
     """
     spectrum = _check_spectrum(spectrum)
     n_frames = len(n_photons)
+    readnoise = per_frame("readnoise", readnoise, n_frames)
+    diffusion_sigma_um = per_frame("diffusion_sigma_um", diffusion_sigma_um, n_frames)
     ny, nx = shape
     n_x, n_cr = int(np.sum(n_photons)), len(cr_event)
     cr_occupied = np.zeros((n_frames, ny, nx), dtype=bool)
@@ -436,9 +496,9 @@ def compose_frames(
     charge, label, event_id = rasterise(pixels, event_of, kind_of, n_frames, shape)
 
     signal = charge
-    if readnoise > 0:
+    if np.any(readnoise > 0):
         noise = rng.standard_normal(signal.shape, dtype=np.float32)
-        noise *= np.float32(readnoise)
+        noise *= np.float32(readnoise) if np.ndim(readnoise) == 0 else np.float32(readnoise)[:, None, None]
         signal += noise
 
     edep = electrons_to_kev(np.bincount(pixels.particle, weights=pixels.electrons, minlength=n_x + n_cr))
@@ -465,7 +525,7 @@ def _place_xrays(
     energy: np.ndarray,
     shape: tuple[int, int],
     cr_occupied: np.ndarray,
-    sigma_full_um: float,
+    sigma_full_um: float | np.ndarray,
     fano: float,
 ) -> _Photons:
     """Place and absorb sky photons, drawing again any whose charge would touch a CR pixel."""
@@ -483,7 +543,7 @@ def _place_xrays(
         points, depth[todo] = absorb_photons(
             rng, frame[todo], x[todo], y[todo], energy[todo], np.zeros(len(todo), bool), todo
         )
-        spread = spread_charge(rng, points, sigma_full_um, fano)
+        spread = spread_charge(rng, points, _at(sigma_full_um, points.frame), fano)
         inside = keep_in_frame(spread, shape)
         clash = np.unique(inside.particle[cr_occupied[inside.frame, inside.iy, inside.ix]])
         keep = ~np.isin(inside.particle, clash)

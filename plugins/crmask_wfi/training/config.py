@@ -8,10 +8,14 @@ from pathlib import Path
 from crmask.cli_options import cli_metadata
 
 from ..report.bench import EVALUATION_FRAMES
+from ..sim.physics import DIFFUSION_SIGMA_FULL_UM, READNOISE_E
+from ..sim.simulate import DEFAULT_CR_RATE, DEFAULT_XRAY_RATE
+from .mix import FrameConditions
 
 __all__ = ["CamRfTrainConfig"]
 
 _COUNT = cli_metadata(low=1)
+_FACTOR = cli_metadata(low=0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,14 @@ class CamRfTrainConfig:
     text as its help (`crmask.cli_options.config_options`). The defaults
     are the shipped model's settings, except that it adds
     ``context_features`` and used 8,000 validation and 16,000 test frames.
+
+    The training conditions (`crmask_wfi.training.mix`) are drawn for each
+    frame of the DenseNet's sub-frames and of the forest, validation and
+    test frames alike, from the ranges below; a range of one value (the
+    defaults) keeps that value and draws nothing, so the defaults give the
+    frames of a run without conditions. Geant4 frames go into the forest,
+    validation and test sets only: the primaries of even ``PRIMID`` into the
+    first two, those of odd ``PRIMID`` (held out) into the test set.
 
     Attributes
     ----------
@@ -43,7 +55,7 @@ class CamRfTrainConfig:
         Sub-frames of each class that validate the DenseNet (accuracy per
         epoch).
     epochs : int
-        DenseNet training epochs.
+        Most DenseNet training epochs.
     batch_size : int
         Sub-frames per DenseNet optimisation step.
     lr : float
@@ -67,6 +79,29 @@ class CamRfTrainConfig:
     context_features : bool
         Add the frame-wide track features of `crmask_wfi.camrf.context` to
         the ten CAM features (an extension of Poliszczuk et al. 2024).
+    patience : int or None
+        Stop the DenseNet once its validation loss has not fallen for this
+        many epochs, keeping the weights of its best epoch; default: train
+        every epoch and keep the last.
+    cr_rate_max : float
+        Largest cosmic-ray rate, as a factor of the nominal one: per frame
+        log-uniform between 1 and this factor (a solar event: 12).
+    xray_rate_max : float
+        Largest number of X-ray photons per quadrant frame: per frame
+        log-uniform between 1 and this (a bright source: 50).
+    readnoise_min, readnoise_max : float
+        Read noise range (electrons RMS), uniform per frame.
+    diffusion_scale_min, diffusion_scale_max : float
+        Range of the charge-cloud size as a factor of the nominal
+        diffusion_sigma_um, log-uniform per frame (0.5 to 2: depth and
+        diffusion model).
+    geant4_fraction : float
+        Fraction of the forest, validation and test frames that hold the
+        cosmic rays of the shared Geant4 run 0002 instead of the simulator's
+        (0: none; needs data).
+    data : pathlib.Path or None
+        The shared real-data folder holding the Geant4 run (default: the
+        environment variable CRMASK_DATA).
     threads : int
         CPU threads for torch and for fitting the forest.
     device : str
@@ -81,6 +116,7 @@ class CamRfTrainConfig:
     subframes_per_class: int = field(default=4000, metadata=_COUNT)
     val_subframes_per_class: int = field(default=500, metadata=_COUNT)
     epochs: int = field(default=3, metadata=_COUNT)
+    patience: int | None = field(default=None, metadata=_COUNT)
     batch_size: int = field(default=64, metadata=_COUNT)
     lr: float = field(default=0.007, metadata=cli_metadata(low=0, low_open=True))
     lr_decay: float = field(default=0.95, metadata=cli_metadata(low=0, high=1, low_open=True))
@@ -91,8 +127,30 @@ class CamRfTrainConfig:
     max_features: int = field(default=3, metadata=_COUNT)
     max_lost_xray: float = field(default=0.015, metadata=cli_metadata(low=0, high=1))
     context_features: bool = False
+    cr_rate_max: float = field(default=1.0, metadata=cli_metadata(low=1))
+    xray_rate_max: float = field(default=DEFAULT_XRAY_RATE, metadata=cli_metadata(low=DEFAULT_XRAY_RATE))
+    readnoise_min: float = field(default=READNOISE_E, metadata=cli_metadata(low=0))
+    readnoise_max: float = field(default=READNOISE_E, metadata=cli_metadata(low=0))
+    diffusion_scale_min: float = field(default=1.0, metadata=_FACTOR)
+    diffusion_scale_max: float = field(default=1.0, metadata=_FACTOR)
+    geant4_fraction: float = field(default=0.0, metadata=cli_metadata(low=0, high=1, high_open=True))
+    data: Path | None = None
     threads: int = field(default=1, metadata=_COUNT)
     device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.conditions  # checks the ranges
+
+    @property
+    def conditions(self) -> FrameConditions:
+        """The ranges of the conditions drawn per frame (`crmask_wfi.training.mix.FrameConditions`)."""
+        return FrameConditions(
+            cr_rate=(DEFAULT_CR_RATE, self.cr_rate_max * DEFAULT_CR_RATE),
+            xray_rate=(DEFAULT_XRAY_RATE, self.xray_rate_max),
+            readnoise=(self.readnoise_min, self.readnoise_max),
+            diffusion_sigma_um=(self.diffusion_scale_min * DIFFUSION_SIGMA_FULL_UM,
+                                self.diffusion_scale_max * DIFFUSION_SIGMA_FULL_UM),
+        )
 
     @property
     def report_dir(self) -> Path:

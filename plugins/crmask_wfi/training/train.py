@@ -4,11 +4,19 @@ Five independent simulations, all drawn from one seed
 (`numpy.random.SeedSequence` children, in this order):
 
 1. class-balanced 64×64 sub-frames to train the DenseNet;
-2. sub-frames to validate it (accuracy per epoch);
+2. sub-frames to validate it (loss and accuracy per epoch; early stopping);
 3. 512×512 frames whose in-band events train the random forest;
 4. 512×512 frames whose events give the ROC and the operating threshold;
 5. 512×512 held-out frames on which the filter is compared with the
    classic grade filter (metrics table, Fig. 2/3 plots).
+
+Each set's frames are drawn under the conditions of the run
+(`crmask_wfi.training.mix`: cosmic-ray and X-ray rates, read noise and
+charge cloud drawn per frame, the Geant4 run's cosmic rays in a fraction of
+the 512×512 frames), from five more children of the seed, one per set; the
+default conditions draw nothing, and the frames are those of a run without
+them. The threshold holds the lost X-ray limit on the validation frames of
+that mix.
 
 Usage (the options are the fields of `CamRfTrainConfig`; the defaults are
 the shipped model's settings, except that it adds
@@ -19,7 +27,8 @@ exact command)::
     crmask train wfi-cam-rf --out plugins/crmask_wfi/weights/cam_rf --work out/wfi --context-features
 
 Intermediate products (DenseNet checkpoints, event tables with features)
-are cached in ``--work`` so that an interrupted run resumes.
+are cached in ``--work`` so that an interrupted run resumes; the conditions
+of each set's frames are written there too (``frames_<set>.ecsv``).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table, vstack
 
+from crmask.cli_options import data_folder
 from crmask.provenance import git_commit
 
 from ..events.classic import MIP_THRESHOLD_KEV, apply_classic_cuts
@@ -39,13 +49,26 @@ from ..events.reconstruct import SPLIT_THRESHOLD_KEV, add_truth, reconstruct_eve
 from ..camrf.context import CONTEXT_FEATURE_NAMES, context_features
 from ..camrf.features import FEATURE_NAMES
 from ..report.metrics import BANDS_KEV, metrics_table, wilson_interval
-from ..sim.simulate import DEFAULT_CR_RATE, DEFAULT_XRAY_RATE, QUADRANT_SHAPE, electrons_to_kev, simulate_frames
+from ..sim.geant4 import GEANT4_PIXELS_FILE, GEANT4_SUBDIR, read_pixels
+from ..sim.simulate import DEFAULT_CR_RATE, DEFAULT_XRAY_RATE, QUADRANT_SHAPE, electrons_to_kev
 from .config import CamRfTrainConfig
+from .mix import FrameConditions, TrainingMix, geant4_primaries, summarise_conditions
 
-__all__ = ["CamRfTrainConfig", "collect_events", "in_band_training_data", "run_training", "train_command", "main"]
+__all__ = [
+    "CamRfTrainConfig",
+    "collect_events",
+    "in_band_training_data",
+    "lost_xray_by_frame_group",
+    "run_training",
+    "train_command",
+    "training_mixes",
+    "main",
+]
 
 #: Columns of the cached event tables (the 3x3/5x5 pixel arrays are dropped to save space).
 _KEPT = ("FRAME", "X", "Y", "ENERGY", "GRADE", "SHAPE_OK", "RING_REJECT", "TRUE_CLASS", "VALID")
+#: The five data sets, in the order of their seeds; the seeds of their conditions follow.
+_SETS = ("subframes", "val_subframes", "forest", "roc", "test")
 
 
 def collect_events(
@@ -60,6 +83,8 @@ def collect_events(
     cr_rate: float = DEFAULT_CR_RATE,
     device: str = "cpu",
     progress: bool = True,
+    mix: TrainingMix | None = None,
+    plan: Table | None = None,
 ) -> Table:
     """Simulate 512×512 frames and tabulate their events with truth, classic decision and CAM features.
 
@@ -68,15 +93,23 @@ def collect_events(
     densenet : crmask_wfi.camrf.densenet.FrameDenseNet
     n_frames : int
     seed : numpy.random.SeedSequence
-        One child per chunk of ``chunk`` frames is spawned from it.
+        One child per chunk of ``chunk`` simulated frames is spawned from it
+        (then one per Geant4 placement, `TrainingMix.batches`).
     chunk : int
         Frames simulated at once (bounds memory).
     emin, emax : float
         Band (keV) whose events get features.
     xray_rate, cr_rate : float
-        Events per 512×512 frame (Poliszczuk et al. 2024: 1 and 1).
+        Events per 512×512 frame (Poliszczuk et al. 2024: 1 and 1), without
+        a ``mix``.
     device : str
     progress : bool
+    mix : crmask_wfi.training.mix.TrainingMix, optional
+        Where the frames come from and under which conditions, with
+        ``plan``, its `~crmask_wfi.training.mix.TrainingMix.plan` of
+        ``n_frames`` frames; default: the simulator at ``xray_rate`` and
+        ``cr_rate``.
+    plan : astropy.table.Table, optional
 
     Returns
     -------
@@ -90,11 +123,15 @@ def collect_events(
 
     from ..camrf.filter import cam_event_features
 
-    n_chunks = -(-n_frames // chunk)
+    if mix is None:
+        mix = TrainingMix(FrameConditions(cr_rate=(cr_rate, cr_rate), xray_rate=(xray_rate, xray_rate)))
+        plan = mix.plan(n_frames, np.random.default_rng())  # fixed conditions: nothing is drawn
+    if plan is None or len(plan) != n_frames:
+        raise ValueError(f"a mix needs its plan of {n_frames} frames (TrainingMix.plan)")
     tables = []
-    for index, child in enumerate(tqdm(seed.spawn(n_chunks), desc="frames", unit="chunk", disable=not progress)):
-        size = min(chunk, n_frames - index * chunk)
-        sim = simulate_frames(size, xray_rate=xray_rate, cr_rate=cr_rate, seed=np.random.default_rng(child))
+    start = 0
+    bar = tqdm(total=n_frames, desc="frames", unit="frame", disable=not progress)
+    for sim in mix.batches(plan, seed, chunk):
         frames_kev = np.asarray(electrons_to_kev(sim.signal), dtype=np.float32)
         events = apply_classic_cuts(add_truth(reconstruct_events(frames_kev), sim))
         table = Table({name: events[name] for name in _KEPT})
@@ -112,8 +149,11 @@ def collect_events(
         table["IN_BAND"] = in_band
         table["FEATURES"] = features
         table["CONTEXT"] = context
-        table["FRAME"] = np.asarray(table["FRAME"]) + index * chunk
+        table["FRAME"] = np.asarray(table["FRAME"]) + start
         tables.append(table)
+        start += len(sim)
+        bar.update(len(sim))
+    bar.close()
     return vstack(tables, metadata_conflicts="silent")
 
 
@@ -136,12 +176,28 @@ def _cached_events(path: Path, make) -> Table:
     return table
 
 
-def _subframes(n_per_class: int, seed: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
-    from .dataset import build_dataset
+def _subframes(mix: TrainingMix, n_per_class: int, seed: np.random.SeedSequence,
+               conditions_seed: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
     from ..sim.simfile import frame_classes
 
-    data = build_dataset(n_per_class, seed=np.random.default_rng(seed))
+    data, _ = mix.subframes(n_per_class, seed, np.random.default_rng(conditions_seed))
     return np.asarray(electrons_to_kev(data.signal), dtype=np.float32), frame_classes(data.label)
+
+
+def training_mixes(config: CamRfTrainConfig) -> dict[str, TrainingMix]:
+    """The mix of each data set of a run: the Geant4 run's even primaries to train and validate, odd to test.
+
+    Raises
+    ------
+    crmask.exceptions.MissingDataError, crmask.exceptions.FITSReadError
+        If a Geant4 fraction is asked and the data folder or the run is missing.
+    """
+    pixels = {"training": None, "held-out": None}
+    if config.geant4_fraction > 0:
+        run = read_pixels(data_folder(config.data) / GEANT4_SUBDIR / GEANT4_PIXELS_FILE)
+        pixels = {part: geant4_primaries(run, part) for part in pixels}
+    mixes = {part: TrainingMix(config.conditions, config.geant4_fraction, pixels[part]) for part in pixels}
+    return {name: mixes["held-out" if name == "test" else "training"] for name in _SETS}
 
 
 def train_command():
@@ -191,8 +247,16 @@ def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> Non
     report = config.report_dir
     for directory in (config.out, config.work, report):
         directory.mkdir(parents=True, exist_ok=True)
-    seeds = dict(zip(("subframes", "val_subframes", "forest", "roc", "test"),
-                     np.random.SeedSequence(config.seed).spawn(5)))
+    # The seeds of the five sets, then of their conditions (the first five are those of a run without them).
+    children = np.random.SeedSequence(config.seed).spawn(2 * len(_SETS))
+    seeds = dict(zip(_SETS, children))
+    conditions_seeds = dict(zip(_SETS, children[len(_SETS):]))
+    mixes = training_mixes(config)
+    sizes = {"forest": config.forest_frames, "roc": config.roc_frames, "test": config.test_frames}
+    plans = {name: mixes[name].plan(n, np.random.default_rng(conditions_seeds[name]))
+             for name, n in sizes.items()}
+    for name, plan in plans.items():
+        plan.write(config.work / f"frames_{name}.ecsv", overwrite=True)
 
     # Stage 1: the frame DenseNet.
     densenet_path = config.work / DENSENET_FILE
@@ -200,14 +264,16 @@ def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> Non
         densenet = load_densenet(densenet_path, device=config.device)
         history = json.loads((config.work / "densenet_history.json").read_text())
     else:
-        frames, classes = _subframes(config.subframes_per_class, seeds["subframes"])
-        val_frames, val_classes = _subframes(config.val_subframes_per_class, seeds["val_subframes"])
+        frames, classes = _subframes(mixes["subframes"], config.subframes_per_class, seeds["subframes"],
+                                     conditions_seeds["subframes"])
+        val_frames, val_classes = _subframes(mixes["val_subframes"], config.val_subframes_per_class,
+                                             seeds["val_subframes"], conditions_seeds["val_subframes"])
         densenet, hist = train_densenet(
             frames, classes, val_frames_kev=val_frames, val_classes=val_classes, epochs=config.epochs,
             batch_size=config.batch_size, lr=config.lr, lr_decay=config.lr_decay, seed=config.seed,
-            checkpoint_dir=config.work / "checkpoints", device=config.device,
+            checkpoint_dir=config.work / "checkpoints", device=config.device, patience=config.patience,
         )
-        history = {"loss": hist.loss, "learning_rate": hist.learning_rate, "val_accuracy": hist.val_accuracy}
+        history = hist.to_dict()
         save_densenet(densenet, densenet_path, metadata={"seed": config.seed, "history": history})
         (config.work / "densenet_history.json").write_text(json.dumps(history))
     densenet.eval()
@@ -215,7 +281,8 @@ def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> Non
     # Stage 2: events, forest, threshold.
     def events_for(name: str, n_frames: int) -> Table:
         return _cached_events(config.work / f"events_{name}.fits",
-                              lambda: collect_events(densenet, n_frames, seeds[name], device=config.device))
+                              lambda: collect_events(densenet, n_frames, seeds[name], device=config.device,
+                                                     mix=mixes[name], plan=plans[name]))
 
     names = FEATURE_NAMES + (CONTEXT_FEATURE_NAMES if config.context_features else ())
     train_events = events_for("forest", config.forest_frames)
@@ -238,6 +305,8 @@ def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> Non
     x_roc, y_roc = in_band_training_data(roc_events, names)
     curve = roc_curve(forest.predict_proba(x_roc), y_roc)
     operating = choose_threshold(curve, config.max_lost_xray)
+    validation_groups = lost_xray_by_frame_group(_apply_forest(roc_events, forest, operating[0]),
+                                                 plans["roc"])
     plot_roc(curve, operating, report / "roc.png",
              title=f"Validation ROC ({int(y_roc.sum())} CR, {int((~y_roc).sum())} X-ray events)")
 
@@ -255,8 +324,10 @@ def run_training(config: CamRfTrainConfig, *, command: str | None = None) -> Non
     # Ship.
     save_densenet(densenet, config.out / DENSENET_FILE, metadata={"seed": config.seed, "history": history})
     forest.save(config.out / FOREST_FILE)
+    mix_record = _mix_record(config, mixes, plans, conditions_seeds)
+    mix_record["validation_groups"] = validation_groups
     card = _model_card(config, command, commit, history, forest, operating, table, y_train, y_roc,
-                       fit_seconds, time.time() - started)
+                       fit_seconds, time.time() - started, mix_record=mix_record)
     write_model_card(config.out, card)
     print(f"model written to {config.out}; plots and metrics in {report}")
 
@@ -278,6 +349,79 @@ def _apply_forest(events: Table, forest, threshold: float) -> Table:
     return out
 
 
+#: Cosmic-ray rate (times the nominal) from which a validation frame counts as crowded in the model card.
+_CROWDED_CR_RATE = 6.0
+
+
+def lost_xray_by_frame_group(events: Table, plan: Table, emin: float = 0.3, emax: float = MIP_THRESHOLD_KEV
+                             ) -> dict[str, dict]:
+    """Lost X-ray fraction of flagged events in groups of frames of a plan, with Wilson 95% intervals.
+
+    Parameters
+    ----------
+    events : astropy.table.Table
+        Events with ``FRAME``, ``ENERGY``, ``TRUE_CLASS`` and the filter's ``CR_FLAG``.
+    plan : astropy.table.Table
+        The frames' `~crmask_wfi.training.mix.TrainingMix.plan`.
+    emin, emax : float
+        Band of reconstructed energy (keV).
+
+    Returns
+    -------
+    dict
+        Per group (all frames; simulator and Geant4 frames; frames below
+        and at or above 6 times the nominal cosmic-ray rate), the frames,
+        X-ray events, lost ones, their fraction and its interval; groups
+        without frames are left out.
+    """
+    frame = np.asarray(events["FRAME"])
+    energy = np.asarray(events["ENERGY"])
+    xray = (np.asarray(events["TRUE_CLASS"]).astype(str) == "xray") & (energy >= emin) & (energy < emax)
+    flagged = np.asarray(events["CR_FLAG"], dtype=bool)
+    source = np.asarray(plan["SOURCE"]).astype(str)
+    crowded = np.asarray(plan["CR_RATE"]) >= _CROWDED_CR_RATE * DEFAULT_CR_RATE
+    groups = {
+        "all frames": np.ones(len(plan), dtype=bool),
+        "simulator frames": source == "simulator",
+        "Geant4 frames": source == "geant4",
+        f"CR rate < {_CROWDED_CR_RATE:g}x": ~crowded,
+        f"CR rate >= {_CROWDED_CR_RATE:g}x": crowded,
+    }
+    result = {}
+    for name, frames in groups.items():
+        if not frames.any():
+            continue
+        mine = xray & frames[frame]
+        n, lost = int(mine.sum()), int((mine & flagged).sum())
+        result[name] = {"frames": int(frames.sum()), "xray_events": n, "lost": lost,
+                        "lost_xray": lost / n if n else None,
+                        "lost_xray_interval95": wilson_interval(lost, n)}
+    return result
+
+
+def _mix_record(config: CamRfTrainConfig, mixes: dict[str, TrainingMix], plans: dict[str, Table],
+                conditions_seeds: dict[str, np.random.SeedSequence]) -> dict:
+    """The training mix for the model card: the ranges, the Geant4 run and its split, what each set holds."""
+    sets = {}
+    for name, n_per_class in (("subframes", config.subframes_per_class),
+                              ("val_subframes", config.val_subframes_per_class)):
+        drawn = mixes[name].conditions.draw(np.random.default_rng(conditions_seeds[name]), 4 * n_per_class)
+        sets[name] = {"frames": len(drawn), "geant4_frames": 0} | summarise_conditions(drawn)
+    sets |= {name: mixes[name].record(plan) for name, plan in plans.items()}
+    record = {"conditions": config.conditions.to_dict(), "sets": sets}
+    if config.geant4_fraction > 0:
+        record["geant4"] = {
+            "run": GEANT4_PIXELS_FILE,
+            "fraction": config.geant4_fraction,
+            "split": "by primary: even PRIMID in the forest and validation frames, odd PRIMID (held out) in "
+                     "the test frames only; none in the DenseNet's sub-frames",
+            "primaries": {part: int(len(np.unique(np.asarray(mixes[name].geant4_pixels["PRIMID"]))))
+                          for part, name in (("training", "forest"), ("held-out", "test"))},
+            "charge_cloud": "none on the Geant4 pixels (as Geant4 deposited them); the X-rays' as drawn",
+        }
+    return record
+
+
 def _json_value(value):
     """A table cell as plain JSON: numpy scalars converted, NaN as null."""
     if isinstance(value, (np.floating, float)):
@@ -288,7 +432,7 @@ def _json_value(value):
 
 
 def _model_card(config: CamRfTrainConfig, command: str | None, commit: str | None, history, forest, operating,
-                table, y_train, y_roc, fit_seconds, total_seconds) -> dict:
+                table, y_train, y_roc, fit_seconds, total_seconds, mix_record: dict | None = None) -> dict:
     import torch
 
     from crmask.models import file_sha256
@@ -300,11 +444,17 @@ def _model_card(config: CamRfTrainConfig, command: str | None, commit: str | Non
     threshold, completeness, lost = operating
     n_val_xray = int((~y_roc).sum())
     rows = [{name: _json_value(row[name]) for name in table.colnames} for row in table]
-    return {
+    mix_record = dict(mix_record or {})
+    validation_groups = mix_record.pop("validation_groups", None)
+    varied = config.conditions.varied
+    data = "crmask_wfi simulated frames" + (f", {', '.join(varied)} drawn per frame" if varied else "")
+    if config.geant4_fraction:
+        data += f", Geant4 run 0002 cosmic rays in {config.geant4_fraction:.0%} of the frames"
+    card = {
         "name": SHIPPED_MODEL,
         "detector": CamRandomForestFilter.name,
         "summary": f"DenseNet class activation maps + balanced random forest ({config.n_trees} trees"
-                   f"{', context features' if config.context_features else ''}); crmask_wfi simulated frames",
+                   f"{', context features' if config.context_features else ''}); {data}",
         "files": {file: file_sha256(config.out / file) for file in (DENSENET_FILE, FOREST_FILE)},
         "description": "DenseNet class activation maps + balanced random forest event filter for "
                        "Athena-WFI-like frames (Poliszczuk et al. 2024)",
@@ -316,6 +466,9 @@ def _model_card(config: CamRfTrainConfig, command: str | None, commit: str | Non
             "validation_lost_xray": lost,
             "validation_lost_xray_interval95": wilson_interval(round(lost * n_val_xray), n_val_xray),
             "validation_events": {"cr": int(y_roc.sum()), "xray": int((~y_roc).sum())},
+            "validation_frames": f"the {config.roc_frames} validation frames of the training mix (conditions "
+                                 "drawn per frame as for training; Geant4 frames, if any, from the primaries "
+                                 "that train)",
         },
         "architecture": {
             "densenet": DenseNetConfig().to_dict() | {"final_resolution": "H/4 x W/4 (16x16 for 64x64)",
@@ -333,11 +486,12 @@ def _model_card(config: CamRfTrainConfig, command: str | None, commit: str | Non
             "forest_events": {"cr": int(y_train.sum()), "xray": int((~y_train).sum())},
             "roc_frames": config.roc_frames,
             "test_frames": config.test_frames,
-        },
+        } | mix_record,
         "training": {
             "command": command or f"crmask_wfi.training.train.run_training({config!r})",
             "git_commit": commit,
             "epochs": config.epochs,
+            "patience": config.patience,
             "batch_size": config.batch_size,
             "lr": config.lr,
             "lr_decay": config.lr_decay,
@@ -350,6 +504,9 @@ def _model_card(config: CamRfTrainConfig, command: str | None, commit: str | Non
         },
         "heldout_metrics_percent": rows,
     }
+    if validation_groups is not None:
+        card["threshold_choice"]["validation_groups"] = validation_groups
+    return card
 
 
 if __name__ == "__main__":
