@@ -19,6 +19,7 @@ The peers' columns come from another bench report folder on the same sets.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -52,8 +53,6 @@ def parse_run(name: str) -> dict | None:
 
 def bench(sets: Path, runs: dict[str, Path], outdir: Path) -> None:
     """``crmask bench`` each run on its left-out source's set and the injected set (stored results reused)."""
-    import json
-
     by_source: dict[str, list[str]] = defaultdict(list)
     for name in runs:
         by_source[parse_run(name)["source"]].append(name)
