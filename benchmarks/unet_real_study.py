@@ -114,6 +114,9 @@ def runs() -> dict[str, list[str]]:
     border = ["--border-weight", "5"]
     table["border-deepcr-s1"] = [*table["width16-deepcr-cosine-s1"], *border]
     table["border-cosmic-conn-s1"] = [*table["input-cosmic-conn-noise"], *border]
+    # and its seeds 2 and 3 (the spread that decides whether the border weight ships in cosmic-conn)
+    for seed in (2, 3):
+        table[f"border-cosmic-conn-s{seed}"] = [*table[f"attention-cosmic-conn-plain-s{seed}"], *border]
     # and of the 10-epoch runs behind the shipped att-cosmic-conn and att-deepcr (the leave-one-source-out runs
     # below favour the border weight)
     table["border-att-cosmic-conn-s3"] = [*table["attention-cosmic-conn-att-s3"], *border]

@@ -108,7 +108,9 @@ class UNetDetector(Detector):
     where its epoch and threshold were chosen; a larger image is cut into
     square blocks of at most ``block_pixels`` pixels (context included), each
     normalised on its own. Their results do not depend on ``tile``, which
-    sets the tiles of batch-normalised networks only.
+    sets the tiles of batch-normalised networks only. Weights that carry
+    fixed group statistics (`crmask_unet.group_statistics`) normalise every
+    image alike and run in tiles, as batch-normalised ones do.
 
     References
     ----------
@@ -148,8 +150,8 @@ class UNetDetector(Detector):
                              type=int, low=1, high=1024, allow_none=True),
             "progress": Param(False, "Show per-tile progress on stderr when inference takes over "
                               "crmask.tiling.PROGRESS_DELAY seconds", type=bool),
-            "block_pixels": Param(BLOCK_PIXELS, "Group-norm models: most pixels normalised together (the "
-                                  "whole image when it has fewer; else square blocks, context included)",
+            "block_pixels": Param(BLOCK_PIXELS, "Group-norm models without fixed statistics: most pixels normalised "
+                                  "together (the whole image when it has fewer; else square blocks, context included)",
                                   type=int, low=64 * 64, high=2 ** 31),
             "wings": Param(True, "Grow detections into their faint wings (crmask.growth.grow_probability) as the "
                            "model card chose; False: never", type=bool),
@@ -197,6 +199,7 @@ class UNetDetector(Detector):
         (`crmask_unet.inference.prepare_for_inference`).
         """
         if self._loaded is None:
+            from .group_statistics import fix_group_statistics
             from .inference import prepare_for_inference
             from .model import UNet
 
@@ -211,6 +214,8 @@ class UNetDetector(Detector):
                 network.load_state_dict(loaded.state_dict)
             except RuntimeError as exc:
                 raise WeightsError(f"weights {loaded.source} do not fit their configuration: {exc}") from None
+            if loaded.group_statistics is not None:
+                fix_group_statistics(network, loaded.group_statistics)
             self._loaded = (loaded, prepare_for_inference(network).to(self._device()))
         return self._loaded
 
@@ -259,7 +264,7 @@ class UNetDetector(Detector):
             return prob[0, 0, :ny, :nx].cpu().numpy()
 
         with torch_threads(p["threads"]):
-            if loaded.config.norm == "group":
+            if loaded.config.norm == "group" and loaded.group_statistics is None:
                 if data.size <= p["block_pixels"]:
                     return run(data)
                 block = math.isqrt(p["block_pixels"]) // multiple * multiple

@@ -84,6 +84,9 @@ class LoadedWeights:
     #: Wing growth chosen for the model (``{"nsigma": ..., "weight": ...}``, see
     #: `crmask.growth.grow_probability`), or `None`.
     wings: dict[str, float] | None = None
+    #: Fixed group-normalisation statistics (`crmask_unet.group_statistics`), or `None`: group
+    #: normalisations then use each image's own statistics.
+    group_statistics: dict | None = None
 
     @property
     def detector(self) -> str:
@@ -183,6 +186,7 @@ def save_weights(
     threshold: float | None = None,
     extra: dict[str, str] | None = None,
     wings: dict[str, float] | None = None,
+    group_statistics: dict | None = None,
 ) -> Path:
     """Write ``model``'s weights and configuration to a safetensors file.
 
@@ -199,6 +203,9 @@ def save_weights(
         More metadata (strings).
     wings : dict, optional
         Wing growth to record, ``{"nsigma": float, "weight": float}``.
+    group_statistics : dict of torch.Tensor, optional
+        Fixed group-normalisation statistics to store beside the weights
+        (`crmask_unet.group_statistics.measure_group_statistics`).
     """
     from safetensors.torch import save_file
 
@@ -211,7 +218,7 @@ def save_weights(
         **({"wings": json.dumps(_check_wings(wings, path))} if wings is not None else {}),
         **(extra or {}),
     }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in {**model.state_dict(), **(group_statistics or {})}.items()}
     metadata["tensors_sha256"] = tensor_digest(tensors)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +252,7 @@ def load_weights(weights: str) -> LoadedWeights:
     """
     from safetensors import SafetensorError, safe_open
 
+    from .group_statistics import split_group_statistics
     from .model import UNetConfig
 
     path, _, sha256 = _locate(weights, None)
@@ -276,5 +284,6 @@ def load_weights(weights: str) -> LoadedWeights:
     broken = sorted(key for key, tensor in state.items() if tensor.is_floating_point() and not tensor.isfinite().all())
     if broken:
         raise WeightsError(f"{path} holds non-finite values in {len(broken)} tensor(s), e.g. {broken[0]!r}")
+    state, group_statistics = split_group_statistics(state)
     return LoadedWeights(config=config, normalisation=norm, arch=arch, state_dict=state,
-                         threshold=threshold, source=str(path), wings=wings)
+                         threshold=threshold, source=str(path), wings=wings, group_statistics=group_statistics)

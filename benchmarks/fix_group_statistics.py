@@ -1,0 +1,200 @@
+"""Fix a shipped group-norm U-Net's normalisation statistics on its training frames, where real validation says so.
+
+A group-normalised U-Net normalises each image by its own statistics, so a
+frame with few cosmic rays gets its sky noise scaled up and flagged
+(`crmask_unet.group_statistics`). For each model named, this script
+
+1. measures every group normalisation's statistics on the model's own real
+   training frames (those of its card, one injection of the training
+   footprints at the training density and seed, as ``crmask train unet``
+   builds them; no validation or test frame);
+2. scores the model with image statistics and with the fixed ones on its
+   real validation frames (the card's validation sources with the
+   validation footprints, as in training): TPR at FPR 1e-4 without wing
+   growth, the study's rule, and the false positives on the same frames
+   without injected cosmic rays, at their natural density;
+3. keeps the fixed statistics only if they raise that TPR; the threshold is
+   then chosen again on the same frames with the model's wing growth, by
+   training's rule (`crmask_unet.training.choose_threshold`), and both are
+   written into the weights file and its model card.
+
+    python benchmarks/fix_group_statistics.py --data ../shared/data \\
+        --apply att-cosmic-conn-general cosmic-conn-general \\
+        -o benchmarks/results/unet_real_study/group_statistics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from crmask.cli_options import data_folder
+from crmask.exceptions import MissingDataError
+
+FPR = 1e-4
+
+
+def calibration_inputs(card: dict, frames, footprints: Path):
+    """Network inputs of the model's real training frames, injected as in its training (one realisation)."""
+    import torch
+
+    from crmask_unet.data import real_samples, split_footprints
+    from crmask_unet.detector import normalise
+
+    data = card["training_data"]
+    seed = card["training"]["seed"]
+    train = [frames[name] for name in data["real"]["train"]]
+    samples = real_samples(train, split_footprints(str(footprints), "train"), seed, 1, data["cr_density_per_mpix"])
+    scheme, scale = card["normalisation"]["scheme"], card["normalisation"].get("scale", 1.0)
+    for sample in samples:
+        ny, nx = (s - s % 8 for s in sample.image.shape)
+        x = normalise(sample.image[:ny, :nx], np.zeros((ny, nx), dtype=bool), scheme, scale)
+        yield torch.from_numpy(x)[None, None]
+
+
+def validation_scores(detector, card: dict, frames, footprints: Path) -> dict:
+    """The model on its real validation frames: TPR at `FPR`, threshold by training's rule, natural false positives."""
+    from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram
+    from crmask.growth import grow_probability
+    from crmask_unet.data import real_samples, split_footprints
+    from crmask_unet.training import choose_threshold
+
+    data = card["training_data"]
+    names = list(data["real"]["validate"])
+    samples = real_samples([frames[n] for n in names], split_footprints(str(footprints), "val"),
+                           card["training"]["seed"] + 1, 2, data["val_cr_density_per_mpix"])
+    wings = detector.wing_growth()
+    positives = negatives = 0
+    maps = []
+    for sample in samples:
+        prob = detector.probability(sample.image)
+        pos, neg = score_histogram(sample.mask, prob, DEFAULT_THRESHOLDS, sample.ignore)
+        positives, negatives = positives + pos, negatives + neg
+        if wings is not None:
+            prob = grow_probability(prob, sample.image, nsigma=wings["nsigma"], weight=wings["weight"])
+        maps.append((prob, sample.mask, sample.ignore))
+    point = choose_threshold(maps)
+    natural = {}
+    for name in names:
+        frame = frames[name]
+        electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
+        prob = detector.probability(electrons)
+        if wings is not None:
+            prob = grow_probability(prob, electrons, nsigma=wings["nsigma"], weight=wings["weight"])
+        labels = frame.labels if frame.labels is not None else np.zeros(electrons.shape, dtype=bool)
+        negative = ~labels & ~frame.own_crs & ~frame.defects
+        natural[name] = {"false_positives": int((prob[negative] >= point.threshold).sum()),
+                         "negatives": int(negative.sum())}
+    return {"tpr@1e-4": Curve.from_histogram(positives, negatives, DEFAULT_THRESHOLDS).tpr_at_fpr(FPR),
+            "operating_point": point.as_dict(), "natural_frames": natural}
+
+
+def write_weights(source: Path, target: Path, stats: dict, threshold: float) -> None:
+    """Copy weights file ``source`` to ``target`` with the group statistics and the threshold added."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from crmask_unet.weights import tensor_digest
+
+    with safe_open(str(source), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    tensors.update(stats)
+    metadata["threshold"] = repr(float(threshold))
+    metadata["tensors_sha256"] = tensor_digest(tensors)
+    save_file(tensors, str(target), metadata=metadata)
+
+
+def fix_model(name: str, frames, footprints: Path, apply: bool, evidence: str | None) -> dict:
+    """Measure, compare and (with ``apply``, where validation favours them) keep fixed statistics for ``name``."""
+    import crmask
+    from crmask_unet.group_statistics import measure_group_statistics
+    from crmask_unet.model import UNet
+    from crmask_unet.weights import WEIGHTS_DIR, file_sha256, load_weights, read_card
+
+    card_path = WEIGHTS_DIR / f"{name}.json"
+    card = read_card(card_path)
+    loaded = load_weights(name)
+    if loaded.group_statistics is not None:
+        return {"model": name, "skipped": "already has fixed group statistics"}
+    network = UNet(loaded.config)
+    network.load_state_dict(loaded.state_dict)
+    stats = measure_group_statistics(network, calibration_inputs(card, frames, footprints))
+    image = validation_scores(crmask.get_detector(card["detector"], weights=name, threads=1), card, frames,
+                              footprints)
+    with tempfile.TemporaryDirectory() as tmp:
+        candidate = Path(tmp) / card["weights_file"]
+        write_weights(WEIGHTS_DIR / card["weights_file"], candidate, stats, loaded.threshold or 0.5)
+        fixed = validation_scores(crmask.get_detector(card["detector"], weights=str(candidate), threads=1), card,
+                                  frames, footprints)
+        keep = fixed["tpr@1e-4"] > image["tpr@1e-4"]
+        record = {"model": name, "image_statistics": image, "fixed_statistics": fixed, "kept": keep}
+        if apply and keep:
+            threshold = fixed["operating_point"]["threshold"]
+            path = WEIGHTS_DIR / card["weights_file"]
+            write_weights(WEIGHTS_DIR / card["weights_file"], candidate, stats, threshold)
+            path.write_bytes(candidate.read_bytes())
+            card["sha256"] = file_sha256(path)
+            card["threshold_before_group_statistics"] = card["threshold"]
+            card["threshold"] = threshold
+            card["group_statistics"] = {
+                "what": "every group normalisation uses fixed per-group statistics (crmask_unet.group_statistics) "
+                        "instead of each image's own",
+                "calibration": "the model's real training frames " + ", ".join(card["training_data"]["real"]["train"])
+                               + f", one injection of the training footprints at "
+                               f"{card['training_data']['cr_density_per_mpix']:g} per Mpix, seed "
+                               f"{card['training']['seed']}",
+                "rule": "kept because they raise real-validation TPR at FPR 1e-4 (no wing growth); threshold "
+                        "chosen again on the same frames with the model's wing growth by training's rule",
+                "validation": {"image_statistics": image, "fixed_statistics": fixed},
+                "command": "python " + " ".join(sys.argv),
+                "evidence": evidence,
+            }
+            card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="shipped group-norm models to compare only")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="shared real-data folder (default: the variable CRMASK_DATA)")
+    parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
+                        help="shipped group-norm models whose weights and cards get the statistics where they help")
+    parser.add_argument("-o", "--output", type=Path, help="JSON file for the comparison")
+    opts = parser.parse_args(argv)
+    try:
+        opts.data = data_folder(opts.data)
+    except MissingDataError as exc:
+        parser.error(str(exc))
+    from crmask.bench.sources import REAL_SOURCES, load_real_frames
+
+    frames = load_real_frames(opts.data, [n for n in REAL_SOURCES if n not in ("sprat-5", "gmos")])
+    footprints = opts.data / "cr_footprints_itl.fits.gz"
+    records = []
+    for name in [*opts.models, *opts.apply]:
+        record = fix_model(name, frames, footprints, name in opts.apply, str(opts.output) if opts.output else None)
+        records.append(record)
+        if "skipped" in record:
+            print(f"{name}: {record['skipped']}")
+            continue
+        for kind in ("image_statistics", "fixed_statistics"):
+            r = record[kind]
+            natural = ", ".join(f"{n} {v['false_positives']}" for n, v in r["natural_frames"].items())
+            print(f"{name} {kind}: validation TPR@1e-4 {r['tpr@1e-4']:.4f}; threshold "
+                  f"{r['operating_point']['threshold']:g} (events {r['operating_point']['event_completeness']:.3f}); "
+                  f"false positives on the uninjected validation frames: {natural}", flush=True)
+        print(f"{name}: fixed statistics {'kept' if record['kept'] else 'not kept'}", flush=True)
+    if opts.output:
+        opts.output.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "models": records}, indent=1)
+                               + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
