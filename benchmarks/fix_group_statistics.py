@@ -39,8 +39,11 @@ from crmask.exceptions import MissingDataError
 FPR = 1e-4
 
 
-def calibration_inputs(card: dict, frames, footprints: Path):
-    """Network inputs of the model's real training frames, injected as in its training (one realisation)."""
+def calibration_inputs(card: dict, frames, footprints: Path, multiple: int):
+    """Network inputs of the model's real training frames, injected as in its training (one realisation).
+
+    Each is cropped to a multiple of the network's pooling factor ``multiple``.
+    """
     import torch
 
     from crmask_unet.data import real_samples, split_footprints
@@ -52,7 +55,7 @@ def calibration_inputs(card: dict, frames, footprints: Path):
     samples = real_samples(train, split_footprints(str(footprints), "train"), seed, 1, data["cr_density_per_mpix"])
     scheme, scale = card["normalisation"]["scheme"], card["normalisation"].get("scale", 1.0)
     for sample in samples:
-        ny, nx = (s - s % 8 for s in sample.image.shape)
+        ny, nx = (s - s % multiple for s in sample.image.shape)
         x = normalise(sample.image[:ny, :nx], np.zeros((ny, nx), dtype=bool), scheme, scale)
         yield torch.from_numpy(x)[None, None]
 
@@ -114,34 +117,33 @@ def fix_model(name: str, frames, footprints: Path, apply: bool, evidence: str | 
     """Measure, compare and (with ``apply``, where validation favours them) keep fixed statistics for ``name``."""
     import crmask
     from crmask_unet.group_statistics import measure_group_statistics
-    from crmask_unet.model import UNet
     from crmask_unet.weights import WEIGHTS_DIR, file_sha256, load_weights, read_card
 
     card_path = WEIGHTS_DIR / f"{name}.json"
     card = read_card(card_path)
+    path = WEIGHTS_DIR / card["weights_file"]
     loaded = load_weights(name)
     if loaded.group_statistics is not None:
         return {"model": name, "skipped": "already has fixed group statistics"}
-    network = UNet(loaded.config)
-    network.load_state_dict(loaded.state_dict)
-    stats = measure_group_statistics(network, calibration_inputs(card, frames, footprints))
+    stats = measure_group_statistics(loaded.network(),
+                                     calibration_inputs(card, frames, footprints, loaded.config.multiple))
     image = validation_scores(crmask.get_detector(card["detector"], weights=name, threads=1), card, frames,
                               footprints)
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / card["weights_file"]
-        write_weights(WEIGHTS_DIR / card["weights_file"], candidate, stats, loaded.threshold or 0.5)
+        write_weights(path, candidate, stats, loaded.threshold or 0.5)
         fixed = validation_scores(crmask.get_detector(card["detector"], weights=str(candidate), threads=1), card,
                                   frames, footprints)
         keep = fixed["tpr@1e-4"] > image["tpr@1e-4"]
         record = {"model": name, "image_statistics": image, "fixed_statistics": fixed, "kept": keep}
         if apply and keep:
             threshold = fixed["operating_point"]["threshold"]
-            path = WEIGHTS_DIR / card["weights_file"]
-            write_weights(WEIGHTS_DIR / card["weights_file"], candidate, stats, threshold)
+            write_weights(path, candidate, stats, threshold)
             path.write_bytes(candidate.read_bytes())
             card["sha256"] = file_sha256(path)
             card["threshold_before_group_statistics"] = card["threshold"]
             card["threshold"] = threshold
+            card["summary"] += "; group normalisation with fixed statistics measured on its training frames"
             card["group_statistics"] = {
                 "what": "every group normalisation uses fixed per-group statistics (crmask_unet.group_statistics) "
                         "instead of each image's own",
@@ -172,12 +174,17 @@ def main(argv: list[str] | None = None) -> int:
         opts.data = data_folder(opts.data)
     except MissingDataError as exc:
         parser.error(str(exc))
-    from crmask.bench.sources import REAL_SOURCES, load_real_frames
+    from crmask.bench.sources import load_real_frames
+    from crmask_unet.weights import WEIGHTS_DIR, read_card
 
-    frames = load_real_frames(opts.data, [n for n in REAL_SOURCES if n not in ("sprat-5", "gmos")])
+    names = [*opts.models, *opts.apply]
+    # the frames that train or validate the models named (their cards' split), read once for all of them
+    needed = {frame for name in names for part in ("train", "validate")
+              for frame in read_card(WEIGHTS_DIR / f"{name}.json")["training_data"]["real"][part]}
+    frames = load_real_frames(opts.data, sorted(needed))
     footprints = opts.data / "cr_footprints_itl.fits.gz"
     records = []
-    for name in [*opts.models, *opts.apply]:
+    for name in names:
         record = fix_model(name, frames, footprints, name in opts.apply, str(opts.output) if opts.output else None)
         records.append(record)
         if "skipped" in record:

@@ -199,9 +199,7 @@ class UNetDetector(Detector):
         (`crmask_unet.inference.prepare_for_inference`).
         """
         if self._loaded is None:
-            from .group_statistics import fix_group_statistics
             from .inference import prepare_for_inference
-            from .model import UNet
 
             loaded = load_weights(self.params["weights"])
             if loaded.detector != self.name:
@@ -209,14 +207,7 @@ class UNetDetector(Detector):
                     f"weights {self.params['weights']!r} are a {loaded.detector!r} model; detector {self.name!r} "
                     f"needs {self.name!r} weights"
                 )
-            network = UNet(loaded.config)
-            try:
-                network.load_state_dict(loaded.state_dict)
-            except RuntimeError as exc:
-                raise WeightsError(f"weights {loaded.source} do not fit their configuration: {exc}") from None
-            if loaded.group_statistics is not None:
-                fix_group_statistics(network, loaded.group_statistics)
-            self._loaded = (loaded, prepare_for_inference(network).to(self._device()))
+            self._loaded = (loaded, prepare_for_inference(loaded.network()).to(self._device()))
         return self._loaded
 
     def overlap(self) -> int:

@@ -93,6 +93,26 @@ class LoadedWeights:
         """The detector these weights are for (`detector_name` of their architecture)."""
         return detector_name(self.arch, self.config.attention)
 
+    def network(self):
+        """The U-Net of these weights in evaluation mode, its group statistics fixed where it carries them.
+
+        Raises
+        ------
+        WeightsError
+            If the tensors do not fit the configuration, or the group statistics the network.
+        """
+        from .group_statistics import fix_group_statistics
+        from .model import UNet
+
+        network = UNet(self.config)
+        try:
+            network.load_state_dict(self.state_dict)
+        except RuntimeError as exc:
+            raise WeightsError(f"weights {self.source} do not fit their configuration: {exc}") from None
+        if self.group_statistics is not None:
+            fix_group_statistics(network, self.group_statistics)
+        return network.eval()
+
 
 def detector_name(arch: str, attention: bool) -> str:
     """The detector that loads a U-Net of architecture ``arch``: ``deepcr`` or ``att-deepcr``, and so on."""

@@ -223,19 +223,13 @@ def test_building_and_checking_a_training_configuration_does_not_import_torch():
 @pytest.mark.parametrize("name", ["deepcr", "att-deepcr", "cosmic-conn", "att-cosmic-conn"])
 def test_prepared_network_equals_the_trained_one_on_a_real_frame(name):
     """Folded batch norms and channels-last change the shipped models' probabilities by float rounding only."""
-    from crmask_unet.group_statistics import fix_group_statistics
-    from crmask_unet.model import UNet
-
     from crmask.io import read_ccd
 
     ccd = read_ccd(EXAMPLE_FRAME, unit="adu")
     electrons = np.asarray(ccd.data[:, :512], dtype=np.float64) * 2.45
     detector = crmask.get_detector(name, threads=1)
     loaded, prepared = detector.model()
-    trained = UNet(loaded.config)
-    trained.load_state_dict(loaded.state_dict)
-    if loaded.group_statistics is not None:
-        fix_group_statistics(trained, loaded.group_statistics)
+    trained = loaded.network()  # the network as trained, its fixed group statistics (if any) unfolded
     x = torch.from_numpy(normalise(electrons[:252], np.zeros((252, 512), bool), loaded.normalisation.scheme,
                                    loaded.normalisation.scale))[None, None]
     expected = trained.eval()(x).sigmoid()[0, 0].detach().numpy()
