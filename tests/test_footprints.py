@@ -121,6 +121,7 @@ def test_injection_units_and_truth(itl, rng):
     sigma = np.sqrt(readnoise**2 + 100.0 * gain)
     np.testing.assert_array_equal(inj.mask, inj.charge > 3 * sigma)
     np.testing.assert_array_equal(inj.faint, (inj.charge > sigma) & ~inj.mask)
+    np.testing.assert_allclose(inj.significance, inj.charge / sigma, rtol=1e-6)
     assert inj.mask.sum() > 0 and set(inj.placements["FP_ID"]) <= set(test.fp_id)
     same = inject_footprints(clean, test, 50, gain=gain, readnoise=readnoise, rng=np.random.default_rng(20261125))
     np.testing.assert_array_equal(same.data, inj.data)  # seeded: reproducible

@@ -132,6 +132,26 @@ def test_event_completeness_hand_computed():
     assert event_completeness(diagonal, diagonal) == (1, 1)
 
 
+def test_event_completeness_counts_significant_events_by_their_brightest_pixel():
+    truth = np.zeros((10, 10), bool)
+    truth[1, 1:5] = True  # event A: 3σ wings, 40σ core
+    truth[6, 6] = True  # event B: one pixel at 4.9σ
+    truth[8, 1:3] = True  # event C: 5σ, its brightest pixel ignored
+    significance = np.where(truth, 3.0, 0.0)
+    significance[1, 2] = 40.0
+    significance[6, 6] = 4.9
+    significance[8, 1] = 5.0
+    ignore = np.zeros_like(truth)
+    pred = np.zeros_like(truth)
+    pred[1, 1:3] = True
+    assert event_completeness(truth, pred, significance=significance) == (1, 2)  # A and C
+    assert event_completeness(truth, pred, significance=significance, min_significance=4.0) == (1, 3)
+    ignore[8, 1] = True  # C's counted pixels peak at 3σ
+    assert event_completeness(truth, pred, ignore, significance=significance) == (1, 1)
+    with pytest.raises(ValueError, match="significance has shape"):
+        event_completeness(truth, pred, significance=significance[:5])
+
+
 def test_star_false_positives_hand_computed():
     truth = np.zeros((6, 6), bool)
     truth[2, 2] = True

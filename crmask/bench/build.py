@@ -189,7 +189,7 @@ def build_injected(
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"sprat_median_{index:03d}.fits"
         write_bench_image(outdir / name, CCDData(inj.data, unit=u.adu, header=header), inj.mask, ignore,
-                          stars, overwrite=overwrite)
+                          stars, overwrite=overwrite, significance=inj.significance)
         rows.append(_row(name, "median of 5 SPRAT repeats + ITL footprints", index, inj.mask, ignore, stars))
 
     gmos = load_real_frame(data_dir, "gmos")
@@ -209,7 +209,7 @@ def build_injected(
         name = f"gmos_{index:03d}.fits"
         # The cut-out holds sky lines but no stellar trace: no star mask.
         write_bench_image(outdir / name, CCDData(inj.data, unit=u.adu, header=header), truth, ignore,
-                          overwrite=overwrite)
+                          overwrite=overwrite, significance=inj.significance)
         rows.append(_row(name, "GMOS-S cut-out + ITL footprints", n_sprat + index, truth, ignore, None))
 
     write_manifest(outdir, rows, {
@@ -352,7 +352,7 @@ def build_single_exposure(
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"{source}_{index:03d}.fits"
         write_bench_image(outdir / name, CCDData(inj.data, unit=u.adu, header=header), truth, ignore, stars,
-                          overwrite=overwrite)
+                          overwrite=overwrite, significance=inj.significance)
         rows.append(_row(name, f"{frame.path} (single exposure) + ITL footprints", index, truth, ignore, stars))
     write_manifest(outdir, rows, {
         "set": source,

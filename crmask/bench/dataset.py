@@ -8,7 +8,10 @@ per image. Each file has
   ``SATURATE`` where known);
 * ``CRMASK``: the cosmic-ray truth, uint8 or bool, 1 = cosmic ray;
 * ``IGNORE`` (optional): pixels left out of every metric, 1 = ignore;
-* ``STARMASK`` (optional): stellar cores, for the star false-positive count.
+* ``STARMASK`` (optional): stellar cores, for the star false-positive count;
+* ``CRSIGNIF`` (optional, sets with injected cosmic rays): the injected
+  charge over the pixel's noise on the truth pixels (float32, 0 elsewhere),
+  from which a cosmic ray's significance is its brightest pixel's.
 
 The manifest is an `~astropy.table.Table` in ECSV with one row per file
 (``FILE``, ``SOURCE`` and the counts ``NCRPIX``, ``NCREVT``, ``NIGNORE``) and
@@ -49,6 +52,7 @@ MANIFEST = "manifest.ecsv"
 #: Header keywords every benchmark image carries.
 REQUIRED_KEYWORDS = ("GAIN", "RDNOISE", "EXPTIME", "INSTRUME")
 _MASKS = ("CRMASK", "IGNORE", "STARMASK")
+_SIGNIFICANCE = "CRSIGNIF"
 
 
 @dataclass
@@ -67,6 +71,9 @@ class BenchImage:
         Pixels excluded from scoring (bool; all False when the file has none).
     starmask : numpy.ndarray or None
         Stellar cores (bool), when the file has them.
+    significance : numpy.ndarray or None
+        Injected charge over the noise on the truth pixels (float32, 0
+        elsewhere), when the truth comes from an injection.
     """
 
     name: str
@@ -74,6 +81,7 @@ class BenchImage:
     truth: np.ndarray
     ignore: np.ndarray
     starmask: np.ndarray | None = None
+    significance: np.ndarray | None = None
 
     @property
     def npix(self) -> int:
@@ -98,6 +106,18 @@ def _read_mask(hdul: fits.HDUList, name: str, shape: tuple[int, ...], path: Path
     return data.astype(bool)
 
 
+def _read_significance(hdul: fits.HDUList, shape: tuple[int, ...], path: Path) -> np.ndarray | None:
+    if _SIGNIFICANCE not in hdul:
+        return None
+    data = hdul[_SIGNIFICANCE].data
+    if data is None or np.shape(data) != shape:
+        raise InvalidImageError(f"{path}: {_SIGNIFICANCE} has shape {np.shape(data)}, the image has {shape}")
+    data = np.asarray(data)
+    if data.dtype.kind != "f" or not np.all(np.isfinite(data)) or (data < 0).any():
+        raise InvalidImageError(f"{path}: {_SIGNIFICANCE} must hold finite non-negative floats")
+    return data.astype(np.float32)
+
+
 def read_bench_image(path: str | os.PathLike) -> BenchImage:
     """Read one benchmark FITS file.
 
@@ -120,6 +140,7 @@ def read_bench_image(path: str | os.PathLike) -> BenchImage:
                 names = ", ".join(h.name for h in hdul)
                 raise FITSReadError(f"{path}: no CRMASK truth extension; the file has {names}")
             masks = {name: _read_mask(hdul, name, ccd.shape, path) for name in _MASKS if name in hdul}
+            significance = _read_significance(hdul, ccd.shape, path)
     except (FITSReadError, InvalidImageError):
         raise
     except (OSError, ValueError, TypeError) as exc:
@@ -130,6 +151,7 @@ def read_bench_image(path: str | os.PathLike) -> BenchImage:
         truth=masks["CRMASK"],
         ignore=masks.get("IGNORE", np.zeros(ccd.shape, dtype=bool)),
         starmask=masks.get("STARMASK"),
+        significance=significance,
     )
 
 
@@ -140,13 +162,18 @@ def write_bench_image(
     ignore: np.ndarray | None = None,
     starmask: np.ndarray | None = None,
     overwrite: bool = False,
+    significance: np.ndarray | None = None,
 ) -> Path:
     """Write one benchmark FITS file atomically (see the module notes for the layout).
+
+    ``significance`` (the injected charge over the noise) is stored on the
+    truth pixels only.
 
     Raises
     ------
     InvalidImageError
-        If a mask's shape differs from the image's, or a required keyword is missing.
+        If a mask's or the significance map's shape differs from the image's,
+        or a required keyword is missing.
     """
     missing = [key for key in REQUIRED_KEYWORDS if key not in ccd.header]
     if missing:
@@ -161,6 +188,12 @@ def write_bench_image(
         if mask.shape != ccd.shape:
             raise InvalidImageError(f"{name} shape {mask.shape} does not match image shape {ccd.shape}")
         hdus.append(fits.ImageHDU(mask.astype(np.uint8), name=name))
+    if significance is not None:
+        significance = np.asarray(significance, dtype=np.float32)
+        if significance.shape != ccd.shape:
+            raise InvalidImageError(f"{_SIGNIFICANCE} shape {significance.shape} does not match image shape {ccd.shape}")
+        on_truth = np.where(np.asarray(truth, dtype=bool), significance, np.float32(0))
+        hdus.append(fits.ImageHDU(on_truth, name=_SIGNIFICANCE))
     return write_atomic(fits.HDUList(hdus), path, overwrite=overwrite)
 
 

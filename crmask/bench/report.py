@@ -34,6 +34,7 @@ COLUMNS = (
     ("iou", "IoU", "{:.3f}"),
     ("fdr", "FDR", "{:.3f}"),
     ("event_completeness", "Events ≥50%", "{:.3f}"),
+    ("significant_event_completeness", "Events ≥5σ", "{:.3f}"),
     ("star_fp", "Star FP px", "{:d}"),
     ("s_per_mpix", "s/Mpix", "{:.3f}"),
     ("peak_mb", "Peak MiB", "{:.0f}"),
@@ -89,6 +90,11 @@ def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for (set_name, label), rs in groups.items():
         op = Confusion(0, 0, 0, 0)
         found = events = star_fp = star_pixels = 0
+        significant = [(r["operating"].get("significant_found"), r["operating"].get("significant_total")) for r in rs]
+        if any(total is None for _, total in significant):
+            significant_found = significant_events = None
+        else:
+            significant_found, significant_events = (sum(column) for column in zip(*significant))
         for r in rs:
             o = r["operating"]
             op = op + Confusion(o["tp"], o["fp"], o["fn"], o["tn"])
@@ -122,6 +128,10 @@ def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "events_found": found,
             "events_total": events,
             "event_completeness": found / events if events else float("nan"),
+            "significant_events_found": significant_found,
+            "significant_events_total": significant_events,
+            "significant_event_completeness": (significant_found / significant_events if significant_events
+                                               else float("nan")),
             "star_fp": star_fp,
             "star_pixels": star_pixels,
             "s_per_mpix": wall / (npix / 1e6) if npix else float("nan"),

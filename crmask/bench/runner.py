@@ -163,6 +163,10 @@ def evaluate_image(
     pred = result.mask
     operating = metrics.confusion(truth, pred, ignore, dilate=dilate)
     found, total = metrics.event_completeness(truth, pred, ignore, dilate=dilate)
+    significant = {"significant_found": None, "significant_total": None}
+    if image.significance is not None:
+        significant["significant_found"], significant["significant_total"] = metrics.event_completeness(
+            truth, pred, ignore, dilate=dilate, significance=image.significance)
     star_fp, star_pixels = (0, 0)
     if image.starmask is not None:
         star_fp, star_pixels = metrics.star_false_positives(truth, pred, image.starmask, ignore, dilate=dilate)
@@ -196,7 +200,7 @@ def evaluate_image(
         "memory_method": used.memory_method,
         "threads_available": available_threads(),
         "torch_threads": torch.get_num_threads() if torch is not None else None,
-        "operating": {**operating.as_dict(), "events_found": found, "events_total": total,
+        "operating": {**operating.as_dict(), "events_found": found, "events_total": total, **significant,
                       "star_fp": star_fp, "star_pixels": star_pixels},
         "curve": curve,
     }

@@ -306,6 +306,9 @@ class Injection:
         Pixels with injected charge below the truth threshold (bool).
     charge : numpy.ndarray
         Injected charge per pixel, electrons (float32).
+    significance : numpy.ndarray
+        Injected charge over the noise the truth threshold uses, per pixel
+        (float32): ``mask`` is where it exceeds the threshold (undilated).
     placements : astropy.table.Table
         One row per injected cosmic ray: ``FP_ID``, ``Y``, ``X`` (top-left
         corner of the transformed bounding box, may be negative),
@@ -317,6 +320,7 @@ class Injection:
     mask: np.ndarray
     faint: np.ndarray
     charge: np.ndarray
+    significance: np.ndarray
     placements: Table
 
 
@@ -454,4 +458,5 @@ def inject_footprints(
     out = array.astype(np.float32) + charge / np.float32(gain)
     if satlevel is not None:
         np.minimum(out, np.float32(satlevel), out=out)
-    return Injection(data=out, mask=mask, faint=faint, charge=charge, placements=placements)
+    return Injection(data=out, mask=mask, faint=faint, charge=charge, significance=charge / sigma,
+                     placements=placements)

@@ -24,6 +24,21 @@ def test_round_trip(tmp_path, rng):
     bench = load_set(tmp_path)
     assert bench.name == "demo" and len(bench) == 1
     assert [im.name for im in bench] == ["a.fits"]
+    assert image.significance is None
+
+
+def test_significance_is_stored_on_the_truth(tmp_path, rng):
+    truth = rng.random((20, 30)) < 0.1
+    significance = rng.uniform(0, 50, size=(20, 30))
+    ccd = CCDData(np.zeros((20, 30), np.float32), unit=u.adu, header=bench_header())
+    image = read_bench_image(write_bench_image(tmp_path / "a.fits", ccd, truth, significance=significance))
+    np.testing.assert_allclose(image.significance, np.where(truth, significance, 0), rtol=1e-6)
+    with pytest.raises(InvalidImageError, match="CRSIGNIF shape"):
+        write_bench_image(tmp_path / "b.fits", ccd, truth, significance=significance[:10])
+    path = _write(tmp_path / "c.fits", {"CRMASK": np.zeros((10, 12), np.uint8),
+                                        "CRSIGNIF": np.full((10, 12), -1.0, np.float32)})
+    with pytest.raises(InvalidImageError, match="CRSIGNIF must hold finite non-negative floats"):
+        read_bench_image(path)
 
 
 def _write(path, masks, header=None):

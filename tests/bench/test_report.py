@@ -5,11 +5,13 @@ from crmask.bench.measure import measure
 from crmask.bench.report import aggregate, markdown_table, write_report
 
 
-def result(file, tp, fp, fn, tn, wall, npix, curve=None, found=1, total=2, peak=10.0):
+def result(file, tp, fp, fn, tn, wall, npix, curve=None, found=1, total=2, peak=10.0, significant=None):
+    significant_found, significant_total = significant or (None, None)
     return {
         "set": "s", "label": "d", "detector": "d", "params": {"k": 1}, "file": file, "npix": npix,
         "wall_s": wall, "cpu_s": wall, "peak_mb": peak, "threads_available": 2,
         "operating": {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "events_found": found, "events_total": total,
+                      "significant_found": significant_found, "significant_total": significant_total,
                       "star_fp": 1, "star_pixels": 10},
         "curve": curve,
     }
@@ -24,6 +26,15 @@ def test_counts_are_summed_before_ratios():
     assert r["event_completeness"] == pytest.approx(0.5) and r["star_fp"] == 2
     assert r["s_per_mpix"] == pytest.approx(4.0 / 200e-6) and r["peak_mb"] == 10.0
     assert "| s | d |" in markdown_table([r]) and "–" in markdown_table([r])
+
+
+def test_significant_events_are_summed_only_where_every_file_has_them():
+    (r,) = aggregate([result("a", 9, 1, 1, 89, 1.0, 100, found=1, total=4, significant=(1, 1)),
+                      result("b", 9, 1, 1, 89, 1.0, 100, found=2, total=4, significant=(2, 3))])
+    assert r["event_completeness"] == pytest.approx(3 / 8)
+    assert r["significant_event_completeness"] == pytest.approx(3 / 4)
+    (r,) = aggregate([result("a", 9, 1, 1, 89, 1.0, 100, significant=(1, 1)), result("b", 9, 1, 1, 89, 1.0, 100)])
+    assert np.isnan(r["significant_event_completeness"]) and r["significant_events_total"] is None
 
 
 def test_threshold_curves_add_up():

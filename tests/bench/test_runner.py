@@ -1,15 +1,19 @@
 import json
 
+import astropy.units as u
 import numpy as np
 import pytest
+from astropy.nddata import CCDData
 from astropy.table import Table
 from click.testing import CliRunner
 
 from crmask import PluginError, UnknownDetectorError
-from crmask.bench.dataset import read_bench_image
+from crmask.bench.dataset import read_bench_image, write_bench_image, write_manifest
 from crmask.bench.report import aggregate
 from crmask.bench.runner import BenchDetector, load_detector_file, result_path, run_benchmark
 from crmask.cli import cli
+
+from .conftest import bench_header
 
 
 def run(tiny_set, out, spike, warmup=False, **kwargs):
@@ -32,6 +36,24 @@ def test_scores_a_known_answer(tiny_set, tmp_path, spike_detector):
     assert stored["n_ignored"] == 1
     assert stored["operating"]["tp"] == np.count_nonzero(read_bench_image(tiny_set / "f0.fits").truth)
     assert stored["peak_mb"] >= 0 and stored["wall_s"] > 0
+
+
+def test_significant_events_leave_out_cosmic_rays_at_the_noise(tmp_path, rng, spike_detector):
+    """A one-pixel cosmic ray at 4σ of charge is an event, but not a significant one."""
+    sigma = np.sqrt(25 / 4 + 100 / 2)  # adu, for gain 2 and read noise 5 e-
+    data = 100.0 + sigma * rng.standard_normal((64, 80))
+    truth = np.zeros(data.shape, bool)
+    truth[10, 10:13] = truth[40, 50:52] = truth[20, 60] = True
+    charge = np.where(truth, 50 * sigma, 0.0)
+    charge[20, 60] = 4 * sigma
+    data += charge
+    (tmp_path / "set").mkdir()
+    write_bench_image(tmp_path / "set" / "f.fits", CCDData(data.astype(np.float32), unit=u.adu, header=bench_header()),
+                      truth, significance=charge / sigma)
+    write_manifest(tmp_path / "set", [{"FILE": "f.fits", "SOURCE": "test"}], {"set": "faint"})
+    (record,) = aggregate(run(tmp_path / "set", tmp_path / "out", spike_detector))
+    assert (record["events_found"], record["events_total"]) == (2, 3)
+    assert (record["significant_events_found"], record["significant_events_total"]) == (2, 2)
 
 
 def test_resume_after_interruption(tiny_set, tmp_path, spike_detector):
