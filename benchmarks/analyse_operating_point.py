@@ -25,11 +25,14 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from crmask.bench.metrics import SIGNIFICANT_EVENT_SIGMA
+
 FPR = 1e-4
 #: Pixels around truth or ignored pixels that count as "beside" them.
 NEAR = 2
-#: Single-pixel cosmic rays less significant than this above their local background are at the noise floor.
-FLOOR_SIGMA = 5.0
+#: Single-pixel cosmic rays less significant than this above their local background are at the noise floor
+#: (the bench's significant-event limit, applied here to the observed pixel rather than to its injected charge).
+FLOOR_SIGMA = SIGNIFICANT_EVENT_SIGMA
 _SQUARE = np.ones((3, 3), dtype=bool)
 PLACES = ("beside truth", "beside ignored", "on stars", "elsewhere")
 

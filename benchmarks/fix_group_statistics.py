@@ -60,12 +60,15 @@ def calibration_inputs(card: dict, frames, footprints: Path, multiple: int):
         yield torch.from_numpy(x)[None, None]
 
 
-def validation_scores(detector, card: dict, frames, footprints: Path) -> dict:
-    """The model on its real validation frames: TPR at `FPR`, threshold by training's rule, natural false positives."""
+def validation_scores(detector, card: dict, frames, footprints: Path, events: str = "all") -> dict:
+    """The model on its real validation frames: TPR at `FPR`, threshold by training's rule, natural false positives.
+
+    ``events`` is `crmask_unet.training.choose_threshold`'s: which cosmic rays the threshold must find.
+    """
     from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram
     from crmask.growth import grow_probability
     from crmask_unet.data import real_samples, split_footprints
-    from crmask_unet.training import choose_threshold
+    from crmask_unet.training import ValidationMap, choose_threshold
 
     data = card["training_data"]
     names = list(data["real"]["validate"])
@@ -80,8 +83,8 @@ def validation_scores(detector, card: dict, frames, footprints: Path) -> dict:
         positives, negatives = positives + pos, negatives + neg
         if wings is not None:
             prob = grow_probability(prob, sample.image, nsigma=wings["nsigma"], weight=wings["weight"])
-        maps.append((prob, sample.mask, sample.ignore))
-    point = choose_threshold(maps)
+        maps.append(ValidationMap(prob, sample.mask, sample.ignore, sample.significance))
+    point = choose_threshold(maps, events=events)
     natural = {}
     for name in names:
         frame = frames[name]

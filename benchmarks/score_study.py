@@ -4,6 +4,9 @@
     python benchmarks/score_study.py --sets bench-sets --study out/study -o out/study-bench \\
         --results bench-report/peers          # add the peers' rows (e.g. lacosmic) from another bench run
     python benchmarks/score_study.py ... --ship input-deepcr-noise=deepcr-general   # into the package
+    python benchmarks/score_study.py --sets bench-sets --no-bench --results bench-report/final22 \\
+        --peers lacosmic deepcr-acs-wfc --rebench att-cosmic-conn-general=att-cosmic-conn \\
+        --bench-command "crmask bench run ..."  # a shipped model's card from a crmask bench run
 
 Every finished run is benchmarked on the real sets (``crmask bench build``:
 repeats, injected, m51, uves, saao) with one CPU thread, through the
@@ -207,6 +210,33 @@ def rst(tables_: list[dict]) -> str:
     return "\n".join(out)
 
 
+#: What a card's ``benchmark`` section says about its numbers.
+BENCH_NOTE = ("real sets of crmask bench build (test footprints fp_id % 5 == 0); sources in the model's training split "
+              "are marked; peers scored on the same sets (the command says in which runs); s_per_mpix is wall time on a shared "
+              "machine, not a speed measurement (that is benchmarks/bench_unet_speed.py)")
+#: The scores a card's ``benchmark`` section keeps per source and detector.
+BENCH_KEYS = ("tpr_1e-4", "tpr_1e-3", "f1", "event_completeness", "events_total", "significant_event_completeness",
+              "significant_events_total", "star_fp", "s_per_mpix")
+
+
+def benchmark_section(card: dict, label: str, records: dict[tuple[str, str], dict], peers: list[str],
+                      command: str) -> dict:
+    """A model card's ``benchmark``: per real source, the model's (bench label ``label``) and each peer's scores."""
+
+    def scores(name: str, source: str) -> dict | None:
+        r = records.get((source, name))
+        if r is None:
+            return None
+        return {k: None if isinstance(r.get(k), float) and not np.isfinite(r[k]) else r.get(k) for k in BENCH_KEYS}
+
+    return {
+        "command": command,
+        "note": BENCH_NOTE,
+        "sources": {source: {"in_training": _in_training(card, source), "model": scores(label, source),
+                             **{peer: scores(peer, source) for peer in peers}} for source in SOURCES},
+    }
+
+
 def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict], peers: list[str],
          candidates: list[str] | None = None) -> Path:
     """Copy a run's weights into the package as ``<name>.*``, its card extended with the bench results.
@@ -214,22 +244,14 @@ def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict],
     The card names the model ``detector.tag`` (`crmask_unet.weights.model_name`); ``name`` is its alias.
 
     The weights file is copied byte for byte (its sha256 stays the card's);
-    the card gains ``benchmark``: per real source, the model's and each peer's
-    TPR at FPR 1e-4 and 1e-3, event completeness, star false positives and
-    s/Mpix, all from the same bench run.
+    the card gains ``benchmark`` (`benchmark_section`) from the study's bench
+    run and the peers' results.
     """
     card = _card(study, run)
     if not card:
         raise SystemExit(f"run {run!r} has no model card in {study}")
     weights = WEIGHTS_DIR / f"{name}.safetensors"
     weights.write_bytes((study / run / card["weights_file"]).read_bytes())
-
-    def scores(label: str, source: str) -> dict | None:
-        r = records.get((source, label))
-        if r is None:
-            return None
-        keys = ("tpr_1e-4", "tpr_1e-3", "f1", "event_completeness", "events_total", "star_fp", "s_per_mpix")
-        return {k: None if isinstance(r[k], float) and not np.isfinite(r[k]) else r[k] for k in keys}
 
     from crmask_unet.weights import model_name
 
@@ -239,18 +261,24 @@ def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict],
             "rule": "highest TPR at FPR 1e-4 on the real validation frames, to 0.001 (then F1), among the runs",
             "candidates": {c: _val(_card(study, c), "tpr@1e-4") for c in candidates if _card(study, c)},
         }
-    card["benchmark"] = {
-        "command": "python benchmarks/score_study.py --sets bench-sets --study out/study -o out/study-bench "
-                   "--results bench-report/peers (sets from crmask bench build --data ../shared/data)",
-        "note": "real sets of crmask bench build (test footprints fp_id % 5 == 0); sources in the model's "
-                "training split are marked; peers scored on the same sets into the same report folders; "
-                "s_per_mpix is wall time on a machine busy with training, not a speed measurement (that is "
-                "benchmarks/bench_unet_speed.py)",
-        "sources": {source: {"in_training": _in_training(card, source), "model": scores(run, source),
-                             **{peer: scores(peer, source) for peer in peers}} for source in SOURCES},
-    }
-    (WEIGHTS_DIR / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
+    card["benchmark"] = benchmark_section(
+        card, run, records, peers, "python benchmarks/score_study.py --sets bench-sets --study out/study -o "
+        "out/study-bench --results bench-report/peers (sets from crmask bench build --data ../shared/data)")
+    (WEIGHTS_DIR / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return weights
+
+
+def rebench(name: str, label: str, records: dict[tuple[str, str], dict], peers: list[str], command: str) -> Path:
+    """Replace the ``benchmark`` section of the shipped model ``name`` with the results of bench label ``label``."""
+    path = WEIGHTS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise SystemExit(f"no shipped model {name!r} in {WEIGHTS_DIR}")
+    if not any(key[1] == label for key in records):
+        raise SystemExit(f"no bench results of {label!r} in the --results folders")
+    card = json.loads(path.read_text())
+    card["benchmark"] = benchmark_section(card, label, records, peers, command)
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path
 
 
 def _in_training(card: dict, source: str) -> str:
@@ -343,7 +371,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", nargs="*", default=[], metavar="FAMILY=WIDTH",
                         help="width (8, 12 or 16; default 8) of each family's default model: the runs --ship-defaults "
                              "ships and the defaults tables show; any wider one also leaves out the width-8 tables")
+    parser.add_argument("--rebench", nargs="*", default=[], metavar="NAME=LABEL",
+                        help="replace the benchmark section of the shipped model NAME (e.g. att-cosmic-conn-general) "
+                             "with the results of bench label LABEL in the --results folders (use with --no-bench)")
+    parser.add_argument("--bench-command", default=None,
+                        help="the crmask bench command that made the --results folders, for --rebench's cards")
     opts = parser.parse_args(argv)
+    if opts.rebench and not opts.bench_command:
+        parser.error("--rebench needs --bench-command: the command that made the results it records")
     runs = {name: path for name, path in finished_runs(opts.study).items()
             if any(fnmatch.fnmatch(name, pattern) for pattern in opts.only)}
     if not opts.no_bench and runs:
@@ -360,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(w != 8 for w in widths.values()):
         found = [t for t in found if t["title"].startswith(("UNet-3-12", "Default models"))]
     text = markdown(found)
+    opts.outdir.mkdir(parents=True, exist_ok=True)
     (opts.outdir / "study.md").write_text(text)
     if opts.rst is not None:
         opts.rst.write_text(rst(found))
@@ -375,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
                           family_runs(arch, att, opts.study, width)))
     for run, name, candidates in ships:
         print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates)}")
+    for item in opts.rebench:
+        name, _, label = item.partition("=")
+        print(f"benchmark of {label} written into {rebench(name, label, records, peers, opts.bench_command)}")
     return 0
 
 

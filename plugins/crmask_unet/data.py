@@ -61,6 +61,11 @@ class Sample:
         The same patch without cosmic rays (for the median-weighted loss).
     sky : float
         Sky level in electrons (for the sky augmentation).
+    significance : numpy.ndarray or None
+        Significance of each truth pixel (injected charge over the noise;
+        infinite for real labelled cosmic rays), where known: the
+        validation counts the significant cosmic rays with it
+        (`crmask.bench.metrics.event_completeness`).
     """
 
     image: np.ndarray
@@ -68,6 +73,7 @@ class Sample:
     ignore: np.ndarray
     clean: np.ndarray
     sky: float
+    significance: np.ndarray | None = None
 
     def transformed(self, code: int) -> "Sample":
         """Apply one of the 8 symmetries of the square (bit 0: flip y, bit 1: flip x, bit 2: transpose)."""
@@ -81,7 +87,8 @@ class Sample:
                 a = a.T
             return np.ascontiguousarray(a)
 
-        return replace(self, image=op(self.image), mask=op(self.mask), ignore=op(self.ignore), clean=op(self.clean))
+        return replace(self, image=op(self.image), mask=op(self.mask), ignore=op(self.ignore), clean=op(self.clean),
+                       significance=None if self.significance is None else op(self.significance))
 
 
 class PatchSource(Protocol):
@@ -210,7 +217,8 @@ class FramePool:
         y, x = _crop_origin(rng, frame.image.shape, size)
         window = (slice(y, y + size), slice(x, x + size))
         patch = Sample(image=frame.image[window], mask=frame.mask[window], ignore=frame.ignore[window],
-                       clean=frame.clean[window], sky=frame.sky)
+                       clean=frame.clean[window], sky=frame.sky,
+                       significance=None if frame.significance is None else frame.significance[window])
         return patch.transformed(int(rng.integers(8)))
 
 
@@ -263,7 +271,8 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
     independent injections (``crmask.data.footprints.inject_footprints``, seed
     ``(seed, frame index, realisation)``). Truth is the injected cosmic rays
     (pixels 3 sigma above the noise) plus the frame's real labels where it
-    has them (the SPRAT repeat masks). Left out of the loss: the frame's own
+    has them (the SPRAT repeat masks); each sample carries the truth's
+    significance (`Sample.significance`). Left out of the loss: the frame's own
     unlabelled cosmic rays and doubtful pixels (``own_crs``), its defects,
     and faint injected charge.
 
@@ -301,7 +310,11 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
                                     satlevel=satlevel)
             truth = inj.mask if frame.labels is None else inj.mask | frame.labels
             ignore = (inj.faint | frame.own_crs | frame.defects) & ~truth
-            samples.append(Sample(image=inj.data, mask=truth, ignore=ignore, clean=electrons, sky=sky))
+            significance = inj.significance
+            if frame.labels is not None:  # real cosmic rays found in the repeats at 5 sigma
+                significance = np.where(frame.labels, np.float32(np.inf), significance)
+            samples.append(Sample(image=inj.data, mask=truth, ignore=ignore, clean=electrons, sky=sky,
+                                  significance=significance))
     return samples
 
 

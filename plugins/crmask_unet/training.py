@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -35,7 +35,8 @@ from .losses import border_weights, median_weights, weighted_bce
 from .model import UNet
 from .weights import Normalisation
 
-__all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "train", "evaluate", "tpr_key", "choose_threshold",
+__all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "ValidationMap", "train", "evaluate", "tpr_key",
+           "choose_threshold",
            "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS", "CHECKPOINT", "LR_SCHEDULES", "cosine_lr"]
 
 #: False-positive rates at which validation reports the true-positive rate.
@@ -81,9 +82,27 @@ class TrainResult:
     best: dict[str, float] = field(default_factory=dict)
 
 
+class ValidationMap(NamedTuple):
+    """A model's probability map of one validation frame, with the frame's truth.
+
+    ``significance`` (`crmask_unet.data.Sample.significance`) is `None`
+    where the truth's significance is not known.
+    """
+
+    probability: np.ndarray
+    truth: np.ndarray
+    ignore: np.ndarray
+    significance: np.ndarray | None = None
+
+
 @dataclass(frozen=True)
 class OperatingPoint:
-    """Pixel and event scores of a mask ``probability >= threshold`` on validation frames."""
+    """Pixel and event scores of a mask ``probability >= threshold`` on validation frames.
+
+    ``event_completeness`` counts every cosmic ray; ``significant_event_completeness``
+    only those whose brightest pixel holds `crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA`
+    times the noise (NaN where a frame's significance is not known).
+    """
 
     threshold: float
     f1: float
@@ -91,27 +110,38 @@ class OperatingPoint:
     recall: float
     event_completeness: float
     events: int
+    significant_event_completeness: float = float("nan")
+    significant_events: int = 0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
-def _operating_point(maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], threshold: float) -> OperatingPoint:
+def _operating_point(maps: Sequence[ValidationMap], threshold: float) -> OperatingPoint:
     total, found, events = None, 0, 0
-    for prob, truth, ignore in maps:
+    significant = [0, 0] if all(m.significance is not None for m in maps) else None
+    for prob, truth, ignore, sig in maps:
         flagged = prob >= threshold
         counts = confusion(truth, flagged, ignore)
         total = counts if total is None else total + counts
         hit, n = event_completeness(truth, flagged, ignore)
         found, events = found + hit, events + n
+        if significant is not None:
+            hit, n = event_completeness(truth, flagged, ignore, significance=sig)
+            significant = [significant[0] + hit, significant[1] + n]
+    extra = {}
+    if significant is not None:
+        extra = {"significant_event_completeness": significant[0] / significant[1] if significant[1] else float("nan"),
+                 "significant_events": significant[1]}
     return OperatingPoint(threshold=float(threshold), f1=total.f1, precision=total.precision, recall=total.tpr,
-                          event_completeness=found / events if events else float("nan"), events=events)
+                          event_completeness=found / events if events else float("nan"), events=events, **extra)
 
 
 def choose_threshold(
-    maps: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    maps: Sequence[ValidationMap],
     grid: Sequence[float] = THRESHOLD_GRID,
     min_completeness: float = MIN_EVENT_COMPLETENESS,
+    events: str = "all",
 ) -> OperatingPoint:
     """The threshold of best pixel F1 among those that find ``min_completeness`` of the cosmic rays.
 
@@ -122,18 +152,35 @@ def choose_threshold(
 
     Parameters
     ----------
-    maps : sequence of (probability, truth, ignore)
+    maps : sequence of ValidationMap
         Whole validation frames.
     grid : sequence of float
         Candidate thresholds.
     min_completeness : float
         Fraction of cosmic rays the threshold must find.
+    events : {"all", "significant"}
+        Which cosmic rays count: every one (training's rule), or only those
+        whose brightest pixel holds `crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA`
+        times the noise (every map must then carry its significance).
+
+    Raises
+    ------
+    ValueError
+        If ``events`` is neither, or is ``"significant"`` and a map has no significance.
     """
+    if events not in ("all", "significant"):
+        raise ValueError(f"events must be 'all' or 'significant', got {events!r}")
+    if events == "significant" and any(m.significance is None for m in maps):
+        raise ValueError("events='significant' needs the significance of every validation map")
     points = [_operating_point(maps, t) for t in grid]
-    complete = [p for p in points if p.event_completeness >= min_completeness]
+
+    def completeness(point: OperatingPoint) -> float:
+        return point.significant_event_completeness if events == "significant" else point.event_completeness
+
+    complete = [p for p in points if completeness(p) >= min_completeness]
     if complete:
         return max(complete, key=lambda p: (p.f1, p.threshold))
-    return max(points, key=lambda p: (np.nan_to_num(p.event_completeness), p.f1))
+    return max(points, key=lambda p: (np.nan_to_num(completeness(p)), p.f1))
 
 
 def _network_input(image: np.ndarray, norm: Normalisation) -> np.ndarray:
@@ -152,7 +199,7 @@ def evaluate(model, samples: Sequence[Sample], norm: Normalisation, device="cpu"
     -------
     dict
         ``loss`` (mean BCE per frame), ``tpr`` (``{fpr: tpr}``) and ``maps``,
-        a list of ``(probability, truth, ignore)`` per frame.
+        a list of `ValidationMap` per frame.
     """
     import torch
     import torch.nn.functional as F
@@ -167,13 +214,14 @@ def evaluate(model, samples: Sequence[Sample], norm: Normalisation, device="cpu"
         with torch.inference_mode():
             logits = model(x)[0, 0].float().cpu()
         truth, ignore = sample.mask[:ny, :nx], sample.ignore[:ny, :nx]
+        significance = None if sample.significance is None else sample.significance[:ny, :nx]
         valid = torch.from_numpy(~ignore)
         target = torch.from_numpy(truth.astype(np.float32))
         losses.append(F.binary_cross_entropy_with_logits(logits[valid], target[valid]).item())
         prob = torch.sigmoid(logits).numpy()
         pos, neg = score_histogram(truth, prob, DEFAULT_THRESHOLDS, ignore)
         positives, negatives = positives + pos, negatives + neg
-        maps.append((prob, truth, ignore))
+        maps.append(ValidationMap(prob, truth, ignore, significance))
     curve = Curve.from_histogram(positives, negatives, DEFAULT_THRESHOLDS)
     return {"loss": float(np.mean(losses)), "tpr": {f: curve.tpr_at_fpr(f) for f in FPR_POINTS}, "maps": maps}
 

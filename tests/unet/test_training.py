@@ -14,7 +14,14 @@ torch = pytest.importorskip("torch")
 import crmask  # noqa: E402
 from crmask_unet.data import Sample, augment_sky, dark_frame_mask, inject_dark_crs, synthetic_pool  # noqa: E402
 from crmask_unet.losses import border_weights, median_weights  # noqa: E402
-from crmask_unet.training import TrainConfig, choose_threshold, evaluate, tpr_key, train  # noqa: E402
+from crmask_unet.training import (  # noqa: E402
+    TrainConfig,
+    ValidationMap,
+    choose_threshold,
+    evaluate,
+    tpr_key,
+    train,
+)
 
 def test_dark_frame_pairs_follow_the_paper_formula(rng):
     clean = rng.normal(1000.0, 8.0, (64, 64)).astype(np.float32)
@@ -111,22 +118,43 @@ def _frame(truth_boxes, prob_values, shape=(40, 40)):
     for (box, value) in zip(truth_boxes, prob_values):
         truth[box] = True
         prob[box] = value
-    return prob, truth, np.zeros(shape, bool)
+    return ValidationMap(prob, truth, np.zeros(shape, bool))
 
 
 def test_threshold_keeps_ninety_percent_of_events_before_maximising_f1():
     # ten 2x2 cosmic rays with probabilities 0.1 ... 1.0: a threshold above 0.2 loses a second event
     boxes = [(slice(3 * k, 3 * k + 2), slice(1, 3)) for k in range(10)]
-    prob, truth, ignore = _frame(boxes, np.linspace(0.1, 1.0, 10))
-    prob[30:40, 30:40] = 0.15  # 100 clean pixels that a threshold of 0.15 or lower flags
-    point = choose_threshold([(prob, truth, ignore)], grid=(0.05, 0.1, 0.15, 0.2, 0.25, 0.5))
+    frame = _frame(boxes, np.linspace(0.1, 1.0, 10))
+    frame.probability[30:40, 30:40] = 0.15  # 100 clean pixels that a threshold of 0.15 or lower flags
+    point = choose_threshold([frame], grid=(0.05, 0.1, 0.15, 0.2, 0.25, 0.5))
     # 0.05/0.1/0.15 find all 10 events but flag the clean block; 0.2 finds 9 of 10 (= 0.90) and no clean
     # pixel; 0.25 and above find 8 or fewer
     assert point.threshold == 0.2
     assert point.event_completeness == pytest.approx(0.9) and point.events == 10
     assert point.precision == 1.0 and point.recall == pytest.approx(0.9)
-    strict = choose_threshold([(prob, truth, ignore)], grid=(0.25, 0.5), min_completeness=0.95)
+    strict = choose_threshold([frame], grid=(0.25, 0.5), min_completeness=0.95)
     assert strict.threshold == 0.25  # none reaches 95%: the most complete one
+
+
+def test_threshold_rule_may_count_only_the_significant_cosmic_rays():
+    # nine bright 2x2 cosmic rays found above 0.5, and three single pixels at 4 sigma of charge that only a
+    # threshold of 0.1 finds, where it also flags 100 clean pixels
+    boxes = [(slice(3 * k, 3 * k + 2), slice(1, 3)) for k in range(9)]
+    boxes += [(slice(3 * k, 3 * k + 1), slice(10, 11)) for k in range(3)]
+    frame = _frame(boxes, [0.9] * 9 + [0.15] * 3)
+    frame.probability[30:40, 30:40] = 0.1
+    significance = np.where(frame.truth, 40.0, 0.0)
+    significance[:, 10] = np.where(frame.truth[:, 10], 4.0, 0.0)
+    grid = (0.05, 0.5)
+    frame = frame._replace(significance=significance)
+    every = choose_threshold([frame], grid=grid)
+    assert every.threshold == 0.05 and every.event_completeness == 1.0  # 9 of 12 at 0.5 is too few
+    significant = choose_threshold([frame], grid=grid, events="significant")
+    assert significant.threshold == 0.5 and significant.precision == 1.0
+    assert significant.significant_event_completeness == 1.0 and significant.significant_events == 9
+    assert significant.event_completeness == pytest.approx(9 / 12) and significant.events == 12
+    with pytest.raises(ValueError, match="needs the significance"):
+        choose_threshold([frame._replace(significance=None)], events="significant")
 
 
 def test_validation_tpr_is_the_bench_quantity():
@@ -323,6 +351,12 @@ def test_real_samples_inject_footprints_and_ignore_the_frames_own_cosmic_rays(rn
         clean = ~sample.mask & ~sample.ignore
         assert (injected[clean] < 3 * np.sqrt(5.0**2 + electrons[clean])).all()
         np.testing.assert_array_equal(sample.clean, electrons.astype(np.float32))
+        # significance: the injected charge over the noise; real labelled cosmic rays are significant by definition
+        assert np.isinf(sample.significance[labels]).all()
+        injected_truth = sample.mask & ~labels
+        np.testing.assert_allclose(sample.significance[injected_truth],
+                                   injected[injected_truth] / np.sqrt(5.0**2 + electrons[injected_truth]), rtol=1e-3)
+        assert (sample.significance[injected_truth] > 3).all()
     assert not np.array_equal(samples[0].mask, samples[1].mask)  # independent injections
     again = real_samples([frame], library, seed=7, realisations=2, cr_density=2000.0)
     np.testing.assert_array_equal(again[1].image, samples[1].image)
