@@ -31,6 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from crmask.bench.report import aggregate
+from crmask.cli_options import data_folder
+from crmask.exceptions import MissingDataError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # validation_difference, a sibling script
 
 #: Where shipped models live (model card + safetensors).
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "plugins" / "crmask_unet" / "weights"
@@ -334,12 +338,41 @@ NOT_SHIPPED = {
                                     "the shipped width16-deepcr-cosine-s1 is above it",
     "border-cosmic-conn-s1-e20": "on the unseen frames 0.643 against 0.777 for the shipped "
                                  "input-cosmic-conn-noise-e20 (GMOS-S 0.893 against 0.944)",
-    "border-cosmic-conn-s2-e20": "0.0024 above the shipped input-cosmic-conn-noise-e20 on real validation, less than "
-                                 "seeds of one recipe spread (0.954-0.983 for this one); shipped to a working copy "
+    "border-cosmic-conn-s2-e20": "0.0024 above the shipped input-cosmic-conn-noise-e20 on real validation, paired "
+                                 "bootstrap 95% interval -0.007 to +0.014 (validation_difference.py); shipped to a "
+                                 "working copy "
                                  "(wing growth and fixed statistics chosen as for the defaults) it was below it on "
                                  "the bench's M51 (0.696 against 0.809), SPRAT repeats (0.798 against 0.832) and "
                                  "GMOS-S (0.896 against 0.944), final24_bench.md",
 }
+
+
+def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool, str]:
+    """Whether ``run`` should replace the shipped model ``name``: it beats it on real validation beyond chance.
+
+    Both are scored on the real validation frames without wing growth, as
+    training validates (`validation_difference.event_counts`); ``run`` wins
+    when the paired bootstrap's 95% interval of its TPR at FPR 1e-4 minus the
+    shipped model's lies above zero. A name with no shipped model is won
+    outright; ``run`` does not replace itself (shipping it again would drop
+    what was added to its card after shipping: wing growth, fixed statistics).
+    """
+    from validation_difference import event_counts, paired_difference, validation_samples
+
+    import crmask
+
+    card_path = WEIGHTS_DIR / f"{name}.json"
+    if not card_path.is_file():
+        return True, f"no shipped {name}"
+    card = json.loads(card_path.read_text())
+    if card.get("study_run") == run:
+        return False, f"{run} is the shipped {name} already"
+    samples = validation_samples(data)
+    counts = [event_counts(crmask.get_detector(card["detector"], weights=str(weights), wings=False, threads=1), samples)
+              for weights in (WEIGHTS_DIR / card["weights_file"], finished_runs(study)[run])]
+    mean, low, high = paired_difference(*counts)
+    return low > 0, (f"{run} minus the shipped {card.get('study_run', name)} on real validation: {mean:+.4f}, "
+                     f"95% interval [{low:+.4f}, {high:+.4f}]")
 
 
 def best_of_family(study: Path, arch: str, attention: bool, width: int = 8) -> str:
@@ -376,6 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ship-defaults", nargs="*", default=None, metavar="FAMILY",
                         help="ship each family's (or only these families') best run on real validation as "
                              "<detector>-general (<detector>-general-<W> at --width W)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="shared real-data folder (default: CRMASK_DATA), for --ship-defaults: a family's best "
+                             "run replaces its shipped default only if the paired bootstrap interval of their real "
+                             "validation difference lies above zero (benchmarks/validation_difference.py)")
     parser.add_argument("--width", nargs="*", default=[], metavar="FAMILY=WIDTH",
                         help="width (8, 12 or 16; default 8) of each family's default model: the runs --ship-defaults "
                              "ships and the defaults tables show; any wider one also leaves out the width-8 tables")
@@ -387,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     if opts.rebench and not opts.bench_command:
         parser.error("--rebench needs --bench-command: the command that made the results it records")
+    if opts.ship_defaults is not None:
+        try:
+            opts.data = data_folder(opts.data)
+        except MissingDataError as exc:
+            parser.error(f"--ship-defaults compares each run with the shipped default on real validation: {exc}")
     runs = {name: path for name, path in finished_runs(opts.study).items()
             if any(fnmatch.fnmatch(name, pattern) for pattern in opts.only)}
     if not opts.no_bench and runs:
@@ -414,9 +456,12 @@ def main(argv: list[str] | None = None) -> int:
             if opts.ship_defaults and family not in opts.ship_defaults:
                 continue
             width = widths.get(family, 8)
-            ships.append((best_of_family(opts.study, arch, att, width),
-                          f"{family}-general" + ("" if width == 8 else f"-{width}"),
-                          family_runs(arch, att, opts.study, width)))
+            run = best_of_family(opts.study, arch, att, width)
+            name = f"{family}-general" + ("" if width == 8 else f"-{width}")
+            wins, why = replaces_shipped(opts.study, run, name, opts.data)
+            print(f"{family}: {why}")
+            if wins:
+                ships.append((run, name, family_runs(arch, att, opts.study, width)))
     for run, name, candidates in ships:
         print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates)}")
     for item in opts.rebench:

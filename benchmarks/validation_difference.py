@@ -52,10 +52,27 @@ def event_counts(detector, samples) -> np.ndarray:
     return np.concatenate(counts)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import crmask
+def validation_samples(data: Path):
+    """The real validation frames as training builds them (SPRAT 4 and SAAO, validation footprints, seed 2)."""
     from crmask.bench.sources import load_real_frames
     from crmask_unet.data import real_samples, split_footprints
+
+    frames = load_real_frames(data, ["sprat-4", "saao"])
+    footprints = split_footprints(str(data / "cr_footprints_itl.fits.gz"), "val")
+    return real_samples([frames["sprat-4"], frames["saao"]], footprints, 2, 2, 250.0)
+
+
+def paired_difference(first: np.ndarray, second: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and 95% interval of ``second``'s TPR minus ``first``'s, resampling the cosmic rays of `event_counts`."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(first), (RESAMPLES, len(first)))
+    diff = (second[draws, 1].sum(1) / second[draws, 0].sum(1)) - (first[draws, 1].sum(1) / first[draws, 0].sum(1))
+    low, high = np.percentile(diff, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import crmask
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="shared real-data folder (default: CRMASK_DATA)")
@@ -72,20 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         if not sep:
             parser.error(f"a model is DETECTOR=WEIGHTS, got {model!r}")
         detectors.append(crmask.get_detector(name, weights=weights, wings=False, threads=1))
-    frames = load_real_frames(data, ["sprat-4", "saao"])
-    footprints = split_footprints(str(data / "cr_footprints_itl.fits.gz"), "val")
-    samples = real_samples([frames["sprat-4"], frames["saao"]], footprints, 2, 2, 250.0)  # as training validates
+    samples = validation_samples(data)
     counts = []
     for model, detector in zip(opts.models, detectors):
         counts.append(event_counts(detector, samples))
         print(f"{model}: TPR at FPR {FPR:g} {counts[-1][:, 1].sum() / counts[-1][:, 0].sum():.4f} "
               f"({len(counts[-1])} cosmic rays)")
-    first, second = counts
-    rng = np.random.default_rng(opts.seed)
-    draws = rng.integers(0, len(first), (RESAMPLES, len(first)))
-    diff = (second[draws, 1].sum(1) / second[draws, 0].sum(1)) - (first[draws, 1].sum(1) / first[draws, 0].sum(1))
-    low, high = np.percentile(diff, [2.5, 97.5])
-    print(f"second - first: {diff.mean():+.4f}, 95% interval [{low:+.4f}, {high:+.4f}]")
+    mean, low, high = paired_difference(*counts, seed=opts.seed)
+    print(f"second - first: {mean:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}]")
     return 0
 
 

@@ -42,3 +42,20 @@ def test_event_counts_at_the_threshold_of_fpr_1e4(script):
 def test_a_model_must_name_its_detector(script, tmp_path):
     with pytest.raises(SystemExit):
         script.main(["--data", str(tmp_path), "deepcr.general-16", "deepcr=deepcr.general"])
+
+
+def test_paired_difference_interval(script):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(1, 20, 300)
+    first = np.stack([pixels, rng.binomial(pixels, 0.8)], axis=1)
+    mean, low, high = script.paired_difference(first, first.copy())
+    assert mean == low == high == 0.0  # the same model: no difference in any resample
+    better = first.copy()
+    better[:, 1] = np.minimum(better[:, 1] + 1, better[:, 0])  # one more pixel found in every cosmic ray
+    mean, low, high = script.paired_difference(first, better)
+    assert 0 < low < mean < high
+    worse_somewhere = first.copy()
+    worse_somewhere[:150, 1] = np.maximum(worse_somewhere[:150, 1] - 1, 0)
+    worse_somewhere[150:, 1] = np.minimum(worse_somewhere[150:, 1] + 1, worse_somewhere[150:, 0])
+    _, low, high = script.paired_difference(first, worse_somewhere)
+    assert low < 0 < high  # as many cosmic rays lose a pixel as gain one: no sure difference
