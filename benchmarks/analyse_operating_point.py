@@ -8,10 +8,10 @@ For a detector, on ``crmask bench build`` sets:
   footprint pixels, defects), on STARMASK, or elsewhere;
 * the cosmic rays (8-connected truth groups) found in its mask (at its own
   threshold: half their pixels flagged, `crmask.bench.metrics.event_completeness`),
-  with the single-pixel ones less than 5 sigma above their local background
-  (`crmask.growth.local_significance`) counted apart: at FPR 1e-4 such a
-  pixel is at the noise floor (a Gaussian's one-sided 1e-4 tail starts at
-  3.7 sigma).
+  all of them and, on sets with injected cosmic rays, the significant ones
+  (brightest pixel at `crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA` times the
+  noise in injected charge or more, as ``crmask bench`` counts them): the others
+  are at the noise floor (a Gaussian's one-sided 1e-4 tail starts at 3.7 sigma).
 
     python benchmarks/analyse_operating_point.py --sets bench-sets --set m51 --set saao deepcr [key=value ...]
 """
@@ -25,26 +25,26 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from crmask.bench.metrics import SIGNIFICANT_EVENT_SIGMA
-
 FPR = 1e-4
 #: Pixels around truth or ignored pixels that count as "beside" them.
 NEAR = 2
-#: Single-pixel cosmic rays less significant than this above their local background are at the noise floor
-#: (the bench's significant-event limit, applied here to the observed pixel rather than to its injected charge).
-FLOOR_SIGMA = SIGNIFICANT_EVENT_SIGMA
 _SQUARE = np.ones((3, 3), dtype=bool)
 PLACES = ("beside truth", "beside ignored", "on stars", "elsewhere")
 
 
 def analyse(detector, images) -> dict:
-    """False positives at `FPR` by place (`None` without a probability map) and events found, over ``images``."""
+    """False positives at `FPR` by place (`None` without a probability map) and events found, over ``images``.
+
+    ``events`` holds ``found`` and ``total`` over every cosmic ray, and
+    ``significant_found`` and ``significant_total`` over the significant ones
+    (`None` unless every image has its injected significance).
+    """
     from crmask.bench.metrics import event_completeness
-    from crmask.ccd import background_noise
-    from crmask.growth import local_significance
 
     scores, places = [], []
-    events = {"found": 0, "total": 0, "floor_found": 0, "floor_total": 0}
+    significant = all(getattr(image, "significance", None) is not None for image in images)
+    events = {"found": 0, "total": 0, "significant_found": 0 if significant else None,
+              "significant_total": 0 if significant else None}
     for image in images:
         result = detector.detect(image.ccd)
         prob, truth, ignore = result.probability, image.truth, image.ignore
@@ -57,20 +57,12 @@ def analyse(detector, images) -> dict:
             scores.append(prob[negative])
             places.append(place[negative])
         found, total = event_completeness(truth, result.mask, ignore)
-        # the single-pixel cosmic rays at the noise floor, as a truth mask of their own
-        labels, _ = ndimage.label(truth & ~ignore, structure=_SQUARE)
-        single = (np.bincount(labels.ravel())[labels] == 1) & (labels > 0)
-        ys, xs = np.nonzero(single)
-        electrons, good = result.image.in_electrons, ~result.image.bad
-        significance = local_significance(electrons, (ys, xs), background_noise(electrons, good),
-                                          float(np.median(electrons[good])))
-        floor = np.zeros_like(truth)
-        floor[ys[significance < FLOOR_SIGMA], xs[significance < FLOOR_SIGMA]] = True
-        floor_found, floor_total = event_completeness(floor, result.mask, ignore)
         events["found"] += found
         events["total"] += total
-        events["floor_found"] += floor_found
-        events["floor_total"] += floor_total
+        if significant:
+            found, total = event_completeness(truth, result.mask, ignore, significance=image.significance)
+            events["significant_found"] += found
+            events["significant_total"] += total
     if not scores:
         return {"false_positives": None, "events": events}
     scores, places = np.concatenate(scores), np.concatenate(places)
@@ -96,14 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in opts.names:
         report = analyse(detector, load_set(opts.sets / name))
         ev = report["events"]
-        rest_total = ev["total"] - ev["floor_total"]
-        rest_found = ev["found"] - ev["floor_found"]
         if report["false_positives"] is not None:
             places = ", ".join(f"{count} {place}" for place, count in report["false_positives"].items())
             print(f"{name}: the {report['budget']} highest-ranked negatives (FPR {FPR:g}): {places}")
-        print(f"{name}: cosmic rays found at the threshold {ev['found']}/{ev['total']} ({ev['found'] / ev['total']:.3f}); "
-              f"single pixels under {FLOOR_SIGMA:g} sigma {ev['floor_found']}/{ev['floor_total']}; the others "
-              f"{rest_found}/{rest_total} ({rest_found / max(rest_total, 1):.3f})")
+        line = f"{name}: cosmic rays found at the threshold {ev['found']}/{ev['total']} ({ev['found'] / ev['total']:.3f})"
+        if ev["significant_total"] is not None:
+            floor_found = ev["found"] - ev["significant_found"]
+            floor_total = ev["total"] - ev["significant_total"]
+            line += (f"; significant ones {ev['significant_found']}/{ev['significant_total']} "
+                     f"({ev['significant_found'] / max(ev['significant_total'], 1):.3f}); at the noise floor "
+                     f"{floor_found}/{floor_total}")
+        print(line)
     return 0
 
 
