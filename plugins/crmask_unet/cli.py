@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from crmask.cli_options import (RecordedCommand, command_arguments, config_from_options, config_options,
                                 data_option, recorded_command)
+from crmask.exceptions import WeightsError
 
 from .config import TrainConfig
 
@@ -65,6 +67,10 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
               help="Dark frames: train on the paper's dark-frame pairs instead of synthetic frames.")
 @click.option("--clean", "clean_images", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="CR-free images for --darks.")
+@click.option("--init-weights", default=None, metavar="MODEL",
+              help="Start from these weights (a shipped model's name or a .safetensors file) instead of a random "
+                   "initialisation; the architecture options must match them. Fixed group statistics they carry "
+                   "stay fixed (the network trains in evaluation mode).")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for one checkpoint per epoch (needed by --resume).")
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint-dir.")
@@ -95,6 +101,7 @@ def train_unet(**opts) -> None:
     from .training import train
 
     _check_options(opts)
+    initial = None if opts["init_weights"] is None else _initial_weights(opts["init_weights"])
     if opts["threads"]:
         torch.set_num_threads(opts["threads"])
     config = config_from_options(TrainConfig, opts)
@@ -139,8 +146,10 @@ def train_unet(**opts) -> None:
                 report, validation = {"synthetic": validation}, real_val
     commit = git_commit(Path(__file__).parent)  # the code this training runs, before anything can change it
     grown_from = _checkpoint_length(opts["checkpoint_dir"]) if opts["resume"] else None
+    if initial is not None:
+        data["initial_weights"] = initial
     result = train(config, source, validation, report=report, checkpoint_dir=opts["checkpoint_dir"],
-                   resume=opts["resume"], device=opts["device"], log=click.echo)
+                   resume=opts["resume"], device=opts["device"], log=click.echo, init_weights=opts["init_weights"])
     command = _recorded_command(config.epochs, grown_from)
     weights, card = save_trained(result, config, opts["output"], command=command, training_data=data,
                                  selected_on="real" if report else "synthetic", source_commit=commit)
@@ -162,6 +171,20 @@ def _check_options(opts) -> None:
     if opts["device"] == "cuda" and not torch.cuda.is_available():
         raise click.BadParameter("cuda was asked for but torch finds no CUDA device; use --device cpu or auto",
                                  param_hint="--device")
+
+
+def _initial_weights(name: str) -> dict[str, Any]:
+    """What the card records of the weights a training starts from (one line of error if they cannot be read)."""
+    from crmask.models import file_sha256
+
+    from .weights import load_weights
+
+    try:
+        loaded = load_weights(name)
+    except (WeightsError, OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--init-weights") from None
+    return {"weights": name, "file": Path(loaded.source).name, "sha256": file_sha256(loaded.source),
+            "fixed_group_statistics": loaded.group_statistics is not None}
 
 
 def _checkpoint_length(checkpoint_dir: Path | None) -> tuple[int, int] | None:

@@ -27,7 +27,8 @@ from torch import nn
 
 from crmask.exceptions import WeightsError
 
-__all__ = ["KEY_PREFIX", "measure_group_statistics", "fix_group_statistics", "split_group_statistics"]
+__all__ = ["KEY_PREFIX", "measure_group_statistics", "fix_group_statistics", "split_group_statistics",
+           "fixed_group_statistics"]
 
 #: Prefix of the statistics' tensor names in a weights file:
 #: ``group_statistics.<module>.mean`` and ``group_statistics.<module>.var``, per channel.
@@ -142,3 +143,40 @@ def split_group_statistics(tensors: dict[str, torch.Tensor]) -> tuple[dict, dict
     state = {key: value for key, value in tensors.items() if not key.startswith(KEY_PREFIX)}
     return state, (stats or None)
 
+
+
+def fixed_group_statistics(network: nn.Module, twin: nn.Module) -> tuple[dict, dict | None]:
+    """Split a network whose group normalisations were fixed into its twin's state dict and the statistics.
+
+    ``twin`` is the same architecture with its group normalisations (e.g. a
+    fresh `crmask_unet.model.UNet` of the same configuration). Every module
+    of ``network`` that is a group normalisation in ``twin`` but a batch
+    normalisation here (`fix_group_statistics`) gives its running statistics;
+    the rest of ``network``'s state is the twin's, which it loads strictly.
+
+    Returns
+    -------
+    state : dict of torch.Tensor
+        The state dict ``twin`` takes (the weights, without the statistics).
+    statistics : dict of torch.Tensor or None
+        As `measure_group_statistics` returns them; `None` if nothing was fixed.
+
+    Raises
+    ------
+    WeightsError
+        If the rest of ``network``'s state does not fit ``twin``.
+    """
+    fixed = [name for name in _group_norms(twin) if isinstance(network.get_submodule(name), nn.BatchNorm2d)]
+    if not fixed:
+        return network.state_dict(), None
+    statistics = {}
+    for name in fixed:
+        module = network.get_submodule(name)
+        statistics[f"{KEY_PREFIX}{name}.mean"] = module.running_mean.detach().clone()
+        statistics[f"{KEY_PREFIX}{name}.var"] = module.running_var.detach().clone()
+    state = {key: value for key, value in network.state_dict().items() if key.rpartition(".")[0] not in fixed}
+    try:
+        twin.load_state_dict(state)
+    except RuntimeError as exc:
+        raise WeightsError(f"the network does not fit its group-norm twin: {exc}") from None
+    return state, statistics

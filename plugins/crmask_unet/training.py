@@ -33,7 +33,7 @@ from .data import PatchSource, Sample, augment_sky
 from .detector import normalise
 from .losses import border_weights, median_weights, weighted_bce
 from .model import UNet
-from .weights import Normalisation
+from .weights import Normalisation, load_weights
 
 __all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "ValidationMap", "train", "evaluate", "tpr_key",
            "choose_threshold",
@@ -263,6 +263,7 @@ def train(
     device: str = "auto",
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    init_weights: str | Path | None = None,
 ) -> TrainResult:
     """Train a U-Net on patches of ``source``, validating on ``validation`` frames.
 
@@ -287,6 +288,14 @@ def train(
         Show a tqdm progress bar.
     log : callable, optional
         Receives one line per epoch.
+    init_weights : str or path, optional
+        Start from these weights (a shipped model's name or a weights file;
+        `crmask_unet.weights.load_weights`) instead of a random
+        initialisation; their architecture must be ``config``'s. Where they
+        carry fixed group statistics (`crmask_unet.group_statistics`), the
+        network trains in evaluation mode throughout, as deepCR's second
+        phase does with batch statistics, so the statistics stay as they
+        are and the weights learn to work with them.
 
     Returns
     -------
@@ -299,7 +308,16 @@ def train(
         raise ValueError("train needs at least one validation frame")
     dev = torch.device(resolve_device(device))
     torch.manual_seed(config.seed)
-    model = UNet(config.unet_config()).to(dev)
+    model = UNet(config.unet_config())
+    fixed_statistics = False
+    if init_weights is not None:
+        loaded = load_weights(init_weights)
+        if loaded.config != model.config:
+            raise ValueError(f"the initial weights {init_weights} are a {loaded.config}; the training builds a "
+                             f"{model.config}")
+        model = loaded.network()
+        fixed_statistics = loaded.group_statistics is not None
+    model = model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=0.1, patience=config.patience, threshold=1e-3)
@@ -321,13 +339,15 @@ def train(
         history, best_state, start = state["history"], state["best_model"], state["epoch"]
         best_key = (history[state["best_epoch"]][_MAIN], -history[state["best_epoch"]]["val_loss"])
     frozen_from = math.ceil(config.bn_train_fraction * config.epochs) if model.config.norm == "batch" else None
+    if fixed_statistics:
+        frozen_from = 0
     norm = config.normalisation()
 
     for epoch in range(start, config.epochs):
         alpha = min(epoch / config.alpha_epochs, 1.0)
         model.train()
         if frozen_from is not None and epoch >= frozen_from:
-            model.eval()  # deepCR phase two: frozen batch-norm statistics
+            model.eval()  # deepCR phase two (or fixed group statistics): frozen normalisation statistics
         losses = []
         steps = range(config.steps_per_epoch)
         bar = tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)

@@ -225,9 +225,25 @@ def save_weights(
         Wing growth to record, ``{"nsigma": float, "weight": float}``.
     group_statistics : dict of torch.Tensor, optional
         Fixed group-normalisation statistics to store beside the weights
-        (`crmask_unet.group_statistics.measure_group_statistics`).
+        (`crmask_unet.group_statistics.measure_group_statistics`). A
+        ``model`` whose group normalisations are already fixed
+        (`LoadedWeights.network`, or a network trained from one) carries
+        its own, which are stored.
+
+    Raises
+    ------
+    WeightsError
+        If statistics are given for a model that carries its own.
     """
     from safetensors.torch import save_file
+
+    from .group_statistics import fixed_group_statistics
+    from .model import UNet
+
+    state, carried = fixed_group_statistics(model, UNet(model.config))
+    if carried is not None and group_statistics is not None:
+        raise WeightsError("the model carries fixed group statistics of its own; give no others")
+    group_statistics = carried if carried is not None else group_statistics
 
     metadata = {
         "format": _FORMAT,
@@ -238,7 +254,7 @@ def save_weights(
         **({"wings": json.dumps(_check_wings(wings, path))} if wings is not None else {}),
         **(extra or {}),
     }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in {**model.state_dict(), **(group_statistics or {})}.items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in {**state, **(group_statistics or {})}.items()}
     metadata["tensors_sha256"] = tensor_digest(tensors)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

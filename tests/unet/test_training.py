@@ -405,7 +405,7 @@ def test_train_command_on_real_frames_chooses_on_real_validation(tmp_path, footp
     assert best["events"] > best["synthetic/events"]
 
 
-def test_train_command_refuses_a_frame_in_both_splits(tmp_path, footprints_path):
+def test_train_command_refuses_bad_splits_and_initial_weights(tmp_path, footprints_path):
     from click.testing import CliRunner
 
     from crmask.cli import cli
@@ -416,6 +416,10 @@ def test_train_command_refuses_a_frame_in_both_splits(tmp_path, footprints_path)
     assert result.exit_code == 2 and "['m51'] are in both" in result.output
     result = CliRunner().invoke(cli, [*args[:4], "--train-sources", "hubble", "-o", str(tmp_path / "x.safetensors")])
     assert result.exit_code == 2 and "unknown real frame(s) ['hubble']" in result.output
+    result = CliRunner().invoke(cli, ["train", "unet", "--footprints", str(footprints_path), "--init-weights",
+                                      str(tmp_path / "missing.safetensors"), "-o", str(tmp_path / "x.safetensors")])
+    assert result.exit_code == 2 and "Invalid value for --init-weights" in result.output
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 def test_card_records_both_steps_of_a_run_grown_on_resume(tmp_path, footprints_path):
@@ -533,3 +537,39 @@ def test_real_frame_truth_grows_by_a_few_percent(rng, footprints_path):
     assert not (added & ~reach).any()
     # about 2.3% of a Gaussian background lies 2 sigma up: the rim is a small fraction of the truth
     assert 0 < added.sum() < 0.5 * sample.mask.sum()
+
+
+def test_training_from_weights_with_fixed_group_statistics_keeps_them_fixed(tiny_data, tmp_path):
+    """Fine-tuning under fixed group statistics: the weights learn, the statistics stay, the result saves as such."""
+    from crmask_unet.detector import normalise
+    from crmask_unet.group_statistics import KEY_PREFIX, measure_group_statistics
+    from crmask_unet.weights import WeightsError, load_weights, save_weights
+
+    torch.set_num_threads(1)
+    pool, val = tiny_data
+    config = replace(TINY, epochs=1, steps_per_epoch=3)
+    norm = config.normalisation()
+    start = train(config, pool, val, progress=False).model.eval()
+    inputs = [torch.from_numpy(normalise(s.image, np.zeros(s.image.shape, bool), norm.scheme, norm.scale))[None, None]
+              for s in val]
+    stats = measure_group_statistics(start, inputs)
+    path = save_weights(tmp_path / "fixed.safetensors", start, "cosmic-conn", norm, group_statistics=stats)
+
+    tuned = train(replace(config, steps_per_epoch=5), pool, val, progress=False, init_weights=str(path)).model
+    assert not any(isinstance(m, torch.nn.GroupNorm) for m in tuned.modules())
+    for key, value in stats.items():
+        name, _, kind = key[len(KEY_PREFIX):].rpartition(".")
+        held = getattr(tuned.get_submodule(name), "running_mean" if kind == "mean" else "running_var")
+        assert torch.equal(held, value)  # not updated by the training batches
+    before, after = start.state_dict(), tuned.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))
+
+    saved = load_weights(str(save_weights(tmp_path / "tuned.safetensors", tuned, "cosmic-conn", norm)))
+    assert saved.group_statistics.keys() == stats.keys()
+    assert all(torch.equal(saved.group_statistics[k], v) for k, v in stats.items())
+    with torch.inference_mode():
+        np.testing.assert_allclose(saved.network()(inputs[0]).numpy(), tuned.eval()(inputs[0]).numpy(), atol=1e-6)
+    with pytest.raises(WeightsError, match="carries fixed group statistics of its own"):
+        save_weights(tmp_path / "twice.safetensors", tuned, "cosmic-conn", norm, group_statistics=stats)
+    with pytest.raises(ValueError, match="initial weights"):
+        train(replace(config, width=8), pool, val, progress=False, init_weights=str(path))
