@@ -26,21 +26,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 from crmask.cli_options import data_folder
 from crmask.exceptions import MissingDataError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fix_group_statistics import validation_scores, write_weights  # a sibling script, not a package  # noqa: E402
+from fix_group_statistics import card_frames, replace_weights, validation_scores  # a sibling script  # noqa: E402
 
 
 def choose(name: str, frames, footprints: Path, events: str, apply: bool, evidence: str | None) -> dict:
     """Score model ``name`` on its real validation frames; with ``apply``, ship the threshold chosen there."""
     import crmask
     from crmask_unet.training import MIN_EVENT_COMPLETENESS
-    from crmask_unet.weights import WEIGHTS_DIR, file_sha256, load_weights, read_card
+    from crmask_unet.weights import WEIGHTS_DIR, load_weights, read_card
 
     card_path = WEIGHTS_DIR / f"{name}.json"
     card = read_card(card_path)
@@ -50,12 +49,7 @@ def choose(name: str, frames, footprints: Path, events: str, apply: bool, eviden
     point = scores["operating_point"]
     record = {"model": name, "previous_threshold": previous, **scores}
     if apply and point["threshold"] != previous:
-        path = WEIGHTS_DIR / card["weights_file"]
-        with tempfile.TemporaryDirectory() as tmp:
-            candidate = Path(tmp) / path.name
-            write_weights(path, candidate, {}, point["threshold"])
-            path.write_bytes(candidate.read_bytes())
-        card["sha256"] = file_sha256(path)
+        card["sha256"] = replace_weights(WEIGHTS_DIR / card["weights_file"], {}, point["threshold"])
         card["threshold"] = point["threshold"]
         which = "significant cosmic rays (brightest pixel >= 5 sigma of injected charge; the SPRAT repeat labels " \
             "count as significant)" if events == "significant" else "cosmic rays"
@@ -87,16 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         opts.data = data_folder(opts.data)
     except MissingDataError as exc:
         parser.error(str(exc))
-    from crmask.bench.sources import load_real_frames
-    from crmask_unet.weights import WEIGHTS_DIR, read_card
-
     names = [*opts.models, *opts.apply]
     if not names:
         parser.error("name at least one shipped model")
-    needed = {frame for name in names
-              for frame in read_card(WEIGHTS_DIR / f"{name}.json")["training_data"]["real"]["validate"]}
-    frames = load_real_frames(opts.data, sorted(needed))
-    footprints = opts.data / "cr_footprints_itl.fits.gz"
+    frames, footprints = card_frames(opts.data, names, ("validate",))
     records = []
     for name in names:
         record = choose(name, frames, footprints, opts.events, name in opts.apply,

@@ -100,6 +100,41 @@ def validation_scores(detector, card: dict, frames, footprints: Path, events: st
             "operating_point": point.as_dict(), "natural_frames": natural}
 
 
+def card_frames(data: Path, names: list[str], parts: tuple[str, ...]):
+    """The real frames the named shipped models' cards use in ``parts`` (``"train"``, ``"validate"``), read once.
+
+    Returns
+    -------
+    frames : dict
+        `crmask.bench.sources.load_real_frames` of those sources.
+    footprints : pathlib.Path
+        The footprint catalogue in ``data``.
+    """
+    from crmask.bench.sources import load_real_frames
+    from crmask_unet.weights import WEIGHTS_DIR, read_card
+
+    needed = {frame for name in names for part in parts
+              for frame in read_card(WEIGHTS_DIR / f"{name}.json")["training_data"]["real"][part]}
+    return load_real_frames(data, sorted(needed)), data / "cr_footprints_itl.fits.gz"
+
+
+def replace_weights(path: Path, stats: dict, threshold: float) -> str:
+    """Rewrite the weights file ``path`` in place with ``stats`` and ``threshold`` added; its new sha256.
+
+    The new file is written beside it and renamed over it, so an interruption leaves the old one whole.
+    """
+    from crmask_unet.weights import file_sha256
+
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=path.suffix, delete=False) as handle:
+        candidate = Path(handle.name)
+    try:
+        write_weights(path, candidate, stats, threshold)
+        candidate.replace(path)
+    finally:
+        candidate.unlink(missing_ok=True)
+    return file_sha256(path)
+
+
 def write_weights(source: Path, target: Path, stats: dict, threshold: float) -> None:
     """Copy weights file ``source`` to ``target`` with the group statistics and the threshold added."""
     from safetensors import safe_open
@@ -120,7 +155,7 @@ def fix_model(name: str, frames, footprints: Path, apply: bool, evidence: str | 
     """Measure, compare and (with ``apply``, where validation favours them) keep fixed statistics for ``name``."""
     import crmask
     from crmask_unet.group_statistics import measure_group_statistics
-    from crmask_unet.weights import WEIGHTS_DIR, file_sha256, load_weights, read_card
+    from crmask_unet.weights import WEIGHTS_DIR, load_weights, read_card
 
     card_path = WEIGHTS_DIR / f"{name}.json"
     card = read_card(card_path)
@@ -141,9 +176,7 @@ def fix_model(name: str, frames, footprints: Path, apply: bool, evidence: str | 
         record = {"model": name, "image_statistics": image, "fixed_statistics": fixed, "kept": keep}
         if apply and keep:
             threshold = fixed["operating_point"]["threshold"]
-            write_weights(path, candidate, stats, threshold)
-            path.write_bytes(candidate.read_bytes())
-            card["sha256"] = file_sha256(path)
+            card["sha256"] = replace_weights(path, stats, threshold)
             card["threshold_before_group_statistics"] = card["threshold"]
             card["threshold"] = threshold
             card["summary"] += "; group normalisation with fixed statistics measured on its training frames"
@@ -177,15 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         opts.data = data_folder(opts.data)
     except MissingDataError as exc:
         parser.error(str(exc))
-    from crmask.bench.sources import load_real_frames
-    from crmask_unet.weights import WEIGHTS_DIR, read_card
-
     names = [*opts.models, *opts.apply]
-    # the frames that train or validate the models named (their cards' split), read once for all of them
-    needed = {frame for name in names for part in ("train", "validate")
-              for frame in read_card(WEIGHTS_DIR / f"{name}.json")["training_data"]["real"][part]}
-    frames = load_real_frames(opts.data, sorted(needed))
-    footprints = opts.data / "cr_footprints_itl.fits.gz"
+    frames, footprints = card_frames(opts.data, names, ("train", "validate"))
     records = []
     for name in names:
         record = fix_model(name, frames, footprints, name in opts.apply, str(opts.output) if opts.output else None)
