@@ -101,7 +101,7 @@ def train_unet(**opts) -> None:
     from .training import train
 
     _check_options(opts)
-    initial = None if opts["init_weights"] is None else _initial_weights(opts["init_weights"])
+    initial, initial_record = (None, None) if opts["init_weights"] is None else _initial_weights(opts["init_weights"])
     if opts["threads"]:
         torch.set_num_threads(opts["threads"])
     config = config_from_options(TrainConfig, opts)
@@ -146,10 +146,10 @@ def train_unet(**opts) -> None:
                 report, validation = {"synthetic": validation}, real_val
     commit = git_commit(Path(__file__).parent)  # the code this training runs, before anything can change it
     grown_from = _checkpoint_length(opts["checkpoint_dir"]) if opts["resume"] else None
-    if initial is not None:
-        data["initial_weights"] = initial
+    if initial_record is not None:
+        data["initial_weights"] = initial_record
     result = train(config, source, validation, report=report, checkpoint_dir=opts["checkpoint_dir"],
-                   resume=opts["resume"], device=opts["device"], log=click.echo, init_weights=opts["init_weights"])
+                   resume=opts["resume"], device=opts["device"], log=click.echo, initial=initial)
     command = _recorded_command(config.epochs, grown_from)
     weights, card = save_trained(result, config, opts["output"], command=command, training_data=data,
                                  selected_on="real" if report else "synthetic", source_commit=commit)
@@ -173,8 +173,8 @@ def _check_options(opts) -> None:
                                  param_hint="--device")
 
 
-def _initial_weights(name: str) -> dict[str, Any]:
-    """What the card records of the weights a training starts from (one line of error if they cannot be read)."""
+def _initial_weights(name: str) -> tuple[Any, dict[str, Any]]:
+    """The weights a training starts from and what its card records of them (one line of error if unreadable)."""
     from crmask.models import file_sha256
 
     from .weights import load_weights
@@ -183,8 +183,8 @@ def _initial_weights(name: str) -> dict[str, Any]:
         loaded = load_weights(name)
     except (WeightsError, OSError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="--init-weights") from None
-    return {"weights": name, "file": Path(loaded.source).name, "sha256": file_sha256(loaded.source),
-            "fixed_group_statistics": loaded.group_statistics is not None}
+    return loaded, {"weights": name, "file": Path(loaded.source).name, "sha256": file_sha256(loaded.source),
+                    "fixed_group_statistics": loaded.group_statistics is not None}
 
 
 def _checkpoint_length(checkpoint_dir: Path | None) -> tuple[int, int] | None:

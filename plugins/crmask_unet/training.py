@@ -33,7 +33,7 @@ from .data import PatchSource, Sample, augment_sky
 from .detector import normalise
 from .losses import border_weights, median_weights, weighted_bce
 from .model import UNet
-from .weights import Normalisation, load_weights
+from .weights import LoadedWeights, Normalisation
 
 __all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "ValidationMap", "train", "evaluate", "tpr_key",
            "choose_threshold",
@@ -263,7 +263,7 @@ def train(
     device: str = "auto",
     progress: bool = True,
     log: Callable[[str], None] | None = None,
-    init_weights: str | Path | None = None,
+    initial: LoadedWeights | None = None,
 ) -> TrainResult:
     """Train a U-Net on patches of ``source``, validating on ``validation`` frames.
 
@@ -288,10 +288,10 @@ def train(
         Show a tqdm progress bar.
     log : callable, optional
         Receives one line per epoch.
-    init_weights : str or path, optional
-        Start from these weights (a shipped model's name or a weights file;
-        `crmask_unet.weights.load_weights`) instead of a random
-        initialisation; their architecture must be ``config``'s. Where they
+    initial : LoadedWeights, optional
+        Start from these weights (`crmask_unet.weights.load_weights`)
+        instead of a random initialisation; their architecture must be
+        ``config``'s. Where they
         carry fixed group statistics (`crmask_unet.group_statistics`), the
         network trains in evaluation mode throughout, as deepCR's second
         phase does with batch statistics, so the statistics stay as they
@@ -310,13 +310,12 @@ def train(
     torch.manual_seed(config.seed)
     model = UNet(config.unet_config())
     fixed_statistics = False
-    if init_weights is not None:
-        loaded = load_weights(init_weights)
-        if loaded.config != model.config:
-            raise ValueError(f"the initial weights {init_weights} are a {loaded.config}; the training builds a "
+    if initial is not None:
+        if initial.config != model.config:
+            raise ValueError(f"the initial weights {initial.source} are a {initial.config}; the training builds a "
                              f"{model.config}")
-        model = loaded.network()
-        fixed_statistics = loaded.group_statistics is not None
+        model = initial.network()
+        fixed_statistics = initial.group_statistics is not None
     model = model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(

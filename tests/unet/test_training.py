@@ -555,7 +555,8 @@ def test_training_from_weights_with_fixed_group_statistics_keeps_them_fixed(tiny
     stats = measure_group_statistics(start, inputs)
     path = save_weights(tmp_path / "fixed.safetensors", start, "cosmic-conn", norm, group_statistics=stats)
 
-    tuned = train(replace(config, steps_per_epoch=5), pool, val, progress=False, init_weights=str(path)).model
+    tuned = train(replace(config, steps_per_epoch=5), pool, val, progress=False,
+                  initial=load_weights(str(path))).model
     assert not any(isinstance(m, torch.nn.GroupNorm) for m in tuned.modules())
     for key, value in stats.items():
         name, _, kind = key[len(KEY_PREFIX):].rpartition(".")
@@ -572,4 +573,4 @@ def test_training_from_weights_with_fixed_group_statistics_keeps_them_fixed(tiny
     with pytest.raises(WeightsError, match="carries fixed group statistics of its own"):
         save_weights(tmp_path / "twice.safetensors", tuned, "cosmic-conn", norm, group_statistics=stats)
     with pytest.raises(ValueError, match="initial weights"):
-        train(replace(config, width=8), pool, val, progress=False, init_weights=str(path))
+        train(replace(config, width=8), pool, val, progress=False, initial=load_weights(str(path)))
