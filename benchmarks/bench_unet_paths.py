@@ -26,16 +26,14 @@ import numpy as np
 MODELS = ("deepcr-general-16", "att-deepcr-general", "cosmic-conn-general", "att-cosmic-conn-general")
 
 
-def _best(func, x, repeats: int) -> float:
+def _seconds(func, x) -> float:
+    """Wall time of one ``func(x)`` without autograd."""
     import torch
 
-    best = float("inf")
     with torch.inference_mode():
-        for _ in range(repeats):
-            start = time.perf_counter()
-            func(x)
-            best = min(best, time.perf_counter() - start)
-    return best
+        start = time.perf_counter()
+        func(x)
+        return time.perf_counter() - start
 
 
 def _tile(sets: Path, size: int):
@@ -88,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         times = {path: [] for path in paths}
         for _ in range(opts.repeats):  # interleaved: a load change hits every path
             for path, func in paths.items():
-                times[path].append(_best(func, x, 1))
+                times[path].append(_seconds(func, x))
         with torch.inference_mode():
             reference = torch.sigmoid(eager(x))
             diff = {path: float((torch.sigmoid(paths[path](x)) - reference).abs().max())

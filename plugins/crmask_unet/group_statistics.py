@@ -144,7 +144,6 @@ def split_group_statistics(tensors: dict[str, torch.Tensor]) -> tuple[dict, dict
     return state, (stats or None)
 
 
-
 def fixed_group_statistics(network: nn.Module, twin: nn.Module) -> tuple[dict, dict | None]:
     """Split a network whose group normalisations were fixed into its twin's state dict and the statistics.
 
