@@ -8,7 +8,9 @@ plus one), and `crmask_unet.training.choose_threshold` picks the threshold:
 the best pixel F1 among those that find 90% of the cosmic rays, every one
 (``--events all``, training's rule) or only the significant ones
 (``--events significant``: brightest pixel at
-`crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA` times the noise or more).
+`crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA` times the noise or more),
+and that flag at most `crmask_unet.training.MAX_NATURAL_FPR` of the clean
+pixels of each validation frame without injected cosmic rays.
 No bench set is read. With ``--apply`` the threshold goes into the weights
 file and the model card, which records the previous one, the operating
 point and this command.
@@ -38,7 +40,7 @@ from fix_group_statistics import card_frames, replace_weights, validation_scores
 def choose(name: str, frames, footprints: Path, events: str, apply: bool, evidence: str | None) -> dict:
     """Score model ``name`` on its real validation frames; with ``apply``, ship the threshold chosen there."""
     import crmask
-    from crmask_unet.training import MIN_EVENT_COMPLETENESS
+    from crmask_unet.training import MAX_NATURAL_FPR, MIN_EVENT_COMPLETENESS
     from crmask_unet.weights import WEIGHTS_DIR, load_weights, read_card
 
     card_path = WEIGHTS_DIR / f"{name}.json"
@@ -54,7 +56,9 @@ def choose(name: str, frames, footprints: Path, events: str, apply: bool, eviden
         which = "significant cosmic rays (brightest pixel >= 5 sigma of injected charge; the SPRAT repeat labels " \
             "count as significant)" if events == "significant" else "cosmic rays"
         card["threshold_rule"] = (f"maximum pixel F1 on the real validation frames (grid 0.05..0.95, wing growth on) "
-                                  f"among thresholds that find >= {MIN_EVENT_COMPLETENESS:.0%} of their {which}")
+                                  f"among thresholds that find >= {MIN_EVENT_COMPLETENESS:.0%} of their {which} "
+                                  f"and flag at most {MAX_NATURAL_FPR:g} of the clean pixels of each of them without "
+                                  f"injected cosmic rays")
         card["threshold_choice"] = {
             "previous_threshold": previous,
             "validation": scores,
@@ -96,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: threshold {record['previous_threshold']:g} -> {p['threshold']:g} (F1 {p['f1']:.3f}, "
               f"significant events {p['significant_event_completeness']:.3f} of {p['significant_events']}, "
               f"all events {p['event_completeness']:.3f} of {p['events']}); false positives on the uninjected "
-              f"validation frames: {natural}{' (applied)' if record.get('applied') else ''}", flush=True)
+              f"validation frames: {natural}{'' if record['usable'] else ' (above the bound at every threshold)'}"
+              f"{' (applied)' if record.get('applied') else ''}", flush=True)
     if opts.output:
         opts.output.parent.mkdir(parents=True, exist_ok=True)
         opts.output.write_text(json.dumps(records, indent=2) + "\n")

@@ -348,30 +348,52 @@ NOT_SHIPPED = {
 
 
 def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool, str]:
-    """Whether ``run`` should replace the shipped model ``name``: it beats it on real validation beyond chance.
+    """Whether ``run`` should replace the shipped model ``name``, judged on the real validation frames only.
 
-    Both are scored on the real validation frames without wing growth, as
-    training validates (`validation_difference.event_counts`); ``run`` wins
-    when the paired bootstrap's 95% interval of its TPR at FPR 1e-4 minus the
-    shipped model's lies above zero. A name with no shipped model is won
-    outright; ``run`` does not replace itself (shipping it again would drop
-    what was added to its card after shipping: wing growth, fixed statistics).
+    First the operating point (`fix_group_statistics.validation_scores`, each
+    model as it runs): a model with no threshold that keeps the
+    false-positive rate on every validation frame without injected cosmic
+    rays within `crmask_unet.training.MAX_NATURAL_FPR` never replaces
+    one, and replaces a shipped model that has none. Between two usable
+    models, TPR at FPR 1e-4 without wing growth, as training validates
+    (`validation_difference.event_counts`): ``run`` wins when the paired
+    bootstrap's 95% interval of its TPR minus the shipped model's lies above
+    zero. A name with no shipped model is won by a usable run; ``run`` does
+    not replace itself (shipping it again would drop what was added to its
+    card after shipping: wing growth, fixed statistics).
     """
+    from fix_group_statistics import validation_scores
     from validation_difference import event_counts, paired_difference, validation_samples
 
     import crmask
+    from crmask.bench.sources import load_real_frames
 
+    candidate_card = _card(study, run)
+    weights = finished_runs(study)[run]
     card_path = WEIGHTS_DIR / f"{name}.json"
-    if not card_path.is_file():
-        return True, f"no shipped {name}"
-    card = json.loads(card_path.read_text())
-    if card.get("study_run") == run:
+    card = json.loads(card_path.read_text()) if card_path.is_file() else None
+    if card is not None and card.get("study_run") == run:
         return False, f"{run} is the shipped {name} already"
+    cards = [c for c in (card, candidate_card) if c is not None]
+    frames = load_real_frames(data, sorted({n for c in cards for n in c["training_data"]["real"]["validate"]}))
+    footprints = data / "cr_footprints_itl.fits.gz"
+    detector = candidate_card["detector"]
+    usable = validation_scores(crmask.get_detector(detector, weights=str(weights), threads=1), candidate_card,
+                               frames, footprints)["usable"]
+    if not usable:
+        return False, f"{run}: no threshold keeps the uninjected validation frames' false-positive rate in bound"
+    if card is None:
+        return True, f"no shipped {name}"
+    shipped = card.get("study_run", name)
+    if not validation_scores(crmask.get_detector(card["detector"], weights=name, threads=1), card, frames,
+                             footprints)["usable"]:
+        return True, (f"the shipped {shipped} has no threshold that keeps the uninjected validation frames' "
+                      f"false-positive rate in bound; {run} has")
     samples = validation_samples(data)
-    counts = [event_counts(crmask.get_detector(card["detector"], weights=str(weights), wings=False, threads=1), samples)
-              for weights in (WEIGHTS_DIR / card["weights_file"], finished_runs(study)[run])]
+    counts = [event_counts(crmask.get_detector(detector, weights=str(path), wings=False, threads=1), samples)
+              for path in (WEIGHTS_DIR / card["weights_file"], weights)]
     mean, low, high = paired_difference(*counts)
-    return low > 0, (f"{run} minus the shipped {card.get('study_run', name)} on real validation: {mean:+.4f}, "
+    return low > 0, (f"{run} minus the shipped {shipped} on real validation: {mean:+.4f}, "
                      f"95% interval [{low:+.4f}, {high:+.4f}]")
 
 
@@ -405,14 +427,17 @@ def main(argv: list[str] | None = None) -> int:
                              "still read every run's model card")
     parser.add_argument("--rst", type=Path, default=None, help="also write the tables as reStructuredText here")
     parser.add_argument("--ship", nargs="*", default=[], metavar="RUN=NAME",
-                        help="copy these runs into the package as shipped models, bench results in their cards")
+                        help="copy these runs into the package as shipped models, bench results in their cards, "
+                             "each where it passes the --ship-defaults rule against the shipped NAME (needs --data)")
     parser.add_argument("--ship-defaults", nargs="*", default=None, metavar="FAMILY",
                         help="ship each family's (or only these families') best run on real validation as "
                              "<detector>-general (<detector>-general-<W> at --width W)")
     parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: CRMASK_DATA), for --ship-defaults: a family's best "
-                             "run replaces its shipped default only if the paired bootstrap interval of their real "
-                             "validation difference lies above zero (benchmarks/validation_difference.py)")
+                        help="shared real-data folder (default: CRMASK_DATA), for --ship and --ship-defaults: a run "
+                             "replaces a shipped model only if it has a threshold within the false-positive bound on "
+                             "the uninjected validation frames and either the shipped model has none or the paired "
+                             "bootstrap interval of their real validation difference lies above zero "
+                             "(replaces_shipped)")
     parser.add_argument("--width", nargs="*", default=[], metavar="FAMILY=WIDTH",
                         help="width (8, 12 or 16; default 8) of each family's default model: the runs --ship-defaults "
                              "ships and the defaults tables show; any wider one also leaves out the width-8 tables")
@@ -424,11 +449,11 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     if opts.rebench and not opts.bench_command:
         parser.error("--rebench needs --bench-command: the command that made the results it records")
-    if opts.ship_defaults is not None:
+    if opts.ship_defaults is not None or opts.ship:
         try:
             opts.data = data_folder(opts.data)
         except MissingDataError as exc:
-            parser.error(f"--ship-defaults compares each run with the shipped default on real validation: {exc}")
+            parser.error(f"shipping compares each run with the shipped model on real validation: {exc}")
     runs = {name: path for name, path in finished_runs(opts.study).items()
             if any(fnmatch.fnmatch(name, pattern) for pattern in opts.only)}
     if not opts.no_bench and runs:
@@ -450,7 +475,15 @@ def main(argv: list[str] | None = None) -> int:
     if opts.rst is not None:
         opts.rst.write_text(rst(found))
     print(text)
-    ships = [(*item.partition("=")[::2], None) for item in opts.ship]
+    ships = []
+    for item in opts.ship:
+        run, _, name = item.partition("=")
+        if run not in finished_runs(opts.study) or not name:
+            parser.error(f"--ship needs RUN=NAME with a finished run of {opts.study}, got {item!r}")
+        wins, why = replaces_shipped(opts.study, run, name, opts.data)
+        print(f"{name}: {why}")
+        if wins:
+            ships.append((run, name, None))
     if opts.ship_defaults is not None:
         for family, (arch, att) in FAMILIES.items():
             if opts.ship_defaults and family not in opts.ship_defaults:

@@ -37,7 +37,7 @@ from .weights import LoadedWeights, Normalisation
 
 __all__ = ["TrainConfig", "TrainResult", "OperatingPoint", "ValidationMap", "train", "evaluate", "tpr_key",
            "choose_threshold",
-           "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS", "CHECKPOINT", "LR_SCHEDULES", "cosine_lr"]
+           "THRESHOLD_GRID", "MIN_EVENT_COMPLETENESS", "MAX_NATURAL_FPR", "CHECKPOINT", "LR_SCHEDULES", "cosine_lr"]
 
 #: False-positive rates at which validation reports the true-positive rate.
 FPR_POINTS = (1e-4, 1e-3)
@@ -45,6 +45,10 @@ FPR_POINTS = (1e-4, 1e-3)
 THRESHOLD_GRID = tuple(float(t) for t in np.round(np.arange(0.05, 0.96, 0.05), 2))
 #: Fraction of validation cosmic rays (at least half their pixels flagged) the threshold must keep.
 MIN_EVENT_COMPLETENESS = 0.90
+#: Highest false-positive rate the threshold may give on any real validation frame without injected cosmic rays
+#: (its own density of cosmic rays): a model whose output depends on how many cosmic rays a frame holds (per-image
+#: group normalisation) can pass on injected frames and flag one pixel in a hundred of a sparse one.
+MAX_NATURAL_FPR = 1e-3
 #: File name of the checkpoint written after every epoch.
 CHECKPOINT = "checkpoint.pt"
 
@@ -102,6 +106,8 @@ class OperatingPoint:
     ``event_completeness`` counts every cosmic ray; ``significant_event_completeness``
     only those whose brightest pixel holds `crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA`
     times the noise (NaN where a frame's significance is not known).
+    ``natural_fpr`` is the highest false-positive rate on the frames without
+    injected cosmic rays (NaN where none were given).
     """
 
     threshold: float
@@ -112,12 +118,18 @@ class OperatingPoint:
     events: int
     significant_event_completeness: float = float("nan")
     significant_events: int = 0
+    natural_fpr: float = float("nan")
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        """The fields as a dict, without ``natural_fpr`` where no natural frame was scored."""
+        fields = asdict(self)
+        if math.isnan(self.natural_fpr):
+            del fields["natural_fpr"]
+        return fields
 
 
-def _operating_point(maps: Sequence[ValidationMap], threshold: float) -> OperatingPoint:
+def _operating_point(maps: Sequence[ValidationMap], threshold: float,
+                     natural: Sequence[ValidationMap] = ()) -> OperatingPoint:
     total, found, events = None, 0, 0
     significant = [0, 0] if all(m.significance is not None for m in maps) else None
     for prob, truth, ignore, sig in maps:
@@ -133,6 +145,8 @@ def _operating_point(maps: Sequence[ValidationMap], threshold: float) -> Operati
     if significant is not None:
         extra = {"significant_event_completeness": significant[0] / significant[1] if significant[1] else float("nan"),
                  "significant_events": significant[1]}
+    if natural:
+        extra["natural_fpr"] = max(confusion(m.truth, m.probability >= threshold, m.ignore).fpr for m in natural)
     return OperatingPoint(threshold=float(threshold), f1=total.f1, precision=total.precision, recall=total.tpr,
                           event_completeness=found / events if events else float("nan"), events=events, **extra)
 
@@ -142,13 +156,19 @@ def choose_threshold(
     grid: Sequence[float] = THRESHOLD_GRID,
     min_completeness: float = MIN_EVENT_COMPLETENESS,
     events: str = "all",
+    natural: Sequence[ValidationMap] = (),
+    max_natural_fpr: float = MAX_NATURAL_FPR,
 ) -> OperatingPoint:
     """The threshold of best pixel F1 among those that find ``min_completeness`` of the cosmic rays.
 
     A cosmic ray (8-connected group of truth pixels) counts as found when at
     least half its pixels are flagged (`crmask.bench.metrics.event_completeness`).
     When no threshold of ``grid`` keeps that completeness, the one with the
-    highest completeness is taken (ties: best F1).
+    highest completeness is taken (ties: best F1). With ``natural`` frames,
+    only thresholds whose false-positive rate on each of them is at most
+    ``max_natural_fpr`` are candidates; when none is, the one of lowest
+    rate is returned, and its ``natural_fpr`` above the bound says that the
+    model has no usable threshold.
 
     Parameters
     ----------
@@ -162,6 +182,11 @@ def choose_threshold(
         Which cosmic rays count: every one (training's rule), or only those
         whose brightest pixel holds `crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA`
         times the noise (every map must then carry its significance).
+    natural : sequence of ValidationMap
+        The validation frames without injected cosmic rays (truth: their
+        real labels, if any; ignored: their own cosmic rays and defects).
+    max_natural_fpr : float
+        Highest false-positive rate allowed on any of ``natural``.
 
     Raises
     ------
@@ -172,7 +197,12 @@ def choose_threshold(
         raise ValueError(f"events must be 'all' or 'significant', got {events!r}")
     if events == "significant" and any(m.significance is None for m in maps):
         raise ValueError("events='significant' needs the significance of every validation map")
-    points = [_operating_point(maps, t) for t in grid]
+    points = [_operating_point(maps, t, natural) for t in grid]
+    if natural:
+        within = [p for p in points if p.natural_fpr <= max_natural_fpr]
+        if not within:
+            return min(points, key=lambda p: (p.natural_fpr, -p.threshold))
+        points = within
 
     def completeness(point: OperatingPoint) -> float:
         return point.significant_event_completeness if events == "significant" else point.event_completeness

@@ -1,7 +1,10 @@
-"""benchmarks/fix_group_statistics.py: rewriting a weights file with fixed statistics and a new threshold."""
+"""benchmarks/fix_group_statistics.py: rewriting a weights file with fixed statistics and a new threshold; the
+validation scores' bound on the uninjected frames."""
 
+import numpy as np
 import pytest
 
+from ..conftest import shared_path
 from .conftest import load_benchmark
 
 torch = pytest.importorskip("torch")
@@ -29,3 +32,37 @@ def test_replace_weights_adds_statistics_and_threshold_in_place(script, tmp_path
     assert all(torch.equal(loaded.group_statistics[k], v) for k, v in stats.items())
     assert all(torch.equal(loaded.state_dict[k], v) for k, v in model.state_dict().items())
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temporary file left
+
+
+class _Constant:
+    """A stand-in detector giving every pixel one probability, without wing growth."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def probability(self, image):
+        return np.full(image.shape, self.value, dtype=np.float32)
+
+    def wing_growth(self):
+        return None
+
+
+def test_validation_scores_bound_the_uninjected_frames_false_positive_rate(script):
+    from crmask.bench.sources import load_real_frames
+    from crmask_unet.training import THRESHOLD_GRID
+
+    data = shared_path("saao_a8280271.fits").parent
+    shared_path("cr_footprints_itl.fits.gz")
+    frames = load_real_frames(data, ["saao"])
+    card = {"training_data": {"real": {"validate": {"saao": "saao_a8280271.fits"}}, "val_cr_density_per_mpix": 250.0},
+            "training": {"seed": 1}}
+    footprints = data / "cr_footprints_itl.fits.gz"
+    # a map that flags every pixel at thresholds up to 0.42 and none above: only thresholds above it are in bound
+    low = script.validation_scores(_Constant(0.42), card, frames, footprints)
+    assert low["usable"] and low["operating_point"]["threshold"] == 0.45
+    assert low["operating_point"]["natural_fpr"] == 0.0 and low["natural_frames"]["saao"]["false_positives"] == 0
+    # above every threshold of the grid: no threshold is in bound, and the scores say so
+    high = script.validation_scores(_Constant(0.97), card, frames, footprints)
+    assert not high["usable"] and high["operating_point"]["threshold"] == max(THRESHOLD_GRID)
+    natural = high["natural_frames"]["saao"]
+    assert natural["false_positives"] == natural["negatives"] == (~frames["saao"].own_crs & ~frames["saao"].defects).sum()

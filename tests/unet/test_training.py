@@ -157,6 +157,33 @@ def test_threshold_rule_may_count_only_the_significant_cosmic_rays():
         choose_threshold([frame._replace(significance=None)], events="significant")
 
 
+def test_threshold_keeps_the_uninjected_frames_false_positive_rate_within_the_bound():
+    # ten 2x2 cosmic rays at 0.9 on the injected frame, found by every threshold; on a frame without injected
+    # cosmic rays (1600 pixels, a real labelled 2x2 one and an ignored 3x3 own one) 22 clean pixels reach 0.3 and 2
+    # reach 0.6: FPR 22/1587 and 2/1587 against a bound of 1e-2
+    boxes = [(slice(3 * k, 3 * k + 2), slice(1, 3)) for k in range(10)]
+    frame = _frame(boxes, [0.9] * 10)
+    natural = _frame([(slice(0, 2), slice(0, 2))], [0.95])
+    natural.probability[20, :20] = 0.3
+    natural.probability[21, :2] = 0.6
+    natural.ignore[30:33, 30:33] = True
+    natural.probability[30:33, 30:33] = 0.99  # the frame's own cosmic ray, ignored
+    grid = (0.2, 0.5, 0.8)
+    assert choose_threshold([frame], grid=grid).threshold == 0.8  # F1 1.0 throughout: the highest
+    frame.probability[35:40, 35:40] = 0.6  # 25 clean pixels the injected frame flags below 0.8
+    free = choose_threshold([frame], grid=grid)
+    assert free.threshold == 0.8 and np.isnan(free.natural_fpr)
+    point = choose_threshold([frame], grid=grid, natural=[natural], max_natural_fpr=1e-2)
+    assert point.threshold == 0.8 and point.natural_fpr == 0.0
+    assert "natural_fpr" in point.as_dict() and "natural_fpr" not in free.as_dict()
+    # without the 0.8 step only 0.5 is within the bound (2 / 1587); 0.2 flags 22 / 1587
+    point = choose_threshold([frame], grid=(0.2, 0.5), natural=[natural], max_natural_fpr=1e-2)
+    assert point.threshold == 0.5 and point.natural_fpr == pytest.approx(2 / 1587)
+    # a bound no threshold meets: the lowest rate, above the bound, tells the caller
+    none = choose_threshold([frame], grid=(0.2, 0.5), natural=[natural], max_natural_fpr=1e-4)
+    assert none.threshold == 0.5 and none.natural_fpr > 1e-4
+
+
 def test_validation_tpr_is_the_bench_quantity():
     from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram
 
