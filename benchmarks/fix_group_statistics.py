@@ -24,6 +24,10 @@ frame with few cosmic rays gets its sky noise scaled up and flagged
     python benchmarks/fix_group_statistics.py --data ../shared/data \\
         --apply att-cosmic-conn-general cosmic-conn-general \\
         -o benchmarks/results/unet_real_study/group_statistics.json
+
+``--write DIR`` only measures the statistics and writes each model with them
+(and its threshold) to ``DIR/<model>-fixed.safetensors``, the starting point
+of ``crmask train unet --init-weights`` (training under fixed statistics).
 """
 
 from __future__ import annotations
@@ -162,20 +166,30 @@ def write_weights(source: Path, target: Path, stats: dict, threshold: float) -> 
     save_file(tensors, str(target), metadata=metadata)
 
 
-def fix_model(name: str, frames, footprints: Path, apply: bool, evidence: str | None) -> dict:
-    """Measure, compare and (with ``apply``, where validation favours them) keep fixed statistics for ``name``."""
-    import crmask
+def measure(name: str, frames, footprints: Path):
+    """The shipped model ``name``'s card, its `crmask_unet.weights.LoadedWeights` and, unless it already has
+    them, the group statistics of its training frames (`calibration_inputs`), else None."""
     from crmask_unet.group_statistics import measure_group_statistics
     from crmask_unet.weights import WEIGHTS_DIR, load_weights, read_card
 
-    card_path = WEIGHTS_DIR / f"{name}.json"
-    card = read_card(card_path)
-    path = WEIGHTS_DIR / card["weights_file"]
+    card = read_card(WEIGHTS_DIR / f"{name}.json")
     loaded = load_weights(name)
     if loaded.group_statistics is not None:
+        return card, loaded, None
+    return card, loaded, measure_group_statistics(
+        loaded.network(), calibration_inputs(card, frames, footprints, loaded.config.multiple))
+
+
+def fix_model(name: str, frames, footprints: Path, apply: bool, evidence: str | None) -> dict:
+    """Measure, compare and (with ``apply``, where validation favours them) keep fixed statistics for ``name``."""
+    import crmask
+    from crmask_unet.weights import WEIGHTS_DIR
+
+    card, loaded, stats = measure(name, frames, footprints)
+    if stats is None:
         return {"model": name, "skipped": "already has fixed group statistics"}
-    stats = measure_group_statistics(loaded.network(),
-                                     calibration_inputs(card, frames, footprints, loaded.config.multiple))
+    card_path = WEIGHTS_DIR / f"{name}.json"
+    path = WEIGHTS_DIR / card["weights_file"]
     image = validation_scores(crmask.get_detector(card["detector"], weights=name, threads=1), card, frames,
                               footprints)
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,6 +224,19 @@ def fix_model(name: str, frames, footprints: Path, apply: bool, evidence: str | 
     return record
 
 
+def write_fixed(name: str, frames, footprints: Path, outdir: Path) -> Path:
+    """Write the shipped model ``name`` with fixed statistics measured on its training frames to ``outdir``."""
+    from crmask_unet.weights import WEIGHTS_DIR
+
+    card, loaded, stats = measure(name, frames, footprints)
+    if stats is None:
+        raise SystemExit(f"{name} already has fixed group statistics")
+    outdir.mkdir(parents=True, exist_ok=True)
+    target = outdir / f"{name}-fixed.safetensors"
+    write_weights(WEIGHTS_DIR / card["weights_file"], target, stats, loaded.threshold or 0.5)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", metavar="MODEL", help="shipped group-norm models to compare only")
@@ -217,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
                         help="shipped group-norm models whose weights and cards get the statistics where they help")
+    parser.add_argument("--write", type=Path, default=None, metavar="DIR",
+                        help="only write each named model with fixed statistics to DIR/<model>-fixed.safetensors")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the comparison")
     opts = parser.parse_args(argv)
     try:
@@ -224,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     except MissingDataError as exc:
         parser.error(str(exc))
     names = [*opts.models, *opts.apply]
+    if opts.write is not None:
+        frames, footprints = card_frames(opts.data, names, ("train",))
+        for name in names:
+            print(f"{name}: {write_fixed(name, frames, footprints, opts.write)}")
+        return 0
     frames, footprints = card_frames(opts.data, names, ("train", "validate"))
     records = []
     for name in names:

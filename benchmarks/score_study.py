@@ -242,14 +242,15 @@ def benchmark_section(card: dict, label: str, records: dict[tuple[str, str], dic
 
 
 def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict], peers: list[str],
-         candidates: list[str] | None = None) -> Path:
+         candidates: list[str] | None = None, gate: str | None = None) -> Path:
     """Copy a run's weights into the package as ``<name>.*``, its card extended with the bench results.
 
     The card names the model ``detector.tag`` (`crmask_unet.weights.model_name`); ``name`` is its alias.
 
     The weights file is copied byte for byte (its sha256 stays the card's);
     the card gains ``benchmark`` (`benchmark_section`) from the study's bench
-    run and the peers' results.
+    run and the peers' results, and ``selection``: the family's candidates
+    and, with ``gate``, why `replaces_shipped` let the run replace the shipped model.
     """
     card = _card(study, run)
     if not card:
@@ -260,12 +261,19 @@ def ship(study: Path, run: str, name: str, records: dict[tuple[str, str], dict],
     from crmask_unet.weights import model_name
 
     card.update(name=model_name(card["detector"], name), weights_file=weights.name, study_run=run)
+    selection = {}
     if candidates:
-        card["selection"] = {
+        selection = {
             "rule": "highest TPR at FPR 1e-4 on the real validation frames, to 0.001 (then F1), among the runs",
             "candidates": {c: _val(_card(study, c), "tpr@1e-4") for c in candidates if _card(study, c)},
             "left_out": {c: NOT_SHIPPED[c] for c in candidates if c in NOT_SHIPPED},
         }
+    if gate is not None:
+        from crmask_unet.training import MAX_NATURAL_FPR
+
+        selection["gate"] = {"rule": GATE_RULE.format(bound=MAX_NATURAL_FPR), "outcome": gate}
+    if selection:
+        card["selection"] = selection
     card["benchmark"] = benchmark_section(
         card, run, records, peers, "python benchmarks/score_study.py --sets bench-sets --study out/study -o "
         "out/study-bench --results bench-report/peers (sets from crmask bench build --data ../shared/data)")
@@ -345,6 +353,13 @@ NOT_SHIPPED = {
                                  "the bench's M51 (0.696 against 0.809), SPRAT repeats (0.798 against 0.832) and "
                                  "GMOS-S (0.896 against 0.944), final24_bench.md",
 }
+
+
+#: What `replaces_shipped` requires, in the words a model card records (``bound``: the false-positive bound).
+GATE_RULE = ("a run replaces the shipped model only if it has a threshold that flags at most {bound:g} of the clean pixels "
+             "of each real validation frame without injected cosmic rays (crmask_unet.training.MAX_NATURAL_FPR), and "
+             "either the shipped model has none or the paired bootstrap 95% interval of their difference in "
+             "real-validation TPR at FPR 1e-4 lies above zero")
 
 
 def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool, str]:
@@ -483,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         wins, why = replaces_shipped(opts.study, run, name, opts.data)
         print(f"{name}: {why}")
         if wins:
-            ships.append((run, name, None))
+            ships.append((run, name, None, why))
     if opts.ship_defaults is not None:
         for family, (arch, att) in FAMILIES.items():
             if opts.ship_defaults and family not in opts.ship_defaults:
@@ -494,9 +509,9 @@ def main(argv: list[str] | None = None) -> int:
             wins, why = replaces_shipped(opts.study, run, name, opts.data)
             print(f"{family}: {why}")
             if wins:
-                ships.append((run, name, family_runs(arch, att, opts.study, width)))
-    for run, name, candidates in ships:
-        print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates)}")
+                ships.append((run, name, family_runs(arch, att, opts.study, width), why))
+    for run, name, candidates, why in ships:
+        print(f"shipped {run} as {ship(opts.study, run, name, records, peers, candidates, why)}")
     for item in opts.rebench:
         name, _, label = item.partition("=")
         print(f"benchmark of {label} written into {rebench(name, label, records, peers, opts.bench_command)}")

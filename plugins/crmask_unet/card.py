@@ -76,11 +76,17 @@ def save_trained(
     description = (f"UNet-{config.depth}-{config.width}, "
                    f"{'BatchNorm' if config.arch == 'deepcr' else 'GroupNorm (no affine)'}"
                    f"{', additive attention gates' if config.attention else ''}")
+    summary = (f"{description}, {_NORM_WORDS[norm.scheme].format(scale=norm.scale)}; epoch and threshold chosen on "
+               f"{selected_on} validation frames")
+    initial = training_data.get("initial_weights")
+    if initial is not None:
+        summary += f"; fine-tuned from {initial['weights']}"
+        if initial.get("fixed_group_statistics"):
+            summary += " under its fixed group statistics"
     card = {
         "name": model_name(detector, path.stem),
         "detector": detector,
-        "summary": f"{description}, {_NORM_WORDS[norm.scheme].format(scale=norm.scale)}; epoch and threshold "
-                   f"chosen on {selected_on} validation frames",
+        "summary": summary,
         "weights_file": path.name,
         "sha256": file_sha256(path),
         "architecture": {

@@ -16,6 +16,7 @@ from crmask_unet.data import Sample, augment_sky, dark_frame_mask, inject_dark_c
 from crmask_unet.losses import border_weights, median_weights  # noqa: E402
 from crmask_unet.training import (  # noqa: E402
     TrainConfig,
+    TrainResult,
     ValidationMap,
     choose_threshold,
     evaluate,
@@ -601,3 +602,12 @@ def test_training_from_weights_with_fixed_group_statistics_keeps_them_fixed(tiny
         save_weights(tmp_path / "twice.safetensors", tuned, "cosmic-conn", norm, group_statistics=stats)
     with pytest.raises(ValueError, match="initial weights"):
         train(replace(config, width=8), pool, val, progress=False, initial=load_weights(str(path)))
+
+    from crmask_unet.card import save_trained
+
+    initial = {"weights": "fixed.safetensors", "fixed_group_statistics": True}
+    _, card = save_trained(TrainResult(model=tuned, threshold=0.5), config, tmp_path / "card.safetensors",
+                           command="crmask train unet ...", training_data={"initial_weights": initial})
+    card = json.loads(card.read_text())
+    assert card["summary"].endswith("; fine-tuned from fixed.safetensors under its fixed group statistics")
+    assert card["training_data"]["initial_weights"] == initial
