@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from ..conftest import shared_path
 from .conftest import load_benchmark
 
 
@@ -59,3 +60,22 @@ def test_paired_difference_interval(script):
     worse_somewhere[150:, 1] = np.minimum(worse_somewhere[150:, 1] + 1, worse_somewhere[150:, 0])
     _, low, high = script.paired_difference(first, worse_somewhere)
     assert low < 0 < high  # as many cosmic rays lose a pixel as gain one: no sure difference
+
+
+def test_validation_samples_count_each_real_cosmic_ray_once(script):
+    from scipy import ndimage
+
+    from crmask.bench.sources import load_real_frames
+
+    data = shared_path("sprat_lhs6328").parent
+    shared_path("cr_footprints_itl.fits.gz")
+    labels = load_real_frames(data, ["sprat-4"])["sprat-4"].labels
+    samples = script.validation_samples(data, realisations=3)
+    assert len(samples) == 6  # SPRAT 4 three times, then SAAO three times
+    first, *others = samples[:3]
+    assert (first.mask & labels).sum() == labels.sum()  # the repeat labels are truth in the first injection
+    for sample in others:  # and out of every other one, neither truth nor negative
+        assert not (sample.mask & labels).any() and sample.ignore[labels].all()
+        assert ndimage.label(sample.mask)[1] > 0  # the injected cosmic rays are still there
+    saao = load_real_frames(data, ["saao"])["saao"]
+    assert all(s.image.shape == saao.data.shape for s in samples[3:])
