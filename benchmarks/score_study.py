@@ -220,7 +220,7 @@ BENCH_NOTE = ("real sets of crmask bench build (test footprints fp_id % 5 == 0);
               "machine, not a speed measurement (that is benchmarks/bench_unet_speed.py)")
 #: The scores a card's ``benchmark`` section keeps per source and detector.
 BENCH_KEYS = ("tpr_1e-4", "tpr_1e-3", "f1", "event_completeness", "events_total", "significant_event_completeness",
-              "significant_events_total", "star_fp", "s_per_mpix")
+              "significant_events_total", "star_fp", "star_fp_all", "s_per_mpix")
 
 
 def benchmark_section(card: dict, label: str, records: dict[tuple[str, str], dict], peers: list[str],

@@ -36,6 +36,7 @@ COLUMNS = (
     ("event_completeness", "Events ≥50%", "{:.3f}"),
     ("significant_event_completeness", "Events ≥5σ", "{:.3f}"),
     ("star_fp", "Star FP px", "{:d}"),
+    ("star_fp_all", "Star FP px (all)", "{:d}"),
     ("s_per_mpix", "s/Mpix", "{:.3f}"),
     ("peak_mb", "Peak MiB", "{:.0f}"),
     ("cores_used", "CPU cores", "{:.2f}"),
@@ -95,6 +96,7 @@ def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             significant_found = significant_events = None
         else:
             significant_found, significant_events = (sum(column) for column in zip(*significant))
+        star_fp_all = [r["operating"].get("star_fp_all") for r in rs]  # absent from results before it
         for r in rs:
             o = r["operating"]
             op = op + Confusion(o["tp"], o["fp"], o["fn"], o["tn"])
@@ -133,6 +135,7 @@ def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "significant_event_completeness": (significant_found / significant_events if significant_events
                                                else float("nan")),
             "star_fp": star_fp,
+            "star_fp_all": float("nan") if None in star_fp_all else sum(star_fp_all),
             "star_pixels": star_pixels,
             "s_per_mpix": wall / (npix / 1e6) if npix else float("nan"),
             "peak_mb": max(r["peak_mb"] for r in rs),
@@ -145,6 +148,7 @@ def aggregate(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 #: Units of the summary columns that have one (the rates and counts of events are plain numbers).
 SUMMARY_UNITS = {
     "star_fp": u.pix,
+    "star_fp_all": u.pix,
     "star_pixels": u.pix,
     "s_per_mpix": u.s / (1e6 * u.pix),
     "peak_mb": u.MiB,

@@ -167,9 +167,12 @@ def evaluate_image(
     if image.significance is not None:
         significant["significant_found"], significant["significant_total"] = metrics.event_completeness(
             truth, pred, ignore, dilate=dilate, significance=image.significance)
-    star_fp, star_pixels = (0, 0)
+    star_fp, star_pixels, star_fp_all = (0, 0, 0)
     if image.starmask is not None:
         star_fp, star_pixels = metrics.star_false_positives(truth, pred, image.starmask, ignore, dilate=dilate)
+        # IGNORE included: the own cosmic rays a single exposure ignores are L.A.Cosmic's detections, which
+        # would otherwise hide that detector's flags on stars
+        star_fp_all, _ = metrics.star_false_positives(truth, pred, image.starmask, dilate=dilate)
 
     curve: dict[str, Any] | None = None
     if result.probability is not None:
@@ -201,7 +204,7 @@ def evaluate_image(
         "threads_available": available_threads(),
         "torch_threads": torch.get_num_threads() if torch is not None else None,
         "operating": {**operating.as_dict(), "events_found": found, "events_total": total, **significant,
-                      "star_fp": star_fp, "star_pixels": star_pixels},
+                      "star_fp": star_fp, "star_pixels": star_pixels, "star_fp_all": star_fp_all},
         "curve": curve,
     }
 

@@ -28,6 +28,17 @@ def test_counts_are_summed_before_ratios():
     assert "| s | d |" in markdown_table([r]) and "–" in markdown_table([r])
 
 
+def test_star_pixels_of_all_are_summed_only_where_every_file_has_them():
+    first, second = result("a", 9, 1, 1, 89, 1.0, 100), result("b", 9, 1, 1, 89, 1.0, 100)
+    first["operating"]["star_fp_all"], second["operating"]["star_fp_all"] = 3, 4
+    (r,) = aggregate([first, second])
+    assert r["star_fp"] == 2 and r["star_fp_all"] == 7
+    del second["operating"]["star_fp_all"]  # a result file written before the column
+    (r,) = aggregate([first, second])
+    header, _, row = (line.split("|")[1:-1] for line in markdown_table([r]).splitlines())
+    assert np.isnan(r["star_fp_all"]) and row[[h.strip() for h in header].index("Star FP px (all)")].strip() == "–"
+
+
 def test_significant_events_are_summed_only_where_every_file_has_them():
     (r,) = aggregate([result("a", 9, 1, 1, 89, 1.0, 100, found=1, total=4, significant=(1, 1)),
                       result("b", 9, 1, 1, 89, 1.0, 100, found=2, total=4, significant=(2, 3))])

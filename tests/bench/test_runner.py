@@ -38,6 +38,18 @@ def test_scores_a_known_answer(tiny_set, tmp_path, spike_detector):
     assert stored["peak_mb"] >= 0 and stored["wall_s"] > 0
 
 
+def test_flagged_star_pixels_under_ignore_count_in_the_all_column_only(tiny_set, tmp_path, spike_detector):
+    (before,) = aggregate(run(tiny_set, tmp_path / "before", spike_detector))
+    assert before["star_fp"] > 0 and before["star_fp_all"] == before["star_fp"]  # no star pixel is ignored
+    for path in sorted(tiny_set.glob("f*.fits")):  # an ignored own cosmic ray (grown) now covers the star
+        image = read_bench_image(path)
+        ignore = image.ignore.copy()
+        ignore[57:62, 69:74] = True
+        write_bench_image(path, image.ccd, image.truth, ignore, image.starmask, overwrite=True)
+    (after,) = aggregate(run(tiny_set, tmp_path / "after", spike_detector))
+    assert after["star_fp"] == 0 and after["star_fp_all"] == before["star_fp"]
+
+
 def test_significant_events_leave_out_cosmic_rays_at_the_noise(tmp_path, rng, spike_detector):
     """A one-pixel cosmic ray at 4σ of charge is an event, but not a significant one."""
     sigma = np.sqrt(25 / 4 + 100 / 2)  # adu, for gain 2 and read noise 5 e-
