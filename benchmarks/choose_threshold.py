@@ -13,7 +13,7 @@ and that flag at most `crmask_unet.training.MAX_NATURAL_FPR` of the clean
 pixels of each validation frame without injected cosmic rays.
 No bench set is read. With ``--apply`` the threshold goes into the weights
 file and the model card, which records the previous one, the operating
-point and this command.
+point and this command (also where the threshold stays the same).
 
     python benchmarks/choose_threshold.py --data ../shared/data --events significant \
         deepcr-general-16 att-deepcr-general cosmic-conn-general att-cosmic-conn-general \
@@ -50,8 +50,9 @@ def choose(name: str, frames, footprints: Path, events: str, apply: bool, eviden
     scores = validation_scores(detector, card, frames, footprints, events)
     point = scores["operating_point"]
     record = {"model": name, "previous_threshold": previous, **scores}
-    if apply and point["threshold"] != previous:
-        card["sha256"] = replace_weights(WEIGHTS_DIR / card["weights_file"], {}, point["threshold"])
+    if apply:  # the card records the choice even where the threshold stays
+        if point["threshold"] != previous:
+            card["sha256"] = replace_weights(WEIGHTS_DIR / card["weights_file"], {}, point["threshold"])
         card["threshold"] = point["threshold"]
         which = "significant cosmic rays (brightest pixel >= 5 sigma of injected charge; the SPRAT repeat labels " \
             "count as significant)" if events == "significant" else "cosmic rays"
