@@ -3,7 +3,8 @@
     python benchmarks/score_study.py --sets bench-sets --study out/study -o out/study-bench
     python benchmarks/score_study.py --sets bench-sets --study out/study -o out/study-bench \\
         --results bench-report/peers          # add the peers' rows (e.g. lacosmic) from another bench run
-    python benchmarks/score_study.py ... --ship input-deepcr-noise=deepcr-general   # into the package
+    python benchmarks/score_study.py ... --data ../shared/data --ship input-deepcr-noise=deepcr-general
+                                          # into the package, where it passes the gate (replaces_shipped)
     python benchmarks/score_study.py --sets bench-sets --no-bench --results bench-report/final22 \\
         --peers lacosmic deepcr-acs-wfc --rebench att-cosmic-conn-general=att-cosmic-conn \\
         --bench-command "crmask bench run ..."  # a shipped model's card from a crmask bench run
