@@ -387,7 +387,7 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
     card after shipping: wing growth, fixed statistics).
     """
     from fix_group_statistics import validation_scores
-    from validation_difference import event_counts, paired_difference, validation_samples
+    from validation_difference import VALIDATION_SOURCES, event_counts, paired_difference, validation_samples
 
     import crmask
     from crmask.bench.sources import load_real_frames
@@ -399,7 +399,8 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
     if card is not None and card.get("study_run") == run:
         return False, f"{run} is the shipped {name} already"
     cards = [c for c in (card, candidate_card) if c is not None]
-    frames = load_real_frames(data, sorted({n for c in cards for n in c["training_data"]["real"]["validate"]}))
+    frames = load_real_frames(data, sorted({*VALIDATION_SOURCES,
+                                            *(n for c in cards for n in c["training_data"]["real"]["validate"])}))
     footprints = data / "cr_footprints_itl.fits.gz"
     detector = candidate_card["detector"]
     usable = validation_scores(crmask.get_detector(detector, weights=str(weights), threads=1), candidate_card,
@@ -413,7 +414,7 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
                              footprints)["usable"]:
         return True, (f"the shipped {shipped} has no threshold that keeps the uninjected validation frames' "
                       f"false-positive rate in bound; {run} has")
-    samples = validation_samples(data)
+    samples = validation_samples(frames, footprints)
     counts = [event_counts(crmask.get_detector(detector, weights=str(path), wings=False, threads=1), samples)
               for path in (WEIGHTS_DIR / card["weights_file"], weights)]
     mean, low, high = paired_difference(*counts)

@@ -31,6 +31,8 @@ from crmask.exceptions import MissingDataError
 
 FPR = 1e-4
 RESAMPLES = 4000
+#: The real validation frames of the study's main split.
+VALIDATION_SOURCES = ("sprat-4", "saao")
 #: Injections of each validation frame: 16 give about 2,000 cosmic rays (training validates on 2, about 230).
 REALISATIONS = 16
 
@@ -57,21 +59,21 @@ def event_counts(detector, samples) -> np.ndarray:
     return np.concatenate(counts)
 
 
-def validation_samples(data: Path, realisations: int = REALISATIONS):
+def validation_samples(frames, footprints: Path, realisations: int = REALISATIONS):
     """The real validation frames, injected as training injects them, ``realisations`` times each.
 
-    SPRAT 4 and SAAO with the validation footprints at 250 per Mpix, seed 2
-    (`crmask_unet.data.real_samples`). SPRAT 4's real cosmic rays (its
-    repeat labels) are the same in every injection, so they are truth in
-    the first only and left out of the others: each counts once.
+    ``frames`` holds (at least) `VALIDATION_SOURCES`, as
+    `crmask.bench.sources.load_real_frames` reads them; ``footprints`` is the
+    footprint catalogue, whose validation footprints are injected at 250 per
+    Mpix, seed 2 (`crmask_unet.data.real_samples`). SPRAT 4's real cosmic
+    rays (its repeat labels) are the same in every injection, so they are
+    truth in the first only and left out of the others: each counts once.
     """
-    from crmask.bench.sources import load_real_frames
     from crmask_unet.data import real_samples, split_footprints
 
-    frames = load_real_frames(data, ["sprat-4", "saao"])
-    footprints = split_footprints(str(data / "cr_footprints_itl.fits.gz"), "val")
-    ordered = [frames["sprat-4"], frames["saao"]]
-    samples = real_samples(ordered, footprints, 2, realisations, 250.0)  # frame by frame, its injections in a row
+    ordered = [frames[name] for name in VALIDATION_SOURCES]
+    val_footprints = split_footprints(str(footprints), "val")
+    samples = real_samples(ordered, val_footprints, 2, realisations, 250.0)  # frame by frame, injections in a row
     for index, frame in enumerate(ordered):
         if frame.labels is not None:
             for k in range(index * realisations + 1, (index + 1) * realisations):
@@ -107,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         if not sep:
             parser.error(f"a model is DETECTOR=WEIGHTS, got {model!r}")
         detectors.append(crmask.get_detector(name, weights=weights, wings=False, threads=1))
-    samples = validation_samples(data)
+    from crmask.bench.sources import load_real_frames
+
+    samples = validation_samples(load_real_frames(data, VALIDATION_SOURCES), data / "cr_footprints_itl.fits.gz")
     counts = []
     for model, detector in zip(opts.models, detectors):
         counts.append(event_counts(detector, samples))

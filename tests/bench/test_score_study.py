@@ -37,7 +37,7 @@ def gate(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "fix_group_statistics", SimpleNamespace(
         validation_scores=lambda detector, *args: {"usable": usable[detector.weights.rsplit("/", 1)[-1]]}))
     monkeypatch.setitem(sys.modules, "validation_difference", SimpleNamespace(
-        validation_samples=lambda data: None, paired_difference=load_benchmark("validation_difference").paired_difference,
+        VALIDATION_SOURCES=(), validation_samples=lambda frames, footprints: None, paired_difference=load_benchmark("validation_difference").paired_difference,
         event_counts=lambda detector, samples: np.stack([pixels, found[detector.weights.rsplit("/", 1)[-1]]], 1)))
 
     def ship(shipped: str, run: str, shipped_usable: bool, run_usable: bool, shipped_found, run_found):

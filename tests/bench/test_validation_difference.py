@@ -69,13 +69,13 @@ def test_validation_samples_count_each_real_cosmic_ray_once(script):
 
     data = shared_path("sprat_lhs6328").parent
     shared_path("cr_footprints_itl.fits.gz")
-    labels = load_real_frames(data, ["sprat-4"])["sprat-4"].labels
-    samples = script.validation_samples(data, realisations=3)
+    frames = load_real_frames(data, script.VALIDATION_SOURCES)
+    labels = frames["sprat-4"].labels
+    samples = script.validation_samples(frames, data / "cr_footprints_itl.fits.gz", realisations=3)
     assert len(samples) == 6  # SPRAT 4 three times, then SAAO three times
     first, *others = samples[:3]
     assert (first.mask & labels).sum() == labels.sum()  # the repeat labels are truth in the first injection
     for sample in others:  # and out of every other one, neither truth nor negative
         assert not (sample.mask & labels).any() and sample.ignore[labels].all()
         assert ndimage.label(sample.mask)[1] > 0  # the injected cosmic rays are still there
-    saao = load_real_frames(data, ["saao"])["saao"]
-    assert all(s.image.shape == saao.data.shape for s in samples[3:])
+    assert all(s.image.shape == frames["saao"].data.shape for s in samples[3:])
