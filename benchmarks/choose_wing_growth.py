@@ -51,6 +51,9 @@ import numpy as np
 from crmask.cli_options import data_folder
 from crmask.exceptions import MissingDataError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fix_group_statistics import replace_weights  # a sibling script  # noqa: E402
+
 SIGMAS = (1.0, 1.5, 2.0, 2.5, 3.0)
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 FPR = 1e-4
@@ -95,9 +98,7 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, e
     ``evidence`` is the file of the grid behind ``nsigma`` (``--output``), named in the card.
     """
     import crmask
-    from crmask_unet.weights import WEIGHTS_DIR, file_sha256, read_card
-    from safetensors import safe_open
-    from safetensors.torch import save_file
+    from crmask_unet.weights import WEIGHTS_DIR, read_card
 
     card_path = WEIGHTS_DIR / f"{name}.json"
     card = read_card(card_path)
@@ -106,17 +107,11 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, e
     base = _tpr(injected, None, 1.0)
     costs = {weight: base - _tpr(injected, nsigma, weight) for weight in WEIGHTS}
     weight = max((w for w, cost in costs.items() if cost <= max_cost), default=None)
-    if weight is None:
-        return {"model": name, "costs": costs, "wings": None}
-    wings = {"nsigma": nsigma, "weight": weight}
-    path = WEIGHTS_DIR / card["weights_file"]
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = dict(handle.metadata())
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    metadata["wings"] = json.dumps(wings)
-    save_file(tensors, str(path), metadata=metadata)
-    card["sha256"] = file_sha256(path)
-    card["wings"] = {**wings, "rule": "wing_sigma chosen on SPRAT 1-4 repeat labels with the model trained without "
+    wings = None if weight is None else {"nsigma": nsigma, "weight": weight}
+    card["sha256"] = replace_weights(WEIGHTS_DIR / card["weights_file"], {},
+                                     metadata={"wings": None if wings is None else json.dumps(wings)})
+    card["wings"] = {**(wings or {"nsigma": None, "weight": None}),
+                     "rule": "wing_sigma chosen on SPRAT 1-4 repeat labels with the model trained without "
                      "SPRAT (loso-sprat); wing_weight the largest of " + str(list(WEIGHTS)) + " costing at most "
                      f"{max_cost} TPR@1e-4 on this model's injected validation frames",
                      "injected_validation_cost": costs, "command": "python " + " ".join(sys.argv),

@@ -133,8 +133,9 @@ def card_frames(data: Path, names: list[str], parts: tuple[str, ...]):
     return load_real_frames(data, sorted(needed)), data / "cr_footprints_itl.fits.gz"
 
 
-def replace_weights(path: Path, stats: dict, threshold: float) -> str:
-    """Rewrite the weights file ``path`` in place with ``stats`` and ``threshold`` added; its new sha256.
+def replace_weights(path: Path, stats: dict, threshold: float | None = None,
+                    metadata: dict[str, str] | None = None) -> str:
+    """Rewrite the weights file ``path`` in place with ``stats``, ``threshold`` and ``metadata`` added; its sha256.
 
     The new file is written beside it and renamed over it, so an interruption leaves the old one whole.
     """
@@ -143,27 +144,35 @@ def replace_weights(path: Path, stats: dict, threshold: float) -> str:
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=path.suffix, delete=False) as handle:
         candidate = Path(handle.name)
     try:
-        write_weights(path, candidate, stats, threshold)
+        write_weights(path, candidate, stats, threshold, metadata)
         candidate.replace(path)
     finally:
         candidate.unlink(missing_ok=True)
     return file_sha256(path)
 
 
-def write_weights(source: Path, target: Path, stats: dict, threshold: float) -> None:
-    """Copy weights file ``source`` to ``target`` with the group statistics and the threshold added."""
+def write_weights(source: Path, target: Path, stats: dict, threshold: float | None = None,
+                  metadata: dict[str, str] | None = None) -> None:
+    """Copy weights file ``source`` to ``target`` with group statistics, a threshold and metadata entries added.
+
+    A threshold or metadata entry that is not given keeps its value in ``source``; an entry given as `None` is
+    removed.
+    """
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     from crmask_unet.weights import tensor_digest
 
     with safe_open(str(source), framework="pt") as handle:
-        metadata = dict(handle.metadata())
+        header = dict(handle.metadata())
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     tensors.update(stats)
-    metadata["threshold"] = repr(float(threshold))
-    metadata["tensors_sha256"] = tensor_digest(tensors)
-    save_file(tensors, str(target), metadata=metadata)
+    header.update(metadata or {})
+    header = {key: value for key, value in header.items() if value is not None}
+    if threshold is not None:
+        header["threshold"] = repr(float(threshold))
+    header["tensors_sha256"] = tensor_digest(tensors)
+    save_file(tensors, str(target), metadata=header)
 
 
 def measure(name: str, frames, footprints: Path):

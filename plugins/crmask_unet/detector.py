@@ -153,6 +153,10 @@ class UNetDetector(Detector):
             "block_pixels": Param(BLOCK_PIXELS, "Group-norm models without fixed statistics: most pixels normalised "
                                   "together (the whole image when it has fewer; else square blocks, context included)",
                                   type=int, low=64 * 64, high=2 ** 31),
+            "flips": Param(None, "Mirror images the probability is averaged over (test-time augmentation): 1 the "
+                           "image only, 2 also its left-right mirror, 4 also its up-down mirrors; each costs one "
+                           "network pass; default: the model card's, else 1", type=int, low=1, high=4,
+                           allow_none=True),
             "wings": Param(True, "Grow detections into their faint wings (crmask.growth.grow_probability) as the "
                            "model card chose; False: never", type=bool),
             "wing_sigma": Param(None, "Significance above the local background a neighbour needs to be grown "
@@ -178,6 +182,8 @@ class UNetDetector(Detector):
                 raise ValueError(f"parameter {key!r} must be a multiple of {TILE_MULTIPLE}, got {p[key]}")
         if p["overlap"] is not None and p["tile"] <= 2 * p["overlap"]:
             raise ValueError(f"parameters 'tile' ({p['tile']}) and 'overlap' ({p['overlap']}) need tile > 2 * overlap")
+        if p["flips"] is not None and p["flips"] not in (1, 2, 4):  # crmask_unet.inference.MIRRORS, without torch
+            raise ValueError(f"parameter 'flips' must be 1, 2 or 4, got {p['flips']}")
         if p["device"] == "cuda":
             resolve_device("cuda")  # a missing GPU fails here, once, not at every detect
         self._loaded = None  # weights or device may have changed: load again on next use
@@ -229,7 +235,7 @@ class UNetDetector(Detector):
         """
         import torch
 
-        from .inference import MEMORY_FORMAT
+        from .inference import predict_mirrored
 
         loaded, network = self.model()
         multiple = loaded.config.multiple
@@ -245,14 +251,14 @@ class UNetDetector(Detector):
             bad = np.zeros(electrons.shape, dtype=bool)
         data = normalise(electrons, bad, loaded.normalisation.scheme, loaded.normalisation.scale)
         device = next(network.parameters()).device
+        flips = self.flips()
 
         def run(tile: np.ndarray) -> np.ndarray:
             ny, nx = tile.shape
             pad = ((0, -ny % multiple), (0, -nx % multiple))
             padded = np.pad(tile, pad, mode="reflect" if min(ny, nx) > 1 else "edge")
             tensor = torch.from_numpy(np.ascontiguousarray(padded)).to(device)[None, None]
-            prob = network.predict_proba(tensor.contiguous(memory_format=MEMORY_FORMAT))
-            return prob[0, 0, :ny, :nx].cpu().numpy()
+            return predict_mirrored(network, tensor, flips)[0, 0, :ny, :nx].cpu().numpy()
 
         with torch_threads(p["threads"]):
             if loaded.config.norm == "group" and loaded.group_statistics is None:
@@ -264,6 +270,12 @@ class UNetDetector(Detector):
                                      f"not more than twice the context ({overlap}); use a larger value")
                 return apply_tiled(run, data, block, overlap, progress=p["progress"])
             return apply_tiled(run, data, p["tile"], overlap, progress=p["progress"])
+
+    def flips(self) -> int:
+        """Mirror images the probability is averaged over: the ``flips`` parameter, else the model card's."""
+        if self.params["flips"] is not None:
+            return self.params["flips"]
+        return self.model()[0].flips
 
     def wing_growth(self) -> dict[str, float] | None:
         """The wing growth ``{"nsigma", "weight"}`` detection applies: parameters over the model card, or `None`."""
@@ -301,7 +313,7 @@ class UNetDetector(Detector):
             mask=prob >= threshold,
             probability=prob,
             threshold=float(threshold),
-            meta={"weights": loaded.source, "wings": wings,
+            meta={"weights": loaded.source, "wings": wings, "flips": self.flips(),
                   "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
         )
 
