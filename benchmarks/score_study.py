@@ -361,6 +361,11 @@ NOT_SHIPPED = {
                                "for the shipped model; LACosmic 196 and 2,638): the validation frames hold no galaxy "
                                "and no echelle order. Decided on the bench, which for that decision was no longer a "
                                "test",
+    "deepcr16-ft": "the shipped width16-deepcr-cosine-s1 fine-tuned 10 epochs at a tenth of its learning rate: 0.0012 "
+                   "above it on real validation (95% interval +0.0006 to +0.0019), but below LACosmic on the unseen "
+                   "frames of tests/unet/test_real_frames.py (TPR at FPR 1e-4 0.957 against 0.962; the shipped model "
+                   "is above), as width16-deepcr-cosine-s1-e20 was; benched in a working copy (final33_bench.md): "
+                   "GMOS-S 0.936 against 0.944, SPRAT repeats 0.931 against 0.951, M51 0.860 against 0.840",
 }
 
 
