@@ -386,7 +386,7 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
     one, and replaces a shipped model that has none. Between two usable
     models, TPR at FPR 1e-4 without wing growth, as training validates
     (`validation_difference.event_counts`), both averaged over the shipped
-    model's mirror images (``flips``): ``run`` wins when the paired
+    model's mirror images (``mirrors``): ``run`` wins when the paired
     bootstrap's 95% interval of its TPR minus the shipped model's lies above
     zero. A name with no shipped model is won by a usable run; ``run`` does
     not replace itself (shipping it again would drop what was added to its
@@ -421,8 +421,8 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
         return True, (f"the shipped {shipped} has no threshold that keeps the uninjected validation frames' "
                       f"false-positive rate in bound; {run} has")
     samples = validation_samples(frames, footprints)
-    flips = crmask.get_detector(card["detector"], weights=name).flips()  # both networks with the shipped mirrors
-    counts = [event_counts(crmask.get_detector(detector, weights=str(path), wings=False, flips=flips, threads=1),
+    mirrors = crmask.get_detector(card["detector"], weights=name).mirrors()  # both networks with the shipped ones
+    counts = [event_counts(crmask.get_detector(detector, weights=str(path), wings=False, mirrors=mirrors, threads=1),
                            samples)
               for path in (WEIGHTS_DIR / card["weights_file"], weights)]
     mean, low, high = paired_difference(*counts)

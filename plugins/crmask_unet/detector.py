@@ -20,6 +20,7 @@ from crmask.growth import grow_probability
 from crmask.threads import torch_threads
 from crmask.tiling import apply_tiled
 
+from .mirrors import MIRRORS
 from .weights import SCHEMES, LoadedWeights, WeightsError, file_sha256, load_weights, resolve_weights
 
 __all__ = ["UNetDetector", "DeepCR", "AttDeepCR", "CosmicCoNN", "AttCosmicCoNN", "normalise", "background_noise",
@@ -153,10 +154,10 @@ class UNetDetector(Detector):
             "block_pixels": Param(BLOCK_PIXELS, "Group-norm models without fixed statistics: most pixels normalised "
                                   "together (the whole image when it has fewer; else square blocks, context included)",
                                   type=int, low=64 * 64, high=2 ** 31),
-            "flips": Param(None, "Mirror images the probability is averaged over (test-time augmentation): 1 the "
-                           "image only, 2 also its left-right mirror, 4 also its up-down mirrors; each costs one "
-                           "network pass; default: the model card's, else 1", type=int, low=1, high=4,
-                           allow_none=True),
+            "mirrors": Param(None, "Mirror images the probability is averaged over (test-time augmentation): "
+                             "'none', the image and its 'left-right', 'up-down' or 'half-turn' mirror image, or "
+                             "'all' four; each image costs one network pass; default: the model card's, else 'none'",
+                             type=str, choices=tuple(MIRRORS), allow_none=True),
             "wings": Param(True, "Grow detections into their faint wings (crmask.growth.grow_probability) as the "
                            "model card chose; False: never", type=bool),
             "wing_sigma": Param(None, "Significance above the local background a neighbour needs to be grown "
@@ -182,8 +183,6 @@ class UNetDetector(Detector):
                 raise ValueError(f"parameter {key!r} must be a multiple of {TILE_MULTIPLE}, got {p[key]}")
         if p["overlap"] is not None and p["tile"] <= 2 * p["overlap"]:
             raise ValueError(f"parameters 'tile' ({p['tile']}) and 'overlap' ({p['overlap']}) need tile > 2 * overlap")
-        if p["flips"] is not None and p["flips"] not in (1, 2, 4):  # crmask_unet.inference.MIRRORS, without torch
-            raise ValueError(f"parameter 'flips' must be 1, 2 or 4, got {p['flips']}")
         if p["device"] == "cuda":
             resolve_device("cuda")  # a missing GPU fails here, once, not at every detect
         self._loaded = None  # weights or device may have changed: load again on next use
@@ -251,14 +250,14 @@ class UNetDetector(Detector):
             bad = np.zeros(electrons.shape, dtype=bool)
         data = normalise(electrons, bad, loaded.normalisation.scheme, loaded.normalisation.scale)
         device = next(network.parameters()).device
-        flips = self.flips()
+        mirrors = self.mirrors()
 
         def run(tile: np.ndarray) -> np.ndarray:
             ny, nx = tile.shape
             pad = ((0, -ny % multiple), (0, -nx % multiple))
             padded = np.pad(tile, pad, mode="reflect" if min(ny, nx) > 1 else "edge")
             tensor = torch.from_numpy(np.ascontiguousarray(padded)).to(device)[None, None]
-            return predict_mirrored(network, tensor, flips)[0, 0, :ny, :nx].cpu().numpy()
+            return predict_mirrored(network, tensor, mirrors)[0, 0, :ny, :nx].cpu().numpy()
 
         with torch_threads(p["threads"]):
             if loaded.config.norm == "group" and loaded.group_statistics is None:
@@ -271,11 +270,11 @@ class UNetDetector(Detector):
                 return apply_tiled(run, data, block, overlap, progress=p["progress"])
             return apply_tiled(run, data, p["tile"], overlap, progress=p["progress"])
 
-    def flips(self) -> int:
-        """Mirror images the probability is averaged over: the ``flips`` parameter, else the model card's."""
-        if self.params["flips"] is not None:
-            return self.params["flips"]
-        return self.model()[0].flips
+    def mirrors(self) -> str:
+        """Mirror images the probability is averaged over: the ``mirrors`` parameter, else the model card's."""
+        if self.params["mirrors"] is not None:
+            return self.params["mirrors"]
+        return self.model()[0].mirrors
 
     def wing_growth(self) -> dict[str, float] | None:
         """The wing growth ``{"nsigma", "weight"}`` detection applies: parameters over the model card, or `None`."""
@@ -313,7 +312,7 @@ class UNetDetector(Detector):
             mask=prob >= threshold,
             probability=prob,
             threshold=float(threshold),
-            meta={"weights": loaded.source, "wings": wings, "flips": self.flips(),
+            meta={"weights": loaded.source, "wings": wings, "mirrors": self.mirrors(),
                   "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
         )
 

@@ -15,7 +15,7 @@ Three rewrites that change no result beyond float rounding:
 
 `predict_mirrored` is no rewrite: it averages the probabilities of an
 image and its mirror images (test-time augmentation), which changes the
-result, so a model card chooses it (``flips``) on real validation frames.
+result, so a model card chooses it (``mirrors``) on real validation frames.
 
 Group normalisation (Cosmic-CoNN) and the batch normalisation that follows
 an attention gate's product have no convolution to fold into and stay as
@@ -31,27 +31,21 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["fold_batch_norm", "SplitUp", "prepare_for_inference", "predict_mirrored", "MEMORY_FORMAT", "MIRRORS"]
+from .mirrors import MIRRORS
+
+__all__ = ["fold_batch_norm", "SplitUp", "prepare_for_inference", "predict_mirrored", "MEMORY_FORMAT"]
 
 #: Memory format of the prepared network and of its input.
 MEMORY_FORMAT = torch.channels_last
 
-#: Axes (of an ``(N, C, H, W)`` tensor) each mirror image is flipped along, by number of flips: 1 the image
-#: only; 2 also its left-right mirror; 4 also the up-down mirror and the image turned by 180 degrees.
-MIRRORS: dict[int, tuple[tuple[int, ...], ...]] = {
-    1: ((),),
-    2: ((), (3,)),
-    4: ((), (3,), (2,), (2, 3)),
-}
+def predict_mirrored(network: nn.Module, tensor: torch.Tensor, mirrors: str = "none") -> torch.Tensor:
+    """Cosmic-ray probability of ``tensor`` averaged over a set of its mirror images.
 
-
-def predict_mirrored(network: nn.Module, tensor: torch.Tensor, flips: int = 1) -> torch.Tensor:
-    """Cosmic-ray probability of ``tensor`` averaged over its mirror images (`MIRRORS`).
-
-    The mirror images go through ``network`` as one batch, each is flipped
-    back, and their mean is returned. A cosmic ray is a cosmic ray in a
-    mirror, but a network's errors are not mirror-symmetric, so the mean is
-    steadier than one map (test-time augmentation).
+    The images (`crmask_unet.mirrors.MIRRORS`) go through ``network`` as
+    one batch, each is flipped back, and their mean is returned. A cosmic
+    ray is a cosmic ray in a mirror, but a network's errors are not
+    mirror-symmetric, so the mean is steadier than one map (test-time
+    augmentation).
 
     Parameters
     ----------
@@ -59,21 +53,23 @@ def predict_mirrored(network: nn.Module, tensor: torch.Tensor, flips: int = 1) -
         A network with ``predict_proba`` (`crmask_unet.model.UNet`).
     tensor : torch.Tensor
         Input of shape ``(1, 1, H, W)``.
-    flips : {1, 2, 4}
-        Number of mirror images, the image itself included.
+    mirrors : str
+        Name of the set of images (a key of `crmask_unet.mirrors.MIRRORS`):
+        ``"none"`` the image only, ``"left-right"``, ``"up-down"`` or
+        ``"half-turn"`` the image and one mirror image, ``"all"`` the four.
 
     Returns
     -------
     torch.Tensor
         Probabilities, shape ``(1, 1, H, W)``.
     """
-    if flips not in MIRRORS:
-        raise ValueError(f"flips must be one of {sorted(MIRRORS)}, got {flips!r}")
-    axes = MIRRORS[flips]
+    if mirrors not in MIRRORS:
+        raise ValueError(f"mirrors must be one of {list(MIRRORS)}, got {mirrors!r}")
+    axes = MIRRORS[mirrors]
     batch = torch.cat([tensor.flip(dims) if dims else tensor for dims in axes])
     prob = network.predict_proba(batch.contiguous(memory_format=MEMORY_FORMAT))
-    mirrored = [p.flip(dims) if dims else p for p, dims in zip(prob.split(1), axes)]
-    return mirrored[0] if flips == 1 else torch.stack(mirrored).mean(0)
+    images = [p.flip(dims) if dims else p for p, dims in zip(prob.split(1), axes)]
+    return images[0] if len(images) == 1 else torch.stack(images).mean(0)
 
 
 def fold_batch_norm(module: nn.Module) -> int:

@@ -87,8 +87,9 @@ class LoadedWeights:
     #: Fixed group-normalisation statistics (`crmask_unet.group_statistics`), or `None`: group
     #: normalisations then use each image's own statistics.
     group_statistics: dict | None = None
-    #: Mirror images the probability is averaged over (`crmask_unet.inference.MIRRORS`), as chosen for the model.
-    flips: int = 1
+    #: Mirror images the probability is averaged over (a key of `crmask_unet.mirrors.MIRRORS`), as chosen for the
+    #: model.
+    mirrors: str = "none"
 
     @property
     def detector(self) -> str:
@@ -209,7 +210,7 @@ def save_weights(
     extra: dict[str, str] | None = None,
     wings: dict[str, float] | None = None,
     group_statistics: dict | None = None,
-    flips: int | None = None,
+    mirrors: str | None = None,
 ) -> Path:
     """Write ``model``'s weights and configuration to a safetensors file.
 
@@ -232,9 +233,9 @@ def save_weights(
         ``model`` whose group normalisations are already fixed
         (`LoadedWeights.network`, or a network trained from one) carries
         its own, which are stored.
-    flips : {1, 2, 4}, optional
-        Mirror images to average the probability over
-        (`crmask_unet.inference.predict_mirrored`), to record.
+    mirrors : str, optional
+        Mirror images to average the probability over (a key of
+        `crmask_unet.mirrors.MIRRORS`), to record.
 
     Raises
     ------
@@ -258,7 +259,7 @@ def save_weights(
         "normalisation": json.dumps({"scheme": normalisation.scheme, "scale": normalisation.scale}),
         **({"threshold": repr(float(threshold))} if threshold is not None else {}),
         **({"wings": json.dumps(_check_wings(wings, path))} if wings is not None else {}),
-        **({"flips": str(_check_flips(flips, path))} if flips is not None else {}),
+        **({"mirrors": _check_mirrors(mirrors, path)} if mirrors is not None else {}),
         **(extra or {}),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in {**state, **(group_statistics or {})}.items()}
@@ -280,17 +281,13 @@ def _check_wings(wings: Any, path: str | Path) -> dict[str, float]:
     return {"nsigma": nsigma, "weight": weight}
 
 
-def _check_flips(flips: Any, path: str | Path) -> int:
-    """A valid number of mirror images (a key of `crmask_unet.inference.MIRRORS`), as an int."""
-    from .inference import MIRRORS
+def _check_mirrors(mirrors: Any, path: str | Path) -> str:
+    """A valid name of a set of mirror images (a key of `crmask_unet.mirrors.MIRRORS`)."""
+    from .mirrors import MIRRORS
 
-    try:
-        value = int(flips)
-    except (TypeError, ValueError):
-        value = None
-    if value not in MIRRORS or str(value) != str(flips).strip():
-        raise WeightsError(f"{path}: flips must be one of {sorted(MIRRORS)}, got {flips!r}")
-    return value
+    if mirrors not in MIRRORS:
+        raise WeightsError(f"{path}: mirrors must be one of {list(MIRRORS)}, got {mirrors!r}")
+    return mirrors
 
 
 def load_weights(weights: str) -> LoadedWeights:
@@ -303,8 +300,8 @@ def load_weights(weights: str) -> LoadedWeights:
         PyTorch checkpoint, for instance: pickle is never executed), a
         file whose checksum differs from its model card, tensors that
         differ from the checksum in the file's own metadata (files saved by
-        `save_weights`) or are not finite, a threshold outside [0, 1], a
-        number of mirror images (``flips``) other than 1, 2 or 4, or
+        `save_weights`) or are not finite, a threshold outside [0, 1], an
+        unknown set of mirror images (``mirrors``), or
         missing metadata.
     """
     from safetensors import SafetensorError, safe_open
@@ -331,7 +328,7 @@ def load_weights(weights: str) -> LoadedWeights:
         norm = Normalisation(**json.loads(metadata["normalisation"]))
         threshold = float(metadata["threshold"]) if "threshold" in metadata else None
         wings = _check_wings(json.loads(metadata["wings"]), path) if "wings" in metadata else None
-        flips = _check_flips(metadata["flips"], path) if "flips" in metadata else 1
+        mirrors = _check_mirrors(metadata["mirrors"], path) if "mirrors" in metadata else "none"
         arch = metadata["arch"]
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path} has invalid crmask U-Net metadata: {exc}") from None
@@ -345,4 +342,4 @@ def load_weights(weights: str) -> LoadedWeights:
     state, group_statistics = split_group_statistics(state)
     return LoadedWeights(config=config, normalisation=norm, arch=arch, state_dict=state,
                          threshold=threshold, source=str(path), wings=wings, group_statistics=group_statistics,
-                         flips=flips)
+                         mirrors=mirrors)

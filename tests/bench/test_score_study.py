@@ -33,7 +33,7 @@ def gate(tmp_path, monkeypatch):
     usable, found = {}, {}
     pixels = np.full(200, 4)
     monkeypatch.setattr(crmask, "get_detector", lambda name, weights, **kwargs: SimpleNamespace(
-        weights=str(weights), flips=lambda: kwargs.get("flips") or 1))
+        weights=str(weights), mirrors=lambda: kwargs.get("mirrors") or "none"))
     monkeypatch.setattr(crmask.bench.sources, "load_real_frames", lambda data, names: {})
     monkeypatch.setitem(sys.modules, "fix_group_statistics", SimpleNamespace(
         validation_scores=lambda detector, *args: {"usable": usable[detector.weights.rsplit("/", 1)[-1]]}))

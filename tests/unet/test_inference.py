@@ -48,35 +48,37 @@ def test_tiled_equals_whole_image_inference(deepcr_weights, rng):
     np.testing.assert_allclose(p_whole, direct, atol=2e-6, rtol=0)
 
 
-@pytest.mark.parametrize("flips", [2, 4])
-def test_flips_average_the_probabilities_of_the_mirror_images(deepcr_weights, rng, flips):
+@pytest.mark.parametrize("mirrors", ["left-right", "up-down", "half-turn", "all"])
+def test_mirrors_average_the_probabilities_of_the_mirror_images(deepcr_weights, rng, mirrors):
     path, _ = deepcr_weights  # input in units of 100 e-: the mirror image's input is the input's mirror image
     image = _sky_image(rng)  # 160 x 200, a multiple of the network's 8 pixels: no padding to mirror
-    one = crmask.get_detector("att-deepcr", weights=str(path), flips=1, threads=1)
-    views = [(slice(None), slice(None)), (slice(None), slice(None, None, -1)),
-             (slice(None, None, -1), slice(None)), (slice(None, None, -1), slice(None, None, -1))][:flips]
-    expected = np.mean([one.probability(np.ascontiguousarray(image[v]))[v] for v in views], axis=0)
-    mirrored = crmask.get_detector("att-deepcr", weights=str(path), flips=flips, threads=1)
+    one = crmask.get_detector("att-deepcr", weights=str(path), mirrors="none", threads=1)
+    views = {"left-right": [(slice(None), slice(None, None, -1))], "up-down": [(slice(None, None, -1), slice(None))],
+             "half-turn": [(slice(None, None, -1), slice(None, None, -1))]}
+    views["all"] = [v for key in ("left-right", "up-down", "half-turn") for v in views[key]]
+    images = [(slice(None), slice(None)), *views[mirrors]]
+    expected = np.mean([one.probability(np.ascontiguousarray(image[v]))[v] for v in images], axis=0)
+    mirrored = crmask.get_detector("att-deepcr", weights=str(path), mirrors=mirrors, threads=1)
     np.testing.assert_allclose(mirrored.probability(image), expected, atol=2e-6, rtol=0)
     assert np.abs(expected - one.probability(image)).max() > 1e-3  # an untrained network is far from symmetric
 
 
-def test_flips_default_to_the_model_card(deepcr_weights, rng, tmp_path):
+def test_mirrors_default_to_the_model_card(deepcr_weights, rng, tmp_path):
     from crmask_unet.weights import Normalisation, save_weights
 
     path, model = deepcr_weights
     carded = save_weights(tmp_path / "att-deepcr-mirrored.safetensors", model, "deepcr", Normalisation("scale", 100.0),
-                          threshold=0.5, flips=2)
+                          threshold=0.5, mirrors="half-turn")
     image = _sky_image(rng)
     default = crmask.get_detector("att-deepcr", weights=str(carded), threads=1)
-    assert default.flips() == 2
-    assert crmask.get_detector("att-deepcr", weights=str(path), threads=1).flips() == 1
+    assert default.mirrors() == "half-turn"
+    assert crmask.get_detector("att-deepcr", weights=str(path), threads=1).mirrors() == "none"
     np.testing.assert_array_equal(
         default.probability(image),
-        crmask.get_detector("att-deepcr", weights=str(path), flips=2, threads=1).probability(image))
+        crmask.get_detector("att-deepcr", weights=str(path), mirrors="half-turn", threads=1).probability(image))
     result = default.detect(CCDData(image, unit=u.electron))
-    assert result.meta["flips"] == 2
-    assert crmask.get_detector("att-deepcr", weights=str(carded), flips=1, threads=1).flips() == 1
+    assert result.meta["mirrors"] == "half-turn"
+    assert crmask.get_detector("att-deepcr", weights=str(carded), mirrors="none", threads=1).mirrors() == "none"
 
 
 def test_normalisation_follows_the_originals(rng):
@@ -217,8 +219,7 @@ def test_cuda_without_cuda_is_a_clear_error():
      ({"tile": 64, "overlap": 32}, "tile > 2 \\* overlap"),
      ({"threshold": 1.5}, "'threshold'"),
      ({"device": "tpu"}, "'device'"),
-     ({"flips": 3}, "'flips' must be 1, 2 or 4, got 3"),
-     ({"flips": 8}, "'flips'")],
+     ({"mirrors": "diagonal"}, "'mirrors'")],
 )
 def test_invalid_parameters_name_the_problem(params, message):
     with pytest.raises(ValueError, match=message):

@@ -167,16 +167,16 @@ def test_mirror_images_are_saved_and_checked(deepcr_weights, tmp_path):
     from crmask_unet.weights import Normalisation, save_weights
 
     _, model = deepcr_weights
-    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"), flips=4)
-    assert load_weights(str(path)).flips == 4
-    assert load_weights(str(save_weights(path, model, "deepcr", Normalisation("noise")))).flips == 1
-    for flips in ("3", "2.0", "two", "0"):
+    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"), mirrors="up-down")
+    assert load_weights(str(path)).mirrors == "up-down"
+    assert load_weights(str(save_weights(path, model, "deepcr", Normalisation("noise")))).mirrors == "none"
+    for mirrors in ("2", "diagonal", "None", ""):
         save_weights(path, model, "deepcr", Normalisation("noise"))
-        _rewrite(path, flips=flips)
-        with pytest.raises(WeightsError, match=f"flips must be one of \\[1, 2, 4\\], got '{flips}'"):
+        _rewrite(path, mirrors=mirrors)
+        with pytest.raises(WeightsError, match=f"mirrors must be one of .*'half-turn'.*got '{mirrors}'"):
             load_weights(str(path))
-    with pytest.raises(WeightsError, match="flips must be one of"):
-        save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), flips=3)
+    with pytest.raises(WeightsError, match="mirrors must be one of"):
+        save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), mirrors=2)
 
 
 def test_fingerprint_follows_the_weights_file(deepcr_weights, tmp_path):
