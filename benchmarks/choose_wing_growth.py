@@ -113,14 +113,15 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, e
     injected = _injected_maps(detector, frames, footprints)
     base = _tpr(injected, None, 1.0)
     costs = {weight: base - _tpr(injected, nsigma, weight) for weight in WEIGHTS}
-    weight = max((w for w, cost in costs.items() if cost <= max_cost + one_pixel(injected)), default=None)
+    pixel = one_pixel(injected)
+    weight = max((w for w, cost in costs.items() if cost <= max_cost + pixel), default=None)
     wings = None if weight is None else {"nsigma": nsigma, "weight": weight}
     card["sha256"] = replace_weights(WEIGHTS_DIR / card["weights_file"], {},
                                      metadata={"wings": None if wings is None else json.dumps(wings)})
     card["wings"] = {**(wings or {"nsigma": None, "weight": None}),
                      "rule": "wing_sigma chosen on SPRAT 1-4 repeat labels with the model trained without "
                      "SPRAT (loso-sprat); wing_weight the largest of " + str(list(WEIGHTS)) + " costing at most "
-                     f"{max_cost} TPR@1e-4 beyond one cosmic-ray pixel ({one_pixel(injected):.1e}) on this model's "
+                     f"{max_cost} TPR@1e-4 beyond one cosmic-ray pixel ({pixel:.1e}) on this model's "
                      "injected validation frames",
                      "injected_validation_cost": costs, "command": "python " + " ".join(sys.argv),
                      "evidence": evidence}

@@ -134,7 +134,7 @@ def card_frames(data: Path, names: list[str], parts: tuple[str, ...]):
 
 
 def replace_weights(path: Path, stats: dict, threshold: float | None = None,
-                    metadata: dict[str, str] | None = None) -> str:
+                    metadata: dict[str, str | None] | None = None) -> str:
     """Rewrite the weights file ``path`` in place with ``stats``, ``threshold`` and ``metadata`` added; its sha256.
 
     The new file is written beside it and renamed over it, so an interruption leaves the old one whole.
@@ -152,7 +152,7 @@ def replace_weights(path: Path, stats: dict, threshold: float | None = None,
 
 
 def write_weights(source: Path, target: Path, stats: dict, threshold: float | None = None,
-                  metadata: dict[str, str] | None = None) -> None:
+                  metadata: dict[str, str | None] | None = None) -> None:
     """Copy weights file ``source`` to ``target`` with group statistics, a threshold and metadata entries added.
 
     A threshold or metadata entry that is not given keeps its value in ``source``; an entry given as `None` is

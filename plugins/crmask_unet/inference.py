@@ -38,6 +38,7 @@ __all__ = ["fold_batch_norm", "SplitUp", "prepare_for_inference", "predict_mirro
 #: Memory format of the prepared network and of its input.
 MEMORY_FORMAT = torch.channels_last
 
+
 def predict_mirrored(network: nn.Module, tensor: torch.Tensor, mirrors: str = "none") -> torch.Tensor:
     """Cosmic-ray probability of ``tensor`` averaged over a set of its mirror images.
 

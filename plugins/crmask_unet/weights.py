@@ -21,6 +21,8 @@ from typing import Any
 from crmask.exceptions import WeightsError
 from crmask.models import card_sha256, describe_models, file_sha256, find_model, read_card, verify_file
 
+from .mirrors import MIRRORS
+
 __all__ = [
     "WeightsError",
     "Normalisation",
@@ -283,8 +285,6 @@ def _check_wings(wings: Any, path: str | Path) -> dict[str, float]:
 
 def _check_mirrors(mirrors: Any, path: str | Path) -> str:
     """A valid name of a set of mirror images (a key of `crmask_unet.mirrors.MIRRORS`)."""
-    from .mirrors import MIRRORS
-
     if mirrors not in MIRRORS:
         raise WeightsError(f"{path}: mirrors must be one of {list(MIRRORS)}, got {mirrors!r}")
     return mirrors
