@@ -11,17 +11,16 @@ a threshold or a ROC curve reads.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy import ndimage
 
 from .ccd import background_noise
 
-__all__ = ["grow_probability", "local_background", "local_significance"]
+__all__ = ["grow_probability", "local_background", "local_significance", "square_maximum"]
 
 #: Side of the window whose median is a pixel's local background.
 BACKGROUND_WINDOW = 7
-_SQUARE = np.ones((3, 3), dtype=bool)
 #: Pixels whose windows `local_background` reads at a time (bounds its memory).
 _BLOCK = 1 << 16
 
@@ -34,14 +33,16 @@ def _indices(where) -> tuple[np.ndarray, np.ndarray]:
     return np.nonzero(where)
 
 
-def local_background(electrons: np.ndarray, where) -> np.ndarray:
+def local_background(electrons: np.ndarray, where, workers: int = 1) -> np.ndarray:
     """Local background of some pixels: the median of the `BACKGROUND_WINDOW`-square window around each.
 
     The image edge is reflected (as `numpy.pad`'s ``"reflect"``). Only the
     windows of ``where`` (a boolean mask, or ``(rows, columns)`` index arrays
-    as `numpy.nonzero` gives them) are read, a block of pixels at a time.
-    Returns the values at those pixels, in their order, in the image's
-    floating-point type (at least float32).
+    as `numpy.nonzero` gives them) are read, a block of pixels at a time, the
+    blocks shared among ``workers`` threads (numpy releases the GIL while it
+    gathers and partitions a block; the result does not depend on
+    ``workers``). Returns the values at those pixels, in their order, in the
+    image's floating-point type (at least float32).
     """
     image = np.asarray(electrons)
     image = image.astype(np.result_type(image.dtype, np.float32), copy=False)
@@ -49,13 +50,22 @@ def local_background(electrons: np.ndarray, where) -> np.ndarray:
     offsets = np.arange(BACKGROUND_WINDOW) - BACKGROUND_WINDOW // 2
     middle = BACKGROUND_WINDOW**2 // 2  # an odd number of pixels: the median is one of them
     background = np.empty(len(ys), dtype=image.dtype)
-    for start in range(0, len(ys), _BLOCK):
+
+    def median_of(start: int) -> None:
         block = slice(start, start + _BLOCK)
         rows = _reflect(ys[block, None] + offsets, image.shape[0])
         cols = _reflect(xs[block, None] + offsets, image.shape[1])
         windows = image[rows[:, :, None], cols[:, None, :]].reshape(len(rows), -1)
         windows.partition(middle, axis=1)
         background[block] = windows[:, middle]
+
+    starts = range(0, len(ys), _BLOCK)
+    if workers > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            list(pool.map(median_of, starts))
+    else:
+        for start in starts:
+            median_of(start)
     return background
 
 
@@ -66,8 +76,27 @@ def _reflect(index: np.ndarray, size: int) -> np.ndarray:
     return np.clip(index, 0, size - 1)  # images narrower than half a window: the edge pixel repeats
 
 
+def square_maximum(values: np.ndarray) -> np.ndarray:
+    """The maximum of each pixel's 3x3 neighbourhood, itself included (edge pixels: their neighbours in the image).
+
+    Computed as two one-dimensional maxima of shifted views, a few passes
+    over the image whatever its content; for a boolean image it is the 3x3
+    binary dilation.
+    """
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"square_maximum needs a 2-D array, got {values.ndim}-D")
+    rows = values.copy()
+    np.maximum(rows[1:], values[:-1], out=rows[1:])
+    np.maximum(rows[:-1], values[1:], out=rows[:-1])
+    out = rows.copy()
+    np.maximum(out[:, 1:], rows[:, :-1], out=out[:, 1:])
+    np.maximum(out[:, :-1], rows[:, 1:], out=out[:, :-1])
+    return out
+
+
 def local_significance(electrons: np.ndarray, where, sigma: float, level: float,
-                       background: np.ndarray | None = None) -> np.ndarray:
+                       background: np.ndarray | None = None, workers: int = 1) -> np.ndarray:
     """Significance of some pixels above their local background.
 
     The background of a pixel is the median of the `BACKGROUND_WINDOW`-square
@@ -88,6 +117,8 @@ def local_significance(electrons: np.ndarray, where, sigma: float, level: float,
         The image's typical (median) level, electrons.
     background : numpy.ndarray, optional
         `local_background` of the same pixels, when already computed.
+    workers : int
+        Threads that compute the local background (`local_background`).
 
     Returns
     -------
@@ -97,7 +128,7 @@ def local_significance(electrons: np.ndarray, where, sigma: float, level: float,
     """
     ys, xs = _indices(where)
     if background is None:
-        background = local_background(electrons, (ys, xs))
+        background = local_background(electrons, (ys, xs), workers)
     noise = np.sqrt(np.float32(sigma) ** 2 + np.clip(background - np.float32(level), 0, None))
     values = np.asarray(electrons)[ys, xs]
     return ((values - background) / noise).astype(np.float32)
@@ -114,6 +145,7 @@ def grow_probability(
     level: float | None = None,
     source_sigma: float = 3.0,
     floor: float = 0.05,
+    workers: int = 1,
 ) -> np.ndarray:
     """Raise the probability of significant pixels next to a likely cosmic ray.
 
@@ -150,6 +182,9 @@ def grow_probability(
         No pixel is raised to less than this, which keeps the work
         proportional to the confident detections: thresholds below it are no
         operating point.
+    workers : int
+        Threads that compute the local backgrounds (`local_background`);
+        the result does not depend on it.
 
     Returns
     -------
@@ -161,14 +196,13 @@ def grow_probability(
     probability = np.asarray(probability, dtype=np.float32)
     if probability.shape != np.shape(electrons):
         raise ValueError(f"probability shape {probability.shape} differs from image shape {np.shape(electrons)}")
+    neighbours = square_maximum(probability)
     # only pixels beside a probability of at least ``floor / weight`` can be raised to ``floor``: work on those alone
-    near = ndimage.binary_dilation(probability >= floor / weight, structure=_SQUARE)
+    near = neighbours >= floor / weight
     if bad is not None:
         near &= ~bad
     ys, xs = np.nonzero(near)
-    padded = np.pad(probability, 1)
-    neighbours = sliding_window_view(padded, (3, 3))[ys, xs].reshape(len(ys), 9).max(axis=1)
-    offered = np.float32(weight) * neighbours
+    offered = np.float32(weight) * neighbours[ys, xs]
     raise_ = offered > probability[ys, xs]
     ys, xs, offered = ys[raise_], xs[raise_], offered[raise_]
     grown = probability.copy()
@@ -179,7 +213,7 @@ def grow_probability(
         if level is None:
             rows = good[::4]
             level = float(np.median(np.asarray(electrons)[::4][rows])) if rows.any() else 0.0
-        background = local_background(electrons, (ys, xs))
+        background = local_background(electrons, (ys, xs), workers)
         z = local_significance(electrons, (ys, xs), sigma, level, background)
         keep = (z >= nsigma) & (background - level <= source_sigma * sigma)
         grown[ys[keep], xs[keep]] = offered[keep]

@@ -68,3 +68,45 @@ def test_pixels_on_sources_are_not_grown_into():
     assert on_source[15, 16] == 0.0
     anywhere = grow_probability(prob, image, sigma=5.0, level=100.0, nsigma=2.0, weight=0.5, source_sigma=1e6)
     assert anywhere[15, 16] == pytest.approx(0.45)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (6, 1), (2, 2), (17, 23)])
+def test_square_maximum_is_the_3x3_maximum_filter_and_for_masks_the_dilation(shape):
+    from scipy import ndimage
+
+    from crmask.growth import square_maximum
+
+    values = np.random.default_rng(3).random(shape).astype(np.float32)
+    np.testing.assert_array_equal(square_maximum(values), ndimage.maximum_filter(values, size=3, mode="nearest"))
+    mask = values > 0.7
+    np.testing.assert_array_equal(square_maximum(mask), ndimage.binary_dilation(mask, np.ones((3, 3), dtype=bool)))
+    with pytest.raises(ValueError, match="2-D"):
+        square_maximum(values.ravel())
+
+
+def test_local_background_is_the_mirrored_median_filter_with_any_number_of_workers():
+    from scipy import ndimage
+
+    from crmask.growth import local_background
+
+    # more pixels than one block of windows, so that two workers share the blocks
+    image = np.random.default_rng(4).normal(100.0, 5.0, (300, 260)).astype(np.float32)
+    image[40:44, 100] = 5000.0
+    expected = ndimage.median_filter(image, size=BACKGROUND_WINDOW, mode="mirror")
+    where = np.ones(image.shape, dtype=bool)
+    for workers in (1, 2, 3):
+        np.testing.assert_array_equal(local_background(image, where, workers).reshape(image.shape), expected)
+
+
+def test_grown_probability_does_not_depend_on_the_workers():
+    from crmask.growth import grow_probability
+
+    rng = np.random.default_rng(5)
+    image = rng.normal(100.0, 5.0, (400, 400)).astype(np.float32)
+    prob = np.zeros(image.shape, dtype=np.float32)
+    ys, xs = rng.integers(1, 399, (2, 20000))  # enough neighbours for several blocks of windows
+    prob[ys, xs] = rng.uniform(0.2, 1.0, ys.size)
+    image[ys, xs] += 60.0
+    one = grow_probability(prob, image, nsigma=1.0, weight=0.3)
+    assert (one > prob).sum() > 1000
+    np.testing.assert_array_equal(grow_probability(prob, image, nsigma=1.0, weight=0.3, workers=2), one)

@@ -147,7 +147,7 @@ class UNetDetector(Detector):
                              "receptive radius, with which tiled inference equals whole-image inference",
                              type=int, low=0, high=1024, allow_none=True),
             "device": device_param(),
-            "threads": Param(None, "CPU threads for inference; default: torch's setting",
+            "threads": Param(None, "CPU threads for inference and wing growth; default: torch's setting",
                              type=int, low=1, high=1024, allow_none=True),
             "progress": Param(False, "Show per-tile progress on stderr when inference takes over "
                               "crmask.tiling.PROGRESS_DELAY seconds", type=bool),
@@ -270,6 +270,14 @@ class UNetDetector(Detector):
                 return apply_tiled(run, data, block, overlap, progress=p["progress"])
             return apply_tiled(run, data, p["tile"], overlap, progress=p["progress"])
 
+    def cpu_threads(self) -> int:
+        """CPU threads the detector computes with: the ``threads`` parameter, else torch's setting."""
+        if self.params["threads"] is not None:
+            return int(self.params["threads"])
+        import torch
+
+        return torch.get_num_threads()
+
     def mirrors(self) -> str:
         """Mirror images the probability is averaged over: the ``mirrors`` parameter, else the model card's."""
         if self.params["mirrors"] is not None:
@@ -303,7 +311,8 @@ class UNetDetector(Detector):
         prob[corrupt] = 1.0
         wings = self.wing_growth()
         if wings is not None:
-            prob = grow_probability(prob, electrons, nsigma=wings["nsigma"], weight=wings["weight"], bad=unreadable)
+            prob = grow_probability(prob, electrons, nsigma=wings["nsigma"], weight=wings["weight"], bad=unreadable,
+                                    workers=self.cpu_threads())
         if not np.isfinite(prob).all():
             raise FloatingPointError(
                 f"the network gave {int(np.sum(~np.isfinite(prob)))} non-finite probabilities; "
