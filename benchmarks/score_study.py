@@ -385,15 +385,20 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
     rays within `crmask_unet.training.MAX_NATURAL_FPR` never replaces
     one, and replaces a shipped model that has none. Between two usable
     models, TPR at FPR 1e-4 without wing growth, as training validates
-    (`validation_difference.event_counts`), both averaged over the shipped
+    (`validation_difference.operating_point`), both averaged over the shipped
     model's mirror images (``mirrors``): ``run`` wins when the paired
     bootstrap's 95% interval of its TPR minus the shipped model's lies above
-    zero. A name with no shipped model is won by a usable run; ``run`` does
-    not replace itself (shipping it again would drop what was added to its
-    card after shipping: wing growth, fixed statistics).
+    zero. Where that interval holds zero, the isolated one-pixel hits of
+    `one_pixel_hits.GATE_SIGNIFICANCE` or more added to the validation frames
+    decide (`one_pixel_hits.flagged_hits`, each network at that threshold):
+    ``run`` wins when the paired interval of the fraction it flags minus the
+    shipped model's lies above zero. A name with no shipped model is won by a
+    usable run; ``run`` does not replace itself (shipping it again would drop
+    what was added to its card after shipping: wing growth, fixed statistics).
     """
     from fix_group_statistics import validation_scores
-    from validation_difference import VALIDATION_SOURCES, event_counts, paired_difference, validation_samples
+    from one_pixel_hits import GATE_SIGNIFICANCE, flagged_hits
+    from validation_difference import VALIDATION_SOURCES, operating_point, paired_difference, validation_samples
 
     import crmask
     from crmask.bench.sources import load_real_frames
@@ -422,12 +427,19 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
                       f"false-positive rate in bound; {run} has")
     samples = validation_samples(frames, footprints)
     mirrors = crmask.get_detector(card["detector"], weights=name).mirrors()  # both networks with the shipped ones
-    counts = [event_counts(crmask.get_detector(detector, weights=str(path), wings=False, mirrors=mirrors, threads=1),
-                           samples)
-              for path in (WEIGHTS_DIR / card["weights_file"], weights)]
-    mean, low, high = paired_difference(*counts)
-    return low > 0, (f"{run} minus the shipped {shipped} on real validation: {mean:+.4f}, "
-                     f"95% interval [{low:+.4f}, {high:+.4f}]")
+    networks = [crmask.get_detector(detector, weights=str(path), wings=False, mirrors=mirrors, threads=1)
+                for path in (WEIGHTS_DIR / card["weights_file"], weights)]
+    points = [operating_point(network, samples) for network in networks]
+    mean, low, high = paired_difference(*(counts for counts, _ in points))
+    why = (f"{run} minus the shipped {shipped} on real validation: {mean:+.4f}, "
+           f"95% interval [{low:+.4f}, {high:+.4f}]")
+    if low > 0 or high < 0:
+        return low > 0, why
+    hits = [flagged_hits(network, [frames[n] for n in VALIDATION_SOURCES], threshold)
+            for network, (_, threshold) in zip(networks, points)]
+    mean, low, high = paired_difference(*(np.stack([np.ones(len(h)), h], axis=1) for h in hits))
+    return low > 0, (f"{why}; one-pixel hits of {GATE_SIGNIFICANCE:g} sigma or more flagged: {hits[1].mean():.3f} "
+                     f"against {hits[0].mean():.3f}, difference 95% interval [{low:+.4f}, {high:+.4f}]")
 
 
 def best_of_family(study: Path, arch: str, attention: bool, width: int = 8) -> str:

@@ -43,6 +43,11 @@ def event_counts(detector, samples) -> np.ndarray:
     The threshold is the project's one rule (`crmask.bench.metrics.threshold_at_fpr`) on the curve of all
     the frames together.
     """
+    return operating_point(detector, samples)[0]
+
+
+def operating_point(detector, samples) -> tuple[np.ndarray, float]:
+    """`event_counts` and the threshold they were counted at."""
     from crmask.bench.metrics import Curve, threshold_at_fpr
 
     maps = [detector.probability(s.image) for s in samples]
@@ -56,7 +61,7 @@ def event_counts(detector, samples) -> np.ndarray:
         index = np.arange(1, n + 1)
         counts.append(np.stack([ndimage.sum(np.ones(labels.shape), labels, index),
                                 ndimage.sum(prob >= threshold, labels, index)], axis=1))
-    return np.concatenate(counts)
+    return np.concatenate(counts), float(threshold)
 
 
 def validation_samples(frames, footprints: Path, realisations: int = REALISATIONS):

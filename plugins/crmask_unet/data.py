@@ -360,6 +360,13 @@ def synthetic_pool(
     and cosmic rays. The CR-free ``clean`` image replaces truth pixels by a
     5x5 median of their surroundings.
 
+    Hot pixels are left out of the loss (``ignore``), as are faint cosmic-ray
+    pixels. In one exposure a hot pixel and a one-pixel cosmic ray look the
+    same; a dark frame or a bad-pixel mask (``CCDData.mask``, which every
+    detector honours) tells them apart, not the image. Taught as clean
+    pixels, they made the networks pass over isolated one-pixel hits of a
+    few thousand electrons, the brightest cosmic rays there are.
+
     Parameters
     ----------
     n_frames : int
@@ -401,8 +408,8 @@ def synthetic_pool(
         touched = frame.crmask | frame.faint
         clean = electrons.copy()
         clean[touched] = ndimage.median_filter(electrons, size=5)[touched]
-        samples.append(Sample(image=electrons, mask=frame.crmask, ignore=frame.faint, clean=clean,
-                              sky=float(spec.sky + spec.dark)))
+        samples.append(Sample(image=electrons, mask=frame.crmask, ignore=(frame.faint | frame.hot) & ~frame.crmask,
+                              clean=clean, sky=float(spec.sky + spec.dark)))
     return FramePool(samples)
 
 

@@ -245,6 +245,25 @@ def test_validation_and_bench_tpr_are_one_number(hand_made_scores):
     assert validation == pytest.approx(expected, abs=1e-12)
 
 
+def test_synthetic_hot_pixels_are_left_out_of_the_loss(monkeypatch):
+    """One exposure cannot tell a hot pixel from a one-pixel cosmic ray: neither class is taught for it."""
+    import crmask.data.synthetic as synthetic
+
+    frames = []
+
+    def recording_make_frame(*args, **kwargs):
+        frames.append(make_frame(*args, **kwargs))
+        return frames[-1]
+
+    make_frame = synthetic.make_frame
+    monkeypatch.setattr(synthetic, "make_frame", recording_make_frame)
+    pool = synthetic_pool(3, (256, 256), seed=11, cr_density=300.0)
+    assert sum(int(f.hot.sum()) for f in frames) > 5
+    for frame, sample in zip(frames, pool.samples, strict=True):
+        np.testing.assert_array_equal(sample.mask, frame.crmask)
+        np.testing.assert_array_equal(sample.ignore, (frame.faint | frame.hot) & ~frame.crmask)
+
+
 @pytest.fixture(scope="module")
 def tiny_data(footprints_path):
     from crmask.data.footprints import load_footprints
