@@ -366,6 +366,18 @@ NOT_SHIPPED = {
                    "frames of tests/unet/test_real_frames.py (TPR at FPR 1e-4 0.957 against 0.962; the shipped model "
                    "is above), as width16-deepcr-cosine-s1-e20 was; benched in a working copy (final33_bench.md): "
                    "GMOS-S 0.936 against 0.944, SPRAT repeats 0.931 against 0.951, M51 0.860 against 0.840",
+    "att-cosmic-conn-hot": "the shipped att-cosmic-conn-fixed-ft-e20 fine-tuned 10 epochs with the synthetic hot "
+                           "pixels out of the loss: 0.0005 above it on real validation (95% interval +0.0000 to "
+                           "+0.0010) and it flags isolated one-pixel hits of 300-1000 sigma (0.77-1.00 against "
+                           "0.00-0.12, one_pixel_hits.py), but below LACosmic on the unseen frames of "
+                           "tests/unet/test_real_frames.py (TPR at FPR 1e-4 0.954 against 0.962; the shipped model "
+                           "0.963), with or without wing growth",
+    "cosmic-conn-hot": "the shipped cosmic-conn-fixed-ft-e20 fine-tuned 10 epochs with the synthetic hot pixels out "
+                       "of the loss: 0.0009 above it on real validation (95% interval +0.0004 to +0.0014), one-pixel "
+                       "hits of 300-1000 sigma flagged (0.81-1.00 against 0.00-0.48), and on the bench "
+                       "(final36_bench.md) above it on M51 (0.853 against 0.837, 271 star pixels against 569), "
+                       "UVES and SAAO, but below LACosmic on the unseen frames of tests/unet/test_real_frames.py "
+                       "(0.953 against 0.962; the shipped model 0.965) and on GMOS-S (0.916 against 0.930)",
 }
 
 
