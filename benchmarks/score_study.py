@@ -378,6 +378,13 @@ NOT_SHIPPED = {
                        "(final36_bench.md) above it on M51 (0.853 against 0.837, 271 star pixels against 569), "
                        "UVES and SAAO, but below LACosmic on the unseen frames of tests/unet/test_real_frames.py "
                        "(0.953 against 0.962; the shipped model 0.965) and on GMOS-S (0.916 against 0.930)",
+    "deepcr16-hot": "the shipped width16-deepcr-cosine-s1 fine-tuned 10 epochs with the synthetic hot pixels out of "
+                    "the loss: 0.0009 above it on real validation (95% interval +0.0002 to +0.0017), one-pixel hits "
+                    "of 100-1000 sigma all flagged, above LACosmic on the unseen frames (0.962 against 0.9615; the "
+                    "shipped model 0.976); shipped and benched (final37_bench.md, wing weight 0.3 and threshold 0.2 "
+                    "chosen again) it fell on the SPRAT repeats (0.868 against 0.951, under deepCR ACS-WFC's 0.880) "
+                    "and GMOS-S (0.937 against 0.944) and flagged more M51 star pixels (984 against 899): "
+                    "withdrawn, decided on the bench",
 }
 
 
