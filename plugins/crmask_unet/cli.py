@@ -11,7 +11,7 @@ from crmask.cli_options import (RecordedCommand, command_arguments, config_from_
                                 data_option, recorded_command)
 from crmask.exceptions import WeightsError
 
-from .config import TrainConfig
+from .config import HOT_PIXELS, TrainConfig
 
 __all__ = ["train_unet"]
 
@@ -63,6 +63,9 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--truth-grow", type=click.FloatRange(min=0, min_open=True), default=None, metavar="NSIGMA",
               help="Grow the truth of injected cosmic rays into neighbours NSIGMA above their local background "
                    "(up to 3 rings), as the SPRAT repeat masks grow their seeds (2 there).")
+@click.option("--hot-pixels", type=click.Choice(HOT_PIXELS), default="clean", show_default=True,
+              help="The synthetic frames' hot pixels: 'clean' teaches them as clean pixels (every shipped model was "
+                   "trained so, and misses bright one-pixel cosmic rays), 'ignore' leaves them out of the loss.")
 @click.option("--darks", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="Dark frames: train on the paper's dark-frame pairs instead of synthetic frames.")
 @click.option("--clean", "clean_images", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
@@ -122,7 +125,8 @@ def train_unet(**opts) -> None:
         footprints = _footprints_path(opts)
         source, validation = synthetic_training_data(
             str(footprints), opts["seed"], opts["train_frames"], opts["val_frames"],
-            opts["frame_size"], opts["cr_density"], opts["spectra_fraction"], opts["cr_density_low"])
+            opts["frame_size"], opts["cr_density"], opts["spectra_fraction"], opts["cr_density_low"],
+            opts["hot_pixels"])
         if opts["truth_grow"] is not None:
             source = FramePool([grow_truth(s, opts["truth_grow"]) for s in source.samples])
             validation = [grow_truth(s, opts["truth_grow"]) for s in validation]
@@ -136,6 +140,7 @@ def train_unet(**opts) -> None:
                 "val_cr_density_per_mpix": opts["cr_density"] / 4,
                 "spectra_fraction": opts["spectra_fraction"],
                 "truth_grow_nsigma": opts["truth_grow"],
+                "hot_pixels": opts["hot_pixels"],
                 "frame_seeds": [opts["seed"], opts["seed"] + 1]}
         if train_names or val_names:
             real_train, real_val, split = _real_data(opts, footprints, train_names, val_names)

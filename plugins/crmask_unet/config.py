@@ -15,7 +15,7 @@ from crmask.cli_options import cli_metadata
 from .weights import SCHEMES, Normalisation
 
 __all__ = ["TrainConfig", "UNetConfig", "NORMS", "ARCHITECTURES", "LR_SCHEDULES", "LOSSES", "DEFAULT_SCALES",
-           "COSINE_FLOOR"]
+           "COSINE_FLOOR", "HOT_PIXELS"]
 
 #: The two published architectures and the normalisation each uses.
 ARCHITECTURES = {"deepcr": "batch", "cosmic-conn": "group"}
@@ -29,6 +29,8 @@ LOSSES = ("bce", "median-bce")
 DEFAULT_SCALES = {"deepcr": 100.0, "cosmic-conn": 1.0}
 #: Final learning rate of the cosine schedule, as a fraction of the initial one.
 COSINE_FLOOR = 0.01
+#: What training makes of the synthetic frames' hot pixels (`crmask_unet.data.synthetic_pool`).
+HOT_PIXELS = ("clean", "ignore")
 
 
 @dataclass(frozen=True)

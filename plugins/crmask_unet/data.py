@@ -26,6 +26,8 @@ from typing import Protocol, Sequence
 import numpy as np
 from scipy import ndimage
 
+from .config import HOT_PIXELS
+
 __all__ = [
     "Sample",
     "PatchSource",
@@ -351,6 +353,7 @@ def synthetic_pool(
     cr_density: float = 1000.0,
     spectra_fraction: float = 0.0,
     cr_density_low: float | None = None,
+    hot_pixels: str = "clean",
 ) -> FramePool:
     """A `FramePool` of realistic synthetic frames (``crmask.data.synthetic.make_frame``).
 
@@ -360,12 +363,15 @@ def synthetic_pool(
     and cosmic rays. The CR-free ``clean`` image replaces truth pixels by a
     5x5 median of their surroundings.
 
-    Hot pixels are left out of the loss (``ignore``), as are faint cosmic-ray
-    pixels. In one exposure a hot pixel and a one-pixel cosmic ray look the
-    same; a dark frame or a bad-pixel mask (``CCDData.mask``, which every
-    detector honours) tells them apart, not the image. Taught as clean
-    pixels, they made the networks pass over isolated one-pixel hits of a
-    few thousand electrons, the brightest cosmic rays there are.
+    Faint cosmic-ray pixels are left out of the loss (``ignore``), and so are
+    the hot pixels with ``hot_pixels="ignore"``. In one exposure a hot pixel
+    and a one-pixel cosmic ray look the same; a dark frame or a bad-pixel
+    mask (``CCDData.mask``, which every detector honours) tells them apart,
+    not the image. Taught as clean pixels (``"clean"``, how every shipped
+    model was trained), they make a network pass over isolated one-pixel
+    hits of a few thousand electrons, the brightest cosmic rays there are;
+    left out, they let it flag lone warm pixels that no defect mask lists
+    (``docs/learned_detectors.rst``).
 
     Parameters
     ----------
@@ -387,8 +393,13 @@ def synthetic_pool(
     cr_density_low : float, optional
         With it, each frame draws its density log-uniformly between this and
         ``cr_density`` (`draw_density`).
+    hot_pixels : {"clean", "ignore"}
+        Whether the hot pixels are clean pixels or left out of the loss.
     """
     from crmask.data.synthetic import FrameSpec, make_frame
+
+    if hot_pixels not in HOT_PIXELS:
+        raise ValueError(f"hot_pixels must be one of {HOT_PIXELS}, got {hot_pixels!r}")
 
     rng = np.random.default_rng(seed)
     samples = []
@@ -408,8 +419,9 @@ def synthetic_pool(
         touched = frame.crmask | frame.faint
         clean = electrons.copy()
         clean[touched] = ndimage.median_filter(electrons, size=5)[touched]
-        samples.append(Sample(image=electrons, mask=frame.crmask, ignore=(frame.faint | frame.hot) & ~frame.crmask,
-                              clean=clean, sky=float(spec.sky + spec.dark)))
+        ignore = frame.faint | (frame.hot & ~frame.crmask) if hot_pixels == "ignore" else frame.faint
+        samples.append(Sample(image=electrons, mask=frame.crmask, ignore=ignore, clean=clean,
+                              sky=float(spec.sky + spec.dark)))
     return FramePool(samples)
 
 
@@ -506,16 +518,19 @@ def synthetic_training_data(
     cr_density: float = 1000.0,
     spectra_fraction: float = 0.0,
     cr_density_low: float | None = None,
+    hot_pixels: str = "clean",
 ) -> tuple[FramePool, list[Sample]]:
     """Synthetic training pool and validation frames with disjoint real CR footprints.
 
     The validation frames use seed ``seed + 1`` and the validation
     footprints (see `split_footprints`), at a quarter of the training CR
     density, closer to real exposures. ``cr_density_low`` applies to the
-    training frames only (`draw_density`).
+    training frames only (`draw_density`), ``hot_pixels`` to both (`synthetic_pool`).
     """
     pool = synthetic_pool(n_train, (frame_size, frame_size), seed,
-                          split_footprints(footprints_path, "train"), cr_density, spectra_fraction, cr_density_low)
+                          split_footprints(footprints_path, "train"), cr_density, spectra_fraction, cr_density_low,
+                          hot_pixels)
     val = synthetic_pool(n_val, (frame_size, frame_size), seed + 1,
-                         split_footprints(footprints_path, "val"), cr_density / 4, spectra_fraction)
+                         split_footprints(footprints_path, "val"), cr_density / 4, spectra_fraction,
+                         hot_pixels=hot_pixels)
     return pool, val.samples

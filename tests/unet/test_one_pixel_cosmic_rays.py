@@ -4,9 +4,9 @@ A cosmic ray that leaves its charge in one pixel is the easiest kind for
 LACosmic and was the hardest for the U-Nets: their training taught the
 synthetic frames' hot pixels (single pixels of about 2000 e-) as clean, so
 they passed over one-pixel hits of a few thousand electrons
-(``benchmarks/one_pixel_hits.py`` measures it on real frames). Training now
-leaves hot pixels out of the loss (`crmask_unet.data.synthetic_pool`), but
-no model trained so has yet passed the shipping rules (``NOT_SHIPPED`` in
+(``benchmarks/one_pixel_hits.py`` measures it on real frames). ``crmask
+train unet --hot-pixels ignore`` leaves hot pixels out of the loss, but no
+model trained so has yet passed the shipping rules (``NOT_SHIPPED`` in
 ``benchmarks/score_study.py``): the four defaults are expected to fail here,
 and strictly, so that this test fails the day one of them stops failing it
 and its mark must go.

@@ -245,8 +245,9 @@ def test_validation_and_bench_tpr_are_one_number(hand_made_scores):
     assert validation == pytest.approx(expected, abs=1e-12)
 
 
-def test_synthetic_hot_pixels_are_left_out_of_the_loss(monkeypatch):
-    """One exposure cannot tell a hot pixel from a one-pixel cosmic ray: neither class is taught for it."""
+@pytest.mark.parametrize("hot_pixels", ["clean", "ignore"])
+def test_synthetic_hot_pixels_are_clean_or_left_out_of_the_loss(monkeypatch, hot_pixels):
+    """One exposure cannot tell a hot pixel from a one-pixel cosmic ray: ``ignore`` teaches neither class."""
     import crmask.data.synthetic as synthetic
 
     frames = []
@@ -257,11 +258,14 @@ def test_synthetic_hot_pixels_are_left_out_of_the_loss(monkeypatch):
 
     make_frame = synthetic.make_frame
     monkeypatch.setattr(synthetic, "make_frame", recording_make_frame)
-    pool = synthetic_pool(3, (256, 256), seed=11, cr_density=300.0)
-    assert sum(int(f.hot.sum()) for f in frames) > 5
+    pool = synthetic_pool(3, (256, 256), seed=11, cr_density=300.0, hot_pixels=hot_pixels)
+    assert sum(int((f.hot & ~f.crmask).sum()) for f in frames) > 5
     for frame, sample in zip(frames, pool.samples, strict=True):
         np.testing.assert_array_equal(sample.mask, frame.crmask)
-        np.testing.assert_array_equal(sample.ignore, (frame.faint | frame.hot) & ~frame.crmask)
+        left_out = frame.faint | (frame.hot & ~frame.crmask) if hot_pixels == "ignore" else frame.faint
+        np.testing.assert_array_equal(sample.ignore, left_out)
+    with pytest.raises(ValueError, match="hot_pixels"):
+        synthetic_pool(1, (64, 64), seed=1, hot_pixels="mask")
 
 
 @pytest.fixture(scope="module")
