@@ -397,7 +397,9 @@ NOT_SHIPPED = {
 GATE_RULE = ("a run replaces the shipped model only if it has a threshold that flags at most {bound:g} of the clean pixels "
              "of each real validation frame without injected cosmic rays (crmask_unet.training.MAX_NATURAL_FPR), and "
              "either the shipped model has none or the paired bootstrap 95% interval of their difference in "
-             "real-validation TPR at FPR 1e-4 lies above zero")
+             "real-validation TPR at FPR 1e-4 lies above zero, or holds zero and that of their difference in the "
+             "fraction of one-pixel hits of 10 sigma or more flagged on the validation frames (one_pixel_hits.py) "
+             "lies above zero")
 
 
 def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool, str]:
