@@ -382,7 +382,8 @@ NOT_SHIPPED = {
                     "the loss: 0.0009 above it on real validation (95% interval +0.0002 to +0.0017), one-pixel hits "
                     "of 100-1000 sigma all flagged, above LACosmic on the unseen frames (0.962 against 0.9615; the "
                     "shipped model 0.976); shipped and benched (final37_bench.md, wing weight 0.3 and threshold 0.2 "
-                    "chosen again) it fell on the SPRAT repeats (0.868 against 0.951, under deepCR ACS-WFC's 0.880) "
+                    "chosen again) it fell on the SPRAT repeats (0.868 against 0.951 on the bench's thresholds, 0.935 "
+                    "against 0.953 at every distinct score) "
                     "and GMOS-S (0.937 against 0.944) and flagged more M51 star pixels (984 against 899): "
                     "withdrawn, decided on the bench",
     "att-deepcr-hot-s1": "the recipe of the shipped attention-deepcr-att-s1-e20 (20 epochs from scratch, seed 1) with "
