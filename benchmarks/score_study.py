@@ -386,6 +386,19 @@ NOT_SHIPPED = {
                     "against 0.953 at every distinct score) "
                     "and GMOS-S (0.937 against 0.944) and flagged more M51 star pixels (984 against 899): "
                     "withdrawn, decided on the bench",
+    "cosmic-conn-hot-lr1e4": "cosmic-conn-hot's recipe at lr 1e-4: within chance of the shipped cosmic-conn-fixed-ft-e20 "
+                             "on real validation (+0.0001, 95% interval -0.0004 to +0.0006) and ahead on one-pixel hits "
+                             "(0.975 against 0.533 flagged), so the gate passed it; with the half-turn mirror image "
+                             "choose_mirrors.py then took (0.9886 against 0.9885 for up-down) it is below LACosmic on the "
+                             "unseen frames of tests/unet/test_real_frames.py (0.953 against 0.9615; 0.963 with "
+                             "up-down; the shipped model 0.965)",
+    "att-cosmic-conn-hot-lr1e4": "att-cosmic-conn-hot's recipe at lr 1e-4: within chance of the shipped "
+                                 "att-cosmic-conn-fixed-ft-e20 on real validation (+0.0003, 95% interval -0.0001 to "
+                                 "+0.0007) and ahead on one-pixel hits (0.967 against 0.648 flagged), so the gate passed "
+                                 "it, and above LACosmic on the unseen frames (0.965); shipped and benched "
+                                 "(final38_bench.md; no wing growth qualified, threshold 0.45) it fell on the SPRAT "
+                                 "repeats (0.873 against 0.952, under deepCR ACS-WFC's 0.880), SPRAT exposure 5 (0.726 "
+                                 "against 0.801) and GMOS-S (0.947 against 0.952): withdrawn, decided on the bench",
     "att-deepcr-hot-s1": "the recipe of the shipped attention-deepcr-att-s1-e20 (20 epochs from scratch, seed 1) with "
                          "the synthetic hot pixels out of the loss: real validation 0.9874 (the shipped model 0.9855), "
                          "one-pixel hits of 30-1000 sigma flagged 0.92-1.00, but below LACosmic on the unseen frames "
