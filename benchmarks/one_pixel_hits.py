@@ -35,7 +35,7 @@ from crmask.cli_options import data_folder
 from crmask.exceptions import MissingDataError
 
 SIGNIFICANCES = (5.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
-#: Hits at least this significant are the ones the shipping gate counts (`flagged_hits`): at 5 sigma a pixel is
+#: Hits at least this significant are the ones the shipping gate counts (`gate_hits`): at 5 sigma a pixel is
 #: at the noise floor of FPR 1e-4, from 10 sigma LACosmic flags every one.
 GATE_SIGNIFICANCE = 10.0
 SPACING = 12
@@ -69,20 +69,27 @@ def with_hits(frame, significances=SIGNIFICANCES) -> tuple[np.ndarray, np.ndarra
     return data.astype(np.float32), ys, xs, significance
 
 
-def flagged_hits(detector, frames, threshold: float, min_significance: float = GATE_SIGNIFICANCE) -> np.ndarray:
-    """Whether each hit of at least ``min_significance`` reaches ``threshold`` in a U-Net's probability map.
+def gate_hits(frames, min_significance: float = GATE_SIGNIFICANCE) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each frame with its hits (`with_hits`), in electrons, and the rows and columns of those of ``min_significance``.
+
+    Made once for the shipping gate, which reads them with every network it compares (`flagged_hits`).
+    """
+    hits = []
+    for frame in frames:
+        data, ys, xs, significance = with_hits(frame)
+        keep = significance >= min_significance
+        hits.append((data * np.float32(frame.gain), ys[keep], xs[keep]))
+    return hits
+
+
+def flagged_hits(detector, hits, threshold: float) -> np.ndarray:
+    """Whether each hit of `gate_hits` reaches ``threshold`` in a U-Net's probability map.
 
     The map is the network's (`UNetDetector.probability`, no wing growth), so
     that two networks compare at their thresholds for one false-positive
     rate, as the shipping gate compares them.
     """
-    flagged = []
-    for frame in frames:
-        data, ys, xs, significance = with_hits(frame)
-        prob = detector.probability(data * np.float32(frame.gain))
-        keep = significance >= min_significance
-        flagged.append(prob[ys[keep], xs[keep]] >= threshold)
-    return np.concatenate(flagged)
+    return np.concatenate([detector.probability(electrons)[ys, xs] >= threshold for electrons, ys, xs in hits])
 
 
 def found_fractions(detector, frames, significances=SIGNIFICANCES) -> dict[str, dict[str, float]]:

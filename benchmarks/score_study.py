@@ -430,14 +430,14 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
     bootstrap's 95% interval of its TPR minus the shipped model's lies above
     zero. Where that interval holds zero, the isolated one-pixel hits of
     `one_pixel_hits.GATE_SIGNIFICANCE` or more added to the validation frames
-    decide (`one_pixel_hits.flagged_hits`, each network at that threshold):
+    decide (`one_pixel_hits.gate_hits`, each network at that threshold):
     ``run`` wins when the paired interval of the fraction it flags minus the
     shipped model's lies above zero. A name with no shipped model is won by a
     usable run; ``run`` does not replace itself (shipping it again would drop
     what was added to its card after shipping: wing growth, fixed statistics).
     """
     from fix_group_statistics import validation_scores
-    from one_pixel_hits import GATE_SIGNIFICANCE, flagged_hits
+    from one_pixel_hits import GATE_SIGNIFICANCE, flagged_hits, gate_hits
     from validation_difference import VALIDATION_SOURCES, operating_point, paired_difference, validation_samples
 
     import crmask
@@ -475,8 +475,8 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
            f"95% interval [{low:+.4f}, {high:+.4f}]")
     if low > 0 or high < 0:
         return low > 0, why
-    hits = [flagged_hits(network, [frames[n] for n in VALIDATION_SOURCES], threshold)
-            for network, (_, threshold) in zip(networks, points)]
+    validation_hits = gate_hits([frames[n] for n in VALIDATION_SOURCES])
+    hits = [flagged_hits(network, validation_hits, threshold) for network, (_, threshold) in zip(networks, points)]
     mean, low, high = paired_difference(*(np.stack([np.ones(len(h)), h], axis=1) for h in hits))
     return low > 0, (f"{why}; one-pixel hits of {GATE_SIGNIFICANCE:g} sigma or more flagged: {hits[1].mean():.3f} "
                      f"against {hits[0].mean():.3f}, difference 95% interval [{low:+.4f}, {high:+.4f}]")

@@ -96,7 +96,7 @@ def square_maximum(values: np.ndarray) -> np.ndarray:
 
 
 def local_significance(electrons: np.ndarray, where, sigma: float, level: float,
-                       background: np.ndarray | None = None, workers: int = 1) -> np.ndarray:
+                       background: np.ndarray | None = None) -> np.ndarray:
     """Significance of some pixels above their local background.
 
     The background of a pixel is the median of the `BACKGROUND_WINDOW`-square
@@ -117,8 +117,6 @@ def local_significance(electrons: np.ndarray, where, sigma: float, level: float,
         The image's typical (median) level, electrons.
     background : numpy.ndarray, optional
         `local_background` of the same pixels, when already computed.
-    workers : int
-        Threads that compute the local background (`local_background`).
 
     Returns
     -------
@@ -128,7 +126,7 @@ def local_significance(electrons: np.ndarray, where, sigma: float, level: float,
     """
     ys, xs = _indices(where)
     if background is None:
-        background = local_background(electrons, (ys, xs), workers)
+        background = local_background(electrons, (ys, xs))
     noise = np.sqrt(np.float32(sigma) ** 2 + np.clip(background - np.float32(level), 0, None))
     values = np.asarray(electrons)[ys, xs]
     return ((values - background) / noise).astype(np.float32)

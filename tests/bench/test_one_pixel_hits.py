@@ -43,7 +43,7 @@ def test_flagged_hits_reads_the_network_map_at_a_threshold(script):
     noise = np.sqrt(100.0 + 5.0**2)
     # a stand-in network whose probability rises with the excess: 30 sigma gives 0.5, 10 sigma 0.17
     network = SimpleNamespace(probability=lambda electrons: np.clip((electrons - 100.0) / (60 * noise), 0, 1))
-    flagged = script.flagged_hits(network, [frame], threshold=0.4)
+    flagged = script.flagged_hits(network, script.gate_hits([frame]), threshold=0.4)
     gated = significance[significance >= script.GATE_SIGNIFICANCE]
     np.testing.assert_array_equal(flagged, gated >= 30.0)
     assert flagged.size == np.count_nonzero(significance >= 10.0)

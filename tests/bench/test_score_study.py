@@ -42,8 +42,8 @@ def gate(tmp_path, monkeypatch):
         operating_point=lambda detector, samples: (
             np.stack([pixels, found[detector.weights.rsplit("/", 1)[-1]]], 1), 0.5)))
     monkeypatch.setitem(sys.modules, "one_pixel_hits", SimpleNamespace(
-        GATE_SIGNIFICANCE=10.0,
-        flagged_hits=lambda detector, frames, threshold: hits[detector.weights.rsplit("/", 1)[-1]]))
+        GATE_SIGNIFICANCE=10.0, gate_hits=lambda frames: None,
+        flagged_hits=lambda detector, validation_hits, threshold: hits[detector.weights.rsplit("/", 1)[-1]]))
 
     def ship(shipped: str, run: str, shipped_usable: bool, run_usable: bool, shipped_found, run_found,
              shipped_hits=np.zeros(300, dtype=bool), run_hits=np.zeros(300, dtype=bool)):
