@@ -17,7 +17,8 @@ import numpy as np
 
 from .ccd import background_noise
 
-__all__ = ["grow_probability", "local_background", "local_significance", "square_maximum"]
+__all__ = ["background_statistics", "grow_probability", "local_background", "local_noise", "local_significance",
+           "square_maximum"]
 
 #: Side of the window whose median is a pixel's local background.
 BACKGROUND_WINDOW = 7
@@ -127,9 +128,27 @@ def local_significance(electrons: np.ndarray, where, sigma: float, level: float,
     ys, xs = _indices(where)
     if background is None:
         background = local_background(electrons, (ys, xs))
-    noise = np.sqrt(np.float32(sigma) ** 2 + np.clip(background - np.float32(level), 0, None))
     values = np.asarray(electrons)[ys, xs]
-    return ((values - background) / noise).astype(np.float32)
+    return ((values - background) / local_noise(background, sigma, level)).astype(np.float32)
+
+
+def local_noise(background: np.ndarray, sigma: float, level: float) -> np.ndarray:
+    """Noise of pixels on a local ``background``: ``sigma`` and the Poisson noise of what lies above ``level``.
+
+    The noise `local_significance` divides by (all in electrons).
+    """
+    return np.sqrt(np.float32(sigma) ** 2 + np.clip(background - np.float32(level), 0, None))
+
+
+def background_statistics(electrons: np.ndarray, good: np.ndarray) -> tuple[float, float]:
+    """Noise and typical level of an image's background, electrons: ``(sigma, level)``.
+
+    The noise by `crmask.ccd.background_noise`, the level as the median of
+    the ``good`` pixels of every fourth row (0 where there are none).
+    """
+    rows = good[::4]
+    level = float(np.median(np.asarray(electrons)[::4][rows])) if rows.any() else 0.0
+    return background_noise(electrons, good), level
 
 
 def grow_probability(
@@ -205,12 +224,11 @@ def grow_probability(
     ys, xs, offered = ys[raise_], xs[raise_], offered[raise_]
     grown = probability.copy()
     if len(ys):
-        good = np.ones(probability.shape, dtype=bool) if bad is None else ~bad
-        if sigma is None:
-            sigma = background_noise(electrons, good)
-        if level is None:
-            rows = good[::4]
-            level = float(np.median(np.asarray(electrons)[::4][rows])) if rows.any() else 0.0
+        if sigma is None or level is None:
+            good = np.ones(probability.shape, dtype=bool) if bad is None else ~bad
+            measured_sigma, measured_level = background_statistics(electrons, good)
+            sigma = measured_sigma if sigma is None else sigma
+            level = measured_level if level is None else level
         background = local_background(electrons, (ys, xs), workers)
         z = local_significance(electrons, (ys, xs), sigma, level, background)
         keep = (z >= nsigma) & (background - level <= source_sigma * sigma)

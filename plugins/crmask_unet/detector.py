@@ -16,7 +16,8 @@ from crmask import Detector, MaskResult, Param, PreparedImage
 from crmask.ccd import background_noise
 from crmask.detector import CALIBRATION_PARAMS
 from crmask.devices import device_param, resolve_device
-from crmask.growth import grow_probability
+from crmask.growth import background_statistics, grow_probability
+from crmask.isolated import PEAK_RATIO, isolated_hits
 from crmask.threads import torch_threads
 from crmask.tiling import apply_tiled
 
@@ -166,6 +167,14 @@ class UNetDetector(Detector):
             "wing_weight": Param(None, "Fraction of a neighbour's probability a grown pixel gets; default: the "
                                  "model card's, else 0.5", type=float, low=0.0, high=1.0, low_open=True,
                                  allow_none=True),
+            "hits": Param(True, "Flag isolated one-pixel hits (crmask.isolated.isolated_hits) beside the network, "
+                          "as the model card chose; False: never", type=bool),
+            "hit_sigma": Param(None, "Significance above the local background an isolated one-pixel hit needs; "
+                               "default: the model card's (none flagged when it has none)",
+                               type=float, low=0.0, low_open=True, allow_none=True),
+            "hit_ratio": Param(None, "How many times its brightest neighbour's excess a hit's excess must be; "
+                               f"default: the model card's, else {PEAK_RATIO:g}", type=float, low=1.0,
+                               allow_none=True),
             "gain": CALIBRATION_PARAMS["gain"],
             "gain_key": CALIBRATION_PARAMS["gain_key"],
         }
@@ -296,6 +305,18 @@ class UNetDetector(Detector):
         weight = p["wing_weight"] if p["wing_weight"] is not None else card.get("weight", 0.5)
         return {"nsigma": float(nsigma), "weight": float(weight)}
 
+    def isolated_hits(self) -> dict[str, float] | None:
+        """The isolated-hit rule ``{"nsigma", "ratio"}`` detection applies: parameters over the model card, or `None`."""
+        p = self.params
+        if not p["hits"]:
+            return None
+        card = self.model()[0].hits or {}
+        nsigma = p["hit_sigma"] if p["hit_sigma"] is not None else card.get("nsigma")
+        if nsigma is None:
+            return None
+        ratio = p["hit_ratio"] if p["hit_ratio"] is not None else card.get("ratio", PEAK_RATIO)
+        return {"nsigma": float(nsigma), "ratio": float(ratio)}
+
     def _detect(self, image: PreparedImage) -> MaskResult:
         loaded, _ = self.model()
         threshold = self.params["threshold"]
@@ -309,10 +330,15 @@ class UNetDetector(Detector):
         prob = self.probability(electrons, unreadable)
         prob[image.bad] = 0.0
         prob[corrupt] = 1.0
-        wings = self.wing_growth()
+        wings, hits = self.wing_growth(), self.isolated_hits()
+        if wings is not None or hits is not None:
+            sigma, level = background_statistics(electrons, ~unreadable)
         if wings is not None:
             prob = grow_probability(prob, electrons, nsigma=wings["nsigma"], weight=wings["weight"], bad=unreadable,
-                                    workers=self.cpu_threads())
+                                    sigma=sigma, level=level, workers=self.cpu_threads())
+        if hits is not None:  # after the growth: a lone pixel has no wings to grow into
+            prob[isolated_hits(electrons, nsigma=hits["nsigma"], ratio=hits["ratio"], bad=unreadable, sigma=sigma,
+                               level=level, workers=self.cpu_threads())] = 1.0
         if not np.isfinite(prob).all():
             raise FloatingPointError(
                 f"the network gave {int(np.sum(~np.isfinite(prob)))} non-finite probabilities; "
@@ -321,7 +347,7 @@ class UNetDetector(Detector):
             mask=prob >= threshold,
             probability=prob,
             threshold=float(threshold),
-            meta={"weights": loaded.source, "wings": wings, "mirrors": self.mirrors(),
+            meta={"weights": loaded.source, "wings": wings, "hits": hits, "mirrors": self.mirrors(),
                   "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
         )
 

@@ -92,6 +92,9 @@ class LoadedWeights:
     #: Mirror images the probability is averaged over (a key of `crmask_unet.mirrors.MIRRORS`), as chosen for the
     #: model.
     mirrors: str = "none"
+    #: Isolated one-pixel hits flagged beside the network (``{"nsigma": ..., "ratio": ...}``, see
+    #: `crmask.isolated.isolated_hits`), or `None`.
+    hits: dict[str, float] | None = None
 
     @property
     def detector(self) -> str:
@@ -213,6 +216,7 @@ def save_weights(
     wings: dict[str, float] | None = None,
     group_statistics: dict | None = None,
     mirrors: str | None = None,
+    hits: dict[str, float] | None = None,
 ) -> Path:
     """Write ``model``'s weights and configuration to a safetensors file.
 
@@ -238,6 +242,9 @@ def save_weights(
     mirrors : str, optional
         Mirror images to average the probability over (a key of
         `crmask_unet.mirrors.MIRRORS`), to record.
+    hits : dict, optional
+        Isolated one-pixel hits to flag, ``{"nsigma": float, "ratio": float}``
+        (`crmask.isolated.isolated_hits`), to record.
 
     Raises
     ------
@@ -262,6 +269,7 @@ def save_weights(
         **({"threshold": repr(float(threshold))} if threshold is not None else {}),
         **({"wings": json.dumps(_check_wings(wings, path))} if wings is not None else {}),
         **({"mirrors": _check_mirrors(mirrors, path)} if mirrors is not None else {}),
+        **({"hits": json.dumps(_check_hits(hits, path))} if hits is not None else {}),
         **(extra or {}),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in {**state, **(group_statistics or {})}.items()}
@@ -281,6 +289,17 @@ def _check_wings(wings: Any, path: str | Path) -> dict[str, float]:
     if not (nsigma >= 0 and 0 < weight <= 1):
         raise WeightsError(f"{path}: wing growth needs nsigma >= 0 and weight in (0, 1], got {wings!r}")
     return {"nsigma": nsigma, "weight": weight}
+
+
+def _check_hits(hits: Any, path: str | Path) -> dict[str, float]:
+    """A valid isolated-hit rule ``{"nsigma": > 0, "ratio": >= 1}`` (`crmask.isolated.isolated_hits`)."""
+    try:
+        nsigma, ratio = float(hits["nsigma"]), float(hits["ratio"])
+    except (KeyError, TypeError, ValueError):
+        raise WeightsError(f"{path}: isolated hits must be {{'nsigma': float, 'ratio': float}}, got {hits!r}") from None
+    if not (nsigma > 0 and ratio >= 1):
+        raise WeightsError(f"{path}: isolated hits need nsigma > 0 and ratio >= 1, got {hits!r}")
+    return {"nsigma": nsigma, "ratio": ratio}
 
 
 def _check_mirrors(mirrors: Any, path: str | Path) -> str:
@@ -329,6 +348,7 @@ def load_weights(weights: str) -> LoadedWeights:
         threshold = float(metadata["threshold"]) if "threshold" in metadata else None
         wings = _check_wings(json.loads(metadata["wings"]), path) if "wings" in metadata else None
         mirrors = _check_mirrors(metadata["mirrors"], path) if "mirrors" in metadata else "none"
+        hits = _check_hits(json.loads(metadata["hits"]), path) if "hits" in metadata else None
         arch = metadata["arch"]
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path} has invalid crmask U-Net metadata: {exc}") from None
@@ -342,4 +362,4 @@ def load_weights(weights: str) -> LoadedWeights:
     state, group_statistics = split_group_statistics(state)
     return LoadedWeights(config=config, normalisation=norm, arch=arch, state_dict=state,
                          threshold=threshold, source=str(path), wings=wings, group_statistics=group_statistics,
-                         mirrors=mirrors)
+                         mirrors=mirrors, hits=hits)

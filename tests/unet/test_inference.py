@@ -371,6 +371,38 @@ def test_wing_growth_of_the_model_card_applies_by_default(rng):
     assert crmask.get_detector("deepcr", wing_weight=1.0).wing_growth() == {"nsigma": card["nsigma"], "weight": 1.0}
 
 
+def test_isolated_hits_get_probability_one_after_the_wing_growth(rng):
+    image = _sky_image(rng)
+    image[40, 40] += 300 * 20.0  # a one-pixel cosmic ray of 300 sigma
+    image[41, 41] += 3 * 20.0  # a 3 sigma neighbour: a lone pixel's wing is not grown
+    ccd = CCDData(image, unit=u.electron)
+    plain = crmask.get_detector("deepcr", hits=False).detect(ccd)
+    flagged = crmask.get_detector("deepcr", hit_sigma=10.0).detect(ccd)
+    assert flagged.meta["hits"] == {"nsigma": 10.0, "ratio": 3.0} and plain.meta["hits"] is None
+    assert flagged.probability[40, 40] == 1.0 and flagged.mask[40, 40]
+    changed = flagged.probability != plain.probability  # the image's other lone pixel is at (50, 60)
+    assert changed[40, 40] and {(int(y), int(x)) for y, x in zip(*np.nonzero(changed))} <= {(40, 40), (50, 60)}
+    assert flagged.probability[50, 60] == 1.0
+
+
+def test_isolated_hit_rule_of_the_model_card_applies_by_default(rng):
+    from crmask_unet.weights import load_weights
+
+    card = load_weights("deepcr-general-16").hits
+    assert card is not None and card["nsigma"] > 0 and card["ratio"] >= 1
+    ccd = CCDData(_sky_image(rng), unit=u.electron)
+    assert crmask.get_detector("deepcr").detect(ccd).meta["hits"] == card
+    assert crmask.get_detector("deepcr", hits=False, hit_sigma=card["nsigma"]).isolated_hits() is None
+    assert crmask.get_detector("deepcr", hit_ratio=5.0).isolated_hits() == {"nsigma": card["nsigma"], "ratio": 5.0}
+
+
+def test_isolated_hit_rule_is_off_for_weights_without_one(cosmic_weights):
+    path, _ = cosmic_weights
+    assert crmask.get_detector("cosmic-conn", weights=str(path)).isolated_hits() is None
+    assert crmask.get_detector("cosmic-conn", weights=str(path), hit_sigma=7.0).isolated_hits() == {
+        "nsigma": 7.0, "ratio": 3.0}
+
+
 def test_wing_growth_is_off_for_weights_without_one(cosmic_weights, rng):
     path, _ = cosmic_weights
     assert crmask.get_detector("cosmic-conn", weights=str(path)).wing_growth() is None

@@ -163,6 +163,23 @@ def test_wing_growth_is_saved_and_checked(deepcr_weights, tmp_path):
         save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), wings={"weight": 2})
 
 
+def test_isolated_hit_rule_is_saved_and_checked(deepcr_weights, tmp_path):
+    from crmask_unet.weights import Normalisation, save_weights
+
+    _, model = deepcr_weights
+    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"),
+                        hits={"nsigma": 5.0, "ratio": 3.0})
+    assert load_weights(str(path)).hits == {"nsigma": 5.0, "ratio": 3.0}
+    assert load_weights(str(save_weights(path, model, "deepcr", Normalisation("noise")))).hits is None
+    for hits in ('{"nsigma": 0, "ratio": 3}', '{"nsigma": 5, "ratio": 0.5}', '{"nsigma": 5}', '"x"'):
+        save_weights(path, model, "deepcr", Normalisation("noise"))
+        _rewrite(path, hits=hits)
+        with pytest.raises(WeightsError, match="isolated hits"):
+            load_weights(str(path))
+    with pytest.raises(WeightsError, match="isolated hits"):
+        save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), hits={"ratio": 2})
+
+
 def test_mirror_images_are_saved_and_checked(deepcr_weights, tmp_path):
     from crmask_unet.weights import Normalisation, save_weights
 
