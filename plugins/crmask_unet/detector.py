@@ -306,7 +306,8 @@ class UNetDetector(Detector):
         return {"nsigma": float(nsigma), "weight": float(weight)}
 
     def isolated_hits(self) -> dict[str, float] | None:
-        """The isolated-hit rule ``{"nsigma", "ratio"}`` detection applies: parameters over the model card, or `None`."""
+        """The isolated-hit rule ``{"nsigma", "ratio"}`` detection applies (`crmask.isolated.isolated_hits`):
+        parameters over the model card, or `None`."""
         p = self.params
         if not p["hits"]:
             return None
