@@ -21,6 +21,11 @@ detector makes it (mirror images, wing growth):
   the detector flags at its threshold for FPR 1e-4 on the injected
   validation frames.
 
+The grid starts at 5 sigma, the bench's significance of a cosmic ray
+(`crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA`): a Gaussian noise pixel
+reaches it with probability 3e-7, a few thousandths of the false positives
+FPR 1e-4 allows, where at 4 sigma it would be a third of them.
+
 The rule taken is the lowest ``hit_sigma`` that costs at most one
 cosmic-ray pixel on both (TPR at a fixed FPR is interpolated, so less than
 a pixel is no pixel lost) and flags more hits than no rule; none where no
