@@ -16,9 +16,8 @@ from the image alone, so a detector can add them to its map.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from .growth import background_statistics, local_background, local_noise
+from .growth import _reflect, background_statistics, local_background, local_noise
 
 __all__ = ["isolated_hits", "PEAK_RATIO"]
 
@@ -96,19 +95,39 @@ def isolated_hits(
         sigma = measured_sigma if sigma is None else sigma
         level = measured_level if level is None else level
     # A hit's brightest neighbour is at most 1 / ratio of its excess above the background, and that excess is
-    # nsigma noise (at least ``sigma``) or more: so it stands (1 - 1 / ratio) * nsigma * sigma above every
-    # neighbour. That necessary condition is cheap and leaves few pixels to measure.
-    neighbours = ndimage.maximum_filter(image, footprint=_RING, mode="mirror")
-    ys, xs = np.nonzero(good & (image - neighbours >= (1 - 1 / ratio) * nsigma * sigma))
+    # nsigma noise (at least ``sigma``) or more: so it stands ``step`` above every neighbour. Its left and right
+    # ones come first (one pass over the image leaves few pixels), then all eight at those pixels alone.
+    step = (1 - 1 / ratio) * nsigma * sigma
+    standing = np.subtract(image, _side_maximum(image)) >= step
+    if bad is not None:
+        standing &= good
+    ys, xs = np.nonzero(standing)
+    neighbours = _ring_maximum(image, ys, xs)
+    near = image[ys, xs] - neighbours >= step
+    ys, xs, neighbours = ys[near], xs[near], neighbours[near]
     background = local_background(image, (ys, xs), workers)
     noise = local_noise(background, sigma, level)
     excess = image[ys, xs] - background
-    keep = (excess >= nsigma * noise) & (excess >= ratio * np.maximum(neighbours[ys, xs] - background, noise))
+    keep = (excess >= nsigma * noise) & (excess >= ratio * np.maximum(neighbours - background, noise))
     hits = np.zeros(image.shape, dtype=bool)
     hits[ys[keep], xs[keep]] = True
     return hits
 
 
-#: The eight neighbours of a pixel.
-_RING = np.ones((3, 3), dtype=bool)
-_RING[1, 1] = False
+def _side_maximum(image: np.ndarray) -> np.ndarray:
+    """The larger of each pixel's left and right neighbours (the image edge mirrored: ``-1 -> 1``)."""
+    if image.shape[1] < 2:
+        return np.full(image.shape, -np.inf, dtype=image.dtype)  # no horizontal neighbour
+    side = np.empty_like(image)
+    np.maximum(image[:, :-2], image[:, 2:], out=side[:, 1:-1])
+    side[:, 0], side[:, -1] = image[:, 1], image[:, -2]
+    return side
+
+
+def _ring_maximum(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The brightest of the eight neighbours of pixels ``(ys, xs)`` (the image edge mirrored), in their order."""
+    brightest = np.full(len(ys), -np.inf, dtype=image.dtype)
+    for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+        np.maximum(brightest, image[_reflect(ys + dy, image.shape[0]), _reflect(xs + dx, image.shape[1])],
+                   out=brightest)
+    return brightest
