@@ -114,6 +114,12 @@ class UNetDetector(Detector):
     fixed group statistics (`crmask_unet.group_statistics`) normalise every
     image alike and run in tiles, as batch-normalised ones do.
 
+    After the network, the probability is grown into the faint wings of
+    what it found (`crmask.growth.grow_probability`, `wing_growth`), and
+    isolated one-pixel hits, which the networks pass over, get probability
+    1 (`crmask.isolated.isolated_hits`, `hit_rule`): each as the model card
+    chose on real validation frames, unless the parameters say otherwise.
+
     References
     ----------
     Zhang, K. & Bloom, J. S. 2020, ApJ, 889, 24 (deepCR).
@@ -305,7 +311,7 @@ class UNetDetector(Detector):
         weight = p["wing_weight"] if p["wing_weight"] is not None else card.get("weight", 0.5)
         return {"nsigma": float(nsigma), "weight": float(weight)}
 
-    def isolated_hits(self) -> dict[str, float] | None:
+    def hit_rule(self) -> dict[str, float] | None:
         """The isolated-hit rule ``{"nsigma", "ratio"}`` detection applies (`crmask.isolated.isolated_hits`):
         parameters over the model card, or `None`."""
         p = self.params
@@ -331,7 +337,7 @@ class UNetDetector(Detector):
         prob = self.probability(electrons, unreadable)
         prob[image.bad] = 0.0
         prob[corrupt] = 1.0
-        wings, hits = self.wing_growth(), self.isolated_hits()
+        wings, hits = self.wing_growth(), self.hit_rule()
         if wings is not None or hits is not None:
             sigma, level = background_statistics(electrons, ~unreadable)
         if wings is not None:

@@ -392,14 +392,14 @@ def test_isolated_hit_rule_of_the_model_card_applies_by_default(rng):
     assert card is not None and card["nsigma"] > 0 and card["ratio"] >= 1
     ccd = CCDData(_sky_image(rng), unit=u.electron)
     assert crmask.get_detector("deepcr").detect(ccd).meta["hits"] == card
-    assert crmask.get_detector("deepcr", hits=False, hit_sigma=card["nsigma"]).isolated_hits() is None
-    assert crmask.get_detector("deepcr", hit_ratio=5.0).isolated_hits() == {"nsigma": card["nsigma"], "ratio": 5.0}
+    assert crmask.get_detector("deepcr", hits=False, hit_sigma=card["nsigma"]).hit_rule() is None
+    assert crmask.get_detector("deepcr", hit_ratio=5.0).hit_rule() == {"nsigma": card["nsigma"], "ratio": 5.0}
 
 
 def test_isolated_hit_rule_is_off_for_weights_without_one(cosmic_weights):
     path, _ = cosmic_weights
-    assert crmask.get_detector("cosmic-conn", weights=str(path)).isolated_hits() is None
-    assert crmask.get_detector("cosmic-conn", weights=str(path), hit_sigma=7.0).isolated_hits() == {
+    assert crmask.get_detector("cosmic-conn", weights=str(path)).hit_rule() is None
+    assert crmask.get_detector("cosmic-conn", weights=str(path), hit_sigma=7.0).hit_rule() == {
         "nsigma": 7.0, "ratio": 3.0}
 
 
