@@ -155,3 +155,22 @@ def test_injection_input_errors(itl, rng):
         inject_footprints(np.zeros((10, 10)), itl, 1, gain=0.0, readnoise=1.0, rng=rng)
     with pytest.raises(ValueError, match=">= 0"):
         place_charge((10, 10), itl, -1, rng)
+
+
+def test_brightening_scales_a_fraction_of_the_footprints_and_moves_none(itl):
+    lib = itl.select([int(np.argmax(itl.npix))])
+    total, side = lib.stamp(0).sum(), max(lib.stamp(0).shape)
+    plain_charge, plain = place_charge((2000, 2000), lib, 400, np.random.default_rng(5))
+    charge, bright = place_charge((2000, 2000), lib, 400, np.random.default_rng(5), brighten=(0.25, 30.0))
+    for column in ("FP_ID", "Y", "X", "TRANSFORM"):  # the brightening draws come after the placements
+        np.testing.assert_array_equal(bright[column], plain[column])
+    inside = (plain["Y"] >= 0) & (plain["X"] >= 0) & (plain["Y"] + side <= 2000) & (plain["X"] + side <= 2000)
+    factor = np.asarray(bright["CHARGE"])[inside] / total
+    brightened = factor > 1 + 1e-9
+    assert 0.15 < brightened.mean() < 0.35  # a quarter of them, by chance
+    assert factor.min() == pytest.approx(1.0) and factor.max() <= 30.0
+    assert np.median(np.log(factor[brightened])) == pytest.approx(np.log(30.0) / 2, abs=0.5)  # log-uniform in [1, 30]
+    assert charge.sum() == pytest.approx(np.sum(bright["CHARGE"]), rel=1e-6)
+    assert charge.sum() > plain_charge.sum()
+    with pytest.raises(ValueError, match="brighten needs a fraction in"):
+        place_charge((64, 64), lib, 3, np.random.default_rng(5), brighten=(0.5, 0.5))

@@ -338,6 +338,7 @@ def place_charge(
     n: int,
     rng: np.random.Generator,
     transform: bool = True,
+    brighten: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, Table]:
     """Render ``n`` random footprints into a charge map of ``shape`` (electrons).
 
@@ -345,6 +346,12 @@ def place_charge(
     square (when ``transform``) and centred on a uniformly random pixel;
     parts that fall outside the image are cut off, as for a real CR at the
     edge. Everything is vectorised over footprints and pixels.
+
+    With ``brighten = (fraction, factor)`` a random ``fraction`` of the
+    footprints have their charge multiplied by a number drawn log-uniformly
+    between 1 and ``factor``: cosmic rays brighter than the catalogue holds
+    (it has one pixel above 2e4 e- in 1,764 cosmic rays). Those draws come
+    after all others, so the placements are the same with or without it.
 
     Returns
     -------
@@ -366,6 +373,13 @@ def place_charge(
     cy = rng.integers(0, ny, size=n)
     cx = rng.integers(0, nx, size=n)
     top, left = cy - height_t // 2, cx - width_t // 2
+    scale = np.ones(n)
+    if brighten is not None:
+        fraction, factor = brighten
+        if not (0 <= fraction <= 1 and factor >= 1):
+            raise ValueError(f"brighten needs a fraction in [0, 1] and a factor >= 1, got {brighten!r}")
+        bright = rng.random(n) < fraction
+        scale[bright] = np.exp(rng.uniform(0.0, np.log(factor), int(bright.sum())))
 
     counts = library.npix[pick]
     pixel = _ranges(library.offsets[pick], counts)
@@ -375,7 +389,7 @@ def place_charge(
     y, x = dy + top[per], dx + left[per]
     inside = (y >= 0) & (y < ny) & (x >= 0) & (x < nx)
     flat = y[inside] * nx + x[inside]
-    values = library.charge[pixel][inside].astype(np.float64)
+    values = library.charge[pixel][inside].astype(np.float64) * scale[per[inside]]
     charge = np.bincount(flat, weights=values, minlength=ny * nx).reshape(ny, nx).astype(np.float32)
     landed = np.bincount(per[inside], weights=values, minlength=n)
     placements = Table(
@@ -404,6 +418,7 @@ def inject_footprints(
     dilate: bool = False,
     transform: bool = True,
     satlevel: float | None = None,
+    brighten: tuple[float, float] | None = None,
 ) -> Injection:
     """Add ``n`` real cosmic rays to an image and return it with its exact truth.
 
@@ -434,6 +449,9 @@ def inject_footprints(
     satlevel : float, optional
         Saturation level in the data unit; contaminated pixels are clipped to
         it. ``saturation`` is its former spelling (deprecated).
+    brighten : tuple of float, optional
+        ``(fraction, factor)``: brighten a fraction of the cosmic rays (see
+        `place_charge`).
 
     Returns
     -------
@@ -449,7 +467,7 @@ def inject_footprints(
         raise InvalidImageError(f"image must be a 2-D numeric array, got {array.dtype} of shape {array.shape}")
     if not (np.isfinite(gain) and gain > 0):
         raise InvalidImageError(f"gain must be a positive number, got {gain!r}")
-    charge, placements = place_charge(array.shape, library, n, rng, transform=transform)
+    charge, placements = place_charge(array.shape, library, n, rng, transform=transform, brighten=brighten)
     expected = array if background is None else np.asarray(background)
     if expected.shape != array.shape:
         raise InvalidImageError(f"background shape {expected.shape} does not match image shape {array.shape}")

@@ -66,6 +66,12 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--hot-pixels", type=click.Choice(HOT_PIXELS), default="clean", show_default=True,
               help="The synthetic frames' hot pixels: 'clean' teaches them as clean pixels (every shipped model was "
                    "trained so, and misses bright one-pixel cosmic rays), 'ignore' leaves them out of the loss.")
+@click.option("--bright-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of the cosmic rays injected into the real training frames made brighter, by a factor "
+                   "drawn log-uniformly up to --bright-factor (the catalogue has one pixel above 2e4 e-; every "
+                   "shipped model was trained with 0).")
+@click.option("--bright-factor", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Largest brightening factor of --bright-fraction.")
 @click.option("--darks", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="Dark frames: train on the paper's dark-frame pairs instead of synthetic frames.")
 @click.option("--clean", "clean_images", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
@@ -171,6 +177,9 @@ def _check_options(opts) -> None:
     if not opts["darks"] and opts["patch"] > opts["frame_size"]:
         raise click.BadParameter(f"--patch {opts['patch']} is larger than --frame-size {opts['frame_size']}; "
                                  "training patches are cut from the frames", param_hint="--patch")
+    if opts["bright_fraction"] and (opts["darks"] or not opts["train_sources"]):
+        raise click.UsageError("--bright-fraction brightens the cosmic rays injected into real training frames: "
+                               "it needs --train-sources (and no --darks)")
     if opts["resume"] and opts["checkpoint_dir"] is None:
         raise click.UsageError("--resume needs --checkpoint-dir (the directory the interrupted run wrote)")
     if opts["device"] == "cuda" and not torch.cuda.is_available():
@@ -270,9 +279,10 @@ def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[s
     def grown(samples):
         return samples if grow is None else [grow_truth(s, grow) for s in samples]
 
+    brighten = (opts["bright_fraction"], opts["bright_factor"]) if opts["bright_fraction"] else None
     pool = FramePool(grown(real_samples(train_frames, split_footprints(str(footprints), "train"), seed,
-                                        opts["realisations"], opts["cr_density"], opts["cr_density_low"]))) \
-        if train_frames else None
+                                        opts["realisations"], opts["cr_density"], opts["cr_density_low"],
+                                        brighten))) if train_frames else None
     val = grown(real_samples(val_frames, split_footprints(str(footprints), "val"), seed + 1, 2,
                              opts["cr_density"] / 4)) if val_frames else None
     split = {
@@ -281,7 +291,9 @@ def _real_data(opts, footprints: Path, train_names: list[str], val_names: list[s
         "test_only": [n for n in REAL_SOURCES if n not in train_names and n not in val_names],
         "real_fraction": opts["real_fraction"] if train_frames else 0.0,
         "realisations": opts["realisations"],
-        "train_injection": f"fp_id % 5 in {{2, 3, 4}}, {_density_text(opts)} per Mpix, seed {seed}",
+        "train_injection": f"fp_id % 5 in {{2, 3, 4}}, {_density_text(opts)} per Mpix, seed {seed}"
+                           + ("" if brighten is None else f"; {brighten[0]:g} of them brightened up to "
+                              f"{brighten[1]:g}x (log-uniform)"),
         "val_injection": f"fp_id % 5 == 1, {opts['cr_density'] / 4:g} per Mpix, 2 per frame, seed {seed + 1}",
         "ignored": "each frame's own cosmic rays and doubtful pixels (crmask.bench.sources.own_cosmic_rays, "
                    "SPRAT: repeat significance), defects, faint injected charge",

@@ -266,7 +266,7 @@ def draw_density(rng: np.random.Generator, high: float, low: float | None = None
 
 
 def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_density: float = 1000.0,
-                 cr_density_low: float | None = None) -> list[Sample]:
+                 cr_density_low: float | None = None, brighten: tuple[float, float] | None = None) -> list[Sample]:
     """Real frames with real cosmic-ray footprints injected, as training or validation frames.
 
     Every frame is converted to electrons and gets ``realisations``
@@ -293,6 +293,9 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
     cr_density_low : float, optional
         With it, each realisation draws its density log-uniformly between
         this and ``cr_density`` (`draw_density`).
+    brighten : tuple of float, optional
+        ``(fraction, factor)``: a fraction of the injected cosmic rays made
+        up to ``factor`` times brighter (`crmask.data.footprints.place_charge`).
 
     Returns
     -------
@@ -309,7 +312,7 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
             rng = np.random.default_rng((seed, index, k))
             n = int(rng.poisson(draw_density(rng, cr_density, cr_density_low) * electrons.size / 1e6))
             inj = inject_footprints(electrons, footprints, n, gain=1.0, readnoise=frame.readnoise, rng=rng,
-                                    satlevel=satlevel)
+                                    satlevel=satlevel, brighten=brighten)
             truth = inj.mask if frame.labels is None else inj.mask | frame.labels
             ignore = (inj.faint | frame.own_crs | frame.defects) & ~truth
             significance = inj.significance

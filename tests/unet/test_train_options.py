@@ -69,3 +69,10 @@ def test_without_data_or_footprints_the_error_names_the_option_and_the_variable(
                                 env={"CRMASK_DATA": str(tmp_path / "missing")})
     assert result.exit_code == 2 and "missing: no such folder (CRMASK_DATA must name" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_brightened_cosmic_rays_need_real_training_frames(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "unet", "--bright-fraction", "0.1",
+                                      "-o", str(tmp_path / "m.safetensors")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--bright-fraction brightens the cosmic rays injected into real training frames" in result.output
