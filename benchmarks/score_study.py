@@ -399,6 +399,15 @@ NOT_SHIPPED = {
                                  "(final38_bench.md; no wing growth qualified, threshold 0.45) it fell on the SPRAT "
                                  "repeats (0.873 against 0.952, under deepCR ACS-WFC's 0.880), SPRAT exposure 5 (0.726 "
                                  "against 0.801) and GMOS-S (0.947 against 0.952): withdrawn, decided on the bench",
+    "deepcr16-bright": "deepcr16-hot's recipe at lr 1e-4 with the hot pixels taught as clean and a tenth of the "
+                       "cosmic rays injected into the real training frames brightened up to 30x (--bright-fraction "
+                       "0.1): within chance of the shipped width16-deepcr-cosine-s1 on real validation (-0.0001, 95% "
+                       "interval -0.0007 to +0.0006) and ahead on one-pixel hits (0.620 against 0.594), so the gate "
+                       "passed it, and above LACosmic on the unseen frames (0.970); it flags bright tracks and spots "
+                       "of 30,000 e- the shipped model passes over, but shipped and benched (final41_bench.md; wing "
+                       "weight 0.2, threshold 0.1) it fell on the SPRAT repeats (0.942 against 0.951) and flagged more "
+                       "star and trace pixels (M51 1,338 against 899, UVES 5,067 against 3,639, over LACosmic's "
+                       "4,423), and did not rise on GMOS-S (0.950 against 0.951): withdrawn, decided on the bench",
     "att-deepcr-hot-s1": "the recipe of the shipped attention-deepcr-att-s1-e20 (20 epochs from scratch, seed 1) with "
                          "the synthetic hot pixels out of the loss: real validation 0.9874 (the shipped model 0.9855), "
                          "one-pixel hits of 30-1000 sigma flagged 0.92-1.00, but below LACosmic on the unseen frames "
