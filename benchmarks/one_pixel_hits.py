@@ -82,14 +82,24 @@ def gate_hits(frames, min_significance: float = GATE_SIGNIFICANCE) -> list[tuple
     return hits
 
 
-def flagged_hits(detector, hits, threshold: float) -> np.ndarray:
-    """Whether each hit of `gate_hits` reaches ``threshold`` in a U-Net's probability map.
+def flagged_hits(detector, hits, threshold: float, rule: dict[str, float] | None = None) -> np.ndarray:
+    """Whether each hit of `gate_hits` reaches ``threshold`` in a U-Net's probability map, or ``rule`` flags it.
 
     The map is the network's (`UNetDetector.probability`, no wing growth), so
     that two networks compare at their thresholds for one false-positive
-    rate, as the shipping gate compares them.
+    rate, as the shipping gate compares them. ``rule`` is an isolated-hit
+    rule (``{"nsigma", "ratio"}``, `crmask.isolated.isolated_hits`), as the
+    detector adds it to the network's map.
     """
-    return np.concatenate([detector.probability(electrons)[ys, xs] >= threshold for electrons, ys, xs in hits])
+    from crmask.isolated import isolated_hits
+
+    flagged = []
+    for electrons, ys, xs in hits:
+        found = detector.probability(electrons)[ys, xs] >= threshold
+        if rule is not None:
+            found |= isolated_hits(electrons, nsigma=rule["nsigma"], ratio=rule["ratio"])[ys, xs]
+        flagged.append(found)
+    return np.concatenate(flagged)
 
 
 def found_fractions(detector, frames, significances=SIGNIFICANCES) -> dict[str, dict[str, float]]:

@@ -421,8 +421,8 @@ GATE_RULE = ("a run replaces the shipped model only if it has a threshold that f
              "of each real validation frame without injected cosmic rays (crmask_unet.training.MAX_NATURAL_FPR), and "
              "either the shipped model has none or the paired bootstrap 95% interval of their difference in "
              "real-validation TPR at FPR 1e-4 lies above zero, or holds zero and that of their difference in the "
-             "fraction of one-pixel hits of 10 sigma or more flagged on the validation frames (one_pixel_hits.py) "
-             "lies above zero")
+             "fraction of one-pixel hits of 10 sigma or more flagged on the validation frames (one_pixel_hits.py; "
+             "by the network or by the shipped model's isolated-hit rule) lies above zero")
 
 
 def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool, str]:
@@ -439,9 +439,11 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
     bootstrap's 95% interval of its TPR minus the shipped model's lies above
     zero. Where that interval holds zero, the isolated one-pixel hits of
     `one_pixel_hits.GATE_SIGNIFICANCE` or more added to the validation frames
-    decide (`one_pixel_hits.gate_hits`, each network at that threshold):
-    ``run`` wins when the paired interval of the fraction it flags minus the
-    shipped model's lies above zero. A name with no shipped model is won by a
+    decide (`one_pixel_hits.gate_hits`, each network at that threshold, and
+    the shipped model's isolated-hit rule beside both, as the detector runs
+    them): ``run`` wins when the paired interval of the fraction it flags
+    minus the shipped model's lies above zero, so a network gains only by the
+    hits the rule leaves. A name with no shipped model is won by a
     usable run; ``run`` does not replace itself (shipping it again would drop
     what was added to its card after shipping: wing growth, fixed statistics).
     """
@@ -485,7 +487,9 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
     if low > 0 or high < 0:
         return low > 0, why
     validation_hits = gate_hits([frames[n] for n in VALIDATION_SOURCES])
-    hits = [flagged_hits(network, validation_hits, threshold) for network, (_, threshold) in zip(networks, points)]
+    rule = crmask.get_detector(card["detector"], weights=name).hit_rule()
+    hits = [flagged_hits(network, validation_hits, threshold, rule)
+            for network, (_, threshold) in zip(networks, points)]
     mean, low, high = paired_difference(*(np.stack([np.ones(len(h)), h], axis=1) for h in hits))
     return low > 0, (f"{why}; one-pixel hits of {GATE_SIGNIFICANCE:g} sigma or more flagged: {hits[1].mean():.3f} "
                      f"against {hits[0].mean():.3f}, difference 95% interval [{low:+.4f}, {high:+.4f}]")

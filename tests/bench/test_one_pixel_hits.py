@@ -47,3 +47,16 @@ def test_flagged_hits_reads_the_network_map_at_a_threshold(script):
     gated = significance[significance >= script.GATE_SIGNIFICANCE]
     np.testing.assert_array_equal(flagged, gated >= 30.0)
     assert flagged.size == np.count_nonzero(significance >= 10.0)
+
+
+def test_flagged_hits_adds_the_isolated_hit_rule_to_the_network(script):
+    frame = _frame()
+    noise = np.sqrt(100.0 + 5.0**2)  # electrons: the sky the rule measures must be as noisy as the hits assume
+    frame.data = frame.data + np.random.default_rng(2).normal(0, noise / frame.gain, frame.data.shape).astype(np.float32)
+    _, _, _, significance = script.with_hits(frame)
+    blind = SimpleNamespace(probability=lambda electrons: np.zeros(electrons.shape, dtype=np.float32))
+    hits = script.gate_hits([frame])
+    assert not script.flagged_hits(blind, hits, threshold=0.5).any()
+    flagged = script.flagged_hits(blind, hits, threshold=0.5, rule={"nsigma": 50.0, "ratio": 3.0})
+    gated = significance[significance >= script.GATE_SIGNIFICANCE]
+    np.testing.assert_array_equal(flagged, gated >= 50.0)  # the rule alone: the hits of 100 sigma and more

@@ -33,7 +33,7 @@ def gate(tmp_path, monkeypatch):
     usable, found, hits = {}, {}, {}
     pixels = np.full(200, 4)
     monkeypatch.setattr(crmask, "get_detector", lambda name, weights, **kwargs: SimpleNamespace(
-        weights=str(weights), mirrors=lambda: kwargs.get("mirrors") or "none"))
+        weights=str(weights), mirrors=lambda: kwargs.get("mirrors") or "none", hit_rule=lambda: None))
     monkeypatch.setattr(crmask.bench.sources, "load_real_frames", lambda data, names: {})
     monkeypatch.setitem(sys.modules, "fix_group_statistics", SimpleNamespace(
         validation_scores=lambda detector, *args: {"usable": usable[detector.weights.rsplit("/", 1)[-1]]}))
@@ -43,7 +43,7 @@ def gate(tmp_path, monkeypatch):
             np.stack([pixels, found[detector.weights.rsplit("/", 1)[-1]]], 1), 0.5)))
     monkeypatch.setitem(sys.modules, "one_pixel_hits", SimpleNamespace(
         GATE_SIGNIFICANCE=10.0, gate_hits=lambda frames: None,
-        flagged_hits=lambda detector, validation_hits, threshold: hits[detector.weights.rsplit("/", 1)[-1]]))
+        flagged_hits=lambda detector, validation_hits, threshold, rule: hits[detector.weights.rsplit("/", 1)[-1]]))
 
     def ship(shipped: str, run: str, shipped_usable: bool, run_usable: bool, shipped_found, run_found,
              shipped_hits=np.zeros(300, dtype=bool), run_hits=np.zeros(300, dtype=bool)):
