@@ -52,7 +52,8 @@ def test_flagged_hits_reads_the_network_map_at_a_threshold(script):
 def test_flagged_hits_adds_the_isolated_hit_rule_to_the_network(script):
     frame = _frame()
     noise = np.sqrt(100.0 + 5.0**2)  # electrons: the sky the rule measures must be as noisy as the hits assume
-    frame.data = frame.data + np.random.default_rng(2).normal(0, noise / frame.gain, frame.data.shape).astype(np.float32)
+    scatter = np.random.default_rng(2).normal(0, noise / frame.gain, frame.data.shape)
+    frame.data = frame.data + scatter.astype(np.float32)
     _, _, _, significance = script.with_hits(frame)
     blind = SimpleNamespace(probability=lambda electrons: np.zeros(electrons.shape, dtype=np.float32))
     hits = script.gate_hits([frame])
