@@ -121,7 +121,8 @@ def found_fractions(detector, frames, significances=SIGNIFICANCES) -> dict[str, 
     return out
 
 
-def _detector(spec: str):
+def detector_from_spec(spec: str):
+    """``(label, detector)`` of a ``--detector`` value, ``[LABEL=]NAME[:WEIGHTS]`` (one thread where it has threads)."""
     import crmask
 
     label, _, name = spec.partition("=") if "=" in spec else (spec, "", spec)
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     print("fraction of one-pixel hits flagged, by significance: " + ", ".join(f"{s:g}" for s in SIGNIFICANCES))
     for spec in opts.detector:
-        label, detector = _detector(spec)
+        label, detector = detector_from_spec(spec)
         results[label] = found_fractions(detector, frames)
         for name, row in results[label].items():
             print(f"{label:24s} {name:8s} ({row['hits']} hits): "

@@ -1,0 +1,111 @@
+"""How bright may a cosmic ray be before a detector passes over it? (U-Net defaults against LACosmic, on real frames.)
+
+The shipped networks flag tracks and spots of 3,000 e- per pixel and pass
+over most of them at 30,000 e- (``tests/unet/test_bright_cosmic_rays.py``,
+on a flat sky). This script measures it on real frames: each frame gets the
+footprint catalogue's validation split (`crmask_unet.data.split_footprints`)
+at 250 cosmic rays per Mpix, each footprint scaled so that its brightest
+pixel holds ``PEAK`` e- (the frame's saturation clips it, as it would), the
+same placements for every ``PEAK``. Each detector runs as shipped (its own
+threshold) and the fraction of the injected cosmic-ray pixels (3-sigma
+truth, the frame's own cosmic rays and defects left out) it flags is
+reported per ``PEAK``.
+
+    python benchmarks/bright_cosmic_rays.py --data ../shared/data --frames sprat-4,saao,gmos,m51 \\
+        --detector deepcr --detector att-deepcr --detector cosmic-conn --detector att-cosmic-conn \\
+        --detector lacosmic -o benchmarks/results/unet_real_study/bright_cosmic_rays.json
+
+``--detector LABEL=NAME:WEIGHTS`` runs a U-Net detector with other weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from crmask.cli_options import data_folder
+from crmask.exceptions import MissingDataError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from one_pixel_hits import detector_from_spec  # a sibling script  # noqa: E402
+
+PEAKS = (1e3, 3e3, 1e4, 3e4)
+DENSITY = 250.0  # cosmic rays per Mpix, as the validation frames of training
+
+
+def peak_scaled(library, peak: float):
+    """``library`` with every footprint's charge scaled so that its brightest pixel holds ``peak`` e-."""
+    brightest = np.maximum.reduceat(library.charge.astype(np.float64), library.offsets[:-1])
+    per_pixel = np.repeat(peak / brightest, np.diff(library.offsets))
+    return dataclasses.replace(library, charge=library.charge * per_pixel)
+
+
+def found_fractions(detector, frames, library, peaks=PEAKS) -> dict[str, dict[str, float]]:
+    """Per frame, the fraction of the injected cosmic-ray pixels flagged at each peak charge."""
+    import astropy.units as u
+    from astropy.io.fits import Header
+    from astropy.nddata import CCDData
+
+    from crmask.data.footprints import inject_footprints
+
+    out = {}
+    for frame in frames:
+        electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
+        satlevel = None if frame.satlevel is None else frame.satlevel * frame.gain
+        header = Header({"RDNOISE": frame.readnoise})
+        if satlevel is not None:
+            header["SATURATE"] = satlevel
+        n = int(round(DENSITY * electrons.size / 1e6))
+        row = {}
+        for peak in peaks:
+            injection = inject_footprints(electrons, peak_scaled(library, peak), n, gain=1.0,
+                                          readnoise=frame.readnoise, rng=np.random.default_rng(0), satlevel=satlevel)
+            counted = injection.mask & ~(frame.own_crs | frame.defects)
+            mask = detector.detect(CCDData(injection.data, unit=u.electron, header=header)).mask
+            row[f"{peak:g}"] = float(mask[counted].mean())
+        row["cosmic_rays"] = n
+        out[frame.name] = row
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None,
+                        help="shared real-data folder (default: the variable CRMASK_DATA)")
+    parser.add_argument("--detector", action="append", required=True, metavar="[LABEL=]NAME[:WEIGHTS]",
+                        help="detector to test (repeatable)")
+    parser.add_argument("--frames", default="sprat-4,saao", help="real sources, comma-separated")
+    parser.add_argument("-o", "--output", type=Path, help="JSON file for the fractions")
+    opts = parser.parse_args(argv)
+    try:
+        opts.data = data_folder(opts.data)
+    except MissingDataError as exc:
+        parser.error(str(exc))
+
+    from crmask.bench.sources import load_real_frames
+    from crmask_unet.data import split_footprints
+
+    frames = list(load_real_frames(opts.data, opts.frames.split(",")).values())
+    library = split_footprints(str(opts.data / "cr_footprints_itl.fits.gz"), "val")
+    results = {}
+    print("fraction of cosmic-ray pixels flagged, by the brightest pixel's charge (e-): "
+          + ", ".join(f"{p:g}" for p in PEAKS))
+    for spec in opts.detector:
+        label, detector = detector_from_spec(spec)
+        results[label] = found_fractions(detector, frames, library)
+        for name, row in results[label].items():
+            print(f"{label:24s} {name:8s} ({row['cosmic_rays']} cosmic rays): "
+                  + "  ".join(f"{row[f'{p:g}']:.2f}" for p in PEAKS), flush=True)
+    if opts.output:
+        opts.output.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "peaks": PEAKS,
+                                           "density_per_mpix": DENSITY, "results": results}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
