@@ -20,7 +20,6 @@ reported per ``PEAK``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -28,11 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from one_pixel_hits import detector_from_spec  # a sibling script  # noqa: E402
+from one_pixel_hits import measure_detectors, probe_options  # a sibling script  # noqa: E402
 
 PEAKS = (1e3, 3e3, 1e4, 3e4)
 DENSITY = 250.0  # cosmic rays per Mpix, as the validation frames of training
@@ -53,6 +49,7 @@ def found_fractions(detector, frames, library, peaks=PEAKS) -> dict[str, dict[st
 
     from crmask.data.footprints import inject_footprints
 
+    scaled = {peak: peak_scaled(library, peak) for peak in peaks}
     out = {}
     for frame in frames:
         electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
@@ -63,7 +60,7 @@ def found_fractions(detector, frames, library, peaks=PEAKS) -> dict[str, dict[st
         n = int(round(DENSITY * electrons.size / 1e6))
         row = {}
         for peak in peaks:
-            injection = inject_footprints(electrons, peak_scaled(library, peak), n, gain=1.0,
+            injection = inject_footprints(electrons, scaled[peak], n, gain=1.0,
                                           readnoise=frame.readnoise, rng=np.random.default_rng(0), satlevel=satlevel)
             counted = injection.mask & ~(frame.own_crs | frame.defects)
             mask = detector.detect(CCDData(injection.data, unit=u.electron, header=header)).mask
@@ -74,33 +71,17 @@ def found_fractions(detector, frames, library, peaks=PEAKS) -> dict[str, dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
-    parser.add_argument("--detector", action="append", required=True, metavar="[LABEL=]NAME[:WEIGHTS]",
-                        help="detector to test (repeatable)")
-    parser.add_argument("--frames", default="sprat-4,saao", help="real sources, comma-separated")
-    parser.add_argument("-o", "--output", type=Path, help="JSON file for the fractions")
-    opts = parser.parse_args(argv)
-    try:
-        opts.data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    opts = probe_options(__doc__.splitlines()[0], argv)
 
     from crmask.bench.sources import load_real_frames
     from crmask_unet.data import split_footprints
 
     frames = list(load_real_frames(opts.data, opts.frames.split(",")).values())
     library = split_footprints(str(opts.data / "cr_footprints_itl.fits.gz"), "val")
-    results = {}
     print("fraction of cosmic-ray pixels flagged, by the brightest pixel's charge (e-): "
           + ", ".join(f"{p:g}" for p in PEAKS))
-    for spec in opts.detector:
-        label, detector = detector_from_spec(spec)
-        results[label] = found_fractions(detector, frames, library)
-        for name, row in results[label].items():
-            print(f"{label:24s} {name:8s} ({row['cosmic_rays']} cosmic rays): "
-                  + "  ".join(f"{row[f'{p:g}']:.2f}" for p in PEAKS), flush=True)
+    results = measure_detectors(opts.detector, lambda detector: found_fractions(detector, frames, library),
+                                [f"{p:g}" for p in PEAKS], "cosmic_rays")
     if opts.output:
         opts.output.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "peaks": PEAKS,
                                            "density_per_mpix": DENSITY, "results": results}, indent=1) + "\n")

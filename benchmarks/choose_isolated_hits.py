@@ -50,7 +50,8 @@ from crmask.cli_options import data_folder
 from crmask.exceptions import MissingDataError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fix_group_statistics import replace_weights  # a sibling script  # noqa: E402
+from choose_wing_growth import one_pixel, validation_maps  # sibling scripts  # noqa: E402
+from fix_group_statistics import replace_weights  # noqa: E402
 from one_pixel_hits import gate_hits  # noqa: E402
 
 SIGMAS = (5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0)
@@ -83,24 +84,11 @@ def _curve(maps):
     return Curve.from_scores(*pooled)
 
 
-def one_pixel(maps) -> float:
-    """TPR of one cosmic-ray pixel of ``maps``: the resolution of a cost."""
-    return 1.0 / sum(int(np.count_nonzero(truth & ~ignore)) for _, _, truth, ignore in maps)
-
-
 def score(detector, frames, footprints: Path) -> dict:
     """The grid for one detector: costs and hits flagged at each ``hit_sigma`` (`None`: no rule)."""
     from crmask.bench.metrics import threshold_at_fpr
-    from crmask_unet.data import real_samples, split_footprints
 
-    real = []
-    for name in ("sprat-1", "sprat-2", "sprat-3", "sprat-4"):
-        frame = frames[name]
-        electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
-        real.append((electrons, detector_map(detector, electrons), frame.labels,
-                     (frame.own_crs | frame.defects) & ~frame.labels))
-    samples = real_samples([frames["sprat-4"], frames["saao"]], split_footprints(str(footprints), "val"), 2, 2, 250.0)
-    injected = [(s.image, detector_map(detector, s.image), s.mask, s.ignore) for s in samples]
+    real, injected = validation_maps(lambda electrons: detector_map(detector, electrons), frames, footprints)
     hits = [(electrons, detector_map(detector, electrons), ys, xs)
             for electrons, ys, xs in gate_hits([frames["sprat-4"], frames["saao"]])]
     rows = []

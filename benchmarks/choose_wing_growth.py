@@ -61,23 +61,27 @@ WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 FPR = 1e-4
 
 
-def _injected_maps(detector, frames, footprints: Path):
-    """(electrons, probability, truth, ignore) of the injected validation frames (SAAO and SPRAT 4, seed 2)."""
+def injected_maps(score, frames, footprints: Path):
+    """(electrons, probability, truth, ignore) of the injected validation frames (SAAO and SPRAT 4, seed 2).
+
+    ``score`` maps an image in electrons to its probability map (a network's
+    `UNetDetector.probability`, or the detector's whole map).
+    """
     from crmask_unet.data import real_samples, split_footprints
 
     samples = real_samples([frames["sprat-4"], frames["saao"]], split_footprints(str(footprints), "val"), 2, 2, 250.0)
-    return [(s.image, detector.probability(s.image), s.mask, s.ignore) for s in samples]
+    return [(s.image, score(s.image), s.mask, s.ignore) for s in samples]
 
 
-def _maps(detector, frames, footprints: Path):
-    """(electrons, probability, truth, ignore) of the real-label frames and of the injected validation frames."""
+def validation_maps(score, frames, footprints: Path):
+    """(electrons, probability, truth, ignore) of SPRAT 1-4 with their repeat labels, and `injected_maps`."""
     real = []
     for name in ("sprat-1", "sprat-2", "sprat-3", "sprat-4"):
         frame = frames[name]
         electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
         ignore = (frame.own_crs | frame.defects) & ~frame.labels
-        real.append((electrons, detector.probability(electrons), frame.labels, ignore))
-    return real, _injected_maps(detector, frames, footprints)
+        real.append((electrons, score(electrons), frame.labels, ignore))
+    return real, injected_maps(score, frames, footprints)
 
 
 def _tpr(maps, nsigma: float | None, weight: float) -> float:
@@ -110,7 +114,7 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, e
     card_path = WEIGHTS_DIR / f"{name}.json"
     card = read_card(card_path)
     detector = crmask.get_detector(card["detector"], weights=name, wings=False, threads=1)
-    injected = _injected_maps(detector, frames, footprints)
+    injected = injected_maps(detector.probability, frames, footprints)
     base = _tpr(injected, None, 1.0)
     costs = {weight: base - _tpr(injected, nsigma, weight) for weight in WEIGHTS}
     pixel = one_pixel(injected)
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = crmask.get_detector(opts.detector, weights=opts.weights, threads=1)
     frames = load_real_frames(opts.data, ["sprat-1", "sprat-2", "sprat-3", "sprat-4", "saao"])
-    real, injected = _maps(detector, frames, opts.data / "cr_footprints_itl.fits.gz")
+    real, injected = validation_maps(detector.probability, frames, opts.data / "cr_footprints_itl.fits.gz")
     base_real, base_injected = _tpr(real, None, 1.0), _tpr(injected, None, 1.0)
     print(f"no growth: SPRAT 1-4 TPR {base_real:.4f}, injected validation TPR {base_injected:.4f}")
     grid = []

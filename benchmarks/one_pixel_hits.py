@@ -133,8 +133,10 @@ def detector_from_spec(spec: str):
     return label, crmask.get_detector(name, **params)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def probe_options(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """The options of a script that probes detectors on real frames (``--data``, resolved; ``--detector``,
+    ``--frames``, ``--output``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=None,
                         help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("--detector", action="append", required=True, metavar="[LABEL=]NAME[:WEIGHTS]",
@@ -146,18 +148,30 @@ def main(argv: list[str] | None = None) -> int:
         opts.data = data_folder(opts.data)
     except MissingDataError as exc:
         parser.error(str(exc))
+    return opts
+
+
+def measure_detectors(specs: list[str], measure, columns: list[str], count: str) -> dict[str, dict]:
+    """``measure(detector)`` (per frame, a row of ``columns`` and ``count``) of each ``--detector`` spec, printed."""
+    results = {}
+    for spec in specs:
+        label, detector = detector_from_spec(spec)
+        results[label] = measure(detector)
+        for name, row in results[label].items():
+            print(f"{label:24s} {name:8s} ({row[count]} {count.replace('_', ' ')}): "
+                  + "  ".join(f"{row[column]:.2f}" for column in columns), flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = probe_options(__doc__.splitlines()[0], argv)
 
     from crmask.bench.sources import load_real_frames
 
     frames = list(load_real_frames(opts.data, opts.frames.split(",")).values())
-    results = {}
     print("fraction of one-pixel hits flagged, by significance: " + ", ".join(f"{s:g}" for s in SIGNIFICANCES))
-    for spec in opts.detector:
-        label, detector = detector_from_spec(spec)
-        results[label] = found_fractions(detector, frames)
-        for name, row in results[label].items():
-            print(f"{label:24s} {name:8s} ({row['hits']} hits): "
-                  + "  ".join(f"{row[f'{s:g}']:.2f}" for s in SIGNIFICANCES), flush=True)
+    results = measure_detectors(opts.detector, lambda detector: found_fractions(detector, frames),
+                                [f"{s:g}" for s in SIGNIFICANCES], "hits")
     if opts.output:
         opts.output.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "significances": SIGNIFICANCES,
                                            "spacing": SPACING, "results": results}, indent=1) + "\n")

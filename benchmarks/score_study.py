@@ -477,7 +477,8 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
         return True, (f"the shipped {shipped} has no threshold that keeps the uninjected validation frames' "
                       f"false-positive rate in bound; {run} has")
     samples = validation_samples(frames, footprints)
-    mirrors = crmask.get_detector(card["detector"], weights=name).mirrors()  # both networks with the shipped ones
+    shipped_detector = crmask.get_detector(card["detector"], weights=name)
+    mirrors = shipped_detector.mirrors()  # both networks with the shipped model's mirror images
     networks = [crmask.get_detector(detector, weights=str(path), wings=False, mirrors=mirrors, threads=1)
                 for path in (WEIGHTS_DIR / card["weights_file"], weights)]
     points = [operating_point(network, samples) for network in networks]
@@ -487,7 +488,7 @@ def replaces_shipped(study: Path, run: str, name: str, data: Path) -> tuple[bool
     if low > 0 or high < 0:
         return low > 0, why
     validation_hits = gate_hits([frames[n] for n in VALIDATION_SOURCES])
-    rule = crmask.get_detector(card["detector"], weights=name).hit_rule()
+    rule = shipped_detector.hit_rule()
     hits = [flagged_hits(network, validation_hits, threshold, rule)
             for network, (_, threshold) in zip(networks, points)]
     mean, low, high = paired_difference(*(np.stack([np.ones(len(h)), h], axis=1) for h in hits))

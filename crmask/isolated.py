@@ -89,9 +89,10 @@ def isolated_hits(
     if image.ndim != 2:
         raise ValueError(f"isolated_hits needs a 2-D image, got {image.ndim}-D")
     image = image.astype(np.result_type(image.dtype, np.float32), copy=False)
-    good = np.ones(image.shape, dtype=bool) if bad is None else ~np.asarray(bad, dtype=bool)
+    good = None if bad is None else ~np.asarray(bad, dtype=bool)
     if sigma is None or level is None:
-        measured_sigma, measured_level = background_statistics(image, good)
+        everywhere = np.ones(image.shape, dtype=bool) if good is None else good
+        measured_sigma, measured_level = background_statistics(image, everywhere)
         sigma = measured_sigma if sigma is None else sigma
         level = measured_level if level is None else level
     # A hit's brightest neighbour is at most 1 / ratio of its excess above the background, and that excess is
@@ -99,7 +100,7 @@ def isolated_hits(
     # ones come first (one pass over the image leaves few pixels), then all eight at those pixels alone.
     step = (1 - 1 / ratio) * nsigma * sigma
     standing = np.subtract(image, _side_maximum(image)) >= step
-    if bad is not None:
+    if good is not None:
         standing &= good
     ys, xs = np.nonzero(standing)
     neighbours = _ring_maximum(image, ys, xs)

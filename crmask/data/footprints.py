@@ -373,12 +373,13 @@ def place_charge(
     cy = rng.integers(0, ny, size=n)
     cx = rng.integers(0, nx, size=n)
     top, left = cy - height_t // 2, cx - width_t // 2
-    scale = np.ones(n)
+    scale = None
     if brighten is not None:
         fraction, factor = brighten
         if not (0 <= fraction <= 1 and factor >= 1):
             raise ValueError(f"brighten needs a fraction in [0, 1] and a factor >= 1, got {brighten!r}")
         bright = rng.random(n) < fraction
+        scale = np.ones(n)
         scale[bright] = np.exp(rng.uniform(0.0, np.log(factor), int(bright.sum())))
 
     counts = library.npix[pick]
@@ -389,7 +390,9 @@ def place_charge(
     y, x = dy + top[per], dx + left[per]
     inside = (y >= 0) & (y < ny) & (x >= 0) & (x < nx)
     flat = y[inside] * nx + x[inside]
-    values = library.charge[pixel][inside].astype(np.float64) * scale[per[inside]]
+    values = library.charge[pixel][inside].astype(np.float64)
+    if scale is not None:
+        values *= scale[per[inside]]
     charge = np.bincount(flat, weights=values, minlength=ny * nx).reshape(ny, nx).astype(np.float32)
     landed = np.bincount(per[inside], weights=values, minlength=n)
     placements = Table(
