@@ -11,6 +11,11 @@ threshold) and the fraction of the injected cosmic-ray pixels (3-sigma
 truth, the frame's own cosmic rays and defects left out) it flags is
 reported per ``PEAK``.
 
+A footprint scaled by its brightest pixel keeps its faint parts faint.
+``--scale mean`` scales each so that its pixels hold ``PEAK`` e- on
+average instead: cosmic rays bright all over, as the spots and thick
+tracks the networks passed over (the brightest pixel then holds more).
+
     python benchmarks/bright_cosmic_rays.py --data ../shared/data --frames sprat-4,saao,gmos,m51 \\
         --detector deepcr --detector att-deepcr --detector cosmic-conn --detector att-cosmic-conn \\
         --detector lacosmic -o benchmarks/results/unet_real_study/bright_cosmic_rays.json
@@ -41,15 +46,28 @@ def peak_scaled(library, peak: float):
     return dataclasses.replace(library, charge=library.charge * per_pixel)
 
 
-def found_fractions(detector, frames, library, peaks=PEAKS) -> dict[str, dict[str, float]]:
-    """Per frame, the fraction of the injected cosmic-ray pixels flagged at each peak charge."""
+def mean_scaled(library, mean: float):
+    """``library`` with every footprint's charge scaled so that its pixels hold ``mean`` e- on average."""
+    charge = library.charge.astype(np.float64)
+    counts = np.diff(library.offsets)
+    per_pixel = np.repeat(mean * counts / np.add.reduceat(charge, library.offsets[:-1]), counts)
+    return dataclasses.replace(library, charge=library.charge * per_pixel)
+
+
+#: How a footprint is scaled to a charge (``--scale``).
+SCALINGS = {"peak": peak_scaled, "mean": mean_scaled}
+
+
+def found_fractions(detector, frames, library, peaks=PEAKS, scale: str = "peak") -> dict[str, dict[str, float]]:
+    """Per frame, the fraction of the injected cosmic-ray pixels flagged at each charge (``scale``: the
+    brightest pixel's, or the mean pixel's, see `SCALINGS`)."""
     import astropy.units as u
     from astropy.io.fits import Header
     from astropy.nddata import CCDData
 
     from crmask.data.footprints import inject_footprints
 
-    scaled = {peak: peak_scaled(library, peak) for peak in peaks}
+    scaled = {peak: SCALINGS[scale](library, peak) for peak in peaks}
     out = {}
     for frame in frames:
         electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
@@ -71,19 +89,23 @@ def found_fractions(detector, frames, library, peaks=PEAKS) -> dict[str, dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    opts = probe_options(__doc__.splitlines()[0], argv)
+    opts = probe_options(__doc__.splitlines()[0], argv, lambda parser: parser.add_argument(
+        "--scale", choices=tuple(SCALINGS), default="peak",
+        help="scale each footprint by its brightest pixel's charge (default) or its pixels' mean"))
 
     from crmask.bench.sources import load_real_frames
     from crmask_unet.data import split_footprints
 
     frames = list(load_real_frames(opts.data, opts.frames.split(",")).values())
     library = split_footprints(str(opts.data / "cr_footprints_itl.fits.gz"), "val")
-    print("fraction of cosmic-ray pixels flagged, by the brightest pixel's charge (e-): "
-          + ", ".join(f"{p:g}" for p in PEAKS))
-    results = measure_detectors(opts.detector, lambda detector: found_fractions(detector, frames, library),
+    print(f"fraction of cosmic-ray pixels flagged, by the {'brightest' if opts.scale == 'peak' else 'mean'} "
+          "pixel's charge (e-): " + ", ".join(f"{p:g}" for p in PEAKS))
+    results = measure_detectors(opts.detector,
+                                lambda detector: found_fractions(detector, frames, library, scale=opts.scale),
                                 [f"{p:g}" for p in PEAKS], "cosmic_rays")
     if opts.output:
         opts.output.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "peaks": PEAKS,
+                                           "scale": opts.scale,
                                            "density_per_mpix": DENSITY, "results": results}, indent=1) + "\n")
     return 0
 

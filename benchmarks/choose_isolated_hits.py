@@ -76,7 +76,7 @@ def _with_hits(maps, nsigma: float | None):
             for electrons, prob, *rest in maps]
 
 
-def _curve(maps):
+def pooled_curve(maps):
     """The pooled ROC curve of ``(electrons, probability, truth, ignore)`` maps, at every distinct score."""
     from crmask.bench.metrics import Curve
 
@@ -93,11 +93,11 @@ def score(detector, frames, footprints: Path) -> dict:
             for electrons, ys, xs in gate_hits([frames["sprat-4"], frames["saao"]])]
     rows = []
     for nsigma in (None, *SIGMAS):
-        curve = _curve(_with_hits(injected, nsigma))
+        curve = pooled_curve(_with_hits(injected, nsigma))
         threshold, _, _ = threshold_at_fpr(curve.fpr, curve.tpr, curve.thresholds, FPR)
         flagged = np.concatenate([prob[ys, xs] >= threshold for _, prob, ys, xs in _with_hits(hits, nsigma)])
         rows.append({"hit_sigma": nsigma, "injected_tpr": curve.tpr_at_fpr(FPR),
-                     "sprat_tpr": _curve(_with_hits(real, nsigma)).tpr_at_fpr(FPR),
+                     "sprat_tpr": pooled_curve(_with_hits(real, nsigma)).tpr_at_fpr(FPR),
                      "hits_flagged": float(flagged.mean()), "threshold": float(threshold)})
     return {"grid": rows, "injected_pixel": one_pixel(injected), "sprat_pixel": one_pixel(real),
             "hits": int(len(flagged))}

@@ -133,9 +133,9 @@ def detector_from_spec(spec: str):
     return label, crmask.get_detector(name, **params)
 
 
-def probe_options(description: str, argv: list[str] | None) -> argparse.Namespace:
+def probe_options(description: str, argv: list[str] | None, add_arguments=None) -> argparse.Namespace:
     """The options of a script that probes detectors on real frames (``--data``, resolved; ``--detector``,
-    ``--frames``, ``--output``)."""
+    ``--frames``, ``--output``, and those ``add_arguments(parser)`` adds)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=None,
                         help="shared real-data folder (default: the variable CRMASK_DATA)")
@@ -143,6 +143,8 @@ def probe_options(description: str, argv: list[str] | None) -> argparse.Namespac
                         help="detector to test (repeatable)")
     parser.add_argument("--frames", default="sprat-4,saao", help="real sources, comma-separated")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the fractions")
+    if add_arguments is not None:
+        add_arguments(parser)
     opts = parser.parse_args(argv)
     try:
         opts.data = data_folder(opts.data)

@@ -21,6 +21,7 @@ from crmask.isolated import PEAK_RATIO, isolated_hits
 from crmask.threads import torch_threads
 from crmask.tiling import apply_tiled
 
+from .bright import EXTENT_SIGMA
 from .mirrors import MIRRORS
 from .weights import SCHEMES, LoadedWeights, WeightsError, file_sha256, load_weights, resolve_weights
 
@@ -114,6 +115,8 @@ class UNetDetector(Detector):
     fixed group statistics (`crmask_unet.group_statistics`) normalise every
     image alike and run in tiles, as batch-normalised ones do.
 
+    Structures brighter than anything in training are shown to the network
+    again dimmed (`crmask_unet.bright.rescale_bright`, `bright_rule`).
     After the network, the probability is grown into the faint wings of
     what it found (`crmask.growth.grow_probability`, `wing_growth`), and
     isolated one-pixel hits, which the networks pass over, get probability
@@ -181,6 +184,14 @@ class UNetDetector(Detector):
             "hit_ratio": Param(None, "How many times its brightest neighbour's excess a hit's excess must be; "
                                f"default: the model card's, else {PEAK_RATIO:g}", type=float, low=1.0,
                                allow_none=True),
+            "bright": Param(True, "Show structures brighter than training to the network again dimmed "
+                            "(crmask_unet.bright.rescale_bright), as the model card chose; False: never", type=bool),
+            "bright_sigma": Param(None, "Noise units from which a structure is brighter than training (noise-unit "
+                                  "models only); default: the model card's (none rescaled when it has none)",
+                                  type=float, low=EXTENT_SIGMA, low_open=True, allow_none=True),
+            "bright_target": Param(None, "Noise units the brightest pixel of a dimmed structure reads; default: the "
+                                   "model card's, else half of bright_sigma", type=float, low=0.0, low_open=True,
+                                   allow_none=True),
             "gain": CALIBRATION_PARAMS["gain"],
             "gain_key": CALIBRATION_PARAMS["gain_key"],
         }
@@ -249,6 +260,7 @@ class UNetDetector(Detector):
         """
         import torch
 
+        from .bright import rescale_bright
         from .inference import predict_mirrored
 
         loaded, network = self.model()
@@ -274,16 +286,23 @@ class UNetDetector(Detector):
             tensor = torch.from_numpy(np.ascontiguousarray(padded)).to(device)[None, None]
             return predict_mirrored(network, tensor, mirrors)[0, 0, :ny, :nx].cpu().numpy()
 
-        with torch_threads(p["threads"]):
+        def infer(array: np.ndarray) -> np.ndarray:
             if loaded.config.norm == "group" and loaded.group_statistics is None:
-                if data.size <= p["block_pixels"]:
-                    return run(data)
+                if array.size <= p["block_pixels"]:
+                    return run(array)
                 block = math.isqrt(p["block_pixels"]) // multiple * multiple
                 if block <= 2 * overlap:
                     raise ValueError(f"parameter 'block_pixels' ({p['block_pixels']}) gives blocks of {block} pixels, "
                                      f"not more than twice the context ({overlap}); use a larger value")
-                return apply_tiled(run, data, block, overlap, progress=p["progress"])
-            return apply_tiled(run, data, p["tile"], overlap, progress=p["progress"])
+                return apply_tiled(run, array, block, overlap, progress=p["progress"])
+            return apply_tiled(run, array, p["tile"], overlap, progress=p["progress"])
+
+        with torch_threads(p["threads"]):
+            prob = infer(data)
+            bright = self.bright_rule()
+            if bright is not None:
+                rescale_bright(prob, data, infer, bright["nsigma"], bright["target"], overlap)
+        return prob
 
     def cpu_threads(self) -> int:
         """CPU threads the detector computes with: the ``threads`` parameter, else torch's setting."""
@@ -299,30 +318,52 @@ class UNetDetector(Detector):
             return self.params["mirrors"]
         return self.model()[0].mirrors
 
+    def _rule(self, switch: str, card: dict[str, float] | None, params: dict[str, str],
+              defaults: dict[str, float]) -> dict[str, float] | None:
+        """A rule applied beside the network: `None` when parameter ``switch`` is off or no ``nsigma`` is set,
+        else each value from its parameter (``params`` maps keys to parameter names), the model card's entry
+        ``card``, or ``defaults``."""
+        if not self.params[switch]:
+            return None
+        card = card or {}
+        rule = {key: self.params[name] if self.params[name] is not None else card.get(key, defaults.get(key))
+                for key, name in params.items()}
+        if rule["nsigma"] is None:
+            return None
+        return {key: float(value) for key, value in rule.items() if value is not None}
+
     def wing_growth(self) -> dict[str, float] | None:
         """The wing growth ``{"nsigma", "weight"}`` detection applies: parameters over the model card, or `None`."""
-        p = self.params
-        if not p["wings"]:
-            return None
-        card = self.model()[0].wings or {}
-        nsigma = p["wing_sigma"] if p["wing_sigma"] is not None else card.get("nsigma")
-        if nsigma is None:
-            return None
-        weight = p["wing_weight"] if p["wing_weight"] is not None else card.get("weight", 0.5)
-        return {"nsigma": float(nsigma), "weight": float(weight)}
+        return self._rule("wings", self.model()[0].wings, {"nsigma": "wing_sigma", "weight": "wing_weight"},
+                          {"weight": 0.5})
 
     def hit_rule(self) -> dict[str, float] | None:
         """The isolated-hit rule ``{"nsigma", "ratio"}`` detection applies (`crmask.isolated.isolated_hits`):
         parameters over the model card, or `None`."""
-        p = self.params
-        if not p["hits"]:
+        return self._rule("hits", self.model()[0].hits, {"nsigma": "hit_sigma", "ratio": "hit_ratio"},
+                          {"ratio": PEAK_RATIO})
+
+    def bright_rule(self) -> dict[str, float] | None:
+        """The rescaling of bright structures ``{"nsigma", "target"}`` the network's map gets
+        (`crmask_unet.bright.rescale_bright`): parameters over the model card, or `None`.
+
+        Raises
+        ------
+        ValueError
+            If it is asked of a model whose input is not in noise units.
+        """
+        loaded = self.model()[0]
+        rule = self._rule("bright", loaded.bright, {"nsigma": "bright_sigma", "target": "bright_target"}, {})
+        if rule is None:
             return None
-        card = self.model()[0].hits or {}
-        nsigma = p["hit_sigma"] if p["hit_sigma"] is not None else card.get("nsigma")
-        if nsigma is None:
-            return None
-        ratio = p["hit_ratio"] if p["hit_ratio"] is not None else card.get("ratio", PEAK_RATIO)
-        return {"nsigma": float(nsigma), "ratio": float(ratio)}
+        if loaded.normalisation.scheme != "noise":
+            raise ValueError(f"bright structures are rescaled in noise units; weights {loaded.source!r} take "
+                             f"{loaded.normalisation.scheme!r} input (leave bright_sigma unset)")
+        rule.setdefault("target", rule["nsigma"] / 2)
+        if rule["target"] > rule["nsigma"]:
+            raise ValueError(f"parameter 'bright_target' ({rule['target']:g}) must not exceed bright_sigma "
+                             f"({rule['nsigma']:g})")
+        return rule
 
     def _detect(self, image: PreparedImage) -> MaskResult:
         loaded, _ = self.model()
@@ -354,8 +395,8 @@ class UNetDetector(Detector):
             mask=prob >= threshold,
             probability=prob,
             threshold=float(threshold),
-            meta={"weights": loaded.source, "wings": wings, "hits": hits, "mirrors": self.mirrors(),
-                  "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
+            meta={"weights": loaded.source, "wings": wings, "hits": hits, "bright": self.bright_rule(),
+                  "mirrors": self.mirrors(), "model": {"arch": loaded.arch, **loaded.config.to_dict()}},
         )
 
 

@@ -95,6 +95,9 @@ class LoadedWeights:
     #: Isolated one-pixel hits flagged beside the network (``{"nsigma": ..., "ratio": ...}``, see
     #: `crmask.isolated.isolated_hits`), or `None`.
     hits: dict[str, float] | None = None
+    #: Bright structures shown to the network again dimmed (``{"nsigma": ..., "target": ...}``, see
+    #: `crmask_unet.bright.rescale_bright`), or `None`.
+    bright: dict[str, float] | None = None
 
     @property
     def detector(self) -> str:
@@ -217,6 +220,7 @@ def save_weights(
     group_statistics: dict | None = None,
     mirrors: str | None = None,
     hits: dict[str, float] | None = None,
+    bright: dict[str, float] | None = None,
 ) -> Path:
     """Write ``model``'s weights and configuration to a safetensors file.
 
@@ -245,11 +249,14 @@ def save_weights(
     hits : dict, optional
         Isolated one-pixel hits to flag, ``{"nsigma": float, "ratio": float}``
         (`crmask.isolated.isolated_hits`), to record.
+    bright : dict, optional
+        Bright structures to show the network again dimmed, ``{"nsigma": float, "target": float}``
+        (`crmask_unet.bright.rescale_bright`), to record; noise-unit models only.
 
     Raises
     ------
     WeightsError
-        If statistics are given for a model that carries its own.
+        If statistics are given for a model that carries its own, or a rule is invalid.
     """
     from safetensors.torch import save_file
 
@@ -270,6 +277,7 @@ def save_weights(
         **({"wings": json.dumps(_check_wings(wings, path))} if wings is not None else {}),
         **({"mirrors": _check_mirrors(mirrors, path)} if mirrors is not None else {}),
         **({"hits": json.dumps(_check_hits(hits, path))} if hits is not None else {}),
+        **({"bright": json.dumps(_check_bright(bright, normalisation.scheme, path))} if bright is not None else {}),
         **(extra or {}),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in {**state, **(group_statistics or {})}.items()}
@@ -302,6 +310,24 @@ def _check_hits(hits: Any, path: str | Path) -> dict[str, float]:
     return {"nsigma": nsigma, "ratio": ratio}
 
 
+def _check_bright(bright: Any, scheme: str, path: str | Path) -> dict[str, float]:
+    """A valid rescaling of bright structures ``{"nsigma": > EXTENT_SIGMA, "target": in (0, nsigma]}`` of a
+    noise-unit model (`crmask_unet.bright.rescale_bright`)."""
+    from .bright import EXTENT_SIGMA
+
+    try:
+        nsigma, target = float(bright["nsigma"]), float(bright["target"])
+    except (KeyError, TypeError, ValueError):
+        raise WeightsError(f"{path}: bright rescaling must be {{'nsigma': float, 'target': float}}, "
+                           f"got {bright!r}") from None
+    if not (nsigma > EXTENT_SIGMA and 0 < target <= nsigma):
+        raise WeightsError(f"{path}: bright rescaling needs nsigma > {EXTENT_SIGMA:g} and target in (0, nsigma], "
+                           f"got {bright!r}")
+    if scheme != "noise":
+        raise WeightsError(f"{path}: bright rescaling needs noise-unit input, not {scheme!r}")
+    return {"nsigma": nsigma, "target": target}
+
+
 def _check_mirrors(mirrors: Any, path: str | Path) -> str:
     """A valid name of a set of mirror images (a key of `crmask_unet.mirrors.MIRRORS`)."""
     if mirrors not in MIRRORS:
@@ -320,8 +346,8 @@ def load_weights(weights: str) -> LoadedWeights:
         file whose checksum differs from its model card, tensors that
         differ from the checksum in the file's own metadata (files saved by
         `save_weights`) or are not finite, a threshold outside [0, 1], an
-        unknown set of mirror images (``mirrors``), or
-        missing metadata.
+        unknown set of mirror images (``mirrors``), an invalid rule
+        (``wings``, ``hits``, ``bright``), or missing metadata.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -349,6 +375,8 @@ def load_weights(weights: str) -> LoadedWeights:
         wings = _check_wings(json.loads(metadata["wings"]), path) if "wings" in metadata else None
         mirrors = _check_mirrors(metadata["mirrors"], path) if "mirrors" in metadata else "none"
         hits = _check_hits(json.loads(metadata["hits"]), path) if "hits" in metadata else None
+        bright = (_check_bright(json.loads(metadata["bright"]), norm.scheme, path) if "bright" in metadata
+                  else None)
         arch = metadata["arch"]
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path} has invalid crmask U-Net metadata: {exc}") from None
@@ -362,4 +390,4 @@ def load_weights(weights: str) -> LoadedWeights:
     state, group_statistics = split_group_statistics(state)
     return LoadedWeights(config=config, normalisation=norm, arch=arch, state_dict=state,
                          threshold=threshold, source=str(path), wings=wings, group_statistics=group_statistics,
-                         mirrors=mirrors, hits=hits)
+                         mirrors=mirrors, hits=hits, bright=bright)

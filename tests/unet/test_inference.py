@@ -403,6 +403,44 @@ def test_isolated_hit_rule_is_off_for_weights_without_one(cosmic_weights):
         "nsigma": 7.0, "ratio": 3.0}
 
 
+def test_bright_structures_are_shown_to_the_network_again_dimmed(rng):
+    image = _sky_image(rng)
+    image[30:33, 30:33] += 40_000.0  # a 3 x 3 spot of 2,000 sigma, brighter than any cosmic ray of training
+    ccd = CCDData(image, unit=u.electron)
+    plain = crmask.get_detector("deepcr", bright=False).detect(ccd)
+    rescaled = crmask.get_detector("deepcr", bright_sigma=100.0, bright_target=40.0).detect(ccd)
+    assert rescaled.meta["bright"] == {"nsigma": 100.0, "target": 40.0} and plain.meta["bright"] is None
+    assert plain.probability[30:33, 30:33].min() < 0.5 and (rescaled.probability[30:33, 30:33] > 0.9).all()
+    assert (rescaled.probability >= plain.probability).all()
+    near = np.zeros(image.shape, dtype=bool)  # the image's bright structures and what the wing growth reaches
+    for rows, columns in ((slice(29, 34), slice(29, 34)), (slice(49, 52), slice(59, 62)), (slice(119, 127),
+                                                                                          slice(149, 152))):
+        near[rows, columns] = True
+    assert near[rescaled.probability != plain.probability].all()
+
+
+def test_bright_rescaling_of_the_model_card_applies_by_default(rng):
+    from crmask_unet.weights import load_weights
+
+    card = load_weights("deepcr-general-16").bright
+    assert card is not None and 0 < card["target"] <= card["nsigma"]
+    ccd = CCDData(_sky_image(rng), unit=u.electron)
+    assert crmask.get_detector("deepcr").detect(ccd).meta["bright"] == card
+    assert crmask.get_detector("deepcr", bright=False, bright_sigma=card["nsigma"]).bright_rule() is None
+    assert crmask.get_detector("deepcr", bright_target=20.0).bright_rule() == {"nsigma": card["nsigma"],
+                                                                               "target": 20.0}
+    assert crmask.get_detector("deepcr", bright_sigma=300.0).bright_rule()["nsigma"] == 300.0
+
+
+def test_bright_rescaling_needs_a_noise_unit_model(cosmic_weights):
+    path, _ = cosmic_weights
+    assert crmask.get_detector("cosmic-conn", weights=str(path)).bright_rule() is None
+    with pytest.raises(ValueError, match="bright structures are rescaled in noise units"):
+        crmask.get_detector("cosmic-conn", weights=str(path), bright_sigma=100.0).bright_rule()
+    with pytest.raises(ValueError, match="must not exceed bright_sigma"):
+        crmask.get_detector("deepcr", bright_sigma=100.0, bright_target=200.0).bright_rule()
+
+
 def test_wing_growth_is_off_for_weights_without_one(cosmic_weights, rng):
     path, _ = cosmic_weights
     assert crmask.get_detector("cosmic-conn", weights=str(path)).wing_growth() is None

@@ -180,6 +180,25 @@ def test_isolated_hit_rule_is_saved_and_checked(deepcr_weights, tmp_path):
         save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), hits={"ratio": 2})
 
 
+def test_bright_rescaling_is_saved_and_checked(deepcr_weights, tmp_path):
+    from crmask_unet.weights import Normalisation, save_weights
+
+    _, model = deepcr_weights
+    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"),
+                        bright={"nsigma": 100.0, "target": 50.0})
+    assert load_weights(str(path)).bright == {"nsigma": 100.0, "target": 50.0}
+    assert load_weights(str(save_weights(path, model, "deepcr", Normalisation("noise")))).bright is None
+    for bright in ('{"nsigma": 5, "target": 2}', '{"nsigma": 100, "target": 0}', '{"nsigma": 100, "target": 150}',
+                   '{"nsigma": 100}', '"x"'):
+        save_weights(path, model, "deepcr", Normalisation("noise"))
+        _rewrite(path, bright=bright)
+        with pytest.raises(WeightsError, match="bright rescaling needs|bright rescaling must"):
+            load_weights(str(path))
+    with pytest.raises(WeightsError, match="bright rescaling needs noise-unit input, not 'scale'"):
+        save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("scale", 100.0),
+                     bright={"nsigma": 100.0, "target": 50.0})
+
+
 def test_mirror_images_are_saved_and_checked(deepcr_weights, tmp_path):
     from crmask_unet.weights import Normalisation, save_weights
 
