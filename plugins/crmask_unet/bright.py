@@ -35,12 +35,27 @@ from typing import Callable
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["rescale_bright", "EXTENT_SIGMA", "GATE"]
+__all__ = ["rescale_bright", "EXTENT_SIGMA", "GATE", "CORE_SIZE"]
 
 #: Noise units a pixel needs to belong to a bright structure (its extent, the pixels whose probability can change).
 EXTENT_SIGMA = 10.0
 #: Mean probability the network must give a dimmed structure's pixels above ``nsigma`` for any pixel to change.
 GATE = 0.5
+
+
+#: Side of the pixels above ``nsigma`` that the batched windows hold besides their context (`rescale_bright`).
+CORE_SIZE = 16
+
+
+def _window(start: int, stop: int, context: int, side: int, length: int) -> tuple[int, int]:
+    """``side`` pixels (the whole axis where shorter) centred on ``start:stop`` within an axis of ``length``,
+    or ``start:stop`` with ``context`` around it where it does not fit."""
+    if stop - start + 2 * context > side:
+        return max(start - context, 0), min(stop + context, length)
+    if length <= side:
+        return 0, length
+    low = min(max((start + stop - side) // 2, 0), length - side)
+    return low, low + side
 
 
 def rescale_bright(
@@ -53,6 +68,11 @@ def rescale_bright(
 ) -> int:
     """Raise ``probability`` where a structure brighter than ``nsigma`` is a cosmic ray once dimmed to ``target``.
 
+    Each structure is cut out as its pixels above ``nsigma`` with at
+    least ``context`` pixels around them (a window of ``2 * context +
+    CORE_SIZE`` pixels where they fit in `CORE_SIZE`, so that windows go
+    through the network together), and its pixels there may rise.
+
     Parameters
     ----------
     probability : numpy.ndarray
@@ -60,7 +80,9 @@ def rescale_bright(
     data : numpy.ndarray
         The network input (noise units, `crmask_unet.detector.normalise`), same shape.
     predict : callable
-        The network: maps a 2-D input array to its probability map.
+        The network: maps a stack of inputs, shape ``(n, height, width)``,
+        to their probability maps, the same shape (it bounds its memory
+        itself: the stack holds all windows of one shape).
     nsigma : float
         Noise units at which a structure is brighter than training; > `EXTENT_SIGMA`.
     target : float
@@ -87,26 +109,32 @@ def rescale_bright(
     bright = data > nsigma
     if not bright.any():
         return 0
-    # only the structures that hold a bright pixel: label the extent, keep the labels seen at bright pixels
+    # the structures: the extent labelled, each known by its pixels above nsigma (its core)
     labels, _ = ndimage.label(data > EXTENT_SIGMA, structure=np.ones((3, 3), bool))
-    indices = np.unique(labels[bright])
-    peaks = ndimage.maximum(data, labels, indices)
-    boxes = ndimage.find_objects(labels)
-    ny, nx = data.shape
-    found = 0
-    for index, peak in zip(indices, peaks):
-        sy, sx = boxes[index - 1]
-        y0, y1 = max(sy.start - context, 0), min(sy.stop + context, ny)
-        x0, x1 = max(sx.start - context, 0), min(sx.stop + context, nx)
-        factor = np.float32(peak / target)
+    ys, xs = np.nonzero(bright)
+    owner = labels[ys, xs]
+    order = np.argsort(owner, kind="stable")
+    ys, xs, owner = ys[order], xs[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    side = 2 * context + CORE_SIZE
+    windows: dict[tuple[int, int], list] = {}  # by shape: (index, rows, columns, dimmed input)
+    for core in np.split(np.arange(ys.size), starts[1:]):
+        cy, cx = ys[core], xs[core]
+        y0, y1 = _window(cy.min(), cy.max() + 1, context, side, data.shape[0])
+        x0, x1 = _window(cx.min(), cx.max() + 1, context, side, data.shape[1])
+        factor = np.float32(data[cy, cx].max() / target)
         rng = np.random.default_rng([y0, x0])  # a seed per structure: the same result whatever else the image holds
-        noise = rng.standard_normal((y1 - y0, x1 - x0), dtype=np.float32)
-        noise *= np.sqrt(1 - 1 / factor**2)
-        dimmed = predict(data[y0:y1, x0:x1] / factor + noise)[sy.start - y0:sy.stop - y0, sx.start - x0:sx.stop - x0]
-        pixels = labels[sy, sx] == index
-        if dimmed[pixels & bright[sy, sx]].mean() < GATE:
-            continue
-        view = probability[sy, sx]
-        view[pixels] = np.maximum(view[pixels], dimmed[pixels])
-        found += 1
+        dimmed = rng.standard_normal((y1 - y0, x1 - x0), dtype=np.float32)
+        dimmed *= np.sqrt(1 - 1 / factor**2)
+        dimmed += data[y0:y1, x0:x1] / factor
+        windows.setdefault(dimmed.shape, []).append((owner[core[0]], slice(y0, y1), slice(x0, x1), dimmed))
+    found = 0
+    for group in windows.values():
+        for (index, rows, columns, _), dimmed in zip(group, predict(np.stack([window[3] for window in group]))):
+            pixels = labels[rows, columns] == index
+            if dimmed[pixels & bright[rows, columns]].mean() < GATE:
+                continue
+            view = probability[rows, columns]
+            view[pixels] = np.maximum(view[pixels], dimmed[pixels])
+            found += 1
     return found

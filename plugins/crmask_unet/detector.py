@@ -279,14 +279,25 @@ class UNetDetector(Detector):
         device = next(network.parameters()).device
         mirrors = self.mirrors()
 
-        def run(tile: np.ndarray) -> np.ndarray:
-            ny, nx = tile.shape
-            pad = ((0, -ny % multiple), (0, -nx % multiple))
-            padded = np.pad(tile, pad, mode="reflect" if min(ny, nx) > 1 else "edge")
-            tensor = torch.from_numpy(np.ascontiguousarray(padded)).to(device)[None, None]
-            return predict_mirrored(network, tensor, mirrors)[0, 0, :ny, :nx].cpu().numpy()
+        def run_stack(stack: np.ndarray, mirrors: str = mirrors) -> np.ndarray:
+            _, ny, nx = stack.shape
+            pad = ((0, 0), (0, -ny % multiple), (0, -nx % multiple))
+            padded = np.pad(stack, pad, mode="reflect" if min(ny, nx) > 1 else "edge")
+            tensor = torch.from_numpy(np.ascontiguousarray(padded)).to(device)[:, None]
+            return predict_mirrored(network, tensor, mirrors)[:, 0, :ny, :nx].cpu().numpy()
 
-        def infer(array: np.ndarray) -> np.ndarray:
+        def run_dimmed(stack: np.ndarray) -> np.ndarray:
+            # bright structures' windows (rescale_bright) without mirror images, each one decision made once: in
+            # batches of at most a tile's pixels, a window larger than a tile tiled as the image is
+            if stack[0].size > p["tile"] ** 2:
+                return np.stack([infer(window, "none") for window in stack])
+            batch = p["tile"] ** 2 // stack[0].size
+            return np.concatenate([run_stack(stack[i:i + batch], "none") for i in range(0, len(stack), batch)])
+
+        def infer(array: np.ndarray, mirrors: str = mirrors) -> np.ndarray:
+            def run(tile: np.ndarray) -> np.ndarray:
+                return run_stack(tile[None], mirrors)[0]
+
             if loaded.config.norm == "group" and loaded.group_statistics is None:
                 if array.size <= p["block_pixels"]:
                     return run(array)
@@ -301,7 +312,7 @@ class UNetDetector(Detector):
             prob = infer(data)
             bright = self.bright_rule()
             if bright is not None:
-                rescale_bright(prob, data, infer, bright["nsigma"], bright["target"], overlap)
+                rescale_bright(prob, data, run_dimmed, bright["nsigma"], bright["target"], overlap)
         return prob
 
     def cpu_threads(self) -> int:

@@ -53,7 +53,7 @@ def predict_mirrored(network: nn.Module, tensor: torch.Tensor, mirrors: str = "n
     network : torch.nn.Module
         A network with ``predict_proba`` (`crmask_unet.model.UNet`).
     tensor : torch.Tensor
-        Input of shape ``(1, 1, H, W)``.
+        Input of shape ``(N, 1, H, W)``.
     mirrors : str
         Name of the set of images (a key of `crmask_unet.mirrors.MIRRORS`):
         ``"none"`` the image only, ``"left-right"``, ``"up-down"`` or
@@ -62,14 +62,14 @@ def predict_mirrored(network: nn.Module, tensor: torch.Tensor, mirrors: str = "n
     Returns
     -------
     torch.Tensor
-        Probabilities, shape ``(1, 1, H, W)``.
+        Probabilities, shape ``(N, 1, H, W)``.
     """
     if mirrors not in MIRRORS:
         raise ValueError(f"mirrors must be one of {list(MIRRORS)}, got {mirrors!r}")
     axes = MIRRORS[mirrors]
     batch = torch.cat([tensor.flip(dims) if dims else tensor for dims in axes])
     prob = network.predict_proba(batch.contiguous(memory_format=MEMORY_FORMAT))
-    images = [p.flip(dims) if dims else p for p, dims in zip(prob.split(1), axes)]
+    images = [p.flip(dims) if dims else p for p, dims in zip(prob.split(len(tensor)), axes)]
     return images[0] if len(images) == 1 else torch.stack(images).mean(0)
 
 

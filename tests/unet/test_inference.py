@@ -446,3 +446,14 @@ def test_wing_growth_is_off_for_weights_without_one(cosmic_weights, rng):
     assert crmask.get_detector("cosmic-conn", weights=str(path)).wing_growth() is None
     assert crmask.get_detector("cosmic-conn", weights=str(path), wing_sigma=2.0).wing_growth() == {
         "nsigma": 2.0, "weight": 0.5}
+
+
+def test_bright_structures_batched_give_what_each_gives_alone(rng):
+    image = _sky_image(rng)
+    for y, x in ((30, 30), (30, 120), (100, 60), (140, 170)):
+        image[y:y + 3, x:x + 3] += 40_000.0
+    ccd = CCDData(image, unit=u.electron)
+    rule = {"bright_sigma": 100.0, "bright_target": 40.0}
+    batched = crmask.get_detector("deepcr", **rule).detect(ccd).probability  # every window in one batch
+    alone = crmask.get_detector("deepcr", tile=64, **rule).detect(ccd).probability  # a 64-pixel window per batch
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
