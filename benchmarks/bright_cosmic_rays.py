@@ -60,7 +60,8 @@ SCALINGS = {"peak": peak_scaled, "mean": mean_scaled}
 
 def found_fractions(detector, frames, library, peaks=PEAKS, scale: str = "peak") -> dict[str, dict[str, float]]:
     """Per frame, the fraction of the injected cosmic-ray pixels flagged at each charge (``scale``: the
-    brightest pixel's, or the mean pixel's, see `SCALINGS`)."""
+    brightest pixel's, or the mean pixel's, see `SCALINGS`), the number of cosmic rays and the fewest cosmic-ray
+    pixels counted at any charge."""
     import astropy.units as u
     from astropy.io.fits import Header
     from astropy.nddata import CCDData
@@ -83,6 +84,7 @@ def found_fractions(detector, frames, library, peaks=PEAKS, scale: str = "peak")
             counted = injection.mask & ~(frame.own_crs | frame.defects)
             mask = detector.detect(CCDData(injection.data, unit=u.electron, header=header)).mask
             row[f"{peak:g}"] = float(mask[counted].mean())
+            row["pixels"] = min(row.get("pixels", counted.size), int(np.count_nonzero(counted)))
         row["cosmic_rays"] = n
         out[frame.name] = row
     return out

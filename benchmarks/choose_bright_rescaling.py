@@ -23,13 +23,15 @@ images, wing growth, isolated hits):
   (``bright_cosmic_rays.found_fractions``, ``scale="mean"``), the mean of
   the four.
 
-The rule taken is the grid point that finds the most cosmic-ray pixels
-over the three measures (the sum of the bright fraction and the two TPRs)
-among those that cost at most one cosmic-ray pixel on either TPR (TPR at a
-fixed FPR is interpolated, so less than a pixel is no pixel lost) and flag
-more bright cosmic rays than no rescaling; of equal sums, the highest
-``bright_sigma`` (the fewest structures shown again); none where no grid
-point qualifies.
+Each measure resolves one cosmic-ray pixel at best, so grid points whose
+sum of the three (the bright fraction and the two TPRs) is within one
+pixel of each (their sum) of the best one find as many cosmic rays. The
+rule takes, of the grid points that cost at most one cosmic-ray pixel on
+either TPR (TPR at a fixed FPR is interpolated, so less than a pixel is no
+pixel lost) and flag more bright cosmic rays than no rescaling, the highest
+``bright_sigma`` (the fewest structures shown again, the least time) among
+those within one pixel of the best sum; none where no grid point
+qualifies.
 With ``--apply`` it goes into the model's weights file and model card,
 with the grid behind it.
 
@@ -78,19 +80,26 @@ def score(name: str, frames, footprints: Path, library) -> dict:
                      "sprat_tpr": pooled_curve(real).tpr_at_fpr(FPR),
                      "bright_flagged": float(np.mean([row[f"{peak:g}"] for row in bright.values() for peak in PEAKS])),
                      "bright_by_frame": bright})
-    return {"grid": rows, "injected_pixel": one_pixel(injected), "sprat_pixel": one_pixel(real)}
+    # one pixel of the bright fraction, a mean over frames and charges: in the frame with the fewest pixels
+    bright_pixel = 1.0 / (len(PEAKS) * len(bright) * min(row["pixels"] for row in bright.values()))
+    return {"grid": rows, "injected_pixel": one_pixel(injected), "sprat_pixel": one_pixel(real),
+            "bright_pixel": bright_pixel}
 
 
 def choose(scores: dict) -> dict | None:
-    """The grid row the rule takes (most cosmic-ray pixels found over the three measures within one pixel of cost,
-    then the highest ``bright_sigma``), or `None`."""
+    """The grid row the rule takes (the highest ``bright_sigma`` within one pixel of each measure of the most
+    cosmic-ray pixels found over the three, among those within one pixel of cost), or `None`."""
     base, *grid = scores["grid"]
     allowed = [row for row in grid
                if base["injected_tpr"] - row["injected_tpr"] <= scores["injected_pixel"]
                and base["sprat_tpr"] - row["sprat_tpr"] <= scores["sprat_pixel"]
                and row["bright_flagged"] > base["bright_flagged"]]
-    return max(allowed, key=lambda row: (row["bright_flagged"] + row["injected_tpr"] + row["sprat_tpr"],
-                                         row["bright_sigma"])) if allowed else None
+    if not allowed:
+        return None
+    found = [row["bright_flagged"] + row["injected_tpr"] + row["sprat_tpr"] for row in allowed]
+    resolution = scores["injected_pixel"] + scores["sprat_pixel"] + scores["bright_pixel"]
+    return max((row for row, total in zip(allowed, found) if total >= max(found) - resolution),
+               key=lambda row: row["bright_sigma"])
 
 
 def apply(name: str, scores: dict, choice: dict | None, evidence: str | None) -> str:
@@ -103,11 +112,12 @@ def apply(name: str, scores: dict, choice: dict | None, evidence: str | None) ->
     card["sha256"] = replace_weights(WEIGHTS_DIR / card["weights_file"], {},
                                      metadata={"bright": None if bright is None else json.dumps(bright)})
     card["bright"] = {**(bright or {"nsigma": None, "target": None}),
-                      "rule": "of bright_sigma " + str(list(SIGMAS)) + " (target bright_sigma / 2), the one with the "
-                      "largest sum of TPR@1e-4 on this model's injected validation frames, TPR@1e-4 on SPRAT 1-4 "
-                      "(repeat labels) and the fraction flagged of the validation footprints scaled to a mean "
-                      "pixel of 1e4 and 3e4 e- in SAAO and SPRAT 4, among those costing at most one cosmic-ray "
-                      "pixel of either TPR and flagging more of those than no rescaling; of equal sums the highest",
+                      "rule": "of bright_sigma " + str(list(SIGMAS)) + " (target bright_sigma / 2), the highest whose "
+                      "sum of TPR@1e-4 on this model's injected validation frames, TPR@1e-4 on SPRAT 1-4 (repeat "
+                      "labels) and the fraction flagged of the validation footprints scaled to a mean pixel of 1e4 "
+                      "and 3e4 e- in SAAO and SPRAT 4 is within one pixel of each measure of the best, among those "
+                      "costing at most one cosmic-ray pixel of either TPR and flagging more of those than no "
+                      "rescaling",
                       "grid": scores["grid"], "command": "python " + " ".join(sys.argv), "evidence": evidence}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     return card["sha256"]

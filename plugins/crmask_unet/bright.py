@@ -15,11 +15,13 @@ around it, scaled so that its brightest pixel reads ``target``, given back
 the unit noise the scaling took away (a fixed seed per structure, so the
 result is reproducible), and passed through the network again. Where the
 network calls the dimmed structure a cosmic ray (a mean probability of at
-least `GATE` over its pixels above ``nsigma``), each pixel of it keeps the
-larger of its two probabilities; elsewhere nothing changes. A structure is
-a connected set of pixels above `EXTENT_SIGMA` holding at least one above
-``nsigma``; a model card chooses ``nsigma`` and ``target`` on real
-validation frames (``benchmarks/choose_bright_rescaling.py``).
+least `GATE` over its pixels above ``nsigma``), each pixel around it above
+`EXTENT_SIGMA` (connected to it, within its window) keeps the larger of
+its two probabilities; elsewhere nothing changes. A structure is a
+connected set of pixels above ``nsigma``, so a cosmic ray on a galaxy or
+a spectral trace is judged apart from the bright source beneath it; a
+model card chooses ``nsigma`` and ``target`` on real validation frames
+(``benchmarks/choose_bright_rescaling.py``).
 
 This is test-time augmentation (like the mirror images of
 `crmask_unet.inference.predict_mirrored`) restricted to the inputs outside
@@ -37,7 +39,7 @@ from scipy import ndimage
 
 __all__ = ["rescale_bright", "EXTENT_SIGMA", "GATE", "CORE_SIZE"]
 
-#: Noise units a pixel needs to belong to a bright structure (its extent, the pixels whose probability can change).
+#: Noise units a pixel needs to belong to a bright structure's extent (the pixels whose probability can change).
 EXTENT_SIGMA = 10.0
 #: Mean probability the network must give a dimmed structure's pixels above ``nsigma`` for any pixel to change.
 GATE = 0.5
@@ -68,10 +70,11 @@ def rescale_bright(
 ) -> int:
     """Raise ``probability`` where a structure brighter than ``nsigma`` is a cosmic ray once dimmed to ``target``.
 
-    Each structure is cut out as its pixels above ``nsigma`` with at
-    least ``context`` pixels around them (a window of ``2 * context +
+    A structure is a connected set of pixels above ``nsigma``. Each is cut
+    out with at least ``context`` pixels around them (a window of ``2 * context +
     CORE_SIZE`` pixels where they fit in `CORE_SIZE`, so that windows go
-    through the network together), and its pixels there may rise.
+    through the network together), and the pixels there above
+    `EXTENT_SIGMA` connected to it may rise.
 
     Parameters
     ----------
@@ -109,15 +112,17 @@ def rescale_bright(
     bright = data > nsigma
     if not bright.any():
         return 0
-    # the structures: the extent labelled, each known by its pixels above nsigma (its core)
-    labels, _ = ndimage.label(data > EXTENT_SIGMA, structure=np.ones((3, 3), bool))
+    # a structure: each connected set of pixels above nsigma (its core); the pixels it may raise are those of the
+    # extent around it (connected pixels above EXTENT_SIGMA) within its window
+    extent, _ = ndimage.label(data > EXTENT_SIGMA, structure=np.ones((3, 3), bool))
+    cores, _ = ndimage.label(bright, structure=np.ones((3, 3), bool))
     ys, xs = np.nonzero(bright)
-    owner = labels[ys, xs]
+    owner = cores[ys, xs]
     order = np.argsort(owner, kind="stable")
     ys, xs, owner = ys[order], xs[order], owner[order]
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     side = 2 * context + CORE_SIZE
-    windows: dict[tuple[int, int], list] = {}  # by shape: (index, rows, columns, dimmed input)
+    windows: dict[tuple[int, int], list] = {}  # by shape: (core, rows, columns, dimmed input)
     for core in np.split(np.arange(ys.size), starts[1:]):
         cy, cx = ys[core], xs[core]
         y0, y1 = _window(cy.min(), cy.max() + 1, context, side, data.shape[0])
@@ -127,13 +132,14 @@ def rescale_bright(
         dimmed = rng.standard_normal((y1 - y0, x1 - x0), dtype=np.float32)
         dimmed *= np.sqrt(1 - 1 / factor**2)
         dimmed += data[y0:y1, x0:x1] / factor
-        windows.setdefault(dimmed.shape, []).append((owner[core[0]], slice(y0, y1), slice(x0, x1), dimmed))
+        windows.setdefault(dimmed.shape, []).append((owner[core[0]], extent[cy[0], cx[0]], slice(y0, y1),
+                                                     slice(x0, x1), dimmed))
     found = 0
     for group in windows.values():
-        for (index, rows, columns, _), dimmed in zip(group, predict(np.stack([window[3] for window in group]))):
-            pixels = labels[rows, columns] == index
-            if dimmed[pixels & bright[rows, columns]].mean() < GATE:
+        for (core, index, rows, columns, _), dimmed in zip(group, predict(np.stack([window[4] for window in group]))):
+            if dimmed[cores[rows, columns] == core].mean() < GATE:
                 continue
+            pixels = extent[rows, columns] == index
             view = probability[rows, columns]
             view[pixels] = np.maximum(view[pixels], dimmed[pixels])
             found += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from crmask_unet.bright import CORE_SIZE, EXTENT_SIGMA, rescale_bright
 
@@ -151,3 +152,22 @@ def test_a_map_of_another_shape_is_refused():
     data = _sky((16, 16))
     with pytest.raises(ValueError, match="shape"):
         rescale_bright(np.zeros((4, 4), np.float32), data, _constant(1.0), 100.0, 50.0, 4)
+
+
+def test_a_cosmic_ray_on_a_bright_galaxy_is_judged_apart_from_it():
+    data = _sky((120, 120))
+    yy, xx = np.mgrid[:120, :120]
+    data += 400.0 * np.exp(-((yy - 60) ** 2 + (xx - 60) ** 2) / (2 * 15.0**2))  # a galaxy, 400 sigma at its core
+    spot = _spot(data, 60, 90, 1000.0)  # on its flank, at about 50 sigma
+    galaxy_core = (data > 100.0) & ~spot
+    seen = []
+
+    def predict(stack: np.ndarray) -> np.ndarray:  # a stand-in that knows sharp cosmic rays of 20-80 sigma
+        seen.extend(stack)
+        smooth = ndimage.uniform_filter(stack, size=(1, 5, 5))
+        return ((stack > 20) & (stack < 80) & (stack - smooth > 0.2 * stack)).astype(np.float32)
+
+    probability = np.zeros(data.shape, dtype=np.float32)
+    assert rescale_bright(probability, data, predict, nsigma=100.0, target=50.0, context=8) == 1
+    assert len(seen) == 2  # the core of the galaxy and the cosmic ray, each dimmed by its own peak
+    assert (probability[spot] == 1).all() and not probability[galaxy_core].any()
