@@ -42,21 +42,17 @@ with the grid behind it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bright_cosmic_rays import found_fractions  # sibling scripts  # noqa: E402
-from choose_isolated_hits import detector_map, pooled_curve  # noqa: E402
+from choose_isolated_hits import choice_options, detector_map, pooled_curve, record_rule  # noqa: E402
 from choose_wing_growth import one_pixel, validation_maps  # noqa: E402
-from fix_group_statistics import replace_weights  # noqa: E402
 
 SIGMAS = (30.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0)
 PEAKS = (1e4, 3e4)
@@ -104,37 +100,18 @@ def choose(scores: dict) -> dict | None:
 
 def apply(name: str, scores: dict, choice: dict | None, evidence: str | None) -> str:
     """Record ``choice`` in shipped model ``name``'s weights and card; the new sha256."""
-    from crmask_unet.weights import WEIGHTS_DIR, read_card
-
-    card_path = WEIGHTS_DIR / f"{name}.json"
-    card = read_card(card_path)
     bright = None if choice is None else {"nsigma": choice["bright_sigma"], "target": choice["bright_sigma"] / 2}
-    card["sha256"] = replace_weights(WEIGHTS_DIR / card["weights_file"], {},
-                                     metadata={"bright": None if bright is None else json.dumps(bright)})
-    card["bright"] = {**(bright or {"nsigma": None, "target": None}),
-                      "rule": "of bright_sigma " + str(list(SIGMAS)) + " (target bright_sigma / 2), the highest whose "
-                      "sum of TPR@1e-4 on this model's injected validation frames, TPR@1e-4 on SPRAT 1-4 (repeat "
-                      "labels) and the fraction flagged of the validation footprints scaled to a mean pixel of 1e4 "
-                      "and 3e4 e- in SAAO and SPRAT 4 is within one pixel of each measure of the best, among those "
-                      "costing at most one cosmic-ray pixel of either TPR and flagging more of those than no "
-                      "rescaling",
-                      "grid": scores["grid"], "command": "python " + " ".join(sys.argv), "evidence": evidence}
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    return card["sha256"]
+    return record_rule(name, "bright", bright, {"nsigma": None, "target": None}, {
+        "rule": "of bright_sigma " + str(list(SIGMAS)) + " (target bright_sigma / 2), the highest whose sum of "
+        "TPR@1e-4 on this model's injected validation frames, TPR@1e-4 on SPRAT 1-4 (repeat labels) and the fraction "
+        "flagged of the validation footprints scaled to a mean pixel of 1e4 and 3e4 e- in SAAO and SPRAT 4 is within "
+        "one pixel of each measure of the best, among those costing at most one cosmic-ray pixel of either TPR and "
+        "flagging more of those than no rescaling",
+        "grid": scores["grid"], "evidence": evidence})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
-    parser.add_argument("models", nargs="+", metavar="MODEL", help="shipped model names")
-    parser.add_argument("-o", "--output", type=Path, help="JSON file for the grids and the choices")
-    parser.add_argument("--apply", action="store_true", help="write each choice into the model's weights and card")
-    opts = parser.parse_args(argv)
-    try:
-        opts.data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    opts = choice_options(__doc__.splitlines()[0], argv)
 
     from crmask.bench.sources import load_real_frames
     from crmask_unet.data import split_footprints

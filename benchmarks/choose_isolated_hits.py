@@ -113,28 +113,24 @@ def choose(scores: dict) -> dict | None:
     return min(allowed, key=lambda row: row["hit_sigma"]) if allowed else None
 
 
-def apply(name: str, scores: dict, choice: dict | None, evidence: str | None) -> str:
-    """Record ``choice`` in shipped model ``name``'s weights and card; the new sha256."""
-    from crmask.isolated import PEAK_RATIO
+def record_rule(name: str, key: str, rule: dict | None, empty: dict, entry: dict) -> str:
+    """Write ``rule`` (`None`: none) into shipped model ``name``'s weights metadata under ``key``, and into its card
+    with ``entry`` (how it was chosen; ``empty`` stands for no rule there); the weights' new sha256."""
     from crmask_unet.weights import WEIGHTS_DIR, read_card
 
     card_path = WEIGHTS_DIR / f"{name}.json"
     card = read_card(card_path)
-    hits = None if choice is None else {"nsigma": choice["hit_sigma"], "ratio": PEAK_RATIO}
     card["sha256"] = replace_weights(WEIGHTS_DIR / card["weights_file"], {},
-                                     metadata={"hits": None if hits is None else json.dumps(hits)})
-    card["hits"] = {**(hits or {"nsigma": None, "ratio": None}),
-                    "rule": "the lowest hit_sigma of " + str(list(SIGMAS)) + " that costs at most one cosmic-ray "
-                    "pixel of TPR@1e-4 on this model's injected validation frames and on SPRAT 1-4 (repeat labels) "
-                    "and flags more of the validation frames' one-pixel hits of >= 10 sigma at the threshold for "
-                    "FPR 1e-4",
-                    "grid": scores["grid"], "command": "python " + " ".join(sys.argv), "evidence": evidence}
+                                     metadata={key: None if rule is None else json.dumps(rule)})
+    card[key] = {**(rule or empty), **entry, "command": "python " + " ".join(sys.argv)}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     return card["sha256"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def choice_options(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """The options of a script that chooses a rule for shipped models (``--data``, resolved; the models,
+    ``--output``, ``--apply``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=None,
                         help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("models", nargs="+", metavar="MODEL", help="shipped model names")
@@ -145,6 +141,23 @@ def main(argv: list[str] | None = None) -> int:
         opts.data = data_folder(opts.data)
     except MissingDataError as exc:
         parser.error(str(exc))
+    return opts
+
+
+def apply(name: str, scores: dict, choice: dict | None, evidence: str | None) -> str:
+    """Record ``choice`` in shipped model ``name``'s weights and card; the new sha256."""
+    from crmask.isolated import PEAK_RATIO
+
+    hits = None if choice is None else {"nsigma": choice["hit_sigma"], "ratio": PEAK_RATIO}
+    return record_rule(name, "hits", hits, {"nsigma": None, "ratio": None}, {
+        "rule": "the lowest hit_sigma of " + str(list(SIGMAS)) + " that costs at most one cosmic-ray pixel of "
+        "TPR@1e-4 on this model's injected validation frames and on SPRAT 1-4 (repeat labels) and flags more of the "
+        "validation frames' one-pixel hits of >= 10 sigma at the threshold for FPR 1e-4",
+        "grid": scores["grid"], "evidence": evidence})
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = choice_options(__doc__.splitlines()[0], argv)
 
     import crmask
     from crmask.bench.sources import load_real_frames
