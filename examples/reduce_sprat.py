@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("raw", nargs="?", type=Path, default=RAW, help="raw SPRAT frame (default: bundled)")
     parser.add_argument("-o", "--output", type=Path, default=Path("reduced_sprat.fits"))
+    parser.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     darks = parser.add_mutually_exclusive_group()
     darks.add_argument("--dark", type=Path, default=None,
                        help="dark frame to find the hot pixels in (default: the bundled mask of the SPRAT dark)")
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="detector parameter (repeatable)")
     args = parser.parse_args()
+    if args.output.exists() and not args.overwrite:
+        parser.error(f"{args.output} exists; pass --overwrite to replace it")
     from crmask.cli import parse_params
 
     if args.no_dark:
@@ -108,7 +111,7 @@ def main() -> None:
     clean = clean_cosmic_rays(ccd, args.detector, **parse_params(args.detector, tuple(args.param)))
     cosmic = clean.mask & ~ccd.mask
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    write_cleaned(clean, cosmic, args.output, overwrite=True)
+    write_cleaned(clean, cosmic, args.output, overwrite=args.overwrite)
 
     _, n_events = ndimage.label(cosmic, structure=np.ones((3, 3)))
     header = clean.header

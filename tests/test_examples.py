@@ -119,6 +119,23 @@ def test_reduce_sprat_runs_without_a_dark(tmp_path):
     assert "masking 0 hot pixels" in proc.stdout
 
 
+def test_reduce_sprat_refuses_to_replace_an_output_without_overwrite(tmp_path):
+    output = tmp_path / "mine.fits"
+    output.write_bytes(b"a file of the user's")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "reduce_sprat.py"), "--no-dark", "-o", str(output)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and f"{output} exists; pass --overwrite to replace it" in proc.stderr
+    assert output.read_bytes() == b"a file of the user's"
+    run_example("reduce_sprat.py", "--no-dark", "-o", str(output), "--overwrite", cwd=tmp_path)
+    assert fits.getheader(output)["CRMNPIX"] > 0
+
+
+def test_the_readme_command_runs_again(reduced_sprat):
+    path, _ = reduced_sprat
+    run_example("reduce_sprat.py", *readme_job(), cwd=path.parent.parent)  # the README's output exists: replaced
+    assert fits.getheader(path)["CRMNPIX"] > 0
+
+
 def test_compare_detectors_reports_both_and_draws_the_roc(tmp_path):
     proc = run_example("compare_detectors.py", "-o", "cmp", cwd=tmp_path)
     summary = Table.read(tmp_path / "cmp" / "summary.ecsv")
