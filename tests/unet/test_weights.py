@@ -147,53 +147,43 @@ def test_a_threshold_that_is_not_a_probability_is_refused(deepcr_weights, thresh
         load_weights(str(path))
 
 
-def test_wing_growth_is_saved_and_checked(deepcr_weights, tmp_path):
+#: The rules a weights file records beside the network: the keyword and metadata entry, a valid rule, invalid
+#: metadata (as JSON), an invalid rule for save_weights, and the start of the refusal's message.
+RULES = [
+    ("wings", {"nsigma": 1.5, "weight": 0.25},
+     ('{"nsigma": 1.0, "weight": 0}', '{"nsigma": -1, "weight": 0.5}', '{"nsigma": 1.0}', '"x"'), {"weight": 2},
+     "wing growth"),
+    ("hits", {"nsigma": 5.0, "ratio": 3.0},
+     ('{"nsigma": 0, "ratio": 3}', '{"nsigma": 5, "ratio": 0.5}', '{"nsigma": 5}', '"x"'), {"ratio": 2},
+     "isolated hits"),
+    ("bright", {"nsigma": 100.0, "target": 50.0},
+     ('{"nsigma": 5, "target": 2}', '{"nsigma": 100, "target": 0}', '{"nsigma": 100, "target": 150}',
+      '{"nsigma": 100}', '"x"'), {"nsigma": 100.0}, "bright rescaling"),
+]
+
+
+@pytest.mark.parametrize("key, rule, invalid, unsaveable, message", RULES, ids=[rule[0] for rule in RULES])
+def test_rules_beside_the_network_are_saved_and_checked(deepcr_weights, tmp_path, key, rule, invalid, unsaveable,
+                                                        message):
     from crmask_unet.weights import Normalisation, save_weights
 
     _, model = deepcr_weights
-    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"),
-                        wings={"nsigma": 1.5, "weight": 0.25})
-    assert load_weights(str(path)).wings == {"nsigma": 1.5, "weight": 0.25}
-    for wings in ('{"nsigma": 1.0, "weight": 0}', '{"nsigma": -1, "weight": 0.5}', '{"nsigma": 1.0}', '"x"'):
+    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"), **{key: rule})
+    assert getattr(load_weights(str(path)), key) == rule
+    assert getattr(load_weights(str(save_weights(path, model, "deepcr", Normalisation("noise")))), key) is None
+    for metadata in invalid:
         save_weights(path, model, "deepcr", Normalisation("noise"))
-        _rewrite(path, wings=wings)
-        with pytest.raises(WeightsError, match="wing growth"):
+        _rewrite(path, **{key: metadata})
+        with pytest.raises(WeightsError, match=message):
             load_weights(str(path))
-    with pytest.raises(WeightsError, match="wing growth"):
-        save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), wings={"weight": 2})
+    with pytest.raises(WeightsError, match=message):
+        save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), **{key: unsaveable})
 
 
-def test_isolated_hit_rule_is_saved_and_checked(deepcr_weights, tmp_path):
+def test_bright_rescaling_needs_noise_unit_input(deepcr_weights, tmp_path):
     from crmask_unet.weights import Normalisation, save_weights
 
     _, model = deepcr_weights
-    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"),
-                        hits={"nsigma": 5.0, "ratio": 3.0})
-    assert load_weights(str(path)).hits == {"nsigma": 5.0, "ratio": 3.0}
-    assert load_weights(str(save_weights(path, model, "deepcr", Normalisation("noise")))).hits is None
-    for hits in ('{"nsigma": 0, "ratio": 3}', '{"nsigma": 5, "ratio": 0.5}', '{"nsigma": 5}', '"x"'):
-        save_weights(path, model, "deepcr", Normalisation("noise"))
-        _rewrite(path, hits=hits)
-        with pytest.raises(WeightsError, match="isolated hits"):
-            load_weights(str(path))
-    with pytest.raises(WeightsError, match="isolated hits"):
-        save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("noise"), hits={"ratio": 2})
-
-
-def test_bright_rescaling_is_saved_and_checked(deepcr_weights, tmp_path):
-    from crmask_unet.weights import Normalisation, save_weights
-
-    _, model = deepcr_weights
-    path = save_weights(tmp_path / "w.safetensors", model, "deepcr", Normalisation("noise"),
-                        bright={"nsigma": 100.0, "target": 50.0})
-    assert load_weights(str(path)).bright == {"nsigma": 100.0, "target": 50.0}
-    assert load_weights(str(save_weights(path, model, "deepcr", Normalisation("noise")))).bright is None
-    for bright in ('{"nsigma": 5, "target": 2}', '{"nsigma": 100, "target": 0}', '{"nsigma": 100, "target": 150}',
-                   '{"nsigma": 100}', '"x"'):
-        save_weights(path, model, "deepcr", Normalisation("noise"))
-        _rewrite(path, bright=bright)
-        with pytest.raises(WeightsError, match="bright rescaling needs|bright rescaling must"):
-            load_weights(str(path))
     with pytest.raises(WeightsError, match="bright rescaling needs noise-unit input, not 'scale'"):
         save_weights(tmp_path / "v.safetensors", model, "deepcr", Normalisation("scale", 100.0),
                      bright={"nsigma": 100.0, "target": 50.0})
