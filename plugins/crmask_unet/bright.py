@@ -37,12 +37,15 @@ from typing import Callable
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["rescale_bright", "EXTENT_SIGMA", "GATE", "CORE_SIZE"]
+__all__ = ["rescale_bright", "EXTENT_SIGMA", "GATE", "CORE_SIZE", "BATCH_PIXELS"]
 
 #: Noise units a pixel needs to belong to a bright structure's extent (the pixels whose probability can change).
 EXTENT_SIGMA = 10.0
 #: Mean probability the network must give a dimmed structure's pixels above ``nsigma`` for any pixel to change.
 GATE = 0.5
+#: Most pixels of windows given to the network in one call (unless one window has more), which bounds the memory
+#: the dimmed copies take however many bright structures an image holds.
+BATCH_PIXELS = 2 ** 22
 
 
 #: Side of the pixels above ``nsigma`` that the batched windows hold besides their context (`rescale_bright`).
@@ -58,6 +61,15 @@ def _window(start: int, stop: int, context: int, side: int, length: int) -> tupl
         return 0, length
     low = min(max((start + stop - side) // 2, 0), length - side)
     return low, low + side
+
+
+def _dimmed(window: np.ndarray, factor: float, seed: tuple[int, int]) -> np.ndarray:
+    """``window`` divided by ``factor`` with the unit noise that took away added back (seeded by its position)."""
+    factor = np.float32(factor)
+    dimmed = np.random.default_rng(seed).standard_normal(window.shape, dtype=np.float32)
+    dimmed *= np.sqrt(1 - 1 / factor**2)
+    dimmed += window / factor
+    return dimmed
 
 
 def rescale_bright(
@@ -84,8 +96,9 @@ def rescale_bright(
         The network input (noise units, `crmask_unet.detector.normalise`), same shape.
     predict : callable
         The network: maps a stack of inputs, shape ``(n, height, width)``,
-        to their probability maps, the same shape (it bounds its memory
-        itself: the stack holds all windows of one shape).
+        to their probability maps, the same shape; a stack holds windows
+        of one shape, at most `BATCH_PIXELS` pixels of them unless one
+        window has more.
     nsigma : float
         Noise units at which a structure is brighter than training; > `EXTENT_SIGMA`.
     target : float
@@ -122,25 +135,25 @@ def rescale_bright(
     ys, xs, owner = ys[order], xs[order], owner[order]
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     side = 2 * context + CORE_SIZE
-    windows: dict[tuple[int, int], list] = {}  # by shape: (core, rows, columns, dimmed input)
+    windows: dict[tuple[int, int], list] = {}  # by shape: (core, extent index, rows, columns, peak)
     for core in np.split(np.arange(ys.size), starts[1:]):
         cy, cx = ys[core], xs[core]
         y0, y1 = _window(cy.min(), cy.max() + 1, context, side, data.shape[0])
         x0, x1 = _window(cx.min(), cx.max() + 1, context, side, data.shape[1])
-        factor = np.float32(data[cy, cx].max() / target)
-        rng = np.random.default_rng([y0, x0])  # a seed per structure: the same result whatever else the image holds
-        dimmed = rng.standard_normal((y1 - y0, x1 - x0), dtype=np.float32)
-        dimmed *= np.sqrt(1 - 1 / factor**2)
-        dimmed += data[y0:y1, x0:x1] / factor
-        windows.setdefault(dimmed.shape, []).append((owner[core[0]], extent[cy[0], cx[0]], slice(y0, y1),
-                                                     slice(x0, x1), dimmed))
+        windows.setdefault((y1 - y0, x1 - x0), []).append(
+            (owner[core[0]], extent[cy[0], cx[0]], slice(y0, y1), slice(x0, x1), data[cy, cx].max()))
     found = 0
-    for group in windows.values():
-        for (core, index, rows, columns, _), dimmed in zip(group, predict(np.stack([window[4] for window in group]))):
-            if dimmed[cores[rows, columns] == core].mean() < GATE:
-                continue
-            pixels = extent[rows, columns] == index
-            view = probability[rows, columns]
-            view[pixels] = np.maximum(view[pixels], dimmed[pixels])
-            found += 1
+    for shape, group in windows.items():
+        per_call = max(BATCH_PIXELS // (shape[0] * shape[1]), 1)
+        for first in range(0, len(group), per_call):
+            chunk = group[first:first + per_call]
+            for (core, index, rows, columns, _), dimmed in zip(chunk, predict(np.stack(
+                    [_dimmed(data[rows, columns], peak / target, (rows.start, columns.start))
+                     for _, _, rows, columns, peak in chunk]))):
+                if dimmed[cores[rows, columns] == core].mean() < GATE:
+                    continue
+                pixels = extent[rows, columns] == index
+                view = probability[rows, columns]
+                view[pixels] = np.maximum(view[pixels], dimmed[pixels])
+                found += 1
     return found

@@ -171,3 +171,24 @@ def test_a_cosmic_ray_on_a_bright_galaxy_is_judged_apart_from_it():
     assert rescale_bright(probability, data, predict, nsigma=100.0, target=50.0, context=8) == 1
     assert len(seen) == 2  # the core of the galaxy and the cosmic ray, each dimmed by its own peak
     assert (probability[spot] == 1).all() and not probability[galaxy_core].any()
+
+
+def test_the_windows_given_at_once_are_bounded_and_the_result_the_same(monkeypatch):
+    import crmask_unet.bright as bright
+
+    data = _sky((200, 200))
+    for y in (30, 100, 170):
+        _spot(data, y, 50, 1000.0)
+    shapes = []
+
+    def predict(stack: np.ndarray) -> np.ndarray:
+        shapes.append(stack.shape)
+        return _in_range()[0](stack)
+
+    whole = np.zeros(data.shape, np.float32)
+    rescale_bright(whole, data, predict, 100.0, 50.0, 8)
+    monkeypatch.setattr(bright, "BATCH_PIXELS", 2 * 32 * 32)
+    bounded = np.zeros(data.shape, np.float32)
+    assert rescale_bright(bounded, data, predict, 100.0, 50.0, 8) == 3
+    assert shapes == [(3, 32, 32), (2, 32, 32), (1, 32, 32)]
+    np.testing.assert_array_equal(bounded, whole)
