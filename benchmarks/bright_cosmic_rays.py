@@ -77,15 +77,15 @@ def found_fractions(detector, frames, library, peaks=PEAKS, scale: str = "peak")
         if satlevel is not None:
             header["SATURATE"] = satlevel
         n = int(round(DENSITY * electrons.size / 1e6))
-        row = {}
+        row, pixels = {}, []
         for peak in peaks:
             injection = inject_footprints(electrons, scaled[peak], n, gain=1.0,
                                           readnoise=frame.readnoise, rng=np.random.default_rng(0), satlevel=satlevel)
             counted = injection.mask & ~(frame.own_crs | frame.defects)
             mask = detector.detect(CCDData(injection.data, unit=u.electron, header=header)).mask
             row[f"{peak:g}"] = float(mask[counted].mean())
-            row["pixels"] = min(row.get("pixels", counted.size), int(np.count_nonzero(counted)))
-        row["cosmic_rays"] = n
+            pixels.append(int(np.count_nonzero(counted)))
+        row["cosmic_rays"], row["pixels"] = n, min(pixels)
         out[frame.name] = row
     return out
 

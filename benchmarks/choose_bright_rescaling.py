@@ -42,7 +42,6 @@ with the grid behind it.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -51,7 +50,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bright_cosmic_rays import found_fractions  # sibling scripts  # noqa: E402
-from choose_isolated_hits import choice_options, detector_map, pooled_curve, record_rule  # noqa: E402
+from choose_isolated_hits import (  # noqa: E402
+    choice_options, choose_for_models, detector_map, pooled_curve, record_rule)
 from choose_wing_growth import one_pixel, validation_maps  # noqa: E402
 
 SIGMAS = (30.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0)
@@ -120,20 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     footprints = opts.data / "cr_footprints_itl.fits.gz"
     library = split_footprints(str(footprints), "val")
     out = {"command": "python " + " ".join(sys.argv), "fpr": FPR, "peaks": PEAKS, "models": {}}
-    for name in opts.models:
-        scores = score(name, frames, footprints, library)
-        choice = choose(scores)
-        for row in scores["grid"]:
-            print(f"{name} bright_sigma {row['bright_sigma']}: injected TPR {row['injected_tpr']:.4f}, "
-                  f"SPRAT 1-4 TPR {row['sprat_tpr']:.4f}, bright cosmic rays flagged {row['bright_flagged']:.3f}",
-                  flush=True)
-        print(f"{name}: " + ("no rescaling" if choice is None else f"bright_sigma {choice['bright_sigma']}"),
-              flush=True)
-        out["models"][name] = {**scores, "choice": choice}
-        if opts.apply:
-            out["models"][name]["sha256"] = apply(name, scores, choice, str(opts.output) if opts.output else None)
-    if opts.output:
-        opts.output.write_text(json.dumps(out, indent=1) + "\n")
+    choose_for_models(opts, out, lambda name: score(name, frames, footprints, library), choose, apply,
+                      "bright_sigma", "bright_flagged", "bright cosmic rays flagged", "no rescaling")
     return 0
 
 

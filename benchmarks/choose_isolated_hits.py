@@ -46,13 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from choose_wing_growth import one_pixel, validation_maps  # sibling scripts  # noqa: E402
 from fix_group_statistics import replace_weights  # noqa: E402
-from one_pixel_hits import gate_hits  # noqa: E402
+from one_pixel_hits import gate_hits, parse_with_data  # noqa: E402
 
 SIGMAS = (5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0)
 FPR = 1e-4
@@ -131,17 +129,29 @@ def choice_options(description: str, argv: list[str] | None) -> argparse.Namespa
     """The options of a script that chooses a rule for shipped models (``--data``, resolved; the models,
     ``--output``, ``--apply``)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("models", nargs="+", metavar="MODEL", help="shipped model names")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the grids and the choices")
     parser.add_argument("--apply", action="store_true", help="write each choice into the model's weights and card")
-    opts = parser.parse_args(argv)
-    try:
-        opts.data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
-    return opts
+    return parse_with_data(parser, argv)
+
+
+def choose_for_models(opts: argparse.Namespace, out: dict, score, choose, apply, key: str, gain: str,
+                      gain_label: str, nothing: str) -> None:
+    """For each of ``opts.models``: its grid (``score(name)``), the row ``choose`` takes, both printed (the grid
+    row's ``key``, the two TPRs and ``gain``) and kept in ``out["models"]``, the choice applied with ``--apply``;
+    ``out`` written to ``--output``."""
+    for name in opts.models:
+        scores = score(name)
+        choice = choose(scores)
+        for row in scores["grid"]:
+            print(f"{name} {key} {row[key]}: injected TPR {row['injected_tpr']:.4f}, SPRAT 1-4 TPR "
+                  f"{row['sprat_tpr']:.4f}, {gain_label} {row[gain]:.3f}", flush=True)
+        print(f"{name}: " + (nothing if choice is None else f"{key} {choice[key]}"), flush=True)
+        out["models"][name] = {**scores, "choice": choice}
+        if opts.apply:
+            out["models"][name]["sha256"] = apply(name, scores, choice, str(opts.output) if opts.output else None)
+    if opts.output:
+        opts.output.write_text(json.dumps(out, indent=1) + "\n")
 
 
 def apply(name: str, scores: dict, choice: dict | None, evidence: str | None) -> str:
@@ -164,21 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     from crmask_unet.weights import read_card, WEIGHTS_DIR
 
     frames = load_real_frames(opts.data, ["sprat-1", "sprat-2", "sprat-3", "sprat-4", "saao"])
+
+    def model_scores(name: str) -> dict:
+        detector = crmask.get_detector(read_card(WEIGHTS_DIR / f"{name}.json")["detector"], weights=name,
+                                       hits=False, threads=1)
+        return score(detector, frames, opts.data / "cr_footprints_itl.fits.gz")
+
     out = {"command": "python " + " ".join(sys.argv), "fpr": FPR, "models": {}}
-    for name in opts.models:
-        card = read_card(WEIGHTS_DIR / f"{name}.json")
-        detector = crmask.get_detector(card["detector"], weights=name, hits=False, threads=1)
-        scores = score(detector, frames, opts.data / "cr_footprints_itl.fits.gz")
-        choice = choose(scores)
-        for row in scores["grid"]:
-            print(f"{name} hit_sigma {row['hit_sigma']}: injected TPR {row['injected_tpr']:.4f}, "
-                  f"SPRAT 1-4 TPR {row['sprat_tpr']:.4f}, hits flagged {row['hits_flagged']:.3f}", flush=True)
-        print(f"{name}: " + ("no rule" if choice is None else f"hit_sigma {choice['hit_sigma']}"), flush=True)
-        out["models"][name] = {**scores, "choice": choice}
-        if opts.apply:
-            out["models"][name]["sha256"] = apply(name, scores, choice, str(opts.output) if opts.output else None)
-    if opts.output:
-        opts.output.write_text(json.dumps(out, indent=1) + "\n")
+    choose_for_models(opts, out, model_scores, choose, apply, "hit_sigma", "hits_flagged", "hits flagged", "no rule")
     return 0
 
 

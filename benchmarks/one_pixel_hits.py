@@ -137,14 +137,20 @@ def probe_options(description: str, argv: list[str] | None, add_arguments=None) 
     """The options of a script that probes detectors on real frames (``--data``, resolved; ``--detector``,
     ``--frames``, ``--output``, and those ``add_arguments(parser)`` adds)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("--detector", action="append", required=True, metavar="[LABEL=]NAME[:WEIGHTS]",
                         help="detector to test (repeatable)")
     parser.add_argument("--frames", default="sprat-4,saao", help="real sources, comma-separated")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the fractions")
     if add_arguments is not None:
         add_arguments(parser)
+    return parse_with_data(parser, argv)
+
+
+def parse_with_data(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser``'s options from ``argv``, with ``--data`` added: the shared real-data folder, resolved (a missing
+    one is a one-line usage error)."""
+    parser.add_argument("--data", type=Path, default=None,
+                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     opts = parser.parse_args(argv)
     try:
         opts.data = data_folder(opts.data)

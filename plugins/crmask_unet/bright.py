@@ -37,17 +37,12 @@ from typing import Callable
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["rescale_bright", "EXTENT_SIGMA", "GATE", "CORE_SIZE", "BATCH_PIXELS"]
+__all__ = ["rescale_bright", "EXTENT_SIGMA", "GATE", "CORE_SIZE"]
 
 #: Noise units a pixel needs to belong to a bright structure's extent (the pixels whose probability can change).
 EXTENT_SIGMA = 10.0
 #: Mean probability the network must give a dimmed structure's pixels above ``nsigma`` for any pixel to change.
 GATE = 0.5
-#: Most pixels of windows given to the network in one call (unless one window has more), which bounds the memory
-#: the dimmed copies take however many bright structures an image holds.
-BATCH_PIXELS = 2 ** 22
-
-
 #: Side of the pixels above ``nsigma`` that the batched windows hold besides their context (`rescale_bright`).
 CORE_SIZE = 16
 
@@ -79,6 +74,7 @@ def rescale_bright(
     nsigma: float,
     target: float,
     context: int,
+    batch_pixels: int = 512 * 512,
 ) -> int:
     """Raise ``probability`` where a structure brighter than ``nsigma`` is a cosmic ray once dimmed to ``target``.
 
@@ -97,7 +93,7 @@ def rescale_bright(
     predict : callable
         The network: maps a stack of inputs, shape ``(n, height, width)``,
         to their probability maps, the same shape; a stack holds windows
-        of one shape, at most `BATCH_PIXELS` pixels of them unless one
+        of one shape, at most ``batch_pixels`` pixels of them unless one
         window has more.
     nsigma : float
         Noise units at which a structure is brighter than training; > `EXTENT_SIGMA`.
@@ -105,6 +101,10 @@ def rescale_bright(
         Noise units the brightest pixel of a dimmed structure reads; in (0, ``nsigma``].
     context : int
         Pixels of context passed to ``predict`` around each structure (the network's receptive radius).
+    batch_pixels : int
+        Most pixels of windows given to ``predict`` at once (a window larger alone), which bounds the memory of
+        the dimmed copies and of the network however many bright structures an image holds (default: those
+        of the detectors' default tile).
 
     Returns
     -------
@@ -144,12 +144,12 @@ def rescale_bright(
             (owner[core[0]], extent[cy[0], cx[0]], slice(y0, y1), slice(x0, x1), data[cy, cx].max()))
     found = 0
     for shape, group in windows.items():
-        per_call = max(BATCH_PIXELS // (shape[0] * shape[1]), 1)
+        per_call = max(batch_pixels // (shape[0] * shape[1]), 1)
         for first in range(0, len(group), per_call):
             chunk = group[first:first + per_call]
-            for (core, index, rows, columns, _), dimmed in zip(chunk, predict(np.stack(
-                    [_dimmed(data[rows, columns], peak / target, (rows.start, columns.start))
-                     for _, _, rows, columns, peak in chunk]))):
+            stack = np.stack([_dimmed(data[rows, columns], peak / target, (rows.start, columns.start))
+                              for _, _, rows, columns, peak in chunk])
+            for (core, index, rows, columns, _), dimmed in zip(chunk, predict(stack)):
                 if dimmed[cores[rows, columns] == core].mean() < GATE:
                     continue
                 pixels = extent[rows, columns] == index

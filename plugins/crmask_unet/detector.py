@@ -287,12 +287,11 @@ class UNetDetector(Detector):
             return predict_mirrored(network, tensor, mirrors)[:, 0, :ny, :nx].cpu().numpy()
 
         def run_dimmed(stack: np.ndarray) -> np.ndarray:
-            # bright structures' windows (rescale_bright) without mirror images, each one decision made once: in
-            # batches of at most a tile's pixels, a window larger than a tile tiled as the image is
+            # bright structures' windows (rescale_bright, at most a tile's pixels at once) without mirror images,
+            # each one decision made once; a window larger than a tile is tiled as the image is
             if stack[0].size > p["tile"] ** 2:
                 return np.stack([infer(window, "none") for window in stack])
-            batch = p["tile"] ** 2 // stack[0].size
-            return np.concatenate([run_stack(stack[i:i + batch], "none") for i in range(0, len(stack), batch)])
+            return run_stack(stack, "none")
 
         def infer(array: np.ndarray, mirrors: str = mirrors) -> np.ndarray:
             def run(tile: np.ndarray) -> np.ndarray:
@@ -312,7 +311,7 @@ class UNetDetector(Detector):
             prob = infer(data)
             bright = self.bright_rule()
             if bright is not None:
-                rescale_bright(prob, data, run_dimmed, bright["nsigma"], bright["target"], overlap)
+                rescale_bright(prob, data, run_dimmed, bright["nsigma"], bright["target"], overlap, p["tile"] ** 2)
         return prob
 
     def cpu_threads(self) -> int:

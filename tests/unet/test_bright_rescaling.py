@@ -126,20 +126,6 @@ def test_a_structure_larger_than_a_window_gets_its_context():
     assert (probability[track] == 1).all() and seen[-1].shape == (2 * 8 + CORE_SIZE, 160 + 2 * 8)  # per axis
 
 
-def test_windows_of_one_shape_go_through_the_network_together():
-    data = _sky((200, 200))
-    for y in (30, 100, 170):
-        _spot(data, y, 50, 1000.0)
-    shapes = []
-
-    def predict(stack: np.ndarray) -> np.ndarray:
-        shapes.append(stack.shape)
-        return np.ones(stack.shape, dtype=np.float32)
-
-    assert rescale_bright(np.zeros(data.shape, np.float32), data, predict, 100.0, 50.0, 8) == 3
-    assert shapes == [(3, 32, 32)]
-
-
 @pytest.mark.parametrize("nsigma, target, match", [(EXTENT_SIGMA, 5.0, "nsigma"), (100.0, 0.0, "target"),
                                                    (100.0, 150.0, "target")])
 def test_bad_arguments_are_refused(nsigma, target, match):
@@ -173,9 +159,7 @@ def test_a_cosmic_ray_on_a_bright_galaxy_is_judged_apart_from_it():
     assert (probability[spot] == 1).all() and not probability[galaxy_core].any()
 
 
-def test_the_windows_given_at_once_are_bounded_and_the_result_the_same(monkeypatch):
-    import crmask_unet.bright as bright
-
+def test_windows_of_one_shape_go_through_the_network_together_within_the_bound():
     data = _sky((200, 200))
     for y in (30, 100, 170):
         _spot(data, y, 50, 1000.0)
@@ -185,10 +169,9 @@ def test_the_windows_given_at_once_are_bounded_and_the_result_the_same(monkeypat
         shapes.append(stack.shape)
         return _in_range()[0](stack)
 
-    whole = np.zeros(data.shape, np.float32)
-    rescale_bright(whole, data, predict, 100.0, 50.0, 8)
-    monkeypatch.setattr(bright, "BATCH_PIXELS", 2 * 32 * 32)
+    together = np.zeros(data.shape, np.float32)
+    assert rescale_bright(together, data, predict, 100.0, 50.0, 8) == 3
     bounded = np.zeros(data.shape, np.float32)
-    assert rescale_bright(bounded, data, predict, 100.0, 50.0, 8) == 3
+    assert rescale_bright(bounded, data, predict, 100.0, 50.0, 8, batch_pixels=2 * 32 * 32) == 3
     assert shapes == [(3, 32, 32), (2, 32, 32), (1, 32, 32)]
-    np.testing.assert_array_equal(bounded, whole)
+    np.testing.assert_array_equal(bounded, together)
