@@ -16,14 +16,12 @@ amplifies the noise). Usage::
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 
 import crmask
-from crmask.cli_options import data_folder
+from crmask.cli_options import parse_args_with_data
 from crmask.data.footprints import load_footprints
-from crmask.exceptions import MissingDataError
 from crmask.data.synthetic import FrameSpec, make_frame
 
 DENSITIES = (0.0, 10.0, 100.0, 1000.0)
@@ -37,22 +35,16 @@ def _detector(item: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None,
-                        help="shared real-data folder with cr_footprints_itl.fits.gz (default: $CRMASK_DATA)")
     parser.add_argument("--detector", action="append", default=None, metavar="NAME[:WEIGHTS]")
     parser.add_argument("--size", type=int, default=1024, help="frame side in pixels")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    try:
-        args.data = data_folder(args.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    args = parse_args_with_data(parser, help="shared real-data folder with cr_footprints_itl.fits.gz")
 
     import torch
 
     torch.set_num_threads(args.threads)
-    library = load_footprints(os.path.join(args.data, "cr_footprints_itl.fits.gz"), subset="test")
+    library = load_footprints(args.data / "cr_footprints_itl.fits.gz", subset="test")
     items = args.detector or list(DEFAULT_DETECTORS)
     detectors = {item: _detector(item) for item in items}
     print(f"frame {args.size} x {args.size}, seed {args.seed}, benchmark footprints; clean pixels flagged per Mpix "

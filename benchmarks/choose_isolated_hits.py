@@ -46,11 +46,12 @@ from pathlib import Path
 
 import numpy as np
 
+from crmask.cli_options import parse_args_with_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from choose_wing_growth import one_pixel, validation_maps  # sibling scripts  # noqa: E402
 from fix_group_statistics import replace_weights  # noqa: E402
-from one_pixel_hits import gate_hits, parse_with_data  # noqa: E402
+from one_pixel_hits import gate_hits  # noqa: E402
 
 SIGMAS = (5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0)
 FPR = 1e-4
@@ -132,7 +133,7 @@ def choice_options(description: str, argv: list[str] | None) -> argparse.Namespa
     parser.add_argument("models", nargs="+", metavar="MODEL", help="shipped model names")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the grids and the choices")
     parser.add_argument("--apply", action="store_true", help="write each choice into the model's weights and card")
-    return parse_with_data(parser, argv)
+    return parse_args_with_data(parser, argv)
 
 
 def choose_for_models(opts: argparse.Namespace, out: dict, score, choose, apply, key: str, gain: str,

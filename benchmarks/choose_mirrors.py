@@ -38,8 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_unet_speed import best_times, speed_frame  # sibling scripts  # noqa: E402
@@ -135,20 +134,16 @@ def apply(record: dict, evidence: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None, help="shared real-data folder (default: CRMASK_DATA)")
     parser.add_argument("models", nargs="*", metavar="MODEL", help="shipped models to score without applying")
     parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
                         help="shipped models whose weights and cards get the choice")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each detector (best kept)")
     parser.add_argument("-o", "--output", type=Path, default=None, help="JSON file for the records")
-    opts = parser.parse_args(argv)
+    opts = parse_args_with_data(parser, argv)
     names = [*opts.models, *opts.apply]
     if not names:
         parser.error("name at least one shipped model")
-    try:
-        data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    data = opts.data
     from crmask.bench.sources import load_real_frames
 
     samples = validation_samples(load_real_frames(data, VALIDATION_SOURCES), data / "cr_footprints_itl.fits.gz")

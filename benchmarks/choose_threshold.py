@@ -30,8 +30,7 @@ import json
 import sys
 from pathlib import Path
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fix_group_statistics import card_frames, replace_weights, validation_scores  # a sibling script  # noqa: E402
@@ -74,18 +73,12 @@ def choose(name: str, frames, footprints: Path, events: str, apply: bool, eviden
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", metavar="MODEL", help="shipped models to score only")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
                         help="shipped models whose weights and cards get the threshold chosen")
     parser.add_argument("--events", choices=("all", "significant"), default="all",
                         help="which cosmic rays the threshold must find 90%% of (default: all, training's rule)")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the records")
-    opts = parser.parse_args(argv)
-    try:
-        opts.data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    opts = parse_args_with_data(parser, argv)
     names = [*opts.models, *opts.apply]
     if not names:
         parser.error("name at least one shipped model")

@@ -50,8 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fix_group_statistics import replace_weights  # a sibling script  # noqa: E402
@@ -135,19 +134,13 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, e
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("--weights", required=True, help="weights of a model trained without any SPRAT frame")
     parser.add_argument("--detector", default="deepcr", help="detector name of those weights")
     parser.add_argument("--max-cost", type=float, default=0.0, help="injected TPR a growth may cost")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the grid and the choice")
     parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
                         help="shipped models whose weights and cards get the chosen growth")
-    opts = parser.parse_args(argv)
-    try:
-        opts.data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    opts = parse_args_with_data(parser, argv)
 
     import crmask
     from crmask.bench.sources import load_real_frames

@@ -40,8 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 
 FPR = 1e-4
 
@@ -249,18 +248,12 @@ def write_fixed(name: str, frames, footprints: Path, outdir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", metavar="MODEL", help="shipped group-norm models to compare only")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
                         help="shipped group-norm models whose weights and cards get the statistics where they help")
     parser.add_argument("--write", type=Path, default=None, metavar="DIR",
                         help="only write each named model with fixed statistics to DIR/<model>-fixed.safetensors")
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the comparison")
-    opts = parser.parse_args(argv)
-    try:
-        opts.data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    opts = parse_args_with_data(parser, argv)
     names = [*opts.models, *opts.apply]
     if opts.write is not None:
         frames, footprints = card_frames(opts.data, names, ("train",))

@@ -31,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 
 SIGNIFICANCES = (5.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 #: Hits at least this significant are the ones the shipping gate counts (`gate_hits`): at 5 sigma a pixel is
@@ -143,20 +142,7 @@ def probe_options(description: str, argv: list[str] | None, add_arguments=None) 
     parser.add_argument("-o", "--output", type=Path, help="JSON file for the fractions")
     if add_arguments is not None:
         add_arguments(parser)
-    return parse_with_data(parser, argv)
-
-
-def parse_with_data(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """``parser``'s options from ``argv``, with ``--data`` added: the shared real-data folder, resolved (a missing
-    one is a one-line usage error)."""
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
-    opts = parser.parse_args(argv)
-    try:
-        opts.data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
-    return opts
+    return parse_args_with_data(parser, argv)
 
 
 def measure_detectors(specs: list[str], measure, columns: list[str], count: str) -> dict[str, dict]:

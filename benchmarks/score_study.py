@@ -32,8 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from crmask.bench.report import aggregate
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # validation_difference, a sibling script
 
@@ -531,12 +530,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ship-defaults", nargs="*", default=None, metavar="FAMILY",
                         help="ship each family's (or only these families') best run on real validation as "
                              "<detector>-general (<detector>-general-<W> at --width W)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: CRMASK_DATA), for --ship and --ship-defaults: a run "
-                             "replaces a shipped model only if it has a threshold within the false-positive bound on "
-                             "the uninjected validation frames and either the shipped model has none or the paired "
-                             "bootstrap interval of their real validation difference lies above zero "
-                             "(replaces_shipped)")
     parser.add_argument("--width", nargs="*", default=[], metavar="FAMILY=WIDTH",
                         help="width (8, 12 or 16; default 8) of each family's default model: the runs --ship-defaults "
                              "ships and the defaults tables show; any wider one also leaves out the width-8 tables")
@@ -545,14 +538,14 @@ def main(argv: list[str] | None = None) -> int:
                              "with the results of bench label LABEL in the --results folders (use with --no-bench)")
     parser.add_argument("--bench-command", default=None,
                         help="the crmask bench command that made the --results folders, for --rebench's cards")
-    opts = parser.parse_args(argv)
+    opts = parse_args_with_data(
+        parser, argv, required=lambda opts: opts.ship_defaults is not None or bool(opts.ship),
+        help="shared real-data folder, for --ship and --ship-defaults: a run replaces a shipped model only if it "
+             "has a threshold within the false-positive bound on the uninjected validation frames and either the "
+             "shipped model has none or the paired bootstrap interval of their real validation difference lies "
+             "above zero (replaces_shipped)")
     if opts.rebench and not opts.bench_command:
         parser.error("--rebench needs --bench-command: the command that made the results it records")
-    if opts.ship_defaults is not None or opts.ship:
-        try:
-            opts.data = data_folder(opts.data)
-        except MissingDataError as exc:
-            parser.error(f"shipping compares each run with the shipped model on real validation: {exc}")
     runs = {name: path for name, path in finished_runs(opts.study).items()
             if any(fnmatch.fnmatch(name, pattern) for pattern in opts.only)}
     if not opts.no_bench and runs:

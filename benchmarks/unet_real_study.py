@@ -38,8 +38,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 
 MAIN_TRAIN = ("sprat-1", "sprat-2", "sprat-3", "m51", "uves")
 MAIN_VAL = ("sprat-4", "saao")
@@ -162,15 +161,13 @@ def _run(name: str, cmd: list[str], out: Path) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None,
-                        help="shared real-data folder (default: the variable CRMASK_DATA)")
     parser.add_argument("-o", "--out", type=Path, default=Path("out/study"))
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one CPU thread each)")
     parser.add_argument("--only", nargs="*", default=["*"], help="run-name patterns (fnmatch), run in this order")
     parser.add_argument("--list", action="store_true", help="print the commands and exit")
     parser.add_argument("--extend", nargs="*", default=[], metavar="RUN", help="finished runs to continue")
     parser.add_argument("--to-epochs", type=int, default=20, help="total epochs of the extended runs")
-    opts = parser.parse_args(argv)
+    opts = parse_args_with_data(parser, argv, required=lambda opts: not opts.list)
     table = runs()
     if opts.extend:
         unknown = sorted(set(opts.extend) - set(table))
@@ -184,10 +181,6 @@ def main(argv: list[str] | None = None) -> int:
         for name, args in selected.items():
             print(f"{name}: {shlex.join(command(name, args, opts.data or Path('DATA'), opts.out))}")
         return 0
-    try:
-        opts.data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
     for run in opts.extend:  # an extension starts from the finished run's checkpoint
         source, target = opts.out / run / "checkpoint", opts.out / f"{run}-e{opts.to_epochs}" / "checkpoint"
         if not (source / "checkpoint.pt").is_file():

@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 
 FPR = 1e-4
 RESAMPLES = 4000
@@ -100,14 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     import crmask
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None, help="shared real-data folder (default: CRMASK_DATA)")
     parser.add_argument("models", nargs=2, metavar="DETECTOR=WEIGHTS")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    opts = parser.parse_args(argv)
-    try:
-        data = data_folder(opts.data)
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    opts = parse_args_with_data(parser, argv)
+    data = opts.data
     detectors = []
     for model in opts.models:
         name, sep, weights = model.partition("=")

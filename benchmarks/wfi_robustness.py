@@ -60,7 +60,7 @@ import numpy as np
 from astropy.table import Table
 
 import crmask
-from crmask.cli_options import data_folder
+from crmask.cli_options import parse_args_with_data
 from crmask.exceptions import CrmaskError
 from crmask_wfi.report.bench import BATCH_FRAMES, filter_batches
 from crmask_wfi.report.metrics import metrics_table
@@ -259,8 +259,6 @@ def write_outputs(table: Table, outdir: Path) -> tuple[Path, Path]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None,
-                        help=f"shared real-data folder with {GEANT4_SUBDIR}/ (default: CRMASK_DATA)")
     parser.add_argument("-o", "--outdir", type=Path, required=True, help="folder for robustness.ecsv and .md")
     parser.add_argument("--frames", type=int, default=20_000,
                         help="quadrant frames per condition (default 20000)")
@@ -273,12 +271,12 @@ def main(argv=None) -> int:
                         help="primaries of the Geant4 row (default: held-out if the model's card records "
                              "that the training half trained it, else all)")
     parser.add_argument("--geant4-only", action="store_true", help="the Geant4 row only")
-    args = parser.parse_args(argv)
+    args = parse_args_with_data(parser, argv, help=f"shared real-data folder with {GEANT4_SUBDIR}/")
     if args.frames < 1:
         parser.error(f"--frames must be at least 1, got {args.frames}")
     weights = {} if args.weights is None else {"weights": args.weights}
     try:
-        pixels = read_pixels(data_folder(args.data) / GEANT4_SUBDIR / GEANT4_PIXELS_FILE)
+        pixels = read_pixels(args.data / GEANT4_SUBDIR / GEANT4_PIXELS_FILE)
         filters = [crmask.get_detector(REFERENCE),
                    crmask.get_detector(CANDIDATE, threads=args.threads, **weights)]
         card = filters[1].model()["card"]

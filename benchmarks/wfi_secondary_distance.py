@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
-from crmask.cli_options import data_folder
-from crmask.exceptions import MissingDataError
+from crmask.cli_options import parse_args_with_data
 from crmask_wfi.sim.geant4 import (
     GEANT4_PIXELS_FILE,
     GEANT4_SUBDIR,
@@ -73,13 +71,8 @@ def array_distance(islands: Table, pixels: Table) -> np.ndarray:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None,
-                        help=f"shared real-data folder with {GEANT4_SUBDIR}/ (default: the variable CRMASK_DATA)")
-    args = parser.parse_args(argv)
-    try:
-        run = data_folder(args.data) / GEANT4_SUBDIR
-    except MissingDataError as exc:
-        parser.error(str(exc))
+    opts = parse_args_with_data(parser, argv, help=f"shared real-data folder with {GEANT4_SUBDIR}/")
+    run = opts.data / GEANT4_SUBDIR
     pixels = read_pixels(run / GEANT4_PIXELS_FILE)
     steps = read_step_log(run / "20201006173157_StepLog_0002.gdat.gz")
 

@@ -34,8 +34,9 @@ defaults and help. `config_options` adds one click option per field:
         config = config_from_options(Config, options)
 
 The shared real-data folder is given the same way everywhere: ``--data``
-(`data_option`), else the environment variable ``CRMASK_DATA``
-(`data_folder`); there is no default folder.
+(`data_option` in a click command, `parse_args_with_data` in an `argparse`
+script), else the environment variable ``CRMASK_DATA`` (`data_folder`);
+there is no default folder.
 
 A model card records the command that trained the model. A command made
 with ``cls=RecordedCommand`` keeps the arguments it was given, and
@@ -51,6 +52,7 @@ was started (``crmask train NAME ...``, ``python -m MODULE ...``, a
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import inspect
 import os
@@ -59,7 +61,7 @@ import shlex
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import click
 
@@ -74,6 +76,7 @@ __all__ = [
     "DATA_ENV",
     "data_folder",
     "data_option",
+    "parse_args_with_data",
     "RecordedCommand",
     "command_arguments",
     "recorded_command",
@@ -365,6 +368,49 @@ def data_option(*, required: bool = True,
 
     return click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                         callback=check, metavar="DIR", help=f"{help} Default: the environment variable {DATA_ENV}.")
+
+
+def parse_args_with_data(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None = None,
+    *,
+    required: bool | Callable[[argparse.Namespace], bool] = True,
+    help: str = "shared real-data folder",
+) -> argparse.Namespace:
+    """Parse ``argv`` with ``parser`` and a ``--data`` option added to it, the folder resolved into ``data``.
+
+    The `argparse` counterpart of `data_option`, for the scripts in
+    ``benchmarks/``: the folder is ``--data``, else the environment variable
+    ``CRMASK_DATA`` (`data_folder`). A required folder that neither names,
+    or a folder named that does not exist, is the parser's one-line usage
+    error (exit status 2).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The script's parser, without a ``--data`` option.
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+    required : bool or callable
+        Whether the folder must be given; a callable is asked with the
+        parsed options (for a folder that only some modes need). A folder
+        not required and not given is `None`.
+    help : str
+        What the folder is for; the environment variable is added.
+
+    Returns
+    -------
+    argparse.Namespace
+        The options, ``data`` a `~pathlib.Path` or `None`.
+    """
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR", help=f"{help} (default: {DATA_ENV})")
+    opts = parser.parse_args(argv)
+    needed = required(opts) if callable(required) else required
+    try:
+        opts.data = data_folder(opts.data, required=needed)
+    except MissingDataError as exc:
+        parser.error(str(exc))
+    return opts
 
 
 class RecordedCommand(click.Command):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from crmask.cli_options import (
     config_options,
     data_folder,
     data_option,
+    parse_args_with_data,
     recorded_command,
 )
 from crmask.exceptions import MissingDataError
@@ -190,6 +192,41 @@ def test_no_data_folder_is_a_one_line_error_naming_the_option_and_the_variable(t
     with pytest.raises(MissingDataError, match="no such folder [(]--data must name"):
         data_folder(missing)
     assert "CRMASK_DATA" in CliRunner().invoke(needs_data, ["--help"]).output
+
+
+def _script_parser() -> argparse.ArgumentParser:
+    """A benchmark script's parser: a ``--list`` mode that needs no data."""
+    parser = argparse.ArgumentParser(prog="script")
+    parser.add_argument("--list", action="store_true")
+    return parser
+
+
+def test_a_script_takes_the_data_folder_from_the_option_else_the_environment(tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv(DATA_ENV, str(other))
+    assert parse_args_with_data(_script_parser(), ["--data", str(tmp_path)]).data == tmp_path
+    opts = parse_args_with_data(_script_parser(), ["--list"])
+    assert opts.data == other and opts.list
+    monkeypatch.delenv(DATA_ENV)
+    assert parse_args_with_data(_script_parser(), ["--list"], required=False).data is None
+    assert parse_args_with_data(_script_parser(), ["--list"], required=lambda opts: not opts.list).data is None
+
+
+def test_a_script_without_its_data_folder_stops_with_one_usage_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    with pytest.raises(SystemExit) as stop:
+        parse_args_with_data(_script_parser(), [], required=lambda opts: not opts.list)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == ("script: error: no data folder: give --data DIR or set the environment variable "
+                                    "CRMASK_DATA (the shared real-data folder)")
+    missing = tmp_path / "missing"
+    with pytest.raises(SystemExit) as stop:  # a folder named must exist, needed or not
+        parse_args_with_data(_script_parser(), ["--list", "--data", str(missing)], required=False)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (f"script: error: {missing}: no such folder (--data must name "
+                                                        "the shared real-data folder)")
 
 
 def _recording_group(seen: list) -> click.Group:
