@@ -4,7 +4,7 @@ import pytest
 from scipy import ndimage
 
 from crmask.data.footprints import load_footprints
-from crmask.data.synthetic import FrameSpec, _render_psf, bleed_columns, make_frame, render_tracks
+from crmask.data.synthetic import FrameSpec, _render_psf, bleed_columns, make_frame, render_tracks, resolved_spiral
 
 from .conftest import shared_path
 
@@ -114,3 +114,29 @@ def test_spec_validation(field, value):
 def test_too_small_frame(rng):
     with pytest.raises(ValueError, match="16x16"):
         make_frame((8, 100), rng=rng)
+
+
+def test_a_resolved_spiral_has_a_bright_centre_arms_and_point_like_knots(rng):
+    spec = FrameSpec(seeing=2.5, psf="gaussian")
+    light = resolved_spiral((400, 400), spec, rng)
+    assert light.shape == (400, 400) and light.min() >= 0
+    smooth = ndimage.gaussian_filter(light, 6.0)
+    # the centre (the brightest smooth pixel) is well inside the frame and far above the outskirts
+    cy, cx = np.unravel_index(np.argmax(smooth), smooth.shape)
+    assert 20 <= cy < 380 and 20 <= cx < 380
+    assert smooth[cy, cx] > 20 * np.percentile(smooth, 10)
+    # knots: compact peaks standing above the galaxy's smooth light, each no sharper than the PSF
+    excess = light - ndimage.gaussian_filter(light, 4.0)
+    peaks = (excess == ndimage.maximum_filter(excess, 5)) & (excess > 0.2 * light)
+    assert peaks.sum() >= 20
+    ys, xs = np.nonzero(peaks)
+    ratio = light[ys, xs] / np.maximum(light[ys, np.minimum(xs + 1, 399)], 1e-9)
+    assert np.median(ratio) < 2.0  # a 2.5 px PSF: the next pixel keeps well over half the peak
+
+
+def test_no_resolved_galaxy_draws_no_random_number():
+    spec = FrameSpec(resolved_galaxies=0.0)
+    first, second = np.random.default_rng(4), np.random.default_rng(4)
+    make_frame((64, 64), spec, rng=first)
+    make_frame((64, 64), FrameSpec(), rng=second)
+    assert first.random() == second.random()

@@ -8,7 +8,10 @@ first and then in adu:
    seeing FWHM, fluxes from a power law ``N(>F) ∝ F^-slope``, plus a few
    stars bright enough to saturate;
 3. **galaxies**: elliptical exponential discs convolved with a Gaussian of the
-   seeing FWHM;
+   seeing FWHM and, on request (``resolved_galaxies``), large resolved spiral
+   galaxies: a bulge and a disc with spiral arms and dust lanes, and compact
+   star-forming knots along the arms (the crowded structure of a nearby
+   galaxy, where a detector must tell a cosmic ray from an H II region);
 4. **dark current and hot pixels**: a uniform dark level and a fraction of
    pixels with log-normal excess charge (hot pixels are not cosmic rays);
 5. **photon noise**: Poisson sampling of everything above;
@@ -45,7 +48,7 @@ from scipy import ndimage
 from .._deprecation import renamed_property
 from .footprints import FootprintLibrary, noise_sigma, place_charge, truth_mask
 
-__all__ = ["FrameSpec", "SyntheticFrame", "make_frame", "render_tracks", "bleed_columns"]
+__all__ = ["FrameSpec", "SyntheticFrame", "make_frame", "render_tracks", "bleed_columns", "resolved_spiral"]
 
 INSTRUMENT = "crmask-synthetic"
 
@@ -95,6 +98,9 @@ class FrameSpec:
         Smallest and largest total galaxy flux.
     galaxy_scale : tuple of float
         Median and log-normal sigma of the exponential scale length.
+    resolved_galaxies : float
+        Mean number (Poisson) of large resolved spiral galaxies in the frame
+        (`resolved_spiral`); with 0 none is drawn, and no random number.
     hot_fraction : float
         Fraction of hot pixels.
     hot_charge : float
@@ -143,6 +149,7 @@ class FrameSpec:
     galaxy_density: float = 600.0
     galaxy_flux_range: tuple[float, float] = (300.0, 3.0e5)
     galaxy_scale: tuple[float, float] = (1.5, 0.5)
+    resolved_galaxies: float = 0.0
     hot_fraction: float = 1.0e-4
     hot_charge: float = 2000.0
     cr_density: float = 150.0
@@ -168,7 +175,8 @@ class FrameSpec:
         for name in ("track_fraction", "worm_fraction", "hot_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"FrameSpec.{name} must be in [0, 1], got {getattr(self, name)!r}")
-        for name in ("sky", "dark", "star_density", "saturated_density", "galaxy_density", "cr_density"):
+        for name in ("sky", "dark", "star_density", "saturated_density", "galaxy_density", "resolved_galaxies",
+                     "cr_density"):
             if getattr(self, name) < 0:
                 raise ValueError(f"FrameSpec.{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("star_flux_range", "galaxy_flux_range", "track_length", "saturated_peak"):
@@ -435,6 +443,58 @@ def _fill(values: np.ndarray, excess: float, full_well: float) -> None:
         values[k] += excess - (room[k - 1] if k > 0 else 0.0)
 
 
+def resolved_spiral(shape: tuple[int, int], spec: FrameSpec, rng: np.random.Generator) -> np.ndarray:
+    """Expected charge (electrons per pixel) of one large resolved spiral galaxy, seen through ``spec``'s PSF.
+
+    A nearby spiral as a CCD sees it, at random position (its centre in the
+    middle 80% of the frame), orientation and inclination:
+
+    * a disc, exponential with scale length 15-100 px (log-uniform) and
+      central surface brightness 100-20,000 e- per pixel (log-uniform), its
+      light gathered into two to four logarithmic spiral arms (pitch angle
+      10-30 degrees, arm contrast 0.3-0.9);
+    * dust lanes along the inner edge of each arm, dimming it by up to 70%;
+    * a bulge, exponential with a sixth of the disc's scale length and
+      0.5-5 times its central brightness;
+    * 30-300 compact star-forming knots (H II regions), point sources of
+      the PSF placed along the arms' crests, each 0.5-10 times the disc's
+      light under it at its peak.
+
+    Everything but the knots is convolved with a Gaussian of the seeing
+    FWHM; the knots are rendered with the frame's PSF. Noise is added by
+    `make_frame` with the rest of the scene.
+    """
+    ny, nx = shape
+    y0, x0 = rng.uniform(0.1, 0.9) * ny, rng.uniform(0.1, 0.9) * nx
+    scale = float(np.exp(rng.uniform(np.log(15.0), np.log(100.0))))
+    brightness = float(np.exp(rng.uniform(np.log(100.0), np.log(2.0e4))))
+    axis_ratio, angle = rng.uniform(0.3, 1.0), rng.uniform(0.0, np.pi)
+    arms, pitch = int(rng.integers(2, 5)), np.deg2rad(rng.uniform(10.0, 30.0))
+    contrast, dust, phase = rng.uniform(0.3, 0.9), rng.uniform(0.0, 0.7), rng.uniform(0.0, 2 * np.pi)
+    bulge = rng.uniform(0.5, 5.0) * brightness
+
+    dy = np.arange(ny, dtype=np.float64)[:, None] - y0
+    dx = np.arange(nx, dtype=np.float64)[None, :] - x0
+    major = np.cos(angle) * dx + np.sin(angle) * dy
+    minor = (-np.sin(angle) * dx + np.cos(angle) * dy) / axis_ratio
+    radius = np.hypot(major, minor) / scale
+    # logarithmic spirals: constant phase along azimuth - ln(radius) / tan(pitch)
+    spiral = arms * (np.arctan2(minor, major) - np.log(np.maximum(radius, 1e-3)) / np.tan(pitch)) + phase
+    disc = brightness * np.exp(-radius) * (1.0 + contrast * np.cos(spiral))
+    disc *= 1.0 - dust * np.maximum(np.cos(spiral - 0.6), 0.0) ** 8  # lanes just inside each arm's crest
+    light = disc + bulge * np.exp(-6.0 * radius)
+    light = ndimage.gaussian_filter(light, spec.seeing / 2.3548, mode="nearest")
+
+    n_knots = int(rng.integers(30, 301))
+    weights = (np.exp(-radius) * np.maximum(np.cos(spiral), 0.0) ** 2).ravel()
+    where = rng.choice(weights.size, size=n_knots, p=weights / weights.sum())
+    ky, kx = np.divmod(where, nx)
+    peak = np.exp(rng.uniform(np.log(0.5), np.log(10.0), n_knots)) * disc.ravel()[where]
+    knots = _render_psf(shape, ky + rng.uniform(-0.5, 0.5, n_knots), kx + rng.uniform(-0.5, 0.5, n_knots),
+                        peak / _psf_peak(spec), spec, radius=int(np.ceil(3 * spec.seeing)))
+    return light + knots
+
+
 def make_frame(
     shape: tuple[int, int] = (512, 512),
     spec: FrameSpec | None = None,
@@ -477,6 +537,9 @@ def make_frame(
     sky = spec.sky * (1.0 + spec.sky_gradient * (np.arange(nx) / max(nx - 1, 1) - 0.5))
     stars = _stars(shape, spec, rng)
     galaxies = _galaxies(shape, spec, rng)
+    if spec.resolved_galaxies > 0:
+        for _ in range(rng.poisson(spec.resolved_galaxies)):
+            galaxies = galaxies + resolved_spiral(shape, spec, rng)
     hot = rng.random(shape) < spec.hot_fraction
     hot_charge = np.where(hot, spec.hot_charge * np.exp(rng.standard_normal(shape)), 0.0)
     expected = stars + galaxies + sky[None, :] + spec.dark + hot_charge

@@ -60,6 +60,10 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
                    "(sparse patches, as in real exposures).")
 @click.option("--spectra-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of synthetic frames with long-slit traces and sky lines added.")
+@click.option("--galaxy-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of synthetic frames with a large resolved spiral galaxy (arms, dust lanes, star-forming "
+                   "knots; crmask.data.synthetic.resolved_spiral) and no long-slit structures; every shipped model "
+                   "was trained with 0.")
 @click.option("--truth-grow", type=click.FloatRange(min=0, min_open=True), default=None, metavar="NSIGMA",
               help="Grow the truth of injected cosmic rays into neighbours NSIGMA above their local background "
                    "(up to 3 rings), as the SPRAT repeat masks grow their seeds (2 there).")
@@ -132,7 +136,7 @@ def train_unet(**opts) -> None:
         source, validation = synthetic_training_data(
             str(footprints), opts["seed"], opts["train_frames"], opts["val_frames"],
             opts["frame_size"], opts["cr_density"], opts["spectra_fraction"], opts["cr_density_low"],
-            opts["hot_pixels"])
+            opts["hot_pixels"], opts["galaxy_fraction"])
         if opts["truth_grow"] is not None:
             source = FramePool([grow_truth(s, opts["truth_grow"]) for s in source.samples])
             validation = [grow_truth(s, opts["truth_grow"]) for s in validation]
@@ -145,6 +149,7 @@ def train_unet(**opts) -> None:
                 "cr_density_low_per_mpix": opts["cr_density_low"],
                 "val_cr_density_per_mpix": opts["cr_density"] / 4,
                 "spectra_fraction": opts["spectra_fraction"],
+                "galaxy_fraction": opts["galaxy_fraction"],
                 "truth_grow_nsigma": opts["truth_grow"],
                 "hot_pixels": opts["hot_pixels"],
                 "frame_seeds": [opts["seed"], opts["seed"] + 1]}

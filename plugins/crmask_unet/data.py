@@ -357,6 +357,7 @@ def synthetic_pool(
     spectra_fraction: float = 0.0,
     cr_density_low: float | None = None,
     hot_pixels: str = "clean",
+    galaxy_fraction: float = 0.0,
 ) -> FramePool:
     """A `FramePool` of realistic synthetic frames (``crmask.data.synthetic.make_frame``).
 
@@ -398,6 +399,13 @@ def synthetic_pool(
         ``cr_density`` (`draw_density`).
     hot_pixels : {"clean", "ignore"}
         Whether the hot pixels are clean pixels or left out of the loss.
+    galaxy_fraction : float
+        Fraction of frames given resolved spiral galaxies
+        (``FrameSpec.resolved_galaxies = 1``, `crmask.data.synthetic.resolved_spiral`):
+        star-forming knots, arms and dust lanes that are not cosmic rays, and
+        cosmic rays on them. Those frames get no long-slit structures. With 0
+        no random number is drawn for it, so the pool is the same as before
+        the option existed.
     """
     from crmask.data.synthetic import FrameSpec, make_frame
 
@@ -407,6 +415,7 @@ def synthetic_pool(
     rng = np.random.default_rng(seed)
     samples = []
     for _ in range(n_frames):
+        galaxy = galaxy_fraction > 0 and rng.random() < galaxy_fraction
         spec = FrameSpec(
             seeing=float(rng.uniform(1.5, 5.0)),
             psf=str(rng.choice(["moffat", "gaussian"])),
@@ -414,10 +423,11 @@ def synthetic_pool(
             gain=float(rng.uniform(1.0, 4.0)),
             readnoise=float(rng.uniform(3.0, 10.0)),
             cr_density=draw_density(rng, cr_density, cr_density_low),
+            resolved_galaxies=1.0 if galaxy else 0.0,
         )
         frame = make_frame(shape, spec, rng=rng, footprints=footprints)
         electrons = np.asarray(frame.ccd.data, dtype=np.float32) * np.float32(spec.gain)
-        if rng.random() < spectra_fraction:
+        if rng.random() < spectra_fraction and not galaxy:
             electrons += add_long_slit(shape, spec.seeing, rng)
         touched = frame.crmask | frame.faint
         clean = electrons.copy()
@@ -522,18 +532,19 @@ def synthetic_training_data(
     spectra_fraction: float = 0.0,
     cr_density_low: float | None = None,
     hot_pixels: str = "clean",
+    galaxy_fraction: float = 0.0,
 ) -> tuple[FramePool, list[Sample]]:
     """Synthetic training pool and validation frames with disjoint real CR footprints.
 
     The validation frames use seed ``seed + 1`` and the validation
     footprints (see `split_footprints`), at a quarter of the training CR
     density, closer to real exposures. ``cr_density_low`` applies to the
-    training frames only (`draw_density`), ``hot_pixels`` to both (`synthetic_pool`).
+    training frames only (`draw_density`), ``hot_pixels`` and ``galaxy_fraction`` to both (`synthetic_pool`).
     """
     pool = synthetic_pool(n_train, (frame_size, frame_size), seed,
                           split_footprints(footprints_path, "train"), cr_density, spectra_fraction, cr_density_low,
-                          hot_pixels)
+                          hot_pixels, galaxy_fraction)
     val = synthetic_pool(n_val, (frame_size, frame_size), seed + 1,
                          split_footprints(footprints_path, "val"), cr_density / 4, spectra_fraction,
-                         hot_pixels=hot_pixels)
+                         hot_pixels=hot_pixels, galaxy_fraction=galaxy_fraction)
     return pool, val.samples
