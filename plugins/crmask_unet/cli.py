@@ -61,9 +61,9 @@ def _read_electrons(paths: tuple[Path, ...], what: str) -> list:
 @click.option("--spectra-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of synthetic frames with long-slit traces and sky lines added.")
 @click.option("--galaxy-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Fraction of synthetic frames with a large resolved spiral galaxy (arms, dust lanes, star-forming "
-                   "knots; crmask.data.synthetic.resolved_spiral) and no long-slit structures; every shipped model "
-                   "was trained with 0.")
+              help="Fraction of the synthetic imaging frames (those without long-slit structures) with a large "
+                   "resolved spiral galaxy (arms, dust lanes, star-forming knots; "
+                   "crmask.data.synthetic.resolved_spiral); every shipped model was trained with 0.")
 @click.option("--truth-grow", type=click.FloatRange(min=0, min_open=True), default=None, metavar="NSIGMA",
               help="Grow the truth of injected cosmic rays into neighbours NSIGMA above their local background "
                    "(up to 3 rings), as the SPRAT repeat masks grow their seeds (2 there).")

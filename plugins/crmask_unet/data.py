@@ -400,12 +400,13 @@ def synthetic_pool(
     hot_pixels : {"clean", "ignore"}
         Whether the hot pixels are clean pixels or left out of the loss.
     galaxy_fraction : float
-        Fraction of frames given resolved spiral galaxies
-        (``FrameSpec.resolved_galaxies = 1``, `crmask.data.synthetic.resolved_spiral`):
-        star-forming knots, arms and dust lanes that are not cosmic rays, and
-        cosmic rays on them. Those frames get no long-slit structures. With 0
-        no random number is drawn for it, so the pool is the same as before
-        the option existed.
+        Fraction of the imaging frames (those without long-slit structures)
+        given resolved spiral galaxies (``FrameSpec.resolved_galaxies = 1``,
+        `crmask.data.synthetic.resolved_spiral`): star-forming knots, arms
+        and dust lanes that are not cosmic rays, and cosmic rays on them; the
+        long-slit frames stay ``spectra_fraction`` of all. With 0 no random
+        number is drawn for it, so the pool is the same as before the option
+        existed.
     """
     from crmask.data.synthetic import FrameSpec, make_frame
 
@@ -415,7 +416,9 @@ def synthetic_pool(
     rng = np.random.default_rng(seed)
     samples = []
     for _ in range(n_frames):
-        galaxy = galaxy_fraction > 0 and rng.random() < galaxy_fraction
+        # with galaxies, whether the frame is a long-slit one is drawn first: galaxies go to imaging frames only
+        spectrum = rng.random() < spectra_fraction if galaxy_fraction > 0 else None
+        galaxy = spectrum is False and rng.random() < galaxy_fraction
         spec = FrameSpec(
             seeing=float(rng.uniform(1.5, 5.0)),
             psf=str(rng.choice(["moffat", "gaussian"])),
@@ -427,7 +430,7 @@ def synthetic_pool(
         )
         frame = make_frame(shape, spec, rng=rng, footprints=footprints)
         electrons = np.asarray(frame.ccd.data, dtype=np.float32) * np.float32(spec.gain)
-        if rng.random() < spectra_fraction and not galaxy:
+        if spectrum if spectrum is not None else rng.random() < spectra_fraction:
             electrons += add_long_slit(shape, spec.seeing, rng)
         touched = frame.crmask | frame.faint
         clean = electrons.copy()

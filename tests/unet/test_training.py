@@ -365,21 +365,23 @@ def test_long_slit_structures_include_a_trace_along_x(rng):
     assert rows.max() > np.median(rows) + 20
 
 
-@pytest.mark.parametrize("galaxy_fraction", [0.0, 1.0])
-def test_galaxy_frames_hold_a_resolved_spiral_and_no_long_slit(monkeypatch, galaxy_fraction):
+@pytest.mark.parametrize("spectra_fraction,galaxy_fraction,galaxies,slits", [
+    (1.0, 0.0, 0, 3), (0.0, 1.0, 3, 0), (1.0, 1.0, 0, 3),  # galaxies go to imaging frames only
+])
+def test_galaxies_go_to_the_imaging_frames(monkeypatch, spectra_fraction, galaxy_fraction, galaxies, slits):
     import crmask.data.synthetic as synthetic
     import crmask_unet.data as data
 
-    specs, slits = [], []
+    specs, calls = [], []
     make_frame = synthetic.make_frame
     monkeypatch.setattr(synthetic, "make_frame", lambda shape, spec, **kw: specs.append(spec) or make_frame(
         shape, spec, **kw))
     add_long_slit = data.add_long_slit
-    monkeypatch.setattr(data, "add_long_slit", lambda *a: slits.append(a) or add_long_slit(*a))
-    pool = data.synthetic_pool(3, (64, 64), 0, spectra_fraction=1.0, galaxy_fraction=galaxy_fraction)
+    monkeypatch.setattr(data, "add_long_slit", lambda *a: calls.append(a) or add_long_slit(*a))
+    pool = data.synthetic_pool(3, (64, 64), 0, spectra_fraction=spectra_fraction, galaxy_fraction=galaxy_fraction)
     assert len(pool.samples) == 3 and len(specs) == 3
-    assert all(spec.resolved_galaxies == galaxy_fraction for spec in specs)
-    assert len(slits) == (3 if galaxy_fraction == 0 else 0)
+    assert sum(spec.resolved_galaxies == 1 for spec in specs) == galaxies
+    assert len(calls) == slits
 
 
 def _real_frame(rng, labels=None):
