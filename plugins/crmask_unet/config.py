@@ -182,6 +182,11 @@ class TrainConfig:
     seed : int
         Seed of the weights' initialisation and of every batch (``crmask
         train unet`` also draws its frames and injections with it).
+    ema_decay : float or None
+        Decay of an exponential moving average of the weights and
+        normalisation statistics, updated after every step (Polyak &
+        Juditsky 1992; the model EMA of timm); the average is what is
+        validated, kept and saved. None: the weights as trained.
     """
 
     arch: str = field(default="cosmic-conn", metadata=cli_metadata(choices=tuple(ARCHITECTURES)))
@@ -207,6 +212,8 @@ class TrainConfig:
     lr_schedule: str = field(default="plateau", metadata=cli_metadata(choices=LR_SCHEDULES))
     patience: int = field(default=4, metadata=cli_metadata(low=0))
     seed: int = 0
+    ema_decay: float | None = field(default=None, metadata=cli_metadata(low=0, high=1, low_open=True,
+                                                                        high_open=True))
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -226,6 +233,8 @@ class TrainConfig:
             object.__setattr__(self, "scale", DEFAULT_SCALES[self.arch])
         if not (self.lr > 0 and self.scale > 0 and self.border_weight > 0):
             raise ValueError("lr, scale and border_weight must be positive")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
 
     def unet_config(self) -> UNetConfig:
         """The U-Net configuration this training builds."""

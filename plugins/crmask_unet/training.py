@@ -347,6 +347,10 @@ def train(
         model = initial.network()
         fixed_statistics = initial.group_statistics is not None
     model = model.to(dev)
+    # what is validated, kept and saved: the weights as trained, or their moving average (config.ema_decay)
+    averaged = None if config.ema_decay is None else torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    judged = model if averaged is None else averaged.module
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=0.1, patience=config.patience, threshold=1e-3)
@@ -363,6 +367,8 @@ def train(
         if changed:
             raise ValueError(f"cannot resume from {ckpt}: it was written with different {', '.join(changed)}")
         model.load_state_dict(state["model"])
+        if averaged is not None:
+            averaged.load_state_dict(state["averaged"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history, best_state, start = state["history"], state["best_model"], state["epoch"]
@@ -389,22 +395,24 @@ def train(
             loss = weighted_bce(model(x), y, w, v)
             loss.backward()
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-        val = evaluate(model, validation, norm, dev)
+        val = evaluate(judged, validation, norm, dev)
         if config.lr_schedule == "plateau":
             scheduler.step(val["loss"])
         entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val["loss"],
                  **{tpr_key(f): t for f, t in val["tpr"].items()}, "lr": optimizer.param_groups[0]["lr"]}
         for name, frames in (report or {}).items():
-            other = evaluate(model, frames, norm, dev)
+            other = evaluate(judged, frames, norm, dev)
             entry[f"{name}/val_loss"] = other["loss"]
             entry.update({f"{name}/{tpr_key(f)}": t for f, t in other["tpr"].items()})
         history.append(entry)
         key = (entry[_MAIN], -entry["val_loss"])
         if best_key is None or key > best_key:
             best_key = key
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().cpu().clone() for k, v in judged.state_dict().items()}
         if log is not None:
             rates = ", ".join(f"TPR@{f:g} {entry[tpr_key(f)]:.4f}" for f in FPR_POINTS)
             log(f"epoch {epoch + 1}: train loss {entry['train_loss']:.4f}, "
@@ -414,7 +422,8 @@ def train(
             best_epoch = max(range(len(history)), key=lambda i: (history[i][_MAIN], -history[i]["val_loss"]))
             torch.save({"config": asdict(config), "epoch": epoch + 1, "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                        "history": history, "best_model": best_state, "best_epoch": best_epoch}, ckpt)
+                        "history": history, "best_model": best_state, "best_epoch": best_epoch,
+                        **({} if averaged is None else {"averaged": averaged.state_dict()})}, ckpt)
 
     model.load_state_dict(best_state)
     model.eval()

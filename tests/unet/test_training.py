@@ -324,6 +324,33 @@ def test_interrupted_cosine_run_resumes_exactly(tiny_data, tmp_path):
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
 
 
+def test_a_moving_average_of_the_weights_is_what_is_kept_and_it_resumes_exactly(tiny_data, tmp_path):
+    torch.set_num_threads(1)
+    pool, val = tiny_data
+    config = replace(TINY, epochs=1, steps_per_epoch=2, arch="deepcr", bn_momentum=0.1)
+    after_one = train(replace(config, steps_per_epoch=1), pool, val, progress=False).model.state_dict()
+    after_two = train(config, pool, val, progress=False).model.state_dict()
+    averaged = train(replace(config, ema_decay=0.25), pool, val, progress=False).model.state_dict()
+    # the average starts at the first step's weights; each later step keeps the decay (a quarter) of it
+    for key, value in averaged.items():
+        if value.is_floating_point():  # weights and the batch-norm running statistics alike
+            torch.testing.assert_close(value, 0.25 * after_one[key] + 0.75 * after_two[key])
+    assert not torch.equal(averaged["inc.0.weight"], after_two["inc.0.weight"])
+    longer = replace(config, epochs=2, steps_per_epoch=3, ema_decay=0.9)
+    straight = train(longer, pool, val, progress=False)
+    train(replace(longer, epochs=1), pool, val, progress=False, checkpoint_dir=tmp_path)
+    resumed = train(longer, pool, val, progress=False, checkpoint_dir=tmp_path, resume=True)
+    assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in straight.history]
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5])
+def test_a_moving_average_needs_a_decay_between_zero_and_one(decay):
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        replace(TINY, ema_decay=decay)
+
+
 def test_resume_with_another_configuration_is_refused(tiny_data, tmp_path):
     pool, val = tiny_data
     config = replace(TINY, epochs=1, steps_per_epoch=1)
