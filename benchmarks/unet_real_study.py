@@ -141,7 +141,7 @@ def runs() -> dict[str, list[str]]:
         table[f"loso-border-cosmic-conn-m51-galaxies{suffix}"] = [*table[f"loso-border-cosmic-conn-m51{suffix}"],
                                                                    "--galaxy-fraction", "0.6"]
     # and with a moving average of the weights (--ema-decay 0.998, about 500 steps, 2.5 epochs): the runs above
-    # swing by up to 0.4 in real-validation TPR from one epoch to the next, so the epoch kept is partly luck
+    # swing by up to 0.25 in real-validation TPR from one epoch to the next, so the epoch kept is partly luck
     for seed in (1, 2, 3):
         suffix = "" if seed == 1 else f"-s{seed}"
         table[f"loso-border-cosmic-conn-m51-ema{suffix}"] = [*table[f"loso-border-cosmic-conn-m51{suffix}"],
