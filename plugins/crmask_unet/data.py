@@ -430,7 +430,9 @@ def synthetic_pool(
         )
         frame = make_frame(shape, spec, rng=rng, footprints=footprints)
         electrons = np.asarray(frame.ccd.data, dtype=np.float32) * np.float32(spec.gain)
-        if spectrum if spectrum is not None else rng.random() < spectra_fraction:
+        if spectrum is None:  # without galaxies it is drawn here, as before the option existed
+            spectrum = rng.random() < spectra_fraction
+        if spectrum:
             electrons += add_long_slit(shape, spec.seeing, rng)
         touched = frame.crmask | frame.faint
         clean = electrons.copy()

@@ -297,6 +297,10 @@ def train(
 ) -> TrainResult:
     """Train a U-Net on patches of ``source``, validating on ``validation`` frames.
 
+    The network validated after each epoch, kept at the best one and
+    checkpointed is the trained one, or with ``config.ema_decay`` the moving
+    average of its weights.
+
     Parameters
     ----------
     config : TrainConfig
