@@ -480,13 +480,14 @@ def resolved_spiral(shape: tuple[int, int], spec: FrameSpec, rng: np.random.Gene
     radius = np.hypot(major, minor) / scale
     # logarithmic spirals: constant phase along azimuth - ln(radius) / tan(pitch)
     spiral = arms * (np.arctan2(minor, major) - np.log(np.maximum(radius, 1e-3)) / np.tan(pitch)) + phase
-    disc = brightness * np.exp(-radius) * (1.0 + contrast * np.cos(spiral))
+    profile, arm = np.exp(-radius), np.cos(spiral)
+    disc = brightness * profile * (1.0 + contrast * arm)
     disc *= 1.0 - dust * np.maximum(np.cos(spiral - 0.6), 0.0) ** 8  # lanes just inside each arm's crest
     light = disc + bulge * np.exp(-6.0 * radius)
     light = ndimage.gaussian_filter(light, spec.seeing / 2.3548, mode="nearest")
 
     n_knots = int(rng.integers(30, 301))
-    weights = (np.exp(-radius) * np.maximum(np.cos(spiral), 0.0) ** 2).ravel()
+    weights = (profile * np.maximum(arm, 0.0) ** 2).ravel()
     where = rng.choice(weights.size, size=n_knots, p=weights / weights.sum())
     ky, kx = np.divmod(where, nx)
     peak = np.exp(rng.uniform(np.log(0.5), np.log(10.0), n_knots)) * disc.ravel()[where]
