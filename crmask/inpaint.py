@@ -1,4 +1,4 @@
-"""Replace cosmic-ray pixels by an estimate from their clean neighbours."""
+"""Replace cosmic-ray or bad pixels by an estimate from their clean neighbours."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["median_inpaint", "grow_mask"]
+
+#: Most box pixels `median_inpaint` gathers at once (float32 or float64 each): the masked pixels are taken in
+#: chunks of at most this many box pixels, so a large mask (a masked amplifier) costs bounded memory.
+MAX_BOX_ELEMENTS = 2**22
 
 
 def median_inpaint(
@@ -16,8 +20,10 @@ def median_inpaint(
     Like astroscrappy's ``medmask`` clean type: each pixel in ``mask`` gets
     the median of the pixels in a ``size`` × ``size`` box that are neither in
     ``mask`` nor in ``bad``. Pixels whose box holds no such pixel (inside a
-    long track) are retried with boxes growing by 2 up to ``max_size``, and
-    finally take the median of every good pixel.
+    long track or a wide masked region) are retried with boxes growing by 2
+    up to ``max_size``, and finally take the median of every good pixel.
+    The boxes are gathered a chunk of pixels at a time (`MAX_BOX_ELEMENTS`),
+    so memory stays bounded however large the mask.
 
     Parameters
     ----------
@@ -45,12 +51,17 @@ def median_inpaint(
         half = current // 2
         source = np.where(unusable, np.nan, cleaned)
         padded = np.pad(source, half, mode="constant", constant_values=np.nan)
-        windows = sliding_window_view(padded, (current, current))[todo[:, 0], todo[:, 1]]
-        has_good = np.isfinite(windows).any(axis=(1, 2))
-        if has_good.any():
-            medians = np.nanmedian(windows[has_good], axis=(1, 2))
-            rows, cols = todo[has_good].T
-            cleaned[rows, cols] = medians
+        view = sliding_window_view(padded, (current, current))
+        has_good = np.zeros(len(todo), dtype=bool)
+        step = max(1, MAX_BOX_ELEMENTS // current**2)
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
+            windows = view[chunk[:, 0], chunk[:, 1]]
+            found = np.isfinite(windows).any(axis=(1, 2))
+            if found.any():
+                rows, cols = chunk[found].T
+                cleaned[rows, cols] = np.nanmedian(windows[found], axis=(1, 2))
+            has_good[start : start + step] = found
         todo = todo[~has_good]
         current += 2
     if todo.size:

@@ -54,6 +54,17 @@ def test_median_inpaint_fills_inside_long_tracks():
     assert np.all(cleaned[mask] < 400)
 
 
+def test_median_inpaint_in_chunks_equals_at_once(rng, monkeypatch):
+    import crmask.inpaint
+
+    data = rng.normal(100.0, 10.0, (60, 70))
+    mask = rng.random(data.shape) < 0.3
+    mask[10:30, 20:45] = True  # wide enough to need growing boxes
+    at_once = median_inpaint(data, mask)
+    monkeypatch.setattr(crmask.inpaint, "MAX_BOX_ELEMENTS", 100)  # a few pixels per chunk
+    np.testing.assert_array_equal(median_inpaint(data, mask), at_once)
+
+
 def test_grow_mask_disc():
     mask = np.zeros((7, 7), dtype=bool)
     mask[3, 3] = True

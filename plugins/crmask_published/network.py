@@ -20,6 +20,7 @@ import numpy as np
 
 from crmask import CrmaskError, Detector, MaskResult, Param, PreparedImage
 from crmask.devices import resolve_device
+from crmask.inpaint import median_inpaint
 
 __all__ = ["PublishedNetwork", "MissingPackageError", "import_required", "threshold_param", "tile_param"]
 
@@ -68,11 +69,11 @@ class PublishedNetwork(Detector):
     multiplied by the gain for a model that wants electrons. A model that
     wants adu gets an adu image as it is; an image already in electrons
     reaches it unchanged (crmask takes the gain of an electron image as 1),
-    with a warning. Pixels of the input mask are set to the median of the
-    good pixels first (non-finite ones already are), so a masked bad column
-    does not make the network flag its neighbours, and they are never
-    flagged. The mask is ``probability > threshold``, as both packages
-    apply their thresholds.
+    with a warning. Pixels of the input mask (and non-finite ones) are first
+    replaced by the median of the good pixels around them
+    (`crmask.inpaint.median_inpaint`), so a masked bad column does not make
+    the network flag its neighbours, and they are never flagged. The mask is
+    ``probability > threshold``, as both packages apply their thresholds.
     """
 
     needs = ("gain",)
@@ -108,7 +109,7 @@ class PublishedNetwork(Detector):
         """The package's CR probability map of ``data`` (float32, in `input_unit`, no bad pixels)."""
 
     def model_input(self, image: PreparedImage) -> np.ndarray:
-        """The pixels as the model wants them: float32 in `input_unit`, bad pixels set to the good median."""
+        """The pixels as the model wants them: float32 in `input_unit`, bad pixels in-painted from around them."""
         if self.input_unit == u.electron:
             data = image.in_electrons.astype(np.float32)
         else:
@@ -121,7 +122,7 @@ class PublishedNetwork(Detector):
                 )
             data = image.data.astype(np.float32)
         if image.bad.any():
-            data[image.bad] = np.median(data[~image.bad])
+            data = median_inpaint(data, image.bad)
         return data
 
     def _detect(self, image: PreparedImage) -> MaskResult:
