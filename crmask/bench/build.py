@@ -37,6 +37,13 @@ Six sets, each a directory in the format of `crmask.bench.dataset`:
     Frames from `crmask.data.synthetic.make_frame` at any size; saturated, hot
     and faint-CR pixels are ignored.
 
+The real sets hand the frames' known defects to the detectors as the images'
+bad-pixel mask (``MASK``, `~astropy.nddata.CCDData` ``mask``), as a
+reduction's bad-pixel mask would: SPRAT's hot pixels and bad columns (and,
+in the repeats, each exposure's saturated pixels), M51's bad lines and cold
+pixels, UVES's saturated pixels. Those pixels are ignored and never truth:
+no detector reports a masked pixel.
+
 Every random choice comes from ``numpy.random.default_rng((seed, index))``
 (``(seed, stream, index)`` for the single-exposure sets, ``stream`` the
 set's position in `SETS`), so a set is the same for the same seed whatever
@@ -187,14 +194,15 @@ def build_injected(
         n = int(rng.poisson(cr_density * median.size / 1e6))
         inj = inject_footprints(base, library, n, gain=sprat.gain, readnoise=sprat.readnoise, rng=rng,
                                 background=median, dilate=dilate)
-        ignore = (inj.faint | hot) & ~inj.mask
+        truth = inj.mask & ~hot
+        ignore = (inj.faint | hot) & ~truth
         header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, ADC16_MAX - sprat.pedestal)
         header["PEDESTAL"] = (sprat.pedestal, "adu subtracted from the raw frames")
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"sprat_median_{index:03d}.fits"
-        write_bench_image(outdir / name, CCDData(inj.data, unit=u.adu, header=header), inj.mask, ignore,
+        write_bench_image(outdir / name, CCDData(inj.data, unit=u.adu, header=header, mask=hot), truth, ignore,
                           stars, overwrite=overwrite, significance=inj.significance)
-        rows.append(_row(name, "median of 5 SPRAT repeats + ITL footprints", index, inj.mask, ignore, stars))
+        rows.append(_row(name, "median of 5 SPRAT repeats + ITL footprints", index, truth, ignore, stars))
 
     gmos = load_real_frame(data_dir, "gmos")
     # a single exposure: its own cosmic rays (the two known ones and any other L.A.Cosmic finds) and a
@@ -262,14 +270,15 @@ def build_repeats(
         if dilate:
             truth = ndimage.binary_dilation(truth, structure=np.ones((3, 3), dtype=bool))
         unsure = repeat_unsure(frames_e, index, truth, sprat.readnoise)
-        saturated = sprat.frames[index] + sprat.pedestal >= ADC16_MAX
-        ignore = (edge | hot | saturated | unsure) & ~truth
+        defects = hot | (sprat.frames[index] + sprat.pedestal >= ADC16_MAX)
+        truth = truth & ~defects
+        ignore = (edge | defects | unsure) & ~truth
         header = _header("SPRAT", sprat.exptime, sprat.gain, sprat.readnoise, ADC16_MAX - sprat.pedestal)
         header["PEDESTAL"] = (sprat.pedestal, "adu subtracted from the raw frame")
         header["ORIGFILE"] = f"{name}.fits.gz"
         out = f"{name}.fits"
-        write_bench_image(outdir / out, CCDData(sprat.frames[index].astype(np.float32), unit=u.adu, header=header),
-                          truth, ignore, stars, overwrite=overwrite)
+        ccd = CCDData(sprat.frames[index].astype(np.float32), unit=u.adu, header=header, mask=defects)
+        write_bench_image(outdir / out, ccd, truth, ignore, stars, overwrite=overwrite)
         rows.append(_row(out, f"SPRAT exposure {name}, mask from the repeats", None, truth, ignore, stars))
     write_manifest(outdir, rows, {
         "set": "repeats",
@@ -349,14 +358,15 @@ def build_single_exposure(
         n = int(rng.poisson(cr_density * frame.data.size / 1e6))
         inj = inject_footprints(frame.data, library, n, gain=frame.gain, readnoise=frame.readnoise, rng=rng,
                                 background=background, dilate=dilate, satlevel=frame.satlevel)
-        truth = inj.mask & ~own
+        truth = inj.mask & ~own & ~frame.defects
         ignore = (inj.faint | own | frame.defects) & ~truth
         header = _header(frame.instrument, frame.exptime, frame.gain, frame.readnoise, frame.satlevel)
         header["ORIGFILE"] = frame.path
         header["NCRINJ"] = (n, "cosmic rays injected")
         name = f"{source}_{index:03d}.fits"
-        write_bench_image(outdir / name, CCDData(inj.data, unit=u.adu, header=header), truth, ignore, stars,
-                          overwrite=overwrite, significance=inj.significance)
+        ccd = CCDData(inj.data, unit=u.adu, header=header, mask=frame.defects)
+        write_bench_image(outdir / name, ccd, truth, ignore, stars, overwrite=overwrite,
+                          significance=inj.significance)
         rows.append(_row(name, f"{frame.path} (single exposure) + ITL footprints", index, truth, ignore, stars))
     write_manifest(outdir, rows, {
         "set": source,

@@ -6,6 +6,9 @@ per image. Each file has
 * the image in the primary HDU (float, ``BUNIT`` adu or electron) with the
   keywords ``GAIN``, ``RDNOISE``, ``EXPTIME`` and ``INSTRUME`` (and
   ``SATURATE`` where known);
+* ``MASK`` (optional): the image's bad-pixel mask, 1 = bad, read as its
+  `~astropy.nddata.CCDData` ``mask`` (the frame's known defects, as a
+  reduction's bad-pixel mask would flag them; every detector is handed it);
 * ``CRMASK``: the cosmic-ray truth, uint8 or bool, 1 = cosmic ray;
 * ``IGNORE`` (optional): pixels left out of every metric, 1 = ignore;
 * ``STARMASK`` (optional): stellar cores, for the star false-positive count;
@@ -166,6 +169,7 @@ def write_bench_image(
 ) -> Path:
     """Write one benchmark FITS file atomically (see the module notes for the layout).
 
+    ``ccd.mask``, where set, is written as the ``MASK`` extension;
     ``significance`` (the injected charge over the noise) is stored on the
     truth pixels only.
 
@@ -181,7 +185,7 @@ def write_bench_image(
     header = ccd.header.copy()
     header["BUNIT"] = ccd.unit.to_string()
     hdus: list[fits.hdu.base.ExtensionHDU] = [fits.PrimaryHDU(np.asarray(ccd.data, dtype=np.float32), header=header)]
-    for name, mask in (("CRMASK", truth), ("IGNORE", ignore), ("STARMASK", starmask)):
+    for name, mask in (("MASK", ccd.mask), ("CRMASK", truth), ("IGNORE", ignore), ("STARMASK", starmask)):
         if mask is None:
             continue
         mask = np.asarray(mask)

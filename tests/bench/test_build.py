@@ -9,8 +9,10 @@ from crmask.bench.sources import (
     MEDIAN_VARIANCE,
     bad_columns,
     hot_pixels,
+    load_sprat,
     repeat_significance,
     restore_noise,
+    sprat_defects,
     warm_pixels,
 )
 from crmask.cli import cli
@@ -34,6 +36,10 @@ def test_injected_set_truth_and_units(injected):
         assert image.ccd.unit == "adu" and {"GAIN", "RDNOISE", "EXPTIME", "INSTRUME"} <= set(image.ccd.header)
         assert image.truth.sum() > 0 and not (image.truth & image.ignore).any()
         assert (image.starmask is not None and image.starmask.any()) == image.name.startswith("sprat")
+        # SPRAT's hot pixels and bad columns (from the dark) are the bad-pixel mask; GMOS-S has no known defect
+        mask = np.zeros(image.ccd.shape, dtype=bool) if image.ccd.mask is None else image.ccd.mask
+        assert mask.any() == image.name.startswith("sprat")
+        assert not (mask & image.truth).any() and image.ignore[mask].all()
     sprat = next(iter(bench))
     gain, rn = sprat.ccd.header["GAIN"], sprat.ccd.header["RDNOISE"]
     # truth pixels stand far above the noise of the frame in electrons
@@ -63,10 +69,13 @@ def test_repeats_set_keeps_the_shipped_masks(tmp_path):
     directory = shared_path("sprat_lhs6328")
     bench = load_set(build_repeats(SHARED_DATA, tmp_path / "repeats"))
     counts = [69, 26, 42, 15, 20]  # ../shared/data/README.md table
+    hot = sprat_defects(load_sprat(directory))
     for image, count, name in zip(bench, counts, bench.files):
         shipped = fits.getdata(directory / name.replace(".fits", "_crmask.fits.gz")).astype(bool)
-        np.testing.assert_array_equal(image.truth, shipped)
-        assert image.truth.sum() == count
+        # the dark's defects are the bad-pixel mask (no SPRAT pixel saturates); a masked pixel is never truth
+        np.testing.assert_array_equal(image.ccd.mask, hot)
+        np.testing.assert_array_equal(image.truth, shipped & ~hot)
+        assert image.truth.sum() + np.count_nonzero(shipped & hot) == count
         assert image.ignore[:2].all() and image.ignore[:, -2:].all()  # border
         assert not (image.truth & image.ignore).any()
         assert abs(np.median(image.ccd.data)) < 5  # pedestal removed

@@ -20,11 +20,22 @@ def test_round_trip(tmp_path, rng):
     np.testing.assert_array_equal(image.truth, truth)
     np.testing.assert_array_equal(image.ignore, ignore)
     assert image.starmask is None and image.ccd.unit == u.adu and image.ccd.header["GAIN"] == 2.0
+    assert image.ccd.mask is None  # no bad-pixel mask given, none written
     write_manifest(tmp_path, [{"FILE": "a.fits", "SOURCE": "test"}], {"set": "demo"})
     bench = load_set(tmp_path)
     assert bench.name == "demo" and len(bench) == 1
     assert [im.name for im in bench] == ["a.fits"]
     assert image.significance is None
+
+
+def test_the_images_bad_pixel_mask_is_stored_and_read_back(tmp_path, rng):
+    data = rng.normal(size=(20, 30)).astype(np.float32)
+    bad = np.zeros(data.shape, dtype=bool)
+    bad[7] = True  # a bad line
+    ccd = CCDData(data, unit=u.adu, header=bench_header(), mask=bad)
+    image = read_bench_image(write_bench_image(tmp_path / "a.fits", ccd, np.zeros(data.shape, bool), bad))
+    np.testing.assert_array_equal(image.ccd.mask, bad)
+    np.testing.assert_array_equal(image.ignore, bad)
 
 
 def test_significance_is_stored_on_the_truth(tmp_path, rng):

@@ -29,6 +29,15 @@ def real():
 
 
 @pytest.mark.parametrize("source", SINGLE_EXPOSURE_SETS)
+def test_the_frames_defects_are_its_bad_pixel_mask(built, real, source):
+    frame = real[source]
+    for image in load_set(built[source]):
+        mask = np.zeros(frame.data.shape, dtype=bool) if image.ccd.mask is None else image.ccd.mask
+        np.testing.assert_array_equal(mask, frame.defects)  # handed to every detector, as a reduction would
+        assert not (mask & image.truth).any() and image.ignore[mask].all()
+
+
+@pytest.mark.parametrize("source", SINGLE_EXPOSURE_SETS)
 def test_truth_is_injected_outside_the_frames_own_crs(built, real, source):
     bench, frame = load_set(built[source]), real[source]
     assert bench.name == source and len(bench) == 2
