@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["median_inpaint", "grow_mask"]
+__all__ = ["median_inpaint", "interpolate_bad_pixels", "grow_mask"]
 
 #: Most box pixels `median_inpaint` gathers at once (float32 or float64 each): the masked pixels are taken in
 #: chunks of at most this many box pixels, so a large mask (a masked amplifier) costs bounded memory.
@@ -68,6 +68,79 @@ def median_inpaint(
         fallback = np.median(cleaned[~unusable]) if (~unusable).any() else 0.0
         cleaned[todo[:, 0], todo[:, 1]] = fallback
     return cleaned
+
+
+def _nearest_good(bad: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest good pixel before (-1 if none) and after (the length if none) each pixel along ``axis``."""
+    length = bad.shape[axis]
+    index = np.arange(length, dtype=np.int32).reshape((-1, 1) if axis == 0 else (1, -1))
+    before = np.maximum.accumulate(np.where(bad, np.int32(-1), index), axis=axis)
+    after = np.flip(np.minimum.accumulate(np.flip(np.where(bad, np.int32(length), index), axis), axis=axis), axis)
+    return before, after
+
+
+def _across(data: np.ndarray, bad: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every bad pixel, the linear interpolation between the nearest good pixels along ``axis`` and the gap.
+
+    A pixel with good pixels on one side only gets the nearest one and an
+    infinite gap; with none, NaN.
+    """
+    before, after = _nearest_good(bad, axis)
+    where = np.nonzero(bad)
+    lo, hi = before[where], after[where]
+    position = where[axis]
+    has_lo, has_hi = lo >= 0, hi < bad.shape[axis]
+
+    def values(at: np.ndarray) -> np.ndarray:
+        index = list(where)
+        index[axis] = np.clip(at, 0, bad.shape[axis] - 1)
+        return data[tuple(index)].astype(np.float64)
+
+    low, high = values(lo), values(hi)
+    both = has_lo & has_hi
+    weight = np.where(both, (position - lo) / np.maximum(hi - lo, 1), 0.0)
+    value = np.where(both, (1 - weight) * low + weight * high, np.where(has_lo, low, np.where(has_hi, high, np.nan)))
+    gap = np.where(both, (hi - lo).astype(np.float64), np.inf)
+    return value, gap
+
+
+def interpolate_bad_pixels(data: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Replace bad pixels by linear interpolation across the narrower side of their bad region.
+
+    As IRAF's ``fixpix``: each bad pixel is interpolated between the
+    nearest good pixels along its row or along its column, whichever has
+    the shorter gap (across a bad column along the row, across a bad line
+    along the column), so a spectral trace or a galaxy crossed by a dead
+    column or line continues through it. A box median (`median_inpaint`)
+    would instead cut a dip into a narrow trace, whose edges a detector
+    takes for cosmic rays. A pixel with good pixels on one side only, in
+    both directions, takes the nearest one; a pixel with none in its row
+    or column takes the median of every good pixel.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D image.
+    bad : numpy.ndarray
+        Boolean mask of the pixels to replace.
+
+    Returns
+    -------
+    numpy.ndarray
+        A float copy of ``data`` (float32 or wider) with the bad pixels replaced.
+    """
+    bad = np.asarray(bad, dtype=bool)
+    filled = np.array(data, dtype=np.result_type(data.dtype, np.float32), copy=True)
+    if not bad.any():
+        return filled
+    along_rows, gap_rows = _across(filled, bad, axis=1)
+    along_columns, gap_columns = _across(filled, bad, axis=0)
+    value = np.where(gap_columns < gap_rows, along_columns, along_rows)
+    value = np.where(np.isnan(value), along_columns, value)  # no good pixel in the row: the column's
+    if np.isnan(value).any():
+        value[np.isnan(value)] = np.median(filled[~bad]) if (~bad).any() else 0.0
+    filled[bad] = value
+    return filled
 
 
 def grow_mask(mask: np.ndarray, radius: int) -> np.ndarray:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from crmask.inpaint import grow_mask, median_inpaint
+from crmask.inpaint import grow_mask, interpolate_bad_pixels, median_inpaint
 from crmask.tiling import apply_tiled, iter_tiles
 
 
@@ -63,6 +63,34 @@ def test_median_inpaint_in_chunks_equals_at_once(rng, monkeypatch):
     at_once = median_inpaint(data, mask)
     monkeypatch.setattr(crmask.inpaint, "MAX_BOX_ELEMENTS", 100)  # a few pixels per chunk
     np.testing.assert_array_equal(median_inpaint(data, mask), at_once)
+
+
+def test_bad_columns_and_lines_are_interpolated_across_their_narrow_side():
+    y, x = np.mgrid[:30, :40]
+    trace = 100.0 + 5000.0 * np.exp(-0.5 * ((y - 15) / 1.5) ** 2)  # a narrow spectral trace along x
+    bad = np.zeros(trace.shape, dtype=bool)
+    bad[:, 12] = True  # a dead column across the trace
+    bad[:, 25:28] = True  # and a three-column defect
+    filled = interpolate_bad_pixels(trace, bad)
+    # along each row, between the good pixels either side: the trace goes on through both, without a dip
+    np.testing.assert_allclose(filled[:, 12], trace[:, 12], rtol=1e-12)
+    np.testing.assert_allclose(filled[:, 25:28], trace[:, 25:28], rtol=1e-12)
+    plane = 3.0 * x + 7.0 * y
+    line = np.zeros(plane.shape, dtype=bool)
+    line[8] = True  # a dead line: filled along the columns, exact on a plane
+    np.testing.assert_allclose(interpolate_bad_pixels(plane, line)[8], plane[8])
+    assert np.array_equal(interpolate_bad_pixels(plane, line)[~line], plane[~line])
+
+
+def test_interpolation_at_the_edges_and_with_nothing_good_around():
+    data = np.arange(20.0).reshape(4, 5)
+    bad = np.zeros(data.shape, dtype=bool)
+    bad[:, 0] = True  # the first column: no good pixel before it in any row, nor in its column
+    np.testing.assert_array_equal(interpolate_bad_pixels(data, bad)[:, 0], data[:, 1])  # the nearest one
+    everything_but_one = np.ones(data.shape, dtype=bool)
+    everything_but_one[2, 3] = False
+    assert np.all(interpolate_bad_pixels(data, everything_but_one) == data[2, 3])
+    assert interpolate_bad_pixels(data, np.zeros(data.shape, dtype=bool)).dtype == np.float64
 
 
 def test_grow_mask_disc():

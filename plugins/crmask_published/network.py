@@ -20,7 +20,7 @@ import numpy as np
 
 from crmask import CrmaskError, Detector, MaskResult, Param, PreparedImage
 from crmask.devices import resolve_device
-from crmask.inpaint import median_inpaint
+from crmask.inpaint import interpolate_bad_pixels
 
 __all__ = ["PublishedNetwork", "MissingPackageError", "import_required", "threshold_param", "tile_param"]
 
@@ -70,9 +70,9 @@ class PublishedNetwork(Detector):
     wants adu gets an adu image as it is; an image already in electrons
     reaches it unchanged (crmask takes the gain of an electron image as 1),
     with a warning. Pixels of the input mask (and non-finite ones) are first
-    replaced by the median of the good pixels around them
-    (`crmask.inpaint.median_inpaint`), so a masked bad column does not make
-    the network flag its neighbours, and they are never flagged. The mask is
+    interpolated from the good pixels beside them
+    (`crmask.inpaint.interpolate_bad_pixels`), so a masked bad column does
+    not make the network flag its neighbours, and they are never flagged. The mask is
     ``probability > threshold``, as both packages apply their thresholds.
     """
 
@@ -109,7 +109,7 @@ class PublishedNetwork(Detector):
         """The package's CR probability map of ``data`` (float32, in `input_unit`, no bad pixels)."""
 
     def model_input(self, image: PreparedImage) -> np.ndarray:
-        """The pixels as the model wants them: float32 in `input_unit`, bad pixels in-painted from around them."""
+        """The pixels as the model wants them: float32 in `input_unit`, bad pixels interpolated from beside them."""
         if self.input_unit == u.electron:
             data = image.in_electrons.astype(np.float32)
         else:
@@ -122,7 +122,7 @@ class PublishedNetwork(Detector):
                 )
             data = image.data.astype(np.float32)
         if image.bad.any():
-            data = median_inpaint(data, image.bad)
+            data = interpolate_bad_pixels(data, image.bad)
         return data
 
     def _detect(self, image: PreparedImage) -> MaskResult:

@@ -17,7 +17,7 @@ from crmask.ccd import background_noise
 from crmask.detector import CALIBRATION_PARAMS
 from crmask.devices import device_param, resolve_device
 from crmask.growth import background_statistics, grow_probability
-from crmask.inpaint import median_inpaint
+from crmask.inpaint import interpolate_bad_pixels
 from crmask.isolated import PEAK_RATIO, isolated_hits
 from crmask.threads import torch_threads
 from crmask.tiling import apply_tiled
@@ -45,10 +45,11 @@ ELECTRON_LIMIT = 1e8
 def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float) -> np.ndarray:
     """Turn an image in electrons into network input.
 
-    Bad pixels are first replaced by the median of the good pixels around
-    them (`crmask.inpaint.median_inpaint`), so that they continue the scene
-    around them: a masked line through a galaxy set to the image median
-    would be a dark groove whose edges the network takes for cosmic rays.
+    Bad pixels are first interpolated from the good pixels beside them
+    (`crmask.inpaint.interpolate_bad_pixels`), so that they continue the
+    scene around them: a masked line through a galaxy set to the image
+    median would be a dark groove whose edges the network takes for cosmic
+    rays.
     The median and the noise are those of the whole image, so tiles of one
     image see the same input.
 
@@ -83,7 +84,7 @@ def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float)
     good = ~bad
     median = np.float32(np.median(data[good])) if good.any() else np.float32(0.0)
     if bad.any():
-        data = median_inpaint(data, bad) if good.any() else np.full_like(data, median)
+        data = interpolate_bad_pixels(data, bad) if good.any() else np.full_like(data, median)
     if scheme == "noise":
         data -= median
         sigma = np.float32(background_noise(data, good))
@@ -385,9 +386,9 @@ class UNetDetector(Detector):
         threshold = self.params["threshold"]
         if threshold is None:
             threshold = loaded.threshold if loaded.threshold is not None else 0.5
-        # A value beyond ELECTRON_LIMIT is no pixel a detector can read (3e38 adu): the network sees its
-        # neighbours' median there, as at a bad pixel, so that it disturbs no neighbour, and the pixel itself is
-        # flagged.
+        # A value beyond ELECTRON_LIMIT is no pixel a detector can read (3e38 adu): the network sees it
+        # interpolated from its neighbours, as a bad pixel, so that it disturbs no neighbour, and the pixel itself
+        # is flagged.
         electrons = image.in_electrons  # a new array at each access: once
         corrupt = (np.abs(electrons) > ELECTRON_LIMIT) & ~image.bad
         unreadable = image.bad | corrupt
