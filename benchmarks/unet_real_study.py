@@ -152,6 +152,13 @@ def runs() -> dict[str, list[str]]:
         table[f"loso-border-cosmic-conn-m51-saao-trained{suffix}"] = [
             "--arch", "cosmic-conn", "--input", "noise", *_sources([*without_m51, "saao"], ["sprat-4"]),
             "--seed", str(seed), *border]
+    # the same question on the main split (M51 in training): the group-norm recipe validated on SPRAT 4 alone, with
+    # and without the SAAO frame in training, so that the two differ by that frame only
+    train, _ = split()
+    for seed in (1, 2, 3):
+        recipe = ["--arch", "cosmic-conn", "--input", "noise", "--seed", str(seed), *border]
+        table[f"border-cosmic-conn-sprat4-validated-s{seed}"] = [*recipe, *_sources(train, ["sprat-4"])]
+        table[f"border-cosmic-conn-saao-trained-s{seed}"] = [*recipe, *_sources([*train, "saao"], ["sprat-4"])]
     return table
 
 

@@ -245,18 +245,28 @@ def simulation_digest(sim) -> str:
     [
         # dense X-rays among dense cosmic rays: photons placed again off CR pixels
         ({"n_frames": 6, "shape": (64, 64), "xray_rate": 2000.0, "cr_rate": 400.0, "seed": 5},
-         "aa65bc07fafecd7cf0ef4b42a2c27377122219da3694105ebd9362fd3c35c3f8"),
+         {"aa65bc07fafecd7cf0ef4b42a2c27377122219da3694105ebd9362fd3c35c3f8",
+          "c84b528d67006ef66069beb0372baca490c3665e9d0abbea5f7d13f97898e586"}),
         ({"n_frames": 12, "shape": (128, 128), "xray_rate": 40.0, "cr_rate": 6.0, "seed": 7},
-         "13776c251c9d8c76bed65c322f8908d971223a3768e41219af000daf43e7d813"),
-        ({"n_frames": 3, "seed": 11}, "67b60be630f93681eca89b92ff0120c9e82c6b00813cba351a5358523628addd"),
+         {"13776c251c9d8c76bed65c322f8908d971223a3768e41219af000daf43e7d813",
+          "c05a1009e04cc433f899f087c2114bf99e5ddbaa46b2480bccdd50e1dd045640"}),
+        ({"n_frames": 3, "seed": 11},
+         {"67b60be630f93681eca89b92ff0120c9e82c6b00813cba351a5358523628addd",
+          "2342f60342bee712dad1709595441614396fa37f46322f19cefffad508b6c3d2"}),
         ({"n_frames": 8, "shape": (64, 64), "spectrum": 6.4, "xray_counts": np.full(8, 5),
           "cr_counts": np.arange(8) % 3, "seed": 2, "readnoise": 0.0},
-         "b84415b4b50db0cc3aab5d961fa12528d6182a39b143f40c324cb2c6d6a8aa25"),
+         {"b84415b4b50db0cc3aab5d961fa12528d6182a39b143f40c324cb2c6d6a8aa25"}),
     ],
 )
 def test_frames_are_byte_identical_to_those_before_compose_frames(kwargs, expected):
-    """The digests were recorded before X-rays, noise and truth moved into `compose_frames` (commit 117bdbe)."""
-    assert simulation_digest(simulate_frames(**kwargs)) == expected
+    """The first digests were recorded before X-rays, noise and truth moved into `compose_frames` (commit 117bdbe).
+
+    They were made on a CPU with AVX-512, where CI passed with them up to commit f075376. On a CPU without it the
+    simulator of that commit gives the second digests of the first three cases (recorded there; numpy 2.3.5-2.4.6
+    and scipy 1.16.3-1.17.1 give them alike), most likely because numpy's AVX-512 code for functions such as ``exp``
+    rounds the last bit differently. The fourth case has no read noise and the same digest on both.
+    """
+    assert simulation_digest(simulate_frames(**kwargs)) in expected
 
 
 @pytest.mark.parametrize(
