@@ -80,10 +80,12 @@ def _nearest_good(bad: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _across(data: np.ndarray, bad: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every bad pixel, the linear interpolation between the nearest good pixels along ``axis`` and the gap.
+    """For every bad pixel, the linear interpolation between the nearest good pixels along ``axis``, and its cost.
 
-    A pixel with good pixels on one side only gets the nearest one and an
-    infinite gap; with none, NaN.
+    The cost is the gap between the two good pixels. A pixel with good
+    pixels on one side only gets the nearest one, at a cost above any gap
+    (the image's size plus the distance to it); with none, NaN at an
+    infinite cost.
     """
     before, after = _nearest_good(bad, axis)
     where = np.nonzero(bad)
@@ -100,8 +102,9 @@ def _across(data: np.ndarray, bad: np.ndarray, axis: int) -> tuple[np.ndarray, n
     both = has_lo & has_hi
     weight = np.where(both, (position - lo) / np.maximum(hi - lo, 1), 0.0)
     value = np.where(both, (1 - weight) * low + weight * high, np.where(has_lo, low, np.where(has_hi, high, np.nan)))
-    gap = np.where(both, (hi - lo).astype(np.float64), np.inf)
-    return value, gap
+    one_side = np.where(has_lo, position - lo, np.where(has_hi, hi - position, np.inf)) + sum(bad.shape)
+    cost = np.where(both, (hi - lo).astype(np.float64), one_side)
+    return value, cost
 
 
 def interpolate_bad_pixels(data: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -133,11 +136,10 @@ def interpolate_bad_pixels(data: np.ndarray, bad: np.ndarray) -> np.ndarray:
     filled = np.array(data, dtype=np.result_type(data.dtype, np.float32), copy=True)
     if not bad.any():
         return filled
-    along_rows, gap_rows = _across(filled, bad, axis=1)
-    along_columns, gap_columns = _across(filled, bad, axis=0)
-    value = np.where(gap_columns < gap_rows, along_columns, along_rows)
-    value = np.where(np.isnan(value), along_columns, value)  # no good pixel in the row: the column's
-    if np.isnan(value).any():
+    along_rows, cost_rows = _across(filled, bad, axis=1)
+    along_columns, cost_columns = _across(filled, bad, axis=0)
+    value = np.where(cost_columns < cost_rows, along_columns, along_rows)
+    if np.isnan(value).any():  # no good pixel in the row nor in the column
         value[np.isnan(value)] = np.median(filled[~bad]) if (~bad).any() else 0.0
     filled[bad] = value
     return filled

@@ -87,6 +87,9 @@ def test_interpolation_at_the_edges_and_with_nothing_good_around():
     bad = np.zeros(data.shape, dtype=bool)
     bad[:, 0] = True  # the first column: no good pixel before it in any row, nor in its column
     np.testing.assert_array_equal(interpolate_bad_pixels(data, bad)[:, 0], data[:, 1])  # the nearest one
+    corner = np.zeros(data.shape, dtype=bool)
+    corner[:2, :3] = True  # (0, 0): good pixels 3 columns to the right and 2 rows below, on one side each
+    assert interpolate_bad_pixels(data, corner)[0, 0] == data[2, 0]  # the nearer one
     everything_but_one = np.ones(data.shape, dtype=bool)
     everything_but_one[2, 3] = False
     assert np.all(interpolate_bad_pixels(data, everything_but_one) == data[2, 3])
