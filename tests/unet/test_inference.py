@@ -310,7 +310,7 @@ def test_a_huge_pixel_is_flagged_and_hidden_from_the_network(value, rng):
     detector = crmask.get_detector("deepcr", gain=2.0, threads=1)
     masked = np.zeros(image.shape, dtype=bool)
     masked[96, 96] = True
-    # the network sees the image median at a bad pixel: so it must at the corrupt one
+    # the network sees a bad pixel interpolated from its neighbours: so it must see the corrupt one
     reference = detector.detect(CCDData(image, unit=u.adu, mask=masked)).probability
     corrupt = image.copy()
     corrupt[96, 96] = value  # float32 adu: times the gain it overflows float32
