@@ -84,7 +84,7 @@ def normalise(electrons: np.ndarray, bad: np.ndarray, scheme: str, scale: float)
     good = ~bad
     median = np.float32(np.median(data[good])) if good.any() else np.float32(0.0)
     if bad.any():
-        data = interpolate_bad_pixels(data, bad) if good.any() else np.full_like(data, median)
+        data = interpolate_bad_pixels(data, bad)  # with no good pixel at all: zeros, the median taken above
     if scheme == "noise":
         data -= median
         sigma = np.float32(background_noise(data, good))
