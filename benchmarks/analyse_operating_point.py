@@ -11,7 +11,11 @@ For a detector, on ``crmask bench build`` sets:
   all of them and, on sets with injected cosmic rays, the significant ones
   (brightest pixel at `crmask.bench.metrics.SIGNIFICANT_EVENT_SIGMA` times the
   noise in injected charge or more, as ``crmask bench`` counts them): the others
-  are at the noise floor (a Gaussian's one-sided 1e-4 tail starts at 3.7 sigma).
+  are at the noise floor (a Gaussian's one-sided 1e-4 tail starts at 3.7 sigma);
+* where it has a probability map, the truth pixels it misses at FPR 1e-4, by
+  their significance in injected charge (`MISSED_BINS`), and the one cosmic
+  ray that holds the most of them: a gap to a peer made of one large
+  footprint differs from one spread over the faint edges of many.
 
     python benchmarks/analyse_operating_point.py --sets bench-sets --set m51 --set saao deepcr [key=value ...]
 """
@@ -30,6 +34,8 @@ FPR = 1e-4
 NEAR = 2
 _SQUARE = np.ones((3, 3), dtype=bool)
 PLACES = ("beside truth", "beside ignored", "on stars", "elsewhere")
+#: Edges of the significance bins (injected charge over the noise) the missed truth pixels are counted in.
+MISSED_BINS = (3.0, 5.0, 10.0, 20.0, np.inf)
 
 
 def analyse(detector, images) -> dict:
@@ -37,11 +43,15 @@ def analyse(detector, images) -> dict:
 
     ``events`` holds ``found`` and ``total`` over every cosmic ray, and
     ``significant_found`` and ``significant_total`` over the significant ones
-    (`None` unless every image has its injected significance).
+    (`None` unless every image has its injected significance). ``missed``
+    (with a probability map) holds the truth pixels at or below the `FPR`
+    threshold: ``total``, ``by_significance`` (counts in `MISSED_BINS`, where
+    every image has its significance) and ``largest`` (the most held by one
+    cosmic ray, 8-connected) with that cosmic ray's ``largest_size``.
     """
     from crmask.bench.metrics import event_completeness
 
-    scores, places = [], []
+    scores, places, maps = [], [], []
     significant = all(getattr(image, "significance", None) is not None for image in images)
     events = {"found": 0, "total": 0, "significant_found": 0 if significant else None,
               "significant_total": 0 if significant else None}
@@ -56,6 +66,7 @@ def analyse(detector, images) -> dict:
             place = np.select([beside_truth, beside_ignored, stars], [0, 1, 2], default=3)
             scores.append(prob[negative])
             places.append(place[negative])
+            maps.append((prob, image))
         found, total = event_completeness(truth, result.mask, ignore)
         events["found"] += found
         events["total"] += total
@@ -67,9 +78,29 @@ def analyse(detector, images) -> dict:
         return {"false_positives": None, "events": events}
     scores, places = np.concatenate(scores), np.concatenate(places)
     budget = int(FPR * scores.size)
-    top = places[np.argsort(-scores, kind="stable")[:budget]]
+    order = np.argsort(-scores, kind="stable")
+    top = places[order[:budget]]
     return {"budget": budget, "false_positives": {name: int((top == i).sum()) for i, name in enumerate(PLACES)},
-            "events": events}
+            "events": events, "missed": _missed(maps, float(scores[order[budget]]), significant)}
+
+
+def _missed(maps, threshold: float, significant: bool) -> dict:
+    """Truth pixels scored ``threshold`` or less in ``maps`` ((probability, image) pairs), as `analyse` reports."""
+    missed = {"total": 0, "by_significance": np.zeros(len(MISSED_BINS) - 1, dtype=int) if significant else None,
+              "largest": 0, "largest_size": 0}
+    for prob, image in maps:
+        lost = image.truth & ~image.ignore & (prob <= threshold)
+        missed["total"] += int(lost.sum())
+        if significant:
+            missed["by_significance"] += np.histogram(image.significance[lost], MISSED_BINS)[0]
+        labels, n = ndimage.label(image.truth, _SQUARE)
+        if n:
+            per_event = np.bincount(labels[lost], minlength=n + 1)[1:]
+            worst = int(np.argmax(per_event))
+            if per_event[worst] > missed["largest"]:
+                missed["largest"] = int(per_event[worst])
+                missed["largest_size"] = int(np.count_nonzero(labels == worst + 1))
+    return missed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         if report["false_positives"] is not None:
             places = ", ".join(f"{count} {place}" for place, count in report["false_positives"].items())
             print(f"{name}: the {report['budget']} highest-ranked negatives (FPR {FPR:g}): {places}")
+            missed = report["missed"]
+            line = f"{name}: truth pixels missed at FPR {FPR:g}: {missed['total']}"
+            if missed["by_significance"] is not None:
+                edges = [f"{low:g}-{high:g}" if np.isfinite(high) else f">={low:g}"
+                         for low, high in zip(MISSED_BINS, MISSED_BINS[1:])]
+                line += " (" + ", ".join(f"{e} sigma {c}" for e, c in zip(edges, missed["by_significance"])) + ")"
+            print(f"{line}; one cosmic ray holds {missed['largest']} of them (its {missed['largest_size']} pixels)")
         line = f"{name}: cosmic rays found at the threshold {ev['found']}/{ev['total']} ({ev['found'] / ev['total']:.3f})"
         if ev["significant_total"] is not None:
             floor_found = ev["found"] - ev["significant_found"]

@@ -74,7 +74,9 @@ def validation_scores(detector, card: dict, frames, footprints: Path, events: st
     frame without injected cosmic rays within
     `crmask_unet.training.MAX_NATURAL_FPR`; ``usable`` says whether one did.
     ``events`` is `crmask_unet.training.choose_threshold`'s: which cosmic rays
-    the threshold must find.
+    the threshold must find. Each frame's known defects are handed to the
+    detector as its bad-pixel mask, as ``crmask bench`` hands them over
+    (`crmask_unet.data.Sample.bad`).
     """
     from crmask.bench.metrics import DEFAULT_THRESHOLDS, Curve, score_histogram
     from crmask.growth import grow_probability
@@ -87,16 +89,19 @@ def validation_scores(detector, card: dict, frames, footprints: Path, events: st
                            card["training"]["seed"] + 1, 2, data["val_cr_density_per_mpix"])
     wings = detector.wing_growth()
 
-    def as_run(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prob = detector.probability(image)
+    def as_run(image: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # the frame's known defects are handed over as its bad-pixel mask, as `Detector.detect` does with a mask
+        prob = detector.probability(image, bad)
+        if bad is not None:
+            prob[bad] = 0.0
         grown = prob if wings is None else grow_probability(prob, image, nsigma=wings["nsigma"],
-                                                            weight=wings["weight"])
+                                                            weight=wings["weight"], bad=bad)
         return prob, grown
 
     positives = negatives = 0
     maps = []
     for sample in samples:
-        prob, grown = as_run(sample.image)
+        prob, grown = as_run(sample.image, sample.bad)
         pos, neg = score_histogram(sample.mask, prob, DEFAULT_THRESHOLDS, sample.ignore)
         positives, negatives = positives + pos, negatives + neg
         maps.append(ValidationMap(grown, sample.mask, sample.ignore, sample.significance))
@@ -105,7 +110,7 @@ def validation_scores(detector, card: dict, frames, footprints: Path, events: st
         frame = frames[name]
         electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
         labels = frame.labels if frame.labels is not None else np.zeros(electrons.shape, dtype=bool)
-        natural[name] = ValidationMap(as_run(electrons)[1], labels, frame.own_crs | frame.defects)
+        natural[name] = ValidationMap(as_run(electrons, frame.defects)[1], labels, frame.own_crs | frame.defects)
     point = choose_threshold(maps, events=events, natural=list(natural.values()))
     counts = {name: {"false_positives": int(((m.probability >= point.threshold) & ~m.truth & ~m.ignore).sum()),
                      "negatives": int((~m.truth & ~m.ignore).sum())} for name, m in natural.items()}

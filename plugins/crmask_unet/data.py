@@ -68,6 +68,12 @@ class Sample:
         infinite for real labelled cosmic rays), where known: the
         validation counts the significant cosmic rays with it
         (`crmask.bench.metrics.event_completeness`).
+    bad : numpy.ndarray or None
+        The frame's known defects (bool), which a detector is handed as its
+        bad-pixel mask, as a reduction's bad-pixel mask would be; `None`
+        where none are known. Training shows them to the network as they
+        are; the threshold chosen for a detector after training hands them
+        over, as the detector is used.
     """
 
     image: np.ndarray
@@ -76,6 +82,7 @@ class Sample:
     clean: np.ndarray
     sky: float
     significance: np.ndarray | None = None
+    bad: np.ndarray | None = None
 
     def transformed(self, code: int) -> "Sample":
         """Apply one of the 8 symmetries of the square (bit 0: flip y, bit 1: flip x, bit 2: transpose)."""
@@ -90,7 +97,8 @@ class Sample:
             return np.ascontiguousarray(a)
 
         return replace(self, image=op(self.image), mask=op(self.mask), ignore=op(self.ignore), clean=op(self.clean),
-                       significance=None if self.significance is None else op(self.significance))
+                       significance=None if self.significance is None else op(self.significance),
+                       bad=None if self.bad is None else op(self.bad))
 
 
 class PatchSource(Protocol):
@@ -274,9 +282,10 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
     ``(seed, frame index, realisation)``). Truth is the injected cosmic rays
     (pixels 3 sigma above the noise) plus the frame's real labels where it
     has them (the SPRAT repeat masks); each sample carries the truth's
-    significance (`Sample.significance`). Left out of the loss: the frame's own
-    unlabelled cosmic rays and doubtful pixels (``own_crs``), its defects,
-    and faint injected charge.
+    significance (`Sample.significance`) and the frame's defects
+    (`Sample.bad`). Left out of the loss: the frame's own unlabelled cosmic
+    rays and doubtful pixels (``own_crs``), its defects, and faint injected
+    charge.
 
     Parameters
     ----------
@@ -319,7 +328,7 @@ def real_samples(frames, footprints, seed: int, realisations: int = 4, cr_densit
             if frame.labels is not None:  # real cosmic rays found in the repeats at 5 sigma
                 significance = np.where(frame.labels, np.float32(np.inf), significance)
             samples.append(Sample(image=inj.data, mask=truth, ignore=ignore, clean=electrons, sky=sky,
-                                  significance=significance))
+                                  significance=significance, bad=frame.defects))
     return samples
 
 

@@ -221,7 +221,10 @@ def evaluate(model, samples: Sequence[Sample], norm: Normalisation, device="cpu"
     """Validation loss, TPR at `FPR_POINTS` and the probability maps of whole frames.
 
     Pixels in ``sample.ignore`` are left out. Frames are cropped to a
-    multiple of the model's pooling factor. The TPRs are read off the ROC
+    multiple of the model's pooling factor. Known defects (``sample.bad``)
+    reach the network as they are, as in the training patches; the
+    detector's threshold, chosen after training, is chosen with them handed
+    over as a bad-pixel mask (``benchmarks/fix_group_statistics.py``). The TPRs are read off the ROC
     curve summed over the frames with `crmask.bench.metrics.Curve`, as
     ``crmask bench`` does.
 

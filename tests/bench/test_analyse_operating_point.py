@@ -50,3 +50,28 @@ def test_false_positives_by_place_and_significant_events(script):
     image.significance = None  # a set without injected charge (the repeats): every cosmic ray, nothing more
     assert script.analyse(_Given(prob), [image])["events"] == {
         "found": 1, "total": 2, "significant_found": None, "significant_total": None}
+
+
+def test_missed_truth_pixels_by_significance_and_the_cosmic_ray_holding_most(script):
+    shape = (200, 200)
+    truth = np.zeros(shape, dtype=bool)
+    truth[20, 20:24] = True  # found whole
+    truth[60, 60] = True  # a faint single pixel, missed
+    truth[80, 80:90] = True  # a long track, six of its pixels missed
+    prob = np.zeros(shape, dtype=np.float32)
+    prob[20, 20:24] = 0.99
+    prob[80, 80:84] = 0.95
+    prob[80, 84:90] = 0.5
+    for k, value in enumerate((0.9, 0.8, 0.7, 0.6)):  # negatives: the fourth sets the threshold of FPR 1e-4 (3)
+        prob[150, 20 + 5 * k] = value
+    significance = np.where(truth, 50.0, 0.0)
+    significance[60, 60] = 3.5
+    significance[80, 84:90] = 12.0
+    image = SimpleNamespace(ccd=None, truth=truth, ignore=np.zeros(shape, dtype=bool), starmask=None,
+                            significance=significance)
+    missed = script.analyse(_Given(prob), [image])["missed"]
+    assert missed["total"] == 7
+    np.testing.assert_array_equal(missed["by_significance"], [1, 0, 6, 0])  # 3-5, 5-10, 10-20, >= 20 sigma
+    assert (missed["largest"], missed["largest_size"]) == (6, 10)
+    image.significance = None
+    assert script.analyse(_Given(prob), [image])["missed"]["by_significance"] is None

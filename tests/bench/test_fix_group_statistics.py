@@ -1,5 +1,5 @@
 """benchmarks/fix_group_statistics.py: rewriting a weights file with fixed statistics and a new threshold; the
-validation scores' bound on the uninjected frames."""
+validation scores' bound on the uninjected frames and the defects they hand over."""
 
 import numpy as np
 import pytest
@@ -39,8 +39,10 @@ class _Constant:
 
     def __init__(self, value):
         self.value = value
+        self.bad = []
 
-    def probability(self, image):
+    def probability(self, image, bad=None):
+        self.bad.append(bad)
         return np.full(image.shape, self.value, dtype=np.float32)
 
     def wing_growth(self):
@@ -66,3 +68,21 @@ def test_validation_scores_bound_the_uninjected_frames_false_positive_rate(scrip
     assert not high["usable"] and high["operating_point"]["threshold"] == max(THRESHOLD_GRID)
     natural = high["natural_frames"]["saao"]
     assert natural["false_positives"] == natural["negatives"] == (~frames["saao"].own_crs & ~frames["saao"].defects).sum()
+
+
+def test_validation_scores_hand_each_frame_its_defects_as_the_bad_pixel_mask(script):
+    from crmask.bench.sources import load_real_frames
+
+    data = shared_path("sprat_lhs6328").parent
+    shared_path("cr_footprints_itl.fits.gz")
+    frames = load_real_frames(data, ["sprat-4"])
+    defects = frames["sprat-4"].defects
+    assert defects.any()  # the dark's hot pixels and bad columns
+    card = {"training_data": {"real": {"validate": {"sprat-4": "sprat_lhs6328/v_e_20180810_12_4_0_0.fits.gz"}},
+                              "val_cr_density_per_mpix": 250.0}, "training": {"seed": 1}}
+    detector = _Constant(0.6)
+    script.validation_scores(detector, card, frames, data / "cr_footprints_itl.fits.gz")
+    # two injected realisations and the uninjected frame, each handed the frame's defects, as crmask bench does
+    assert len(detector.bad) == 3
+    for bad in detector.bad:
+        np.testing.assert_array_equal(bad, defects)

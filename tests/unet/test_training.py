@@ -449,6 +449,9 @@ def test_real_samples_inject_footprints_and_ignore_the_frames_own_cosmic_rays(rn
         np.testing.assert_allclose(sample.significance[injected_truth],
                                    injected[injected_truth] / np.sqrt(5.0**2 + electrons[injected_truth]), rtol=1e-3)
         assert (sample.significance[injected_truth] > 3).all()
+        # the frame's defects go with it (a detector's bad-pixel mask), through the symmetries of the square too
+        np.testing.assert_array_equal(sample.bad, frame.defects)
+        np.testing.assert_array_equal(sample.transformed(5).bad, frame.defects[::-1].T)
     assert not np.array_equal(samples[0].mask, samples[1].mask)  # independent injections
     again = real_samples([frame], library, seed=7, realisations=2, cr_density=2000.0)
     np.testing.assert_array_equal(again[1].image, samples[1].image)
