@@ -82,7 +82,7 @@ def found_fractions(detector, frames, library, peaks=PEAKS, scale: str = "peak")
             injection = inject_footprints(electrons, scaled[peak], n, gain=1.0,
                                           readnoise=frame.readnoise, rng=np.random.default_rng(0), satlevel=satlevel)
             counted = injection.mask & ~(frame.own_crs | frame.defects)
-            mask = detector.detect(CCDData(injection.data, unit=u.electron, header=header)).mask
+            mask = detector.detect(CCDData(injection.data, unit=u.electron, header=header, mask=frame.defects)).mask
             row[f"{peak:g}"] = float(mask[counted].mean())
             pixels.append(int(np.count_nonzero(counted)))
         row["cosmic_rays"], row["pixels"] = n, min(pixels)

@@ -70,7 +70,8 @@ def score(name: str, frames, footprints: Path, library) -> dict:
     for nsigma in (None, *SIGMAS):
         rule = {"bright": False} if nsigma is None else {"bright_sigma": nsigma, "bright_target": nsigma / 2}
         detector = crmask.get_detector(detector_name, weights=name, threads=1, **rule)
-        real, injected = validation_maps(lambda electrons: detector_map(detector, electrons), frames, footprints)
+        real, injected = validation_maps(lambda electrons, bad: detector_map(detector, electrons, bad), frames,
+                                         footprints)
         bright = found_fractions(detector, validation, library, PEAKS, scale="mean")
         rows.append({"bright_sigma": nsigma, "injected_tpr": pooled_curve(injected).tpr_at_fpr(FPR),
                      "sprat_tpr": pooled_curve(real).tpr_at_fpr(FPR),

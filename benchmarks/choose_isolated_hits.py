@@ -57,26 +57,27 @@ SIGMAS = (5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0)
 FPR = 1e-4
 
 
-def detector_map(detector, electrons: np.ndarray) -> np.ndarray:
-    """The probability map ``detector`` makes of an image in electrons."""
+def detector_map(detector, electrons: np.ndarray, bad: np.ndarray | None = None) -> np.ndarray:
+    """The probability map ``detector`` makes of an image in electrons, ``bad`` its bad-pixel mask."""
     import astropy.units as u
     from astropy.nddata import CCDData
 
-    return detector.detect(CCDData(electrons, unit=u.electron)).probability
+    return detector.detect(CCDData(electrons, unit=u.electron, mask=bad)).probability
 
 
 def _with_hits(maps, nsigma: float | None):
-    """``maps`` (electrons, probability, ...) with the isolated hits of ``nsigma`` at probability 1."""
+    """``maps`` (electrons, probability, ..., bad) with the isolated hits of ``nsigma`` at probability 1 (never at
+    the bad pixels, as the detector adds them)."""
     from crmask.isolated import isolated_hits
 
     if nsigma is None:
         return maps
-    return [(electrons, np.where(isolated_hits(electrons, nsigma=nsigma), np.float32(1), prob), *rest)
+    return [(electrons, np.where(isolated_hits(electrons, nsigma=nsigma, bad=rest[-1]), np.float32(1), prob), *rest)
             for electrons, prob, *rest in maps]
 
 
 def pooled_curve(maps):
-    """The pooled ROC curve of ``(electrons, probability, truth, ignore)`` maps, at every distinct score."""
+    """The pooled ROC curve of ``(electrons, probability, truth, ignore, ...)`` maps, at every distinct score."""
     from crmask.bench.metrics import Curve
 
     pooled = [np.concatenate([np.ravel(m[i]) for m in maps]) for i in (2, 1, 3)]
@@ -87,14 +88,14 @@ def score(detector, frames, footprints: Path) -> dict:
     """The grid for one detector: costs and hits flagged at each ``hit_sigma`` (`None`: no rule)."""
     from crmask.bench.metrics import threshold_at_fpr
 
-    real, injected = validation_maps(lambda electrons: detector_map(detector, electrons), frames, footprints)
-    hits = [(electrons, detector_map(detector, electrons), ys, xs)
-            for electrons, ys, xs in gate_hits([frames["sprat-4"], frames["saao"]])]
+    real, injected = validation_maps(lambda electrons, bad: detector_map(detector, electrons, bad), frames, footprints)
+    hits = [(electrons, detector_map(detector, electrons, bad), ys, xs, bad)
+            for electrons, ys, xs, bad in gate_hits([frames["sprat-4"], frames["saao"]])]
     rows = []
     for nsigma in (None, *SIGMAS):
         curve = pooled_curve(_with_hits(injected, nsigma))
         threshold, _, _ = threshold_at_fpr(curve.fpr, curve.tpr, curve.thresholds, FPR)
-        flagged = np.concatenate([prob[ys, xs] >= threshold for _, prob, ys, xs in _with_hits(hits, nsigma)])
+        flagged = np.concatenate([prob[ys, xs] >= threshold for _, prob, ys, xs, _ in _with_hits(hits, nsigma)])
         rows.append({"hit_sigma": nsigma, "injected_tpr": curve.tpr_at_fpr(FPR),
                      "sprat_tpr": pooled_curve(_with_hits(real, nsigma)).tpr_at_fpr(FPR),
                      "hits_flagged": float(flagged.mean()), "threshold": float(threshold)})

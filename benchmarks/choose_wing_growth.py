@@ -61,26 +61,40 @@ FPR = 1e-4
 
 
 def injected_maps(score, frames, footprints: Path):
-    """(electrons, probability, truth, ignore) of the injected validation frames (SAAO and SPRAT 4, seed 2).
+    """(electrons, probability, truth, ignore, bad) of the injected validation frames (SAAO and SPRAT 4, seed 2).
 
-    ``score`` maps an image in electrons to its probability map (a network's
-    `UNetDetector.probability`, or the detector's whole map).
+    ``score`` maps an image in electrons and its bad-pixel mask (the frame's
+    known defects, handed to a detector as ``crmask bench`` hands them) to
+    its probability map (a network's `UNetDetector.probability`, or the
+    detector's whole map).
     """
     from crmask_unet.data import real_samples, split_footprints
 
     samples = real_samples([frames["sprat-4"], frames["saao"]], split_footprints(str(footprints), "val"), 2, 2, 250.0)
-    return [(s.image, score(s.image), s.mask, s.ignore) for s in samples]
+    return [(s.image, score(s.image, s.bad), s.mask, s.ignore, s.bad) for s in samples]
 
 
 def validation_maps(score, frames, footprints: Path):
-    """(electrons, probability, truth, ignore) of SPRAT 1-4 with their repeat labels, and `injected_maps`."""
+    """(electrons, probability, truth, ignore, bad) of SPRAT 1-4 with their repeat labels, and `injected_maps`."""
     real = []
     for name in ("sprat-1", "sprat-2", "sprat-3", "sprat-4"):
         frame = frames[name]
         electrons = np.asarray(frame.data, dtype=np.float32) * np.float32(frame.gain)
         ignore = (frame.own_crs | frame.defects) & ~frame.labels
-        real.append((electrons, score(electrons), frame.labels, ignore))
+        real.append((electrons, score(electrons, frame.defects), frame.labels, ignore, frame.defects))
     return real, injected_maps(score, frames, footprints)
+
+
+def network_map(detector):
+    """A ``score`` for `validation_maps`: the network's probability (`UNetDetector.probability`), zero at the bad
+    pixels, as `Detector.detect` leaves them before growing wings."""
+
+    def score(electrons: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        prob = detector.probability(electrons, bad)
+        prob[bad] = 0.0
+        return prob
+
+    return score
 
 
 def _tpr(maps, nsigma: float | None, weight: float) -> float:
@@ -89,9 +103,9 @@ def _tpr(maps, nsigma: float | None, weight: float) -> float:
     from crmask.bench.metrics import Curve, score_histogram
 
     positives = negatives = 0
-    for electrons, prob, truth, ignore in maps:
+    for electrons, prob, truth, ignore, bad in maps:
         if nsigma is not None:
-            prob = grow_probability(prob, electrons, nsigma=nsigma, weight=weight)
+            prob = grow_probability(prob, electrons, nsigma=nsigma, weight=weight, bad=bad)
         pos, neg = score_histogram(truth, prob, thresholds, ignore)
         positives, negatives = positives + pos, negatives + neg
     return Curve.from_histogram(positives, negatives, thresholds).tpr_at_fpr(FPR)
@@ -99,7 +113,7 @@ def _tpr(maps, nsigma: float | None, weight: float) -> float:
 
 def one_pixel(maps) -> float:
     """TPR of one cosmic-ray pixel of ``maps`` (the injected validation frames): the resolution of a cost."""
-    return 1.0 / sum(int(np.count_nonzero(truth & ~ignore)) for _, _, truth, ignore in maps)
+    return 1.0 / sum(int(np.count_nonzero(truth & ~ignore)) for _, _, truth, ignore, _ in maps)
 
 
 def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, evidence: str | None = None) -> dict:
@@ -113,7 +127,7 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, e
     card_path = WEIGHTS_DIR / f"{name}.json"
     card = read_card(card_path)
     detector = crmask.get_detector(card["detector"], weights=name, wings=False, threads=1)
-    injected = injected_maps(detector.probability, frames, footprints)
+    injected = injected_maps(network_map(detector), frames, footprints)
     base = _tpr(injected, None, 1.0)
     costs = {weight: base - _tpr(injected, nsigma, weight) for weight in WEIGHTS}
     pixel = one_pixel(injected)
@@ -147,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = crmask.get_detector(opts.detector, weights=opts.weights, threads=1)
     frames = load_real_frames(opts.data, ["sprat-1", "sprat-2", "sprat-3", "sprat-4", "saao"])
-    real, injected = validation_maps(detector.probability, frames, opts.data / "cr_footprints_itl.fits.gz")
+    real, injected = validation_maps(network_map(detector), frames, opts.data / "cr_footprints_itl.fits.gz")
     base_real, base_injected = _tpr(real, None, 1.0), _tpr(injected, None, 1.0)
     print(f"no growth: SPRAT 1-4 TPR {base_real:.4f}, injected validation TPR {base_injected:.4f}")
     grid = []

@@ -68,8 +68,9 @@ def with_hits(frame, significances=SIGNIFICANCES) -> tuple[np.ndarray, np.ndarra
     return data.astype(np.float32), ys, xs, significance
 
 
-def gate_hits(frames, min_significance: float = GATE_SIGNIFICANCE) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Each frame with its hits (`with_hits`), in electrons, and the rows and columns of those of ``min_significance``.
+def gate_hits(frames, min_significance: float = GATE_SIGNIFICANCE) -> list[tuple[np.ndarray, ...]]:
+    """Each frame with its hits (`with_hits`), in electrons, the rows and columns of those of ``min_significance``,
+    and the frame's known defects (its bad-pixel mask).
 
     Made once for the shipping gate, which reads them with every network it compares (`flagged_hits`).
     """
@@ -77,7 +78,7 @@ def gate_hits(frames, min_significance: float = GATE_SIGNIFICANCE) -> list[tuple
     for frame in frames:
         data, ys, xs, significance = with_hits(frame)
         keep = significance >= min_significance
-        hits.append((data * np.float32(frame.gain), ys[keep], xs[keep]))
+        hits.append((data * np.float32(frame.gain), ys[keep], xs[keep], frame.defects))
     return hits
 
 
@@ -88,15 +89,16 @@ def flagged_hits(detector, hits, threshold: float, rule: dict[str, float] | None
     that two networks compare at their thresholds for one false-positive
     rate, as the shipping gate compares them. ``rule`` is an isolated-hit
     rule (``{"nsigma", "ratio"}``, `crmask.isolated.isolated_hits`), as the
-    detector adds it to the network's map.
+    detector adds it to the network's map. Both get the frame's defects as
+    the bad-pixel mask, as ``crmask bench`` hands them over.
     """
     from crmask.isolated import isolated_hits
 
     flagged = []
-    for electrons, ys, xs in hits:
-        found = detector.probability(electrons)[ys, xs] >= threshold
+    for electrons, ys, xs, bad in hits:
+        found = detector.probability(electrons, bad)[ys, xs] >= threshold
         if rule is not None:
-            found |= isolated_hits(electrons, nsigma=rule["nsigma"], ratio=rule["ratio"])[ys, xs]
+            found |= isolated_hits(electrons, nsigma=rule["nsigma"], ratio=rule["ratio"], bad=bad)[ys, xs]
         flagged.append(found)
     return np.concatenate(flagged)
 
@@ -113,7 +115,7 @@ def found_fractions(detector, frames, significances=SIGNIFICANCES) -> dict[str, 
         header = Header({"GAIN": frame.gain, "RDNOISE": frame.readnoise})  # as `crmask bench build` writes them
         if frame.satlevel is not None:
             header["SATURATE"] = frame.satlevel
-        mask = detector.detect(CCDData(data, unit=u.adu, header=header)).mask
+        mask = detector.detect(CCDData(data, unit=u.adu, header=header, mask=frame.defects)).mask
         flagged = mask[ys, xs]
         out[frame.name] = {f"{s:g}": float(flagged[significance == s].mean()) for s in significances}
         out[frame.name]["hits"] = int(len(ys))

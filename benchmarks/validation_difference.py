@@ -46,10 +46,11 @@ def event_counts(detector, samples) -> np.ndarray:
 
 
 def operating_point(detector, samples) -> tuple[np.ndarray, float]:
-    """`event_counts` and the threshold they were counted at."""
+    """`event_counts` and the threshold they were counted at (each frame's defects handed to the detector as its
+    bad-pixel mask, `crmask_unet.data.Sample.bad`)."""
     from crmask.bench.metrics import Curve, threshold_at_fpr
 
-    maps = [detector.probability(s.image) for s in samples]
+    maps = [detector.probability(s.image, s.bad) for s in samples]
     pooled = [np.concatenate([a.ravel() for a in arrays])
               for arrays in ([s.mask for s in samples], maps, [s.ignore for s in samples])]
     curve = Curve.from_scores(*pooled)

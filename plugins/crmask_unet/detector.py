@@ -195,9 +195,9 @@ class UNetDetector(Detector):
             "bright_sigma": Param(None, "Noise units from which a structure is brighter than training (noise-unit "
                                   "models only); default: the model card's (none rescaled when it has none)",
                                   type=float, low=EXTENT_SIGMA, low_open=True, allow_none=True),
-            "bright_target": Param(None, "Noise units the brightest pixel of a dimmed structure reads; default: the "
-                                   "model card's, else half of bright_sigma", type=float, low=0.0, low_open=True,
-                                   allow_none=True),
+            "bright_target": Param(None, "Noise units the brightest pixel of a dimmed structure reads; default: half "
+                                   "of bright_sigma when that is given, else the model card's, else half of the "
+                                   "card's bright_sigma", type=float, low=0.0, low_open=True, allow_none=True),
             "gain": CALIBRATION_PARAMS["gain"],
             "gain_key": CALIBRATION_PARAMS["gain_key"],
         }
@@ -372,6 +372,8 @@ class UNetDetector(Detector):
         rule = self._rule("bright", loaded.bright, {"nsigma": "bright_sigma", "target": "bright_target"}, {})
         if rule is None:
             return None
+        if self.params["bright_sigma"] is not None and self.params["bright_target"] is None:
+            rule["target"] = rule["nsigma"] / 2  # the card's target goes with the card's bright_sigma only
         if loaded.normalisation.scheme != "noise":
             raise ValueError(f"bright structures are rescaled in noise units; weights {loaded.source!r} take "
                              f"{loaded.normalisation.scheme!r} input (leave bright_sigma unset)")

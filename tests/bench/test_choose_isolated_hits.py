@@ -35,8 +35,11 @@ def test_the_rule_sets_the_hits_to_probability_one_and_nothing_else(script):
     rng = np.random.default_rng(3)
     electrons = rng.normal(1000.0, 10.0, (48, 48)).astype(np.float32)
     electrons[20, 20] += 500.0
+    electrons[30, 30] += 500.0  # a hot pixel in the frame's bad-pixel mask: never a hit, as in the detector
     prob = np.full(electrons.shape, 0.25, dtype=np.float32)
     truth = np.zeros(electrons.shape, dtype=bool)
-    (_, ruled, kept_truth), = script._with_hits([(electrons, prob, truth)], 10.0)
-    assert ruled[20, 20] == 1.0 and np.count_nonzero(ruled != prob) == 1 and kept_truth is truth
-    assert script._with_hits([(electrons, prob, truth)], None)[0][1] is prob
+    bad = np.zeros(electrons.shape, dtype=bool)
+    bad[30, 30] = True
+    (_, ruled, kept_truth, kept_bad), = script._with_hits([(electrons, prob, truth, bad)], 10.0)
+    assert ruled[20, 20] == 1.0 and np.count_nonzero(ruled != prob) == 1 and kept_truth is truth and kept_bad is bad
+    assert script._with_hits([(electrons, prob, truth, bad)], None)[0][1] is prob

@@ -14,13 +14,14 @@ def script():
 
 
 def _map(shape, crs, ignored=()):
-    """(electrons, probability, truth, ignore) of a frame with cosmic-ray pixels ``crs``, ``ignored`` left out."""
+    """(electrons, probability, truth, ignore, bad) of a frame with cosmic-ray pixels ``crs``, ``ignored`` left
+    out, no bad pixel."""
     truth, ignore = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
     for y, x in crs:
         truth[y, x] = True
     for y, x in ignored:
         ignore[y, x] = True
-    return np.zeros(shape), np.zeros(shape), truth, ignore
+    return np.zeros(shape), np.zeros(shape), truth, ignore, np.zeros(shape, dtype=bool)
 
 
 def test_one_pixel_is_the_tpr_of_one_counted_cosmic_ray_pixel(script):
@@ -46,3 +47,34 @@ def test_growth_costing_less_than_one_pixel_is_taken_and_one_costing_more_is_not
     costs.update({0.2: 0.002, 0.3: 0.003, 0.4: 0.004})
     record = script.apply("deepcr-general", 1.0, frames=None, footprints=None, max_cost=0.0)
     assert record["wings"] is None and written["wings"] is None  # no weight qualifies: the growth is removed
+
+
+def test_the_network_map_gets_the_frames_defects_and_is_zero_there(script):
+    seen = []
+
+    def probability(electrons, bad):
+        seen.append(bad)
+        return np.full(electrons.shape, 0.9, dtype=np.float32)
+
+    bad = np.zeros((6, 6), dtype=bool)
+    bad[:, 2] = True  # a bad column
+    prob = script.network_map(SimpleNamespace(probability=probability))(np.ones((6, 6)), bad)
+    assert seen[0] is bad  # handed over as the bad-pixel mask, as crmask bench hands it
+    assert (prob[bad] == 0).all() and (prob[~bad] == np.float32(0.9)).all()
+
+
+def test_growth_never_reaches_a_bad_pixel(script):
+    electrons = np.random.default_rng(4).normal(100.0, 1.0, (16, 16))
+    electrons[8, 7:10] += 50.0  # a track and its two bright neighbours, one of them a bad pixel
+    prob = np.zeros(electrons.shape, dtype=np.float32)
+    prob[8, 8] = 1.0
+    truth = np.zeros(electrons.shape, dtype=bool)
+    truth[8, 7:10] = True
+    bad = np.zeros(electrons.shape, dtype=bool)
+    bad[8, 9] = True
+    ignore = bad.copy()
+    grown = script._tpr([(electrons, prob, truth, ignore, np.zeros_like(bad))], 3.0, 1.0)
+    held = script._tpr([(electrons, prob, truth, ignore, bad)], 3.0, 1.0)
+    assert grown == 1.0 and held == 1.0  # the counted pixels (8, 7) and (8, 8) are found either way
+    without = script._tpr([(electrons, prob, truth, np.zeros_like(bad), bad)], 3.0, 1.0)
+    assert without == pytest.approx(2 / 3, abs=1e-3)  # counted, the bad pixel is not grown into: missed

@@ -42,7 +42,7 @@ def test_flagged_hits_reads_the_network_map_at_a_threshold(script):
     _, ys, xs, significance = script.with_hits(frame)
     noise = np.sqrt(100.0 + 5.0**2)
     # a stand-in network whose probability rises with the excess: 30 sigma gives 0.5, 10 sigma 0.17
-    network = SimpleNamespace(probability=lambda electrons: np.clip((electrons - 100.0) / (60 * noise), 0, 1))
+    network = SimpleNamespace(probability=lambda electrons, bad: np.clip((electrons - 100.0) / (60 * noise), 0, 1))
     flagged = script.flagged_hits(network, script.gate_hits([frame]), threshold=0.4)
     gated = significance[significance >= script.GATE_SIGNIFICANCE]
     np.testing.assert_array_equal(flagged, gated >= 30.0)
@@ -55,7 +55,7 @@ def test_flagged_hits_adds_the_isolated_hit_rule_to_the_network(script):
     scatter = np.random.default_rng(2).normal(0, noise / frame.gain, frame.data.shape)
     frame.data = frame.data + scatter.astype(np.float32)
     _, _, _, significance = script.with_hits(frame)
-    blind = SimpleNamespace(probability=lambda electrons: np.zeros(electrons.shape, dtype=np.float32))
+    blind = SimpleNamespace(probability=lambda electrons, bad: np.zeros(electrons.shape, dtype=np.float32))
     hits = script.gate_hits([frame])
     assert not script.flagged_hits(blind, hits, threshold=0.5).any()
     flagged = script.flagged_hits(blind, hits, threshold=0.5, rule={"nsigma": 50.0, "ratio": 3.0})

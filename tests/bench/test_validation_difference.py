@@ -19,8 +19,10 @@ class _Fixed:
 
     def __init__(self, maps):
         self.maps = iter(maps)
+        self.bad = []
 
-    def probability(self, image):
+    def probability(self, image, bad=None):
+        self.bad.append(bad)
         return next(self.maps)
 
 
@@ -35,9 +37,13 @@ def test_event_counts_at_the_threshold_of_fpr_1e4(script):
     prob[10, 12:14] = 0.3  # the rest below the threshold
     prob[50, 50] = 0.95
     prob[100, 100:5 + 100] = [0.8, 0.7, 0.6, 0.5, 0.4]  # negatives: at most 3 may be flagged, so 0.3 is out
-    sample = SimpleNamespace(image=np.zeros(shape), mask=mask, ignore=ignore)
-    counts = script.event_counts(_Fixed([prob]), [sample])
+    bad = np.zeros(shape, dtype=bool)
+    bad[150, :] = True  # the frame's known defects, handed to the detector
+    sample = SimpleNamespace(image=np.zeros(shape), mask=mask, ignore=ignore, bad=bad)
+    detector = _Fixed([prob])
+    counts = script.event_counts(detector, [sample])
     np.testing.assert_array_equal(counts, [[4, 2], [1, 1]])  # pixels and pixels found, event by event
+    assert detector.bad == [bad]
 
 
 def test_a_model_must_name_its_detector(script, tmp_path):

@@ -9,9 +9,9 @@ compact structures there are stellar cores). The detectors show such
 structures to the network again, dimmed (`crmask_unet.bright.rescale_bright`),
 from ``bright_sigma`` noise units on. At 100 sigma every default then finds
 them. Each model card chose its own ``bright_sigma`` on real validation
-frames, which cannot tell 100 from 200 sigma; ``deepcr`` and
-``att-cosmic-conn`` took 200, above most pixels of these tracks (about 170
-noise units), so with their card's rule they find only some of the tracks:
+frames, which cannot tell 100 from 200 sigma; ``deepcr``, ``cosmic-conn``
+and ``att-cosmic-conn`` took 200, above most pixels of these tracks (about
+170 noise units), so with their card's rule they find only some of the tracks:
 a strict expected failure, as is each network alone, so that this test
 fails the day either changes and its mark must go
 (``docs/learned_detectors.rst``, "Very bright cosmic rays").
@@ -36,7 +36,7 @@ SHAPES = {"track": (1, 10), "spot": (3, 3), "bar": (3, 12)}
 NETWORK_DEFECT = pytest.mark.xfail(strict=True, reason="the network alone passes over cosmic rays of 30,000 e- per "
                                    "pixel; see docs/learned_detectors.rst")
 #: Defaults whose card's bright_sigma (200) lies above most pixels of the 30,000 e- tracks.
-ABOVE_THE_TRACKS = ("deepcr", "att-cosmic-conn")
+ABOVE_THE_TRACKS = ("deepcr", "cosmic-conn", "att-cosmic-conn")
 CARD_ABOVE = pytest.mark.xfail(strict=True, reason="the card's bright_sigma (200) is above most pixels of these "
                                "tracks (about 170 noise units); see docs/learned_detectors.rst")
 

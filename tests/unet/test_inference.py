@@ -442,7 +442,9 @@ def test_bright_rescaling_of_the_model_card_applies_by_default(rng):
     assert crmask.get_detector("deepcr", bright=False, bright_sigma=card["nsigma"]).bright_rule() is None
     assert crmask.get_detector("deepcr", bright_target=20.0).bright_rule() == {"nsigma": card["nsigma"],
                                                                                "target": 20.0}
-    assert crmask.get_detector("deepcr", bright_sigma=300.0).bright_rule()["nsigma"] == 300.0
+    # a bright_sigma of one's own dims to half of it, not to the target the card chose for its own bright_sigma
+    assert crmask.get_detector("deepcr", bright_sigma=300.0).bright_rule() == {"nsigma": 300.0, "target": 150.0}
+    assert crmask.get_detector("deepcr", bright_sigma=300.0, bright_target=90.0).bright_rule()["target"] == 90.0
 
 
 def test_bright_rescaling_needs_a_noise_unit_model(cosmic_weights):
