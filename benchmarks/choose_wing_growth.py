@@ -91,7 +91,8 @@ def network_map(detector):
 
     def score(electrons: np.ndarray, bad: np.ndarray) -> np.ndarray:
         prob = detector.probability(electrons, bad)
-        prob[bad] = 0.0
+        if bad is not None:
+            prob[bad] = 0.0
         return prob
 
     return score

@@ -72,8 +72,9 @@ class Sample:
         The frame's known defects (bool), which a detector is handed as its
         bad-pixel mask, as a reduction's bad-pixel mask would be; `None`
         where none are known. Training shows them to the network as they
-        are; the threshold chosen for a detector after training hands them
-        over, as the detector is used.
+        are; the choices made for a detector after training (threshold, wing
+        growth, isolated hits, bright rescaling) hand them over, as the
+        detector is used.
     """
 
     image: np.ndarray

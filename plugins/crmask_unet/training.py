@@ -222,9 +222,10 @@ def evaluate(model, samples: Sequence[Sample], norm: Normalisation, device="cpu"
 
     Pixels in ``sample.ignore`` are left out. Frames are cropped to a
     multiple of the model's pooling factor. Known defects (``sample.bad``)
-    reach the network as they are, as in the training patches; the
-    detector's threshold, chosen after training, is chosen with them handed
-    over as a bad-pixel mask (``benchmarks/fix_group_statistics.py``). The TPRs are read off the ROC
+    reach the network as they are, as in the training patches; the choices
+    made for the detector after training (its threshold, wing growth,
+    isolated hits, bright rescaling) hand them over as a bad-pixel mask
+    (``benchmarks/fix_group_statistics.py``, ``choose_wing_growth.py``). The TPRs are read off the ROC
     curve summed over the frames with `crmask.bench.metrics.Curve`, as
     ``crmask bench`` does.
 
