@@ -17,7 +17,10 @@ each) and all four images, and takes in order
   (`bench_unet_speed.speed_frame`), measured here on one and on two
   threads, the best of ``--repeats`` interleaved runs.
 
-No bench set is read. With ``--apply`` the choice goes into the weights
+No bench set is read. ``--no-speed`` scores the accuracy half alone (no
+timing, nothing applied): each step that gains beyond chance is recorded as
+such and the next is scored over it, and no choice is made. With
+``--apply`` the choice goes into the weights
 file's metadata and the model card (``mirrors``, with the evidence); the
 wing growth and the threshold were chosen for the maps of the previous
 choice, so run ``choose_wing_growth.py --apply`` and ``choose_threshold.py
@@ -73,8 +76,13 @@ def speed_ratios(detector_name: str, weights: str, mirrors: str, repeats: int) -
     return ratios
 
 
-def choose(name: str, samples, repeats: int) -> dict:
-    """Apply the rule to shipped model ``name``; the record of every step."""
+def choose(name: str, samples, repeats: int | None) -> dict:
+    """Apply the rule to shipped model ``name``; the record of every step.
+
+    With ``repeats`` `None` no speed is measured: a step that gains beyond
+    chance is recorded as such and taken for the next step, and the record's
+    ``mirrors`` is `None` (the accuracy half of the rule alone).
+    """
     import crmask
     from crmask_unet.mirrors import PAIRS
     from crmask_unet.weights import WEIGHTS_DIR, read_card
@@ -101,13 +109,17 @@ def choose(name: str, samples, repeats: int) -> dict:
         if low <= 0:
             step["outcome"] = "no gain beyond chance"
             break
+        if repeats is None:
+            step["outcome"] = "gain beyond chance; speed not measured"
+            chosen, found = candidate, trial
+            continue
         step["speed_ratio"] = {str(t): r for t, r in speed_ratios(detector_name, name, candidate, repeats).items()}
         if max(step["speed_ratio"].values()) > SPEED_GOAL:
             step["outcome"] = f"slower than {SPEED_GOAL}x astroscrappy"
             break
         step["outcome"] = "taken"
         chosen, found = candidate, trial
-    record["mirrors"] = chosen
+    record["mirrors"] = chosen if repeats is not None else None
     return record
 
 
@@ -138,18 +150,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apply", nargs="*", default=[], metavar="MODEL",
                         help="shipped models whose weights and cards get the choice")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each detector (best kept)")
+    parser.add_argument("--no-speed", action="store_true",
+                        help="score the accuracy half of the rule alone: no timing, no choice, nothing applied")
     parser.add_argument("-o", "--output", type=Path, default=None, help="JSON file for the records")
     opts = parse_args_with_data(parser, argv)
     names = [*opts.models, *opts.apply]
     if not names:
         parser.error("name at least one shipped model")
+    if opts.no_speed and opts.apply:
+        parser.error("--no-speed makes no choice to apply")
     data = opts.data
     from crmask.bench.sources import load_real_frames
 
     samples = validation_samples(load_real_frames(data, VALIDATION_SOURCES), data / "cr_footprints_itl.fits.gz")
     records = []
     for name in names:
-        record = choose(name, samples, opts.repeats)
+        record = choose(name, samples, None if opts.no_speed else opts.repeats)
         records.append(record)
         tprs = ", ".join(f"{mirrors} {value:.4f}" for mirrors, value in record["tpr"].items())
         steps = "; ".join(f"{s['mirrors']} {s['outcome']}" for s in record["steps"])

@@ -64,3 +64,20 @@ def test_a_gain_within_chance_is_not_taken_and_nothing_is_timed(script, stand_in
     record = script.choose("deepcr-general", samples=None, repeats=1)  # the same cosmic rays found: no gain
     assert record["mirrors"] == "none"
     assert record["steps"][0]["outcome"] == "no gain beyond chance" and "speed_ratio" not in record["steps"][0]
+
+
+def test_the_accuracy_half_alone_times_nothing_and_chooses_nothing(script, stand_ins):
+    tpr, speed = stand_ins  # no speed given: timing any step would fail
+    tpr.update({"none": 0.90, "left-right": 0.93, "up-down": 0.97, "half-turn": 0.95, "all": 0.99})
+    record = script.choose("deepcr-general", samples=None, repeats=None)
+    assert record["mirrors"] is None
+    assert [(s["mirrors"], s["over"], s["outcome"]) for s in record["steps"]] == [
+        ("up-down", "none", "gain beyond chance; speed not measured"),
+        ("all", "up-down", "gain beyond chance; speed not measured")]
+    assert all("speed_ratio" not in s for s in record["steps"])
+
+
+def test_no_speed_refuses_to_apply(script, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        script.main(["--data", str(tmp_path), "--no-speed", "--apply", "deepcr-general-16"])
+    assert "--no-speed makes no choice to apply" in capsys.readouterr().err
