@@ -65,8 +65,8 @@ def injected_maps(score, frames, footprints: Path):
 
     ``score`` maps an image in electrons and its bad-pixel mask (the frame's
     known defects, handed to a detector as ``crmask bench`` hands them) to
-    its probability map (a network's `UNetDetector.probability`, or the
-    detector's whole map).
+    its probability map (a network's `UNetDetector.probability`, 0 at the
+    bad pixels, or the detector's whole map).
     """
     from crmask_unet.data import real_samples, split_footprints
 
@@ -83,19 +83,6 @@ def validation_maps(score, frames, footprints: Path):
         ignore = (frame.own_crs | frame.defects) & ~frame.labels
         real.append((electrons, score(electrons, frame.defects), frame.labels, ignore, frame.defects))
     return real, injected_maps(score, frames, footprints)
-
-
-def network_map(detector):
-    """A ``score`` for `validation_maps`: the network's probability (`UNetDetector.probability`), zero at the bad
-    pixels, as `Detector.detect` leaves them before growing wings."""
-
-    def score(electrons: np.ndarray, bad: np.ndarray) -> np.ndarray:
-        prob = detector.probability(electrons, bad)
-        if bad is not None:
-            prob[bad] = 0.0
-        return prob
-
-    return score
 
 
 def _tpr(maps, nsigma: float | None, weight: float) -> float:
@@ -128,7 +115,7 @@ def apply(name: str, nsigma: float, frames, footprints: Path, max_cost: float, e
     card_path = WEIGHTS_DIR / f"{name}.json"
     card = read_card(card_path)
     detector = crmask.get_detector(card["detector"], weights=name, wings=False, threads=1)
-    injected = injected_maps(network_map(detector), frames, footprints)
+    injected = injected_maps(detector.probability, frames, footprints)
     base = _tpr(injected, None, 1.0)
     costs = {weight: base - _tpr(injected, nsigma, weight) for weight in WEIGHTS}
     pixel = one_pixel(injected)
@@ -162,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = crmask.get_detector(opts.detector, weights=opts.weights, threads=1)
     frames = load_real_frames(opts.data, ["sprat-1", "sprat-2", "sprat-3", "sprat-4", "saao"])
-    real, injected = validation_maps(network_map(detector), frames, opts.data / "cr_footprints_itl.fits.gz")
+    real, injected = validation_maps(detector.probability, frames, opts.data / "cr_footprints_itl.fits.gz")
     base_real, base_injected = _tpr(real, None, 1.0), _tpr(injected, None, 1.0)
     print(f"no growth: SPRAT 1-4 TPR {base_real:.4f}, injected validation TPR {base_injected:.4f}")
     grid = []

@@ -92,8 +92,6 @@ def validation_scores(detector, card: dict, frames, footprints: Path, events: st
     def as_run(image: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # the frame's known defects are handed over as its bad-pixel mask, as `Detector.detect` does with a mask
         prob = detector.probability(image, bad)
-        if bad is not None:
-            prob[bad] = 0.0
         grown = prob if wings is None else grow_probability(prob, image, nsigma=wings["nsigma"],
                                                             weight=wings["weight"], bad=bad)
         return prob, grown

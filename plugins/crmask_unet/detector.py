@@ -262,7 +262,8 @@ class UNetDetector(Detector):
         electrons : numpy.ndarray
             2-D image in electrons.
         bad : numpy.ndarray, optional
-            Boolean mask of pixels to ignore.
+            Boolean mask of pixels to ignore: the network sees them
+            interpolated from their neighbours, and their probability is 0.
         """
         import torch
 
@@ -318,6 +319,7 @@ class UNetDetector(Detector):
             bright = self.bright_rule()
             if bright is not None:
                 rescale_bright(prob, data, run_dimmed, bright["nsigma"], bright["target"], overlap, p["tile"] ** 2)
+        prob[bad] = 0.0
         return prob
 
     def cpu_threads(self) -> int:
@@ -394,8 +396,7 @@ class UNetDetector(Detector):
         electrons = image.in_electrons  # a new array at each access: once
         corrupt = (np.abs(electrons) > ELECTRON_LIMIT) & ~image.bad
         unreadable = image.bad | corrupt
-        prob = self.probability(electrons, unreadable)
-        prob[image.bad] = 0.0
+        prob = self.probability(electrons, unreadable)  # 0 at every unreadable pixel
         prob[corrupt] = 1.0
         wings, hits = self.wing_growth(), self.hit_rule()
         if wings is not None or hits is not None:

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from ..conftest import shared_path
 from .conftest import load_benchmark
 
 
@@ -49,18 +50,27 @@ def test_growth_costing_less_than_one_pixel_is_taken_and_one_costing_more_is_not
     assert record["wings"] is None and written["wings"] is None  # no weight qualifies: the growth is removed
 
 
-def test_the_network_map_gets_the_frames_defects_and_is_zero_there(script):
+def test_the_validation_maps_hand_each_frame_its_defects(script):
+    from crmask.bench.sources import load_real_frames
+
+    data = shared_path("sprat_lhs6328").parent
+    shared_path("cr_footprints_itl.fits.gz")
+    frames = load_real_frames(data, ["sprat-1", "sprat-2", "sprat-3", "sprat-4", "saao"])
     seen = []
 
     def probability(electrons, bad):
         seen.append(bad)
         return np.full(electrons.shape, 0.9, dtype=np.float32)
 
-    bad = np.zeros((6, 6), dtype=bool)
-    bad[:, 2] = True  # a bad column
-    prob = script.network_map(SimpleNamespace(probability=probability))(np.ones((6, 6)), bad)
-    assert seen[0] is bad  # handed over as the bad-pixel mask, as crmask bench hands it
-    assert (prob[bad] == 0).all() and (prob[~bad] == np.float32(0.9)).all()
+    real, injected = script.validation_maps(probability, frames, data / "cr_footprints_itl.fits.gz")
+    # SPRAT 1-4, then two injections each of SPRAT 4 and SAAO: each scored with, and carrying, its frame's defects
+    expected = [frames[name].defects for name in ("sprat-1", "sprat-2", "sprat-3", "sprat-4", "sprat-4", "sprat-4",
+                                                  "saao", "saao")]
+    assert len(seen) == len(real) + len(injected) == len(expected)
+    for bad, (*_, carried), defects in zip(seen, [*real, *injected], expected):
+        np.testing.assert_array_equal(bad, defects)
+        np.testing.assert_array_equal(carried, defects)
+    assert frames["sprat-4"].defects.any()  # the dark's hot pixels and bad columns
 
 
 def test_growth_never_reaches_a_bad_pixel(script):

@@ -202,6 +202,10 @@ def test_bad_and_nan_pixels_are_never_flagged(cosmic_weights, rng):
         CCDData(image, unit=u.electron, mask=mask))
     assert not result.mask[10, 10] and not (result.mask & mask).any()
     assert result.probability[10, 10] == 0.0 and np.isfinite(result.probability).all()
+    # the map alone, as the validation scripts read it, is 0 at the pixels it is told to ignore
+    detector = crmask.get_detector("cosmic-conn", weights=str(path))
+    prob = detector.probability(np.nan_to_num(image, nan=500.0), mask)
+    assert (prob[mask] == 0).all() and prob[~mask].max() > 0
 
 
 def test_images_in_adu_are_converted_with_the_gain(deepcr_weights, rng):
